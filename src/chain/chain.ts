@@ -1,0 +1,361 @@
+import { EventEmitter } from 'node:events';
+import type { Address } from './address.ts';
+import type { Block } from './block.ts';
+import { type CheckDeps, checkBlock, VerifiedTxCache, verifyHeaderContext } from './checks.ts';
+import { nextDifficulty, targetFromDifficulty, workFromTarget } from './difficulty.ts';
+import { toHex } from './encoding.ts';
+import { ValidationError, ZiError } from './errors.ts';
+import { genesisBlock } from './genesis.ts';
+import type { Hash } from './hash.ts';
+import { applyBlock, txBody } from './ledger.ts';
+import type { NetworkParams } from './params.ts';
+import { StateOverlay, type StateReader } from './state.ts';
+import {
+  ChainDB,
+  type ChainEntry,
+  type ConnectRecord,
+  STATUS_CONNECTED,
+  STATUS_HAS_BODY,
+  STATUS_INVALID,
+} from './store/chaindb.ts';
+import { STATE_OPEN_PROBLEMS } from './store/layout.ts';
+import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
+
+export type { ChainEntry };
+
+/** A block whose parent we do not have: the caller fetches ancestors. */
+export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string; hash: string }> {}
+
+export interface ChainOptions {
+  path: string;
+  params: NetworkParams;
+  rules: TxRulesRegistry;
+  /** Milliseconds since the epoch; injected so tests can mine history fast. */
+  clock?: () => number;
+}
+
+export interface TipChange {
+  tip: ChainEntry;
+  /** Blocks taken off the main chain, tip first. */
+  disconnected: Block[];
+  /** Blocks put on the main chain, in height order. */
+  connected: Block[];
+}
+
+export type AddResult = 'connected' | 'reorganized' | 'side' | 'duplicate';
+
+export interface ChainEvents {
+  tip: [TipChange];
+  block: [Block, ChainEntry];
+}
+
+/**
+ * Block index, fork choice and the main chain's state. All headers are kept
+ * in memory (as Bitcoin Core does); bodies, undo data and state live in the
+ * store. Every mutation runs under one lock, so blocks are processed one at a
+ * time in arrival order, which is what "ties go to the first seen" needs.
+ */
+export class Chain extends EventEmitter<ChainEvents> {
+  readonly params: NetworkParams;
+  readonly rules: TxRulesRegistry;
+  readonly genesis: Block;
+  readonly verified = new VerifiedTxCache();
+  private readonly clock: () => number;
+  private readonly index = new Map<string, ChainEntry>();
+  private readonly mainChain: Hash[] = [];
+  private lock: Promise<unknown> = Promise.resolve();
+  #tip!: ChainEntry;
+
+  readonly store: ChainDB;
+
+  private constructor(store: ChainDB, opts: ChainOptions, genesis: Block) {
+    super();
+    this.store = store;
+    this.params = opts.params;
+    this.rules = opts.rules;
+    this.genesis = genesis;
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  static async open(opts: ChainOptions): Promise<Chain> {
+    const genesis = genesisBlock(opts.params);
+    const store = await ChainDB.open(opts.path, genesis, opts.params);
+    const chain = new Chain(store, opts, genesis);
+    await chain.load();
+    return chain;
+  }
+
+  private async load(): Promise<void> {
+    for await (const e of this.store.entries()) this.index.set(toHex(e.hash), e);
+    const tip = this.index.get(toHex(await this.store.tipHash()));
+    if (tip === undefined) throw new ZiError('CORRUPT', 'tip block has no index entry');
+    this.#tip = tip;
+    for (let e: ChainEntry | undefined = tip; e; e = e.height === 0 ? undefined : this.entry(e.header.parent)) {
+      this.mainChain[e.height] = e.hash;
+    }
+    if (this.mainChain.length !== tip.height + 1 || this.mainChain.some((h) => h === undefined)) {
+      throw new ZiError('CORRUPT', 'main chain has a gap in the block index');
+    }
+  }
+
+  close(): Promise<void> {
+    return this.exclusive(() => this.store.close());
+  }
+
+  get tip(): ChainEntry {
+    return this.#tip;
+  }
+
+  get height(): number {
+    return this.#tip.height;
+  }
+
+  get genesisHash(): Hash {
+    return this.genesis.hash();
+  }
+
+  /** The ledger state at the tip. */
+  get state(): StateReader {
+    return this.store;
+  }
+
+  get checkDeps(): CheckDeps {
+    return { params: this.params, rules: this.rules, genesis: this.genesisHash, cache: this.verified };
+  }
+
+  entry(hash: Hash): ChainEntry | undefined {
+    return this.index.get(toHex(hash));
+  }
+
+  entryAtHeight(height: number): ChainEntry | undefined {
+    const hash = this.mainChain[height];
+    return hash === undefined ? undefined : this.entry(hash);
+  }
+
+  isMain(entry: ChainEntry): boolean {
+    const h = this.mainChain[entry.height];
+    return h !== undefined && toHex(h) === toHex(entry.hash);
+  }
+
+  getBlock(hash: Hash): Promise<Block | undefined> {
+    return this.store.getBlock(hash, this.params);
+  }
+
+  openProblems(state: StateReader = this.state): number {
+    const raw = state.get(new Uint8Array([STATE_OPEN_PROBLEMS]));
+    return raw === undefined ? 0 : new DataView(raw.buffer, raw.byteOffset).getUint32(0);
+  }
+
+  /** The difficulty a child of `parent` must carry. */
+  difficultyAfter(parent: ChainEntry): number {
+    return nextDifficulty(this.params, parent.height, parent.openProblems);
+  }
+
+  /** Context for a block built on the tip (templates, mempool checks). */
+  nextContext(timestamp = Math.max(this.clock(), this.#tip.header.timestamp + this.params.Tsec * 1000)): TxContext {
+    return { params: this.params, height: this.#tip.height + 1, timestamp };
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Validates and stores a block, and moves the tip if its chain has more
+   * work. Throws ValidationError (the sender is at fault), OrphanBlockError
+   * or FutureBlockError (nobody is at fault).
+   */
+  addBlock(block: Block): Promise<AddResult> {
+    return this.exclusive(() => this.add(block));
+  }
+
+  private async add(block: Block): Promise<AddResult> {
+    const hash = block.hash();
+    const known = this.entry(hash);
+    if (known && known.status & STATUS_INVALID) {
+      throw new ValidationError('KNOWN_INVALID', `block ${toHex(hash)} is known to be invalid`);
+    }
+    if (known && known.status & STATUS_HAS_BODY) return 'duplicate';
+    const parent = this.entry(block.header.parent);
+    if (parent === undefined) {
+      throw new OrphanBlockError('UNKNOWN_PARENT', `parent ${toHex(block.header.parent)} is unknown`, {
+        parent: toHex(block.header.parent),
+        hash: toHex(hash),
+      });
+    }
+    if (parent.status & STATUS_INVALID) {
+      await this.markInvalid(block, parent.chainwork);
+      throw new ValidationError('INVALID_PARENT', 'block builds on an invalid block');
+    }
+    checkBlock(block, this.checkDeps);
+    verifyHeaderContext(
+      block.header,
+      {
+        parentHeight: parent.height,
+        parentTimestamp: parent.header.timestamp,
+        // Only known once the parent has been connected; otherwise checked at connect.
+        expectedDifficulty: parent.status & STATUS_CONNECTED ? this.difficultyAfter(parent) : block.header.difficulty,
+        now: this.clock(),
+      },
+      this.params,
+    );
+    const entry: ChainEntry = {
+      hash,
+      header: block.header,
+      height: block.header.height,
+      chainwork: parent.chainwork + workFromTarget(targetFromDifficulty(block.header.difficulty)),
+      status: STATUS_HAS_BODY,
+      openProblems: 0,
+    };
+    await this.store.saveBlock(block, entry);
+    this.index.set(toHex(hash), entry);
+    this.emit('block', block, entry);
+    if (entry.chainwork <= this.#tip.chainwork) return 'side';
+    const reorg = toHex(block.header.parent) !== toHex(this.#tip.hash);
+    await this.reorganize(entry, block);
+    return reorg ? 'reorganized' : 'connected';
+  }
+
+  private async markInvalid(block: Block, parentWork: bigint): Promise<void> {
+    const entry: ChainEntry = {
+      hash: block.hash(),
+      header: block.header,
+      height: block.header.height,
+      chainwork: parentWork,
+      status: STATUS_INVALID,
+      openProblems: 0,
+    };
+    this.index.set(toHex(entry.hash), entry);
+    await this.store.putEntry(entry);
+  }
+
+  /** The last common block of the main chain and `entry`'s chain. */
+  findFork(entry: ChainEntry): ChainEntry {
+    let e: ChainEntry = entry;
+    while (!this.isMain(e)) {
+      const parent = this.entry(e.header.parent);
+      if (parent === undefined) throw new ZiError('CORRUPT', 'side chain has a gap in the block index');
+      e = parent;
+    }
+    return e;
+  }
+
+  /** Find the fork, disconnect down to it, connect up to the new tip. */
+  private async reorganize(target: ChainEntry, targetBlock?: Block): Promise<void> {
+    const fork = this.findFork(target);
+    const path: ChainEntry[] = [];
+    for (let e = target; e.height > fork.height; e = this.entry(e.header.parent)!) path.push(e);
+    path.reverse();
+
+    const disconnected: Block[] = [];
+    while (this.#tip.height > fork.height) disconnected.push(await this.disconnectTip());
+
+    const connected: Block[] = [];
+    for (const e of path) {
+      const block = e === target && targetBlock ? targetBlock : await this.getBlock(e.hash);
+      if (block === undefined) throw new ZiError('CORRUPT', `block body ${toHex(e.hash)} is missing`);
+      try {
+        await this.connectTip(block, e);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        await this.invalidate(e);
+        // The old chain is still valid: go back to whichever valid chain has the most work.
+        const best = this.bestCandidate();
+        if (best.chainwork > this.#tip.chainwork) {
+          this.emitTip(disconnected, connected);
+          await this.reorganize(best);
+          throw err;
+        }
+        this.emitTip(disconnected, connected);
+        throw err;
+      }
+      connected.push(block);
+    }
+    this.emitTip(disconnected, connected);
+  }
+
+  private emitTip(disconnected: Block[], connected: Block[]): void {
+    if (disconnected.length === 0 && connected.length === 0) return;
+    this.emit('tip', { tip: this.#tip, disconnected, connected });
+  }
+
+  private async invalidate(bad: ChainEntry): Promise<void> {
+    for (const e of this.index.values()) {
+      if (e.height < bad.height || e.status & STATUS_INVALID) continue;
+      let a: ChainEntry | undefined = e;
+      while (a && a.height > bad.height) a = this.entry(a.header.parent);
+      if (a && toHex(a.hash) === toHex(bad.hash)) {
+        e.status |= STATUS_INVALID;
+        await this.store.putEntry(e);
+      }
+    }
+  }
+
+  private bestCandidate(): ChainEntry {
+    let best = this.#tip;
+    for (const e of this.index.values()) {
+      if (e.status & STATUS_INVALID || !(e.status & STATUS_HAS_BODY)) continue;
+      if (e.chainwork > best.chainwork && this.hasBodies(e)) best = e;
+    }
+    return best;
+  }
+
+  private hasBodies(e: ChainEntry): boolean {
+    for (let a: ChainEntry | undefined = e; a && !this.isMain(a); a = this.entry(a.header.parent)) {
+      if (!(a.status & STATUS_HAS_BODY) || a.status & STATUS_INVALID) return false;
+    }
+    return true;
+  }
+
+  private record(block: Block, entry: ChainEntry, changes: ConnectRecord['changes']): ConnectRecord {
+    const parties: Address[][] = block.txs.map((tx) => {
+      const rules = this.rules.get(tx.kind);
+      return rules.parties?.(txBody(tx, this.rules, this)) ?? [];
+    });
+    return { block, entry, changes, parties };
+  }
+
+  private async connectTip(block: Block, entry: ChainEntry): Promise<void> {
+    const parent = this.#tip;
+    verifyHeaderContext(
+      block.header,
+      {
+        parentHeight: parent.height,
+        parentTimestamp: parent.header.timestamp,
+        expectedDifficulty: this.difficultyAfter(parent),
+        // The clock was checked on arrival; a stored side block is not re-judged by it.
+        now: Math.max(this.clock(), block.header.timestamp),
+      },
+      this.params,
+    );
+    checkBlock(block, this.checkDeps);
+    const overlay = new StateOverlay(this.store);
+    applyBlock(overlay, block, this.rules, {
+      params: this.params,
+      height: entry.height,
+      timestamp: block.header.timestamp,
+    });
+    entry.openProblems = this.openProblems(overlay);
+    entry.status |= STATUS_CONNECTED;
+    await this.store.connect(this.record(block, entry, overlay.changes()));
+    this.mainChain[entry.height] = entry.hash;
+    this.#tip = entry;
+  }
+
+  private async disconnectTip(): Promise<Block> {
+    const entry = this.#tip;
+    if (entry.height === 0) throw new ZiError('CORRUPT', 'cannot disconnect genesis');
+    const block = await this.getBlock(entry.hash);
+    if (block === undefined) throw new ZiError('CORRUPT', `block body ${toHex(entry.hash)} is missing`);
+    await this.store.disconnect(this.record(block, entry, []));
+    this.mainChain.length = entry.height;
+    this.#tip = this.entry(entry.header.parent)!;
+    return block;
+  }
+}

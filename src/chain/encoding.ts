@@ -1,0 +1,194 @@
+import { DecodeError } from './errors.ts';
+
+/**
+ * Big-endian, fixed-width integers and length-prefixed byte strings. Every
+ * length is checked against its declared maximum and against the bytes that
+ * remain *before* anything is allocated, so hostile input cannot make us
+ * reserve memory it never sends.
+ */
+export class Writer {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.reserve(1);
+    this.view.setUint8(this.pos, v);
+    this.pos += 1;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.reserve(2);
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`u32 out of range: ${v}`);
+    this.reserve(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
+
+  u64(v: bigint): this {
+    if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`u64 out of range: ${v}`);
+    this.reserve(8);
+    this.view.setBigUint64(this.pos, v);
+    this.pos += 8;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  /** A byte string behind a u8/u16/u32 length prefix. */
+  varBytes(b: Uint8Array, prefix: 1 | 2 | 4): this {
+    if (prefix === 1) this.u8(b.length);
+    else if (prefix === 2) this.u16(b.length);
+    else this.u32(b.length);
+    return this.bytes(b);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export class Reader {
+  private readonly buf: Uint8Array;
+  private readonly view: DataView;
+  private pos = 0;
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.remaining) {
+      throw new DecodeError('TRUNCATED', `${what}: needs ${n} bytes, ${this.remaining} left`, { what });
+    }
+  }
+
+  u8(what = 'u8'): number {
+    this.need(1, what);
+    return this.view.getUint8(this.pos++);
+  }
+
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(what = 'u64'): bigint {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A copy, so decoded values never alias (and pin) the input buffer. */
+  bytes(n: number, what = 'bytes'): Uint8Array {
+    this.need(n, what);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  varBytes(prefix: 1 | 2 | 4, max: number, what = 'bytes'): Uint8Array {
+    const n = prefix === 1 ? this.u8(what) : prefix === 2 ? this.u16(what) : this.u32(what);
+    if (n > max) throw new DecodeError('TOO_LARGE', `${what}: ${n} bytes, at most ${max}`, { what, size: n, max });
+    return this.bytes(n, what);
+  }
+
+  /** Strict decoders end here: one value, one encoding, nothing after it. */
+  end(what = 'value'): void {
+    if (this.remaining !== 0) {
+      throw new DecodeError('TRAILING_BYTES', `${what}: ${this.remaining} trailing bytes`, { what });
+    }
+  }
+}
+
+/** Decodes exactly one value from `bytes` after checking the size bound. */
+export function decodeExact<T>(bytes: Uint8Array, max: number, what: string, read: (r: Reader) => T): T {
+  if (bytes.length > max) {
+    throw new DecodeError('TOO_LARGE', `${what}: ${bytes.length} bytes, at most ${max}`, {
+      what,
+      size: bytes.length,
+      max,
+    });
+  }
+  const r = new Reader(bytes);
+  const v = read(r);
+  r.end(what);
+  return v;
+}
+
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+const HEX = /^(?:[0-9a-f]{2})*$/;
+
+export function fromHex(s: string, length?: number, what = 'hex'): Uint8Array {
+  if (typeof s !== 'string' || !HEX.test(s)) {
+    throw new DecodeError('BAD_VALUE', `${what}: not lower-case hex`, { what });
+  }
+  if (length !== undefined && s.length !== length * 2) {
+    throw new DecodeError('BAD_VALUE', `${what}: expected ${length} bytes, got ${s.length / 2}`, { what });
+  }
+  return new Uint8Array(Buffer.from(s, 'hex'));
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}

@@ -1,0 +1,22 @@
+import { createHash } from 'node:crypto';
+
+export type Hash = Uint8Array;
+
+/** SHA-256 via OpenSSL: the hot path (block hashes, txids, merkle). */
+export function sha256(...parts: Uint8Array[]): Hash {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export const ZERO_HASH: Hash = new Uint8Array(32);
+
+/** A hash read as a big-endian unsigned integer (the PoW comparison). */
+export function hashToBigInt(h: Uint8Array): bigint {
+  return BigInt(`0x${Buffer.from(h).toString('hex') || '0'}`);
+}
+
+export function bigIntToBytes32(v: bigint): Uint8Array {
+  if (v < 0n || v >= 1n << 256n) throw new RangeError('uint256 out of range');
+  return new Uint8Array(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'));
+}

@@ -1,0 +1,276 @@
+import { EventEmitter } from 'node:events';
+import { getAccount } from './accounts.ts';
+import type { Address } from './address.ts';
+import type { Chain, TipChange } from './chain.ts';
+import { checkTransaction } from './checks.ts';
+import { toHex } from './encoding.ts';
+import { ZiError } from './errors.ts';
+import type { Hash } from './hash.ts';
+import { applyTransaction, txBody } from './ledger.ts';
+import { StateOverlay, type StateReader } from './state.ts';
+import type { Transaction } from './transaction.ts';
+
+export class MempoolError extends ZiError<
+  'ALREADY_KNOWN' | 'FEE_TOO_LOW' | 'REPLACEMENT_UNDERPRICED' | 'MEMPOOL_FULL' | 'NONCE_USED' | 'NONCE_GAP'
+> {}
+
+export interface MempoolEntry {
+  readonly tx: Transaction;
+  readonly id: string;
+  readonly sender: string;
+  readonly size: number;
+  /** Li per byte, as a float only for ordering; amounts stay bigint. */
+  readonly feeRate: number;
+  readonly addedAt: number;
+}
+
+export interface MempoolOptions {
+  /** Total transaction bytes held; the lowest fee rates are evicted beyond it. */
+  maxBytes?: number;
+  /** A replacement must pay at least this many per mille more fee. */
+  replaceBumpPermille?: bigint;
+}
+
+/**
+ * Pending transactions, per sender in nonce order. A transaction is admitted
+ * only if it applies on top of the tip state after its sender's earlier
+ * pending transactions, so a sender can never have two spends of the same
+ * coins pending at once.
+ */
+export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Transaction[]] }> {
+  private readonly chain: Chain;
+  private readonly byId = new Map<string, MempoolEntry>();
+  private readonly bySender = new Map<string, MempoolEntry[]>();
+  private readonly maxBytes: number;
+  private readonly bump: bigint;
+  private bytes = 0;
+
+  constructor(chain: Chain, opts: MempoolOptions = {}) {
+    super();
+    this.chain = chain;
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+    this.bump = opts.replaceBumpPermille ?? 100n;
+  }
+
+  get count(): number {
+    return this.byId.size;
+  }
+
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  has(txid: Hash): boolean {
+    return this.byId.has(toHex(txid));
+  }
+
+  get(txid: Hash): Transaction | undefined {
+    return this.byId.get(toHex(txid))?.tx;
+  }
+
+  entries(): MempoolEntry[] {
+    return [...this.byId.values()];
+  }
+
+  pendingOf(address: Address): Transaction[] {
+    return (this.bySender.get(toHex(address)) ?? []).map((e) => e.tx);
+  }
+
+  /** The nonce a sender's next transaction should carry. */
+  nextNonce(address: Address): bigint {
+    return getAccount(this.chain.state, address).nonce + BigInt(this.bySender.get(toHex(address))?.length ?? 0);
+  }
+
+  /** Admits a transaction or throws a typed error saying why not. */
+  add(tx: Transaction): MempoolEntry {
+    const entry = this.admit(tx);
+    this.emit('added', tx);
+    return entry;
+  }
+
+  private admit(tx: Transaction): MempoolEntry {
+    const id = toHex(tx.hash());
+    if (this.byId.has(id))
+      throw new MempoolError('ALREADY_KNOWN', 'transaction is already in the mempool', { txid: id });
+    const { params } = this.chain;
+    const minFee = params.minFeePerByte * BigInt(tx.size);
+    if (tx.fee < minFee) {
+      throw new MempoolError('FEE_TOO_LOW', `fee ${tx.fee} Li is below the minimum ${minFee} Li for ${tx.size} bytes`, {
+        fee: tx.fee,
+        minFee,
+      });
+    }
+    checkTransaction(tx, this.chain.checkDeps);
+
+    const sender = toHex(tx.from);
+    const queue = this.bySender.get(sender) ?? [];
+    const base = getAccount(this.chain.state, tx.from).nonce;
+    const slot = Number(tx.nonce - base);
+    if (tx.nonce < base) throw new MempoolError('NONCE_USED', `nonce ${tx.nonce} is already used (next is ${base})`);
+    if (slot > queue.length) {
+      throw new MempoolError('NONCE_GAP', `nonce ${tx.nonce} leaves a gap (next is ${base + BigInt(queue.length)})`);
+    }
+    const replaced = queue[slot];
+    if (replaced) {
+      const needed = replaced.tx.fee + (replaced.tx.fee * this.bump) / 1000n + 1n;
+      if (tx.fee < needed) {
+        throw new MempoolError(
+          'REPLACEMENT_UNDERPRICED',
+          `replacing nonce ${tx.nonce} needs a fee of at least ${needed} Li`,
+          {
+            needed,
+          },
+        );
+      }
+    }
+
+    // Applying the sender's earlier pending transactions first is what
+    // refuses a double spend of coins already promised in the pool.
+    const overlay = new StateOverlay(this.chain.state);
+    const ctx = this.chain.nextContext();
+    for (const e of queue.slice(0, slot)) applyTransaction(overlay, e.tx, this.chain.rules, ctx);
+    applyTransaction(overlay, tx, this.chain.rules, ctx);
+
+    const entry: MempoolEntry = {
+      tx,
+      id,
+      sender,
+      size: tx.size,
+      feeRate: Number(tx.fee) / tx.size,
+      addedAt: this.chain.now(),
+    };
+    this.makeRoom(entry);
+    if (replaced) {
+      // Later transactions of this sender may no longer apply after the replacement.
+      const dropped = queue.splice(slot);
+      for (const e of dropped) this.forget(e);
+      queue.push(entry);
+      this.index(entry, queue);
+      this.readmit(dropped.slice(1));
+      this.emit('removed', [replaced.tx]);
+    } else {
+      queue.push(entry);
+      this.index(entry, queue);
+    }
+    return entry;
+  }
+
+  private index(entry: MempoolEntry, queue: MempoolEntry[]): void {
+    this.byId.set(entry.id, entry);
+    this.bySender.set(entry.sender, queue);
+    this.bytes += entry.size;
+  }
+
+  private forget(e: MempoolEntry): void {
+    if (this.byId.delete(e.id)) this.bytes -= e.size;
+  }
+
+  private readmit(followers: MempoolEntry[]): void {
+    for (const e of followers) {
+      try {
+        this.admit(e.tx);
+      } catch {
+        // A follower that no longer applies is dropped with everything after it.
+        return;
+      }
+    }
+  }
+
+  /** Evicts the cheapest sender-tails until `entry` fits, or refuses it. */
+  private makeRoom(entry: MempoolEntry): void {
+    while (this.bytes + entry.size > this.maxBytes) {
+      let victim: MempoolEntry | undefined;
+      for (const [sender, queue] of this.bySender) {
+        if (sender === entry.sender || queue.length === 0) continue;
+        const tail = queue[queue.length - 1]!;
+        if (!victim || tail.feeRate < victim.feeRate) victim = tail;
+      }
+      if (!victim || victim.feeRate >= entry.feeRate) {
+        throw new MempoolError('MEMPOOL_FULL', 'mempool is full of transactions paying a higher fee rate', {
+          feeRate: entry.feeRate,
+        });
+      }
+      this.removeTail(victim);
+      this.emit('removed', [victim.tx]);
+    }
+  }
+
+  private removeTail(e: MempoolEntry): void {
+    const queue = this.bySender.get(e.sender)!;
+    queue.pop();
+    if (queue.length === 0) this.bySender.delete(e.sender);
+    this.forget(e);
+  }
+
+  /**
+   * Transactions for a block template: fee-rate priority across senders,
+   * nonce order within one, each checked against `state` as it is added.
+   */
+  select(state: StateReader, maxBytes: number, timestamp?: number): Transaction[] {
+    const ctx = this.chain.nextContext(timestamp);
+    const overlay = new StateOverlay(state);
+    const queues = [...this.bySender.values()].map((q) => ({ q, at: 0 }));
+    const out: Transaction[] = [];
+    let used = 0;
+    for (;;) {
+      let best: { q: MempoolEntry[]; at: number } | undefined;
+      for (const c of queues) {
+        if (c.at < c.q.length && (!best || c.q[c.at]!.feeRate > best.q[best.at]!.feeRate)) best = c;
+      }
+      if (!best) break;
+      const e = best.q[best.at]!;
+      if (used + e.size + 4 > maxBytes) {
+        best.at = best.q.length;
+        continue;
+      }
+      const attempt = new StateOverlay(overlay);
+      try {
+        applyTransaction(attempt, e.tx, this.chain.rules, ctx);
+      } catch {
+        best.at = best.q.length;
+        continue;
+      }
+      attempt.commitTo(overlay);
+      out.push(e.tx);
+      used += e.size + 4;
+      best.at++;
+    }
+    return out;
+  }
+
+  /**
+   * After the tip moves: drop what was mined, take back what a reorg
+   * disconnected, and keep only what still applies on the new tip.
+   */
+  onTip(change: TipChange): void {
+    const mined = new Set<string>();
+    for (const b of change.connected) for (const tx of b.txs) mined.add(toHex(tx.hash()));
+    const candidates: Transaction[] = [];
+    for (const b of [...change.disconnected].reverse()) {
+      for (const tx of b.txs) if (!mined.has(toHex(tx.hash()))) candidates.push(tx);
+    }
+    for (const e of this.byId.values()) if (!mined.has(e.id)) candidates.push(e.tx);
+    const before = [...this.byId.values()].map((e) => e.tx);
+    this.byId.clear();
+    this.bySender.clear();
+    this.bytes = 0;
+    candidates.sort((a, b) => {
+      const s = toHex(a.from).localeCompare(toHex(b.from));
+      return s !== 0 ? s : a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0;
+    });
+    for (const tx of candidates) {
+      try {
+        this.admit(tx);
+      } catch {
+        // No longer valid on the new tip (mined elsewhere, spent, or outbid).
+      }
+    }
+    const gone = before.filter((tx) => !this.byId.has(toHex(tx.hash())));
+    if (gone.length > 0) this.emit('removed', gone);
+  }
+
+  /** For RPC: the body of a pending transaction, decoded. */
+  body(tx: Transaction): unknown {
+    return txBody(tx, this.chain.rules, this.chain);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Every database key of a Zi node, in one place.
+ *
+ * Database (level, keys and values are raw bytes):
+ *   V                       -> u32 schema version ‖ genesis hash      (refuse another network's data)
+ *   R                       -> tip hash                               (written in each block's batch)
+ *   b ‖ hash                -> block bytes                            (any block ever accepted)
+ *   e ‖ hash                -> index entry (see chaindb.ts)           (header, chain work, status)
+ *   n ‖ u32 height          -> hash                                   (main chain only)
+ *   u ‖ hash                -> undo data                              (main chain only)
+ *   t ‖ txid                -> block hash ‖ u32 position              (main chain only)
+ *   a ‖ address ‖ u32 height ‖ u32 position -> txid                  (address history, main chain only)
+ *   s ‖ state key           -> state value                            (ledger state at the tip)
+ *
+ * State keys (inside `s`), the first byte names the owner:
+ *   0x01 ‖ address          -> account: u64 balance ‖ u64 nonce       (chain core)
+ *   0x02                    -> u32 open problems |Po|                 (chain core; kept by the market domain)
+ *   0x10 – 0x1f             -> market domain (contracts, paid ranges)
+ *   0x20 – 0x2f             -> validator domain
+ *   0x30 – 0x3f             -> audit domain and the shared fund
+ */
+export const SCHEMA_VERSION = 1;
+
+export const DB_VERSION = new Uint8Array([0x56]); // 'V'
+export const DB_TIP = new Uint8Array([0x52]); // 'R'
+export const PREFIX_BLOCK = 0x62; // 'b'
+export const PREFIX_ENTRY = 0x65; // 'e'
+export const PREFIX_HEIGHT = 0x6e; // 'n'
+export const PREFIX_UNDO = 0x75; // 'u'
+export const PREFIX_TX = 0x74; // 't'
+export const PREFIX_ADDRESS = 0x61; // 'a'
+export const PREFIX_STATE = 0x73; // 's'
+
+export const STATE_ACCOUNT = 0x01;
+export const STATE_OPEN_PROBLEMS = 0x02;
+
+export function dbKey(prefix: number, ...parts: Uint8Array[]): Uint8Array {
+  const len = parts.reduce((n, p) => n + p.length, 1);
+  const key = new Uint8Array(len);
+  key[0] = prefix;
+  let at = 1;
+  for (const p of parts) {
+    key.set(p, at);
+    at += p.length;
+  }
+  return key;
+}
+
+export const stateKey = dbKey;
+
+export function u32be(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Address, addressOf } from '../../src/chain/address.ts';
+import type { Block } from '../../src/chain/block.ts';
+import { Chain } from '../../src/chain/chain.ts';
+import type { Hash } from '../../src/chain/hash.ts';
+import { generatePrivateKey, publicKeyOf } from '../../src/chain/keys.ts';
+import type { Mempool } from '../../src/chain/mempool.ts';
+import { NETWORKS, type NetworkParams } from '../../src/chain/params.ts';
+import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
+import { coreRules, type TxRulesRegistry, transferRules } from '../../src/chain/tx-rules.ts';
+import { buildTemplate, completeBlock, earliestTimestamp, type Template } from '../../src/miner/template.ts';
+
+export const devnet: NetworkParams = NETWORKS.devnet;
+
+export async function tempDir(t: { after(fn: () => Promise<void>): void }, prefix = 'zi-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A clock tests move by hand, so a 100-block history takes no wall time. */
+export class ManualClock {
+  now: number;
+  constructor(start = devnet.genesisTimestamp + 1000) {
+    this.now = start;
+  }
+  readonly fn = (): number => this.now;
+}
+
+export interface TestChain {
+  chain: Chain;
+  clock: ManualClock;
+  dir: string;
+}
+
+export async function openChain(
+  t: { after(fn: () => Promise<void>): void },
+  opts: { dir?: string; clock?: ManualClock; rules?: TxRulesRegistry; params?: NetworkParams } = {},
+): Promise<TestChain> {
+  const dir = opts.dir ?? (await tempDir(t));
+  const clock = opts.clock ?? new ManualClock();
+  const chain = await Chain.open({
+    path: join(dir, 'chain'),
+    params: opts.params ?? devnet,
+    rules: opts.rules ?? coreRules(),
+    clock: clock.fn,
+  });
+  t.after(() => chain.close().catch(() => undefined));
+  return { chain, clock, dir };
+}
+
+export interface Keypair {
+  priv: Uint8Array;
+  pub: Uint8Array;
+  address: Address;
+}
+
+export function keypair(): Keypair {
+  const priv = generatePrivateKey();
+  const pub = publicKeyOf(priv);
+  return { priv, pub, address: addressOf(pub) };
+}
+
+export function transfer(
+  from: Keypair,
+  to: Address,
+  amount: bigint,
+  nonce: bigint,
+  genesis: Hash,
+  fee = 1_000n,
+): Transaction {
+  return Transaction.sign(
+    { kind: TX_KINDS.transfer, nonce, fee, payload: transferRules.encode({ to, amount }) },
+    from.priv,
+    genesis,
+  );
+}
+
+/** Brute-force nonce search with node:crypto: devnet's 8-bit targets take ~256 tries. */
+export function solve(t: Template): Block {
+  const header = t.header.toBytes().slice();
+  const view = new DataView(header.buffer);
+  const target = Buffer.from(t.target);
+  for (let nonce = 0n; ; nonce++) {
+    view.setBigUint64(header.length - 8, nonce);
+    const h = createHash('sha256').update(header).digest();
+    if (Buffer.compare(h, target) < 0) return completeBlock(t, nonce);
+  }
+}
+
+/**
+ * Builds, solves and submits the next block on the tip, with the clock moved
+ * to its earliest allowed timestamp.
+ */
+export async function mine(
+  tc: TestChain,
+  opts: { miner?: Address; txs?: Transaction[]; mempool?: Mempool } = {},
+): Promise<Block> {
+  const block = nextBlock(tc, opts);
+  await tc.chain.addBlock(block);
+  return block;
+}
+
+export function nextBlock(
+  tc: TestChain,
+  opts: { miner?: Address; txs?: Transaction[]; mempool?: Mempool } = {},
+): Block {
+  const ts = earliestTimestamp(tc.chain);
+  tc.clock.now = Math.max(tc.clock.now, ts);
+  const template = buildTemplate(tc.chain, opts.mempool, opts.miner ?? new Uint8Array(20).fill(9), ts, opts.txs);
+  return solve(template);
+}
+
+export async function mineMany(tc: TestChain, n: number, miner?: Address): Promise<Block[]> {
+  const out: Block[] = [];
+  for (let i = 0; i < n; i++) out.push(await mine(tc, { miner }));
+  return out;
+}
