@@ -204,6 +204,12 @@ export class ChainDB implements StateReader {
     return out;
   }
 
+  /** The whole ledger state at the tip, in key order (tests, dumps). */
+  async *stateEntries(): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const range = { gt: new Uint8Array([PREFIX_STATE]), lt: new Uint8Array([PREFIX_STATE + 1]) };
+    for await (const [k, v] of this.db.iterator(range)) yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
+  }
+
   get(key: Uint8Array): Uint8Array | undefined {
     const id = toHex(key);
     const hit = this.stateCache.get(id);
