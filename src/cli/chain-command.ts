@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { formatZi } from '../chain/amount.ts';
+import { type ClientFlags, connect } from './client.ts';
+import { print, table } from './output.ts';
+
+function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
+    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
+    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
+    .option('--json', 'print JSON for scripts', false);
+}
+
+type Info = {
+  network: string;
+  height: number;
+  tip: string;
+  tipTime: string;
+  difficulty: { current: number; next: number; openProblems: number };
+  mempool: { count: number; bytes: number };
+  peers: number;
+  mining: { enabled: boolean; kernel?: string; hashrate?: number; blocksMined?: number };
+};
+
+export function chainCommand(program: Command): void {
+  const chain = program.command('chain').description('inspect the chain through a running node');
+
+  withClientOptions(chain.command('info').description('height, tip, difficulty, peers, mempool')).action(
+    async (flags: ClientFlags) => {
+      const { rpc } = await connect(flags);
+      const info = await rpc.call<Info>('getinfo');
+      print(info, flags.json ?? false, () =>
+        table([
+          ['network', info.network],
+          ['height', info.height],
+          ['tip', info.tip],
+          ['tip time', info.tipTime],
+          ['difficulty', `${info.difficulty.current.toFixed(4)} bits (next ${info.difficulty.next.toFixed(4)})`],
+          ['open problems', info.difficulty.openProblems],
+          ['peers', info.peers],
+          ['mempool', `${info.mempool.count} txs, ${info.mempool.bytes} bytes`],
+          [
+            'mining',
+            info.mining.enabled
+              ? `yes, ${info.mining.hashrate} H/s (${info.mining.kernel}), ${info.mining.blocksMined} blocks`
+              : 'no',
+          ],
+        ]),
+      );
+    },
+  );
+
+  withClientOptions(chain.command('block').description('a block by hash or height'))
+    .argument('<id>', 'block hash (64 hex) or height')
+    .option('--txs', 'include whole transactions', false)
+    .action(async (id: string, flags: ClientFlags & { txs: boolean }) => {
+      const { rpc } = await connect(flags);
+      const block = /^\d+$/.test(id)
+        ? await rpc.call<Record<string, unknown>>('getblockbyheight', { height: Number(id), verbose: flags.txs })
+        : await rpc.call<Record<string, unknown>>('getblock', { hash: id, verbose: flags.txs });
+      print(block, flags.json ?? false, () =>
+        table([
+          ['hash', block.hash],
+          ['height', block.height],
+          ['parent', block.parent],
+          ['time', block.time],
+          ['miner', block.miner],
+          ['difficulty', block.difficulty],
+          ['confirmations', block.confirmations],
+          ['size', `${block.size} bytes`],
+          ['txs', (block.txs as unknown[]).length],
+          ...(block.txs as unknown[]).map((t, i): [string, unknown] => [
+            `  ${i}`,
+            typeof t === 'string' ? t : JSON.stringify(t),
+          ]),
+        ]),
+      );
+    });
+
+  withClientOptions(chain.command('tx').description('a transaction by id (chain or mempool)'))
+    .argument('<txid>', 'transaction id (64 hex)')
+    .action(async (txid: string, flags: ClientFlags) => {
+      const { rpc } = await connect(flags);
+      const tx = await rpc.call<Record<string, string>>('gettransaction', { txid });
+      print(tx, flags.json ?? false, () =>
+        table(
+          Object.entries(tx).map(([k, v]): [string, unknown] => [
+            k,
+            k === 'amount' || k === 'fee' ? `${formatZi(BigInt(v))} Zi (${v} Li)` : v,
+          ]),
+        ),
+      );
+    });
+}

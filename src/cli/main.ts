@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../node/node.ts';
+import { chainCommand } from './chain-command.ts';
+import { nodeCommand } from './node-command.ts';
+import { reportError } from './output.ts';
+import { walletCommand } from './wallet-command.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('zi')
+    .description('Zi: a proof-of-work blockchain whose purpose is a marketplace for computation')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  nodeCommand(program);
+  walletCommand(program);
+  chainCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    return reportError(err);
+  }
+}

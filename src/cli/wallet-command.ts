@@ -1,0 +1,179 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { addressOf, formatAddress, parseAddress } from '../chain/address.ts';
+import { formatZi, parseAmount } from '../chain/amount.ts';
+import { toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import { generatePrivateKey, parsePrivateKeyHex, publicKeyOf } from '../chain/keys.ts';
+import { Transaction, TX_KINDS } from '../chain/transaction.ts';
+import { transferRules } from '../chain/tx-rules.ts';
+import { defaultDatadir, resolveNetwork, walletPath } from '../node/config.ts';
+import { decryptKey, encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
+import { readPassphrase } from '../wallet/passphrase.ts';
+import { type ClientFlags, connect } from './client.ts';
+import { print, table } from './output.ts';
+
+interface WalletFlags extends ClientFlags {
+  wallet?: string;
+  passphraseFile?: string;
+}
+
+export class WalletError extends ZiError<'BAD_KEY_FILE' | 'NOT_CONFIRMED'> {}
+
+function walletFile(flags: WalletFlags): string {
+  if (flags.wallet) return flags.wallet;
+  const params = resolveNetwork(flags.network);
+  return walletPath(flags.datadir ?? defaultDatadir(params.name));
+}
+
+function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
+    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
+    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
+    .option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)')
+    .option('--json', 'print JSON for scripts', false);
+}
+
+const passphraseHelp = 'read the passphrase from this file (or set ZI_PASSPHRASE; otherwise you are asked)';
+
+async function saveNewKey(flags: WalletFlags, key: Uint8Array): Promise<string> {
+  const params = resolveNetwork(flags.network);
+  const address = formatAddress(addressOf(publicKeyOf(key)), params.hrp);
+  const passphrase = await readPassphrase({
+    passphraseFile: flags.passphraseFile,
+    confirm: true,
+    prompt: 'New passphrase: ',
+  });
+  const file = walletFile(flags);
+  await writeKeystore(file, await encryptKey(key, passphrase, address));
+  return address;
+}
+
+export function walletCommand(program: Command): void {
+  const wallet = program.command('wallet').description('keys, balances and payments');
+
+  withClientOptions(wallet.command('create').description('create a new key in an encrypted keystore'))
+    .option('--passphrase-file <file>', passphraseHelp)
+    .action(async (flags: WalletFlags) => {
+      const address = await saveNewKey(flags, generatePrivateKey());
+      print({ address, wallet: walletFile(flags) }, flags.json ?? false, () =>
+        table([
+          ['address', address],
+          ['wallet', walletFile(flags)],
+        ]),
+      );
+    });
+
+  withClientOptions(wallet.command('import').description('import a private key (64 hex characters) from a file'))
+    .requiredOption('--key-file <file>', 'file holding the private key in hex')
+    .option('--passphrase-file <file>', passphraseHelp)
+    .action(async (flags: WalletFlags & { keyFile: string }) => {
+      let hex: string;
+      try {
+        hex = (await readFile(flags.keyFile, 'utf8')).trim();
+      } catch (err) {
+        throw new WalletError('BAD_KEY_FILE', `cannot read ${flags.keyFile}: ${(err as Error).message}`);
+      }
+      const address = await saveNewKey(flags, parsePrivateKeyHex(hex));
+      print({ address, wallet: walletFile(flags) }, flags.json ?? false, () => `imported ${address}`);
+    });
+
+  withClientOptions(wallet.command('address').description('show the wallet address (no passphrase needed)')).action(
+    async (flags: WalletFlags) => {
+      const { address } = await readKeystore(walletFile(flags));
+      print({ address }, flags.json ?? false, () => address);
+    },
+  );
+
+  withClientOptions(wallet.command('balance').description('balance and nonce of the wallet (or --address)'))
+    .option('--address <address>', 'any address instead of the wallet')
+    .action(async (flags: WalletFlags & { address?: string }) => {
+      const address = flags.address ?? (await readKeystore(walletFile(flags))).address;
+      const { rpc } = await connect(flags);
+      const acct = await rpc.call<{ balance: string; nonce: string; pending: string[] }>('getaccount', { address });
+      print(acct, flags.json ?? false, () =>
+        table([
+          ['address', address],
+          ['balance', `${formatZi(BigInt(acct.balance))} Zi`],
+          ['nonce', acct.nonce],
+          ['pending', acct.pending.length],
+        ]),
+      );
+    });
+
+  withClientOptions(wallet.command('send').description('send Zi: AMOUNT is Zi (1.5) or Li (250li)'))
+    .argument('<to>', 'receiving address')
+    .argument('<amount>', 'amount, e.g. 1.5 (Zi) or 250li')
+    .option('--fee <amount>', 'fee (default: the network minimum for the transaction size)')
+    .option('--passphrase-file <file>', passphraseHelp)
+    .option('--wait', 'wait until the payment is in a block', false)
+    .action(async (toText: string, amountText: string, flags: WalletFlags & { fee?: string; wait: boolean }) => {
+      const { rpc, params } = await connect(flags);
+      const to = parseAddress(toText, params.hrp);
+      const amount = parseAmount(amountText);
+      const file = await readKeystore(walletFile(flags));
+      const key = await decryptKey(file, await readPassphrase({ passphraseFile: flags.passphraseFile }));
+      const info = await rpc.call<{ genesis: string }>('getinfo');
+      const acct = await rpc.call<{ nextNonce: string }>('getaccount', { address: file.address });
+      const genesis = new Uint8Array(Buffer.from(info.genesis, 'hex'));
+      const build = (fee: bigint) =>
+        Transaction.sign(
+          {
+            kind: TX_KINDS.transfer,
+            nonce: BigInt(acct.nextNonce),
+            fee,
+            payload: transferRules.encode({ to, amount }),
+          },
+          key,
+          genesis,
+        );
+      // The size does not depend on the fee (fixed-width field), so one trial signature prices it.
+      const fee = flags.fee === undefined ? params.minFeePerByte * BigInt(build(0n).size) : parseAmount(flags.fee);
+      const tx = build(fee);
+      key.fill(0);
+      const txid = await rpc.call<string>('sendrawtransaction', { tx: toHex(tx.toBytes()) });
+      let height: number | undefined;
+      if (flags.wait) height = await waitForConfirmation(rpc, txid);
+      const out = { txid, to: toText, amount, fee, nonce: tx.nonce, ...(height === undefined ? {} : { height }) };
+      print(out, flags.json ?? false, () =>
+        table([
+          ['txid', txid],
+          ['sent', `${formatZi(amount)} Zi to ${toText}`],
+          ['fee', `${fee} Li`],
+          ['status', height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`],
+        ]),
+      );
+    });
+
+  withClientOptions(wallet.command('history').description('transactions and mining rewards, newest first'))
+    .option('--limit <n>', 'how many entries', '20')
+    .option('--address <address>', 'any address instead of the wallet')
+    .action(async (flags: WalletFlags & { limit: string; address?: string }) => {
+      const address = flags.address ?? (await readKeystore(walletFile(flags))).address;
+      const { rpc, params } = await connect(flags);
+      const rows = await rpc.call<Record<string, string>[]>('gethistory', { address, limit: Number(flags.limit) });
+      print(rows, flags.json ?? false, () => {
+        if (rows.length === 0) return 'no transactions yet';
+        return rows
+          .map((r) => {
+            if (r.type === 'reward') return `${r.height}\t${r.time}\treward\t${formatZi(params.subsidy)} Zi + fees`;
+            const out = r.from === address;
+            const amount = r.amount ? `${out ? '-' : '+'}${formatZi(BigInt(r.amount))} Zi` : r.kind;
+            return `${r.height}\t${r.time}\t${amount}\t${out ? `to ${r.to}` : `from ${r.from}`}\t${r.txid}`;
+          })
+          .join('\n');
+      });
+    });
+}
+
+async function waitForConfirmation(rpc: Awaited<ReturnType<typeof connect>>['rpc'], txid: string): Promise<number> {
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline) {
+    const tx = await rpc.call<{ status: string; height?: number }>('gettransaction', { txid });
+    if (tx.status === 'confirmed' && tx.height !== undefined) return tx.height;
+    await sleep(250);
+  }
+  throw new WalletError('NOT_CONFIRMED', `transaction ${txid} is not in a block after 10 minutes; it is still pending`);
+}

@@ -1,0 +1,127 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Address } from '../chain/address.ts';
+import type { Block } from '../chain/block.ts';
+import type { Chain } from '../chain/chain.ts';
+import { toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Mempool } from '../chain/mempool.ts';
+import { NonceSearch } from './nonce-search.ts';
+import { buildTemplate, completeBlock, earliestTimestamp, type Template } from './template.ts';
+
+export interface MinerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface MinerOptions {
+  chain: Chain;
+  mempool: Mempool;
+  address: Address;
+  threads: number;
+  logger: MinerLogger;
+  /** A better template (new transactions) replaces the running one at most this often. */
+  refreshMs?: number;
+}
+
+/**
+ * Mines on the tip: builds a template, searches nonces on worker threads and
+ * submits the block. A new tip makes the running search stale at once; new
+ * mempool transactions replace it after `refreshMs`, so fees are not left
+ * behind and the threads are not restarted for every transaction.
+ */
+export class Miner extends EventEmitter<{ mined: [Block] }> {
+  private readonly opts: Required<MinerOptions>;
+  private readonly search: NonceSearch;
+  private running = false;
+  private loop?: Promise<void>;
+  private current?: AbortController;
+  private stopping = new AbortController();
+  private templateTxs = 0;
+  blocksMined = 0;
+
+  constructor(opts: MinerOptions) {
+    super();
+    this.opts = { refreshMs: 500, ...opts };
+    this.search = new NonceSearch({ threads: opts.threads });
+  }
+
+  get kernel(): string {
+    return this.search.kernel;
+  }
+
+  get hashrate(): number {
+    return this.search.hashrate;
+  }
+
+  private readonly onTip = (): void => this.current?.abort();
+
+  private readonly onTx = (): void => {
+    const started = this.current;
+    if (!started || this.opts.mempool.count <= this.templateTxs) return;
+    setTimeout(() => started.abort(), this.opts.refreshMs).unref();
+  };
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.opts.chain.on('tip', this.onTip);
+    this.opts.mempool.on('added', this.onTx);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.stopping.abort();
+    this.current?.abort();
+    this.opts.chain.off('tip', this.onTip);
+    this.opts.mempool.off('added', this.onTx);
+    await this.loop;
+    await this.search.close();
+  }
+
+  private async run(): Promise<void> {
+    const { chain, logger } = this.opts;
+    while (this.running) {
+      try {
+        // A block stamped before parent + T is invalid: wait for the clock instead.
+        const wait = earliestTimestamp(chain) - chain.now();
+        if (wait > 0) await sleep(wait, undefined, { signal: this.stopping.signal });
+        await this.mineOne();
+      } catch (err) {
+        if (!this.running) break;
+        logger.warn({ err: err instanceof ZiError ? err.toJSON() : String(err) }, 'mining round failed; retrying');
+        await sleep(1000, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  private async mineOne(): Promise<void> {
+    const { chain, mempool, address, logger } = this.opts;
+    const template: Template = buildTemplate(chain, mempool, address);
+    this.templateTxs = template.txs.length;
+    const ac = new AbortController();
+    this.current = ac;
+    const found = await this.search.search(template.prefix, template.target, { signal: ac.signal });
+    this.current = undefined;
+    if (found === null || !this.running) return;
+    if (toHex(chain.tip.hash) !== toHex(template.parent)) return; // stale: the tip moved meanwhile
+    const block = completeBlock(template, found.nonce);
+    const result = await chain.addBlock(block);
+    if (result === 'connected' || result === 'reorganized') {
+      this.blocksMined++;
+      logger.info(
+        {
+          height: block.header.height,
+          hash: toHex(block.hash()),
+          txs: block.txs.length,
+          hashrate: Math.round(this.search.hashrate),
+        },
+        'mined block',
+      );
+      this.emit('mined', block);
+    }
+  }
+}

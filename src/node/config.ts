@@ -1,0 +1,71 @@
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseAddress } from '../chain/address.ts';
+import { ZiError } from '../chain/errors.ts';
+import { isNetworkName, NETWORKS, type NetworkParams } from '../chain/params.ts';
+
+export class ConfigError extends ZiError<'BAD_OPTION'> {}
+
+export interface NodeConfig {
+  params: NetworkParams;
+  datadir: string;
+  rpcPort: number;
+  rpcHost: string;
+  mine: boolean;
+  minerAddress?: Uint8Array;
+  threads: number;
+}
+
+export interface NodeFlags {
+  network?: string;
+  datadir?: string;
+  rpcPort?: string | number;
+  mine?: boolean;
+  minerAddress?: string;
+  threads?: string | number;
+}
+
+/** ~/.zi/<network>, or $ZI_HOME/<network> when set (tests, several nodes on one machine). */
+export function defaultDatadir(network: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.ZI_HOME ?? join(homedir(), '.zi'), network);
+}
+
+export function resolveNetwork(name = 'devnet'): NetworkParams {
+  if (!isNetworkName(name)) {
+    throw new ConfigError('BAD_OPTION', `unknown network "${name}": use devnet, testnet or mainnet`);
+  }
+  return NETWORKS[name];
+}
+
+function port(value: string | number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new ConfigError('BAD_OPTION', `${what} must be a port number (0-65535)`);
+  return n;
+}
+
+export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const params = resolveNetwork(flags.network);
+  const threads = flags.threads === undefined ? availableParallelism() : Number(flags.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new ConfigError('BAD_OPTION', '--threads must be a whole number from 1 to 256');
+  }
+  return {
+    params,
+    datadir: flags.datadir ?? defaultDatadir(params.name, env),
+    rpcPort: port(flags.rpcPort, params.defaultRpcPort, '--rpc-port'),
+    rpcHost: '127.0.0.1',
+    mine: flags.mine ?? false,
+    minerAddress: flags.minerAddress === undefined ? undefined : parseAddress(flags.minerAddress, params.hrp),
+    threads,
+  };
+}
+
+export function cookiePath(datadir: string): string {
+  return join(datadir, '.cookie');
+}
+
+export function walletPath(datadir: string): string {
+  return join(datadir, 'wallet.json');
+}

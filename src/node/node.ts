@@ -1,0 +1,150 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatAddress, parseAddress } from '../chain/address.ts';
+import { Chain } from '../chain/chain.ts';
+import { toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import { Mempool } from '../chain/mempool.ts';
+import { coreRules, type TxRulesRegistry } from '../chain/tx-rules.ts';
+import { Miner } from '../miner/miner.ts';
+import { readKeystore } from '../wallet/keystore.ts';
+import { cookiePath, type NodeConfig, walletPath } from './config.ts';
+import type { Logger } from './logger.ts';
+import { createRpcServer, type RpcServer } from './rpc/server.ts';
+import { rpcMethods } from './rpc-methods.ts';
+
+export const VERSION = '0.1.0';
+
+export class NodeError extends ZiError<'DATADIR_LOCKED' | 'NO_MINER_ADDRESS'> {}
+
+/** A full node: chain, mempool, optional miner and the JSON-RPC server, wired together. */
+export class ZiNode {
+  readonly config: NodeConfig;
+  readonly chain: Chain;
+  readonly mempool: Mempool;
+  readonly miner?: Miner;
+  readonly rpc: RpcServer;
+  private readonly logger: Logger;
+  private stopped?: Promise<void>;
+  private readonly done = Promise.withResolvers<void>();
+
+  private constructor(parts: {
+    config: NodeConfig;
+    chain: Chain;
+    mempool: Mempool;
+    miner?: Miner;
+    rpc: RpcServer;
+    logger: Logger;
+  }) {
+    this.config = parts.config;
+    this.chain = parts.chain;
+    this.mempool = parts.mempool;
+    this.miner = parts.miner;
+    this.rpc = parts.rpc;
+    this.logger = parts.logger;
+  }
+
+  static async start(config: NodeConfig, opts: { logger: Logger; rules?: TxRulesRegistry }): Promise<ZiNode> {
+    const { logger } = opts;
+    const { params } = config;
+    await mkdir(config.datadir, { recursive: true, mode: 0o700 });
+    const chain = await Chain.open({
+      path: join(config.datadir, 'chain'),
+      params,
+      rules: opts.rules ?? coreRules(),
+    }).catch((err) => {
+      if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err?.cause?.code === 'LEVEL_LOCKED') {
+        throw new NodeError('DATADIR_LOCKED', `another zi node is already using ${config.datadir}`);
+      }
+      throw err;
+    });
+    const mempool = new Mempool(chain);
+    chain.on('tip', (change) => {
+      mempool.onTip(change);
+      const fields = { height: change.tip.height, hash: toHex(change.tip.hash), mempool: mempool.count };
+      if (change.disconnected.length > 0) {
+        logger.warn(
+          { ...fields, disconnected: change.disconnected.length, connected: change.connected.length },
+          'reorganized',
+        );
+      } else {
+        logger.debug(fields, 'new tip');
+      }
+    });
+
+    let miner: Miner | undefined;
+    let rpc: RpcServer | undefined;
+    try {
+      if (config.mine) {
+        const address = config.minerAddress ?? (await walletAddress(config));
+        miner = new Miner({ chain, mempool, address, threads: config.threads, logger: logger.child({ mod: 'miner' }) });
+        logger.info(
+          { address: formatAddress(address, params.hrp), threads: config.threads, kernel: miner.kernel },
+          'mining',
+        );
+      }
+      const node: { ref?: ZiNode } = {};
+      rpc = await createRpcServer({
+        host: config.rpcHost,
+        port: config.rpcPort,
+        cookiePath: cookiePath(config.datadir),
+        logger: logger.child({ mod: 'rpc' }),
+        methods: rpcMethods({
+          chain,
+          mempool,
+          miner,
+          version: VERSION,
+          startedAt: Date.now(),
+          shutdown: () => void node.ref?.stop(),
+        }),
+      });
+      node.ref = new ZiNode({ config, chain, mempool, miner, rpc, logger });
+      logger.info(
+        {
+          network: params.name,
+          datadir: config.datadir,
+          rpc: `${rpc.host}:${rpc.port}`,
+          height: chain.height,
+          tip: toHex(chain.tip.hash),
+        },
+        'node started',
+      );
+      miner?.start();
+      return node.ref;
+    } catch (err) {
+      await miner?.stop();
+      await rpc?.close();
+      await chain.close();
+      throw err;
+    }
+  }
+
+  /** Resolves once the node has stopped (by `stop()`, the RPC `stop` or a signal). */
+  get finished(): Promise<void> {
+    return this.done.promise;
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.logger.info('stopping');
+      await this.miner?.stop();
+      await this.rpc.close();
+      await this.chain.close();
+      this.logger.info({ height: this.chain.height }, 'stopped');
+      this.done.resolve();
+    })();
+    return this.stopped;
+  }
+}
+
+async function walletAddress(config: NodeConfig): Promise<Uint8Array> {
+  try {
+    const file = await readKeystore(walletPath(config.datadir));
+    return parseAddress(file.address, config.params.hrp);
+  } catch {
+    throw new NodeError(
+      'NO_MINER_ADDRESS',
+      `--mine needs an address for the rewards: pass --miner-address, or create a wallet first (zi wallet create --network ${config.params.name})`,
+    );
+  }
+}

@@ -1,0 +1,208 @@
+import { getAccount } from '../chain/accounts.ts';
+import { type Address, formatAddress, parseAddress } from '../chain/address.ts';
+import type { Chain } from '../chain/chain.ts';
+import { targetFromDifficulty } from '../chain/difficulty.ts';
+import { fromHex, toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Mempool } from '../chain/mempool.ts';
+import { Transaction } from '../chain/transaction.ts';
+import type { Miner } from '../miner/miner.ts';
+import { defineMethod, type RpcMethod } from './rpc/server.ts';
+import { blockView, txView } from './views.ts';
+
+export class NotFoundError extends ZiError<'NOT_FOUND'> {}
+
+export interface RpcDeps {
+  chain: Chain;
+  mempool: Mempool;
+  miner?: Miner;
+  version: string;
+  startedAt: number;
+  /** Asks the node to shut down (the `stop` method). */
+  shutdown: () => void;
+}
+
+const hash32 = { type: 'bytes', bytes: 32 } as const;
+
+/** The node's JSON-RPC methods; docs/RPC.md lists them with examples. */
+export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
+  const { chain, mempool } = d;
+  const params = chain.params;
+  const address = (text: string): Address => parseAddress(text, params.hrp);
+  const view = { rules: chain.rules, params };
+
+  async function blockByHash(hash: Uint8Array, fullTxs: boolean) {
+    const entry = chain.entry(hash);
+    const block = entry && (await chain.getBlock(hash));
+    if (!entry || !block) throw new NotFoundError('NOT_FOUND', `no block ${toHex(hash)}`);
+    return blockView(block, entry, { ...view, tipHeight: chain.height, main: chain.isMain(entry), fullTxs });
+  }
+
+  function difficulty() {
+    const next = chain.difficultyAfter(chain.tip);
+    return {
+      current: chain.tip.header.difficulty / 65536,
+      next: next / 65536,
+      nextQ16: next,
+      nextTarget: targetFromDifficulty(next).toString(16).padStart(64, '0'),
+      openProblems: chain.tip.openProblems,
+    };
+  }
+
+  return {
+    getinfo: defineMethod({
+      description: 'Network, tip, difficulty, mempool, peers and mining status of this node.',
+      params: [],
+      handler: () => ({
+        version: d.version,
+        network: params.name,
+        genesis: toHex(chain.genesisHash),
+        height: chain.height,
+        tip: toHex(chain.tip.hash),
+        tipTime: new Date(chain.tip.header.timestamp).toISOString(),
+        chainwork: chain.tip.chainwork,
+        difficulty: difficulty(),
+        mempool: { count: mempool.count, bytes: mempool.totalBytes },
+        peers: 0,
+        mining: d.miner
+          ? {
+              enabled: true,
+              kernel: d.miner.kernel,
+              hashrate: Math.round(d.miner.hashrate),
+              blocksMined: d.miner.blocksMined,
+            }
+          : { enabled: false },
+        uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
+      }),
+    }),
+    getblockcount: defineMethod({
+      description: 'Height of the tip.',
+      params: [],
+      handler: () => chain.height,
+    }),
+    getblockhash: defineMethod({
+      description: 'Hash of the main-chain block at a height.',
+      params: [{ name: 'height', type: 'integer', min: 0 }],
+      handler: ({ height }) => {
+        const e = chain.entryAtHeight(height);
+        if (!e) throw new NotFoundError('NOT_FOUND', `no block at height ${height} (tip is ${chain.height})`);
+        return toHex(e.hash);
+      },
+    }),
+    getblock: defineMethod({
+      description: 'A block by hash; txs as ids, or whole with verbose=true.',
+      params: [
+        { name: 'hash', ...hash32 },
+        { name: 'verbose', type: 'boolean', optional: true },
+      ],
+      handler: ({ hash, verbose }) => blockByHash(hash, verbose ?? false),
+    }),
+    getblockbyheight: defineMethod({
+      description: 'The main-chain block at a height; txs as ids, or whole with verbose=true.',
+      params: [
+        { name: 'height', type: 'integer', min: 0 },
+        { name: 'verbose', type: 'boolean', optional: true },
+      ],
+      handler: ({ height, verbose }) => {
+        const e = chain.entryAtHeight(height);
+        if (!e) throw new NotFoundError('NOT_FOUND', `no block at height ${height} (tip is ${chain.height})`);
+        return blockByHash(e.hash, verbose ?? false);
+      },
+    }),
+    gettransaction: defineMethod({
+      description: 'A transaction by id, from the chain or the mempool, with its confirmations.',
+      params: [{ name: 'txid', ...hash32 }],
+      handler: async ({ txid }) => {
+        const pending = mempool.get(txid);
+        if (pending) return { ...txView(pending, chain.rules, params), status: 'pending', confirmations: 0 };
+        const loc = await chain.store.txLocation(txid);
+        const entry = loc && chain.entry(loc.block);
+        const block = entry && (await chain.getBlock(entry.hash));
+        const tx = block?.txs[loc!.position];
+        if (!entry || !tx) throw new NotFoundError('NOT_FOUND', `no transaction ${toHex(txid)}`);
+        return {
+          ...txView(tx, chain.rules, params),
+          status: 'confirmed',
+          block: toHex(entry.hash),
+          height: entry.height,
+          confirmations: chain.height - entry.height + 1,
+          time: new Date(entry.header.timestamp).toISOString(),
+        };
+      },
+    }),
+    getaccount: defineMethod({
+      description: 'Balance and nonce of an address at the tip, and what is pending for it.',
+      params: [{ name: 'address', type: 'string', maxLength: 100 }],
+      handler: ({ address: text }) => {
+        const a = address(text);
+        const acct = getAccount(chain.state, a);
+        const pending = mempool.pendingOf(a);
+        return {
+          address: formatAddress(a, params.hrp),
+          balance: acct.balance,
+          nonce: acct.nonce,
+          nextNonce: mempool.nextNonce(a),
+          pending: pending.map((tx) => toHex(tx.hash())),
+        };
+      },
+    }),
+    gethistory: defineMethod({
+      description: 'Newest-first transactions and mining rewards of an address.',
+      params: [
+        { name: 'address', type: 'string', maxLength: 100 },
+        { name: 'limit', type: 'integer', min: 1, max: 1000, optional: true },
+      ],
+      handler: async ({ address: text, limit }) => {
+        const a = address(text);
+        const rows = await chain.store.history(a, limit ?? 50);
+        const out = [];
+        for (const row of rows) {
+          const entry = chain.entryAtHeight(row.height);
+          const time = entry ? new Date(entry.header.timestamp).toISOString() : undefined;
+          if (row.position === 'reward') {
+            out.push({ type: 'reward', height: row.height, block: toHex(row.id), time });
+            continue;
+          }
+          const block = entry && (await chain.getBlock(entry.hash));
+          const tx = block?.txs[row.position];
+          if (tx) out.push({ type: 'tx', height: row.height, time, ...txView(tx, chain.rules, params) });
+        }
+        return out;
+      },
+    }),
+    getmempool: defineMethod({
+      description: 'Pending transactions, highest fee rate first.',
+      params: [{ name: 'verbose', type: 'boolean', optional: true }],
+      handler: ({ verbose }) => {
+        const entries = mempool.entries().sort((a, b) => b.feeRate - a.feeRate);
+        return {
+          count: mempool.count,
+          bytes: mempool.totalBytes,
+          txs: entries.map((e) => (verbose ? { ...txView(e.tx, chain.rules, params), feeRate: e.feeRate } : e.id)),
+        };
+      },
+    }),
+    sendrawtransaction: defineMethod({
+      description: 'Submits a signed transaction (hex); returns its id or a typed error saying why not.',
+      params: [{ name: 'tx', type: 'string', maxLength: 2 * params.maxTxBytes + 2 }],
+      handler: ({ tx: hex }) => {
+        const tx = Transaction.fromBytes(fromHex(hex, undefined, 'tx'), params.maxTxBytes);
+        mempool.add(tx);
+        return toHex(tx.hash());
+      },
+    }),
+    getdifficulty: defineMethod({
+      description: 'Difficulty of the tip and of the next block, in leading zero bits.',
+      params: [],
+      handler: difficulty,
+    }),
+    stop: defineMethod({
+      description: 'Shuts the node down cleanly.',
+      params: [],
+      handler: () => {
+        setImmediate(d.shutdown);
+        return 'stopping';
+      },
+    }),
+  };
+}
