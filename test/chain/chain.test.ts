@@ -7,6 +7,8 @@ import { FutureBlockError } from '../../src/chain/checks.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { ValidationError } from '../../src/chain/errors.ts';
 import { BlockHeader } from '../../src/chain/header.ts';
+import { NETWORKS } from '../../src/chain/params.ts';
+import { Transaction } from '../../src/chain/transaction.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
 import { devnet, keypair, mine, mineMany, nextBlock, openChain, solve, transfer } from '../support/chain.ts';
 
@@ -40,7 +42,6 @@ test('a node restarts at exactly its last committed tip, state included', async 
 test('a data directory of another network is refused', async (t) => {
   const tc = await openChain(t);
   await tc.chain.close();
-  const { NETWORKS } = await import('../../src/chain/params.ts');
   await assert.rejects(openChain(t, { dir: tc.dir, params: NETWORKS.testnet }), { code: 'WRONG_NETWORK' });
 });
 
@@ -93,7 +94,6 @@ test('blocks with a bad signature, a reused nonce or a double spend are invalid 
 
   const signed = transfer(alice, bob.address, 10n, 0n, g);
   const forged = transfer(bob, bob.address, 10n, 0n, g);
-  const { Transaction } = await import('../../src/chain/transaction.ts');
   const badSig = Transaction.create({ ...signed, signature: forged.signature });
   await assert.rejects(tc.chain.addBlock(nextBlock(tc, { txs: [badSig] })), { code: 'BAD_SIGNATURE' });
 

@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const ZI = join(import.meta.dirname, '..', '..', 'bin', 'zi');
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `zi` binary as a child process. */
+export async function runZi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [ZI, ...args], {
+    env: { ...process.env, ZI_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+export async function runZiOk(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await runZi(args, env);
+  if (r.code !== 0) throw new Error(`zi ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export interface NodeProcess {
+  proc: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  port: number;
+  /** Resolves at the first log line that matches. */
+  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startNode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
+  const proc = spawn(process.execPath, [ZI, 'node', '--rpc-port', '0', ...args], {
+    env: { ...process.env, ZI_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
+    [];
+  let stderr = '';
+  proc.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      return;
+    }
+    logs.push(line);
+    for (const w of [...waiters]) {
+      if (w.pred(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const exited = once(proc, 'exit');
+  const waitFor = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
+    const hit = logs.find(pred);
+    if (hit) return Promise.resolve(hit);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a log line; stderr: ${stderr}`)),
+        timeoutMs,
+      );
+      const w = {
+        pred,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      waiters.push(w);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`node exited; stderr: ${stderr}`));
+      });
+    });
+  };
+  const started = await waitFor((l) => l.msg === 'node started');
+  const port = Number(String(started.rpc).split(':')[1]);
+  return {
+    proc,
+    logs,
+    port,
+    waitFor,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}
