@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { availableKernels, POW_PREFIX_SIZE } from '../../src/miner/kernel.ts';
 import { NonceSearch, NonceSearchError } from '../../src/miner/nonce-search.ts';
@@ -23,14 +23,24 @@ function powHashOf(prefix: Uint8Array, nonce: bigint): Buffer {
   return createHash('sha256').update(h).digest();
 }
 
-const threadCount = () => (existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : undefined);
+/** The ids of this process's nonce-search threads (Node names the OS thread after the Worker), where /proc shows them. */
+function searchThreads(): string[] | undefined {
+  if (!existsSync('/proc/self/task')) return undefined;
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('zi-nonce-search');
+    } catch {
+      return false; // the thread ended while listing
+    }
+  });
+}
 
 describe('NonceSearch', { timeout: 10_000 }, () => {
   const pool = new NonceSearch({ threads: 2 });
   after(() => pool.close());
 
   it('finds valid nonces on 2 threads, template after template on the same threads', async () => {
-    const threadsBefore = threadCount();
+    let threads: string[] | undefined;
     for (let seed = 0; seed < 6; seed++) {
       const prefix = prefixOf(seed);
       const target = targetBits(18);
@@ -42,9 +52,12 @@ describe('NonceSearch', { timeout: 10_000 }, () => {
       assert.deepEqual(Buffer.from(found.hash), hash);
       assert.ok(Buffer.compare(hash, target) < 0, 'the hash is below the target');
       assert.ok(found.attempts >= 1);
+      // The same two threads serve every template: none is started or ended per search.
+      const now = searchThreads();
+      if (now) assert.equal(now.length, 2);
+      threads ??= now;
+      assert.deepEqual(now, threads);
     }
-    // Workers are reused, not started per template.
-    assert.equal(threadCount(), threadsBefore);
   });
 
   it('splits the nonce space into disjoint chunks that cover it exactly', async () => {
@@ -65,11 +78,18 @@ describe('NonceSearch', { timeout: 10_000 }, () => {
   it('an abort resolves null and frees the threads for the next template', async () => {
     const ac = new AbortController();
     let progress = 0;
-    const pending = pool.search(prefixOf(1), IMPOSSIBLE, { signal: ac.signal, onProgress: (a) => (progress = a) });
+    let rate = 0;
+    const pending = pool.search(prefixOf(1), IMPOSSIBLE, {
+      signal: ac.signal,
+      onProgress: (a) => {
+        progress = a;
+        rate = Math.max(rate, pool.hashrate);
+      },
+    });
     setTimeout(() => ac.abort(), 150);
     assert.equal(await pending, null);
     assert.ok(progress > 0, 'the threads were searching');
-    assert.ok(pool.hashrate > 0, 'hashrate reflects the search that just ran');
+    assert.ok(rate > 0, 'hashrate reflects the running search');
     // Threads still looping on the aborted job would never take this one.
     const found = await pool.search(prefixOf(2), targetBits(10));
     assert.ok(found);
@@ -109,14 +129,15 @@ describe('NonceSearch', { timeout: 10_000 }, () => {
   }
 
   it('close() stops a running search and ends the threads', async () => {
-    const before = threadCount();
+    const before = searchThreads();
     const ns = new NonceSearch({ threads: 2 });
     const running = ns.search(prefixOf(8), IMPOSSIBLE);
     await new Promise((r) => setTimeout(r, 50));
+    if (before) assert.equal(searchThreads()!.length, before.length + 2);
     await ns.close();
     assert.equal(await running, null);
     await assert.rejects(ns.search(prefixOf(8), targetBits(1)), { code: 'CLOSED' });
     await ns.close(); // idempotent
-    if (before !== undefined) assert.equal(threadCount(), before, 'no thread is left behind');
+    if (before) assert.deepEqual(searchThreads(), before, 'no thread is left behind');
   });
 });
