@@ -9,6 +9,7 @@ import { genesisBlock } from './genesis.ts';
 import type { Hash } from './hash.ts';
 import { applyBlock, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
+import { SignatureVerifier } from './sig-verifier.ts';
 import { StateOverlay, type StateReader } from './state.ts';
 import {
   ChainDB,
@@ -32,6 +33,8 @@ export interface ChainOptions {
   rules: TxRulesRegistry;
   /** Milliseconds since the epoch; injected so tests can mine history fast. */
   clock?: () => number;
+  /** Extra threads for block signature checks (default: all cores but one). */
+  verifyThreads?: number;
 }
 
 export interface TipChange {
@@ -60,6 +63,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly rules: TxRulesRegistry;
   readonly genesis: Block;
   readonly verified = new VerifiedTxCache();
+  readonly verifier: SignatureVerifier;
   private readonly clock: () => number;
   private readonly index = new Map<string, ChainEntry>();
   private readonly mainChain: Hash[] = [];
@@ -75,6 +79,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.rules = opts.rules;
     this.genesis = genesis;
     this.clock = opts.clock ?? Date.now;
+    this.verifier = new SignatureVerifier(opts.verifyThreads);
   }
 
   static async open(opts: ChainOptions): Promise<Chain> {
@@ -99,7 +104,10 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   close(): Promise<void> {
-    return this.exclusive(() => this.store.close());
+    return this.exclusive(async () => {
+      await this.verifier.close();
+      await this.store.close();
+    });
   }
 
   get tip(): ChainEntry {
@@ -120,7 +128,13 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   get checkDeps(): CheckDeps {
-    return { params: this.params, rules: this.rules, genesis: this.genesisHash, cache: this.verified };
+    return {
+      params: this.params,
+      rules: this.rules,
+      genesis: this.genesisHash,
+      cache: this.verified,
+      verifier: this.verifier,
+    };
   }
 
   entry(hash: Hash): ChainEntry | undefined {
@@ -193,7 +207,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       await this.markInvalid(block, parent.chainwork);
       throw new ValidationError('INVALID_PARENT', 'block builds on an invalid block');
     }
-    checkBlock(block, this.checkDeps);
+    await checkBlock(block, this.checkDeps);
     verifyHeaderContext(
       block.header,
       {
@@ -334,7 +348,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       },
       this.params,
     );
-    checkBlock(block, this.checkDeps);
+    // Stateless checks passed before the block was stored; only context remains.
     const overlay = new StateOverlay(this.store);
     applyBlock(overlay, block, this.rules, {
       params: this.params,

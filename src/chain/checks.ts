@@ -7,6 +7,7 @@ import type { BlockHeader } from './header.ts';
 import { verify } from './keys.ts';
 import { txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
+import type { SignatureVerifier } from './sig-verifier.ts';
 import type { Transaction } from './transaction.ts';
 import type { TxRulesRegistry } from './tx-rules.ts';
 
@@ -39,21 +40,29 @@ export interface CheckDeps {
   rules: TxRulesRegistry;
   genesis: Hash;
   cache?: VerifiedTxCache;
+  verifier?: SignatureVerifier;
 }
 
-export function checkTransaction(tx: Transaction, deps: CheckDeps): void {
+/** Everything stateless about a transaction except its signature. */
+function checkTransactionBody(tx: Transaction, deps: CheckDeps): void {
   const { params, rules } = deps;
-  if (deps.cache?.has(tx.hash())) return;
   if (tx.size > params.maxTxBytes) {
     throw new ValidationError('TX_TOO_LARGE', `transaction is ${tx.size} bytes, at most ${params.maxTxBytes}`);
   }
   const body = txBody(tx, rules, deps);
   rules.get(tx.kind).check?.(tx, body, params);
-  if (!verify(tx.signature, tx.sigHash(deps.genesis), tx.sender)) {
-    throw new ValidationError('BAD_SIGNATURE', 'signature does not verify (or is not low-S)', {
-      txid: toHex(tx.hash()),
-    });
-  }
+}
+
+function badSignature(tx: Transaction): ValidationError {
+  return new ValidationError('BAD_SIGNATURE', 'signature does not verify (or is not low-S)', {
+    txid: toHex(tx.hash()),
+  });
+}
+
+export function checkTransaction(tx: Transaction, deps: CheckDeps): void {
+  if (deps.cache?.has(tx.hash())) return;
+  checkTransactionBody(tx, deps);
+  if (!verify(tx.signature, tx.sigHash(deps.genesis), tx.sender)) throw badSignature(tx);
   deps.cache?.add(tx.hash());
 }
 
@@ -70,7 +79,7 @@ export function checkHeader(header: BlockHeader, params: NetworkParams): void {
   }
 }
 
-export function checkBlock(block: Block, deps: CheckDeps): void {
+export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
   checkHeader(block.header, deps.params);
   if (block.size > deps.params.maxBlockBytes) {
     throw new ValidationError('BLOCK_TOO_LARGE', `block is ${block.size} bytes, at most ${deps.params.maxBlockBytes}`);
@@ -79,18 +88,31 @@ export function checkBlock(block: Block, deps: CheckDeps): void {
     throw new ValidationError('BAD_MERKLE_ROOT', 'merkle root does not match the transactions');
   }
   const seen = new Set<string>();
+  const unverified: { tx: Transaction; index: number }[] = [];
   block.txs.forEach((tx, i) => {
     const id = toHex(tx.hash());
     if (seen.has(id)) throw new ValidationError('DUPLICATE_TX', `transaction ${id} appears twice`, { txIndex: i });
     seen.add(id);
+    if (deps.cache?.has(tx.hash())) return;
     try {
-      checkTransaction(tx, deps);
+      checkTransactionBody(tx, deps);
     } catch (err) {
-      if (err instanceof ZiError)
-        throw new ValidationError(err.code, `tx ${i}: ${err.message}`, { ...err.meta, txIndex: i });
-      throw err;
+      throw txError(err, i);
     }
+    unverified.push({ tx, index: i });
   });
+  const items = unverified.map(({ tx }) => ({ sig: tx.signature, msg: tx.sigHash(deps.genesis), pub: tx.sender }));
+  const bad = deps.verifier
+    ? await deps.verifier.firstInvalid(items)
+    : items.findIndex((it) => !verify(it.sig, it.msg, it.pub));
+  if (bad !== -1) throw txError(badSignature(unverified[bad]!.tx), unverified[bad]!.index);
+  for (const { tx } of unverified) deps.cache?.add(tx.hash());
+}
+
+function txError(err: unknown, i: number): unknown {
+  if (err instanceof ZiError)
+    return new ValidationError(err.code, `tx ${i}: ${err.message}`, { ...err.meta, txIndex: i });
+  return err;
 }
 
 export interface HeaderContext {
