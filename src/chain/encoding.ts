@@ -26,7 +26,10 @@ export class Writer {
     this.view = new DataView(next.buffer);
   }
 
+  // DataView would silently wrap an out-of-range value (a 256-byte field
+  // behind a u8 prefix would claim 0 bytes), so every width is range-checked.
   u8(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`u8 out of range: ${v}`);
     this.reserve(1);
     this.view.setUint8(this.pos, v);
     this.pos += 1;
@@ -34,6 +37,7 @@ export class Writer {
   }
 
   u16(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`u16 out of range: ${v}`);
     this.reserve(2);
     this.view.setUint16(this.pos, v);
     this.pos += 2;
