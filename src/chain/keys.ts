@@ -88,6 +88,8 @@ export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Ui
 
 /** The reference verifier, for tests that the native path agrees. */
 export function verifyNoble(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  // noble also takes 65-byte uncompressed points; a sender is the compressed form only.
+  if (publicKey.length !== PUBKEY_SIZE) return false;
   try {
     return secp.verify(signature, message, publicKey, { prehash: true, lowS: true });
   } catch {
