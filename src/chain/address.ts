@@ -46,8 +46,13 @@ export function parseAddress(text: string, hrp: string): Address {
       { input: text, prefix: decoded.prefix, expected: hrp },
     );
   }
-  const bytes = bech32m.fromWords(decoded.words);
-  if (bytes.length !== ADDRESS_SIZE) {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = bech32m.fromWords(decoded.words);
+  } catch {
+    // Leftover padding bits: a well-formed string, but not bytes at all.
+  }
+  if (bytes?.length !== ADDRESS_SIZE) {
     throw new DecodeError('BAD_ADDRESS', `"${text}" does not hold 20 bytes`, { input: text });
   }
   return bytes;
