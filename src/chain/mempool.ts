@@ -112,7 +112,9 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     }
     const replaced = queue[slot];
     if (replaced) {
-      const needed = replaced.tx.fee + (replaced.tx.fee * this.bump) / 1000n + 1n;
+      // "At least bump per mille more", rounded up, and never less than 1 Li more.
+      const more = (replaced.tx.fee * this.bump + 999n) / 1000n;
+      const needed = replaced.tx.fee + (more > 0n ? more : 1n);
       if (tx.fee < needed) {
         throw new MempoolError(
           'REPLACEMENT_UNDERPRICED',
@@ -139,7 +141,9 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
       feeRate: Number(tx.fee) / tx.size,
       addedAt: this.chain.now(),
     };
-    this.makeRoom(entry);
+    let freed = 0;
+    for (const e of queue.slice(slot)) freed += e.size;
+    this.makeRoom(entry, freed);
     if (replaced) {
       // Later transactions of this sender may no longer apply after the replacement.
       const dropped = queue.splice(slot);
@@ -176,13 +180,22 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     }
   }
 
-  /** Evicts the cheapest sender-tails until `entry` fits, or refuses it. */
-  private makeRoom(entry: MempoolEntry): void {
-    while (this.bytes + entry.size > this.maxBytes) {
+  /**
+   * Evicts the cheapest sender-tails until `entry` fits, or refuses it. The
+   * victims are all chosen before any is removed, so a refusal evicts nobody.
+   * `freed` is what admitting `entry` removes anyway (a replaced transaction
+   * and its followers).
+   */
+  private makeRoom(entry: MempoolEntry, freed: number): void {
+    const victims: MempoolEntry[] = [];
+    const kept = new Map<string, number>();
+    let bytes = this.bytes - freed;
+    while (bytes + entry.size > this.maxBytes) {
       let victim: MempoolEntry | undefined;
       for (const [sender, queue] of this.bySender) {
-        if (sender === entry.sender || queue.length === 0) continue;
-        const tail = queue[queue.length - 1]!;
+        const n = kept.get(sender) ?? queue.length;
+        if (sender === entry.sender || n === 0) continue;
+        const tail = queue[n - 1]!;
         if (!victim || tail.feeRate < victim.feeRate) victim = tail;
       }
       if (!victim || victim.feeRate >= entry.feeRate) {
@@ -190,6 +203,11 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
           feeRate: entry.feeRate,
         });
       }
+      victims.push(victim);
+      kept.set(victim.sender, (kept.get(victim.sender) ?? this.bySender.get(victim.sender)!.length) - 1);
+      bytes -= victim.size;
+    }
+    for (const victim of victims) {
       this.removeTail(victim);
       this.emit('removed', [victim.tx]);
     }
