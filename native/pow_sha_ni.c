@@ -65,7 +65,9 @@ int zi_cpu_has_sha_ni(void) {
 
 typedef struct {
   __m128i mid0, mid1; /* midstate as ABEF / CDGH */
-  __m128i pre0, pre1; /* state after rounds 0..9, which use only constant words */
+  /* Rounds 0..9 use only constant words: the state after round 7 (pre0, in the
+     CDGH role for the next step) and after round 9 (pre1, ABEF). */
+  __m128i pre0, pre1;
   __m128i w8_11;      /* words 8..11 with a zero nonce */
   __m128i w12_15;     /* padding and length */
   __m128i sched4, sched5; /* the constant halves of schedule words 16..23 */
