@@ -31,10 +31,10 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
       },
     );
   }
-  debit(state, tx.from, tx.fee);
-  const after = getAccount(state, tx.from);
-  putAccount(state, tx.from, { ...after, nonce: after.nonce + 1n });
+  putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
   rules.get(tx.kind).apply(state, tx, body, ctx);
+  // The fee is taken last, so a Solver with no coins can pay a payout's fee from the payout.
+  debit(state, tx.from, tx.fee);
 }
 
 /** Applies every transaction, then pays the miner subsidy plus fees. */

@@ -81,6 +81,18 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     return getAccount(this.chain.state, address).nonce + BigInt(this.bySender.get(toHex(address))?.length ?? 0);
   }
 
+  /**
+   * A transaction from outside (RPC, gossip): the kind's admission policy
+   * runs first, after the cheap stateless checks.
+   */
+  async accept(tx: Transaction): Promise<MempoolEntry> {
+    if (this.byId.has(toHex(tx.hash()))) return this.add(tx);
+    checkTransaction(tx, this.chain.checkDeps);
+    const rules = this.chain.rules.get(tx.kind);
+    await rules.admit?.(tx, txBody(tx, this.chain.rules, this.chain), this.chain.params);
+    return this.add(tx);
+  }
+
   /** Admits a transaction or throws a typed error saying why not. */
   add(tx: Transaction): MempoolEntry {
     const entry = this.admit(tx);

@@ -28,6 +28,12 @@ export interface TxRules<Body = unknown> {
   check?(tx: Transaction, body: Body, params: NetworkParams): void;
   /** Li the transaction moves out of the sender's balance besides its fee. */
   spends(body: Body): bigint;
+  /**
+   * Node policy before the mempool takes a transaction from outside (RPC,
+   * gossip): checks too costly or machine-dependent for consensus, such as
+   * compiling contract code in the sandbox.
+   */
+  admit?(tx: Transaction, body: Body, params: NetworkParams): Promise<void>;
   apply(state: StateWriter, tx: Transaction, body: Body, ctx: TxContext): void;
   /** Addresses besides the sender that the transaction touches (history index). */
   parties?(body: Body): Address[];

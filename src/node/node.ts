@@ -5,13 +5,14 @@ import { Chain } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import { Mempool } from '../chain/mempool.ts';
-import { coreRules, type TxRulesRegistry } from '../chain/tx-rules.ts';
+import type { TxRulesRegistry } from '../chain/tx-rules.ts';
 import { Miner } from '../miner/miner.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, type NodeConfig, walletPath } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createRpcServer, type RpcServer } from './rpc/server.ts';
 import { rpcMethods } from './rpc-methods.ts';
+import { nodeRules } from './rules.ts';
 
 export const VERSION = '0.1.0';
 
@@ -51,7 +52,7 @@ export class ZiNode {
     const chain = await Chain.open({
       path: join(config.datadir, 'chain'),
       params,
-      rules: opts.rules ?? coreRules(),
+      rules: opts.rules ?? nodeRules(),
     }).catch((err) => {
       if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err?.cause?.code === 'LEVEL_LOCKED') {
         throw new NodeError('DATADIR_LOCKED', `another zi node is already using ${config.datadir}`);

@@ -185,9 +185,9 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
     sendrawtransaction: defineMethod({
       description: 'Submits a signed transaction (hex); returns its id or a typed error saying why not.',
       params: [{ name: 'tx', type: 'string', maxLength: 2 * params.maxTxBytes + 2 }],
-      handler: ({ tx: hex }) => {
+      handler: async ({ tx: hex }) => {
         const tx = Transaction.fromBytes(fromHex(hex, undefined, 'tx'), params.maxTxBytes);
-        mempool.add(tx);
+        await mempool.accept(tx);
         return toHex(tx.hash());
       },
     }),

@@ -1,0 +1,122 @@
+import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
+import { Reader, Writer } from '../chain/encoding.ts';
+import { ValidationError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
+import type { StateReader, StateWriter } from '../chain/state.ts';
+import { STATE_OPEN_PROBLEMS, stateKey } from '../chain/store/layout.ts';
+import { type Range, readRanges, writeRanges } from './ranges.ts';
+
+/** Market state keys (layout.ts reserves 0x10–0x1f for this domain). */
+export const STATE_CONTRACT = 0x10;
+export const STATE_PAID_RANGES = 0x11;
+
+export const VALIDATION_BIDDER = 0;
+export const VALIDATION_DELEGATED = 1;
+
+export const STATUS_OPEN = 1;
+export const STATUS_CLOSED = 2;
+
+export interface ContractRecord {
+  bidder: Address;
+  price: bigint;
+  validationFee: bigint;
+  validation: number;
+  /** Li still available to pay Solvers. */
+  escrow: bigint;
+  /** Validation fees of paid MCUs, held in escrow until the audit (DESIGN.md §5). */
+  heldFees: bigint;
+  paidMcus: bigint;
+  status: number;
+  growth: number;
+  maxBatch: number;
+  openedHeight: number;
+  closedHeight: number;
+  /** The assigned Validator of a delegated contract; zero bytes while none. */
+  validator: Address;
+}
+
+export function contractKey(id: Hash): Uint8Array {
+  return stateKey(STATE_CONTRACT, id);
+}
+
+export function encodeContract(c: ContractRecord): Uint8Array {
+  return new Writer(128)
+    .bytes(c.bidder)
+    .u64(c.price)
+    .u64(c.validationFee)
+    .u8(c.validation)
+    .u64(c.escrow)
+    .u64(c.heldFees)
+    .u64(c.paidMcus)
+    .u8(c.status)
+    .u8(c.growth)
+    .u32(c.maxBatch)
+    .u32(c.openedHeight)
+    .u32(c.closedHeight)
+    .bytes(c.validator)
+    .finish();
+}
+
+export function decodeContract(bytes: Uint8Array): ContractRecord {
+  const r = new Reader(bytes);
+  const c: ContractRecord = {
+    bidder: r.bytes(ADDRESS_SIZE),
+    price: r.u64(),
+    validationFee: r.u64(),
+    validation: r.u8(),
+    escrow: r.u64(),
+    heldFees: r.u64(),
+    paidMcus: r.u64(),
+    status: r.u8(),
+    growth: r.u8(),
+    maxBatch: r.u32(),
+    openedHeight: r.u32(),
+    closedHeight: r.u32(),
+    validator: r.bytes(ADDRESS_SIZE),
+  };
+  r.end('contract record');
+  return c;
+}
+
+export function getContract(state: StateReader, id: Hash): ContractRecord | undefined {
+  const raw = state.get(contractKey(id));
+  return raw === undefined ? undefined : decodeContract(raw);
+}
+
+export function requireContract(state: StateReader, id: Hash): ContractRecord {
+  const c = getContract(state, id);
+  if (c === undefined) {
+    throw new ValidationError('UNKNOWN_CONTRACT', `no contract ${Buffer.from(id).toString('hex')}`);
+  }
+  return c;
+}
+
+export function putContract(state: StateWriter, id: Hash, c: ContractRecord): void {
+  state.put(contractKey(id), encodeContract(c));
+}
+
+export function getPaidRanges(state: StateReader, id: Hash): Range[] {
+  const raw = state.get(stateKey(STATE_PAID_RANGES, id));
+  if (raw === undefined) return [];
+  const r = new Reader(raw);
+  const ranges = readRanges(r, 4, Number.MAX_SAFE_INTEGER, 'paid ranges');
+  r.end('paid ranges');
+  return ranges;
+}
+
+export function putPaidRanges(state: StateWriter, id: Hash, ranges: readonly Range[]): void {
+  const w = new Writer(4 + 16 * ranges.length);
+  writeRanges(w, ranges, 4);
+  state.put(stateKey(STATE_PAID_RANGES, id), w.finish());
+}
+
+/** |Po|, which the difficulty function reads (DESIGN.md §2). */
+export function addOpenProblems(state: StateWriter, delta: number): void {
+  const key = new Uint8Array([STATE_OPEN_PROBLEMS]);
+  const raw = state.get(key);
+  const now = raw === undefined ? 0 : new Reader(raw).u32();
+  const next = now + delta;
+  if (next < 0) throw new Error('open problem count below zero');
+  if (next === 0) state.del(key);
+  else state.put(key, new Writer(4).u32(next).finish());
+}

@@ -1,0 +1,310 @@
+import { credit, debit } from '../chain/accounts.ts';
+import { type Address, addressOf, RESERVED_ADDRESS } from '../chain/address.ts';
+import { decodeExact, equalBytes, Writer } from '../chain/encoding.ts';
+import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
+import { type Hash, sha256 } from '../chain/hash.ts';
+import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
+import { type Transaction, TX_KINDS } from '../chain/transaction.ts';
+import type { TxRules } from '../chain/tx-rules.ts';
+import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from './contract-code.ts';
+import {
+  addOpenProblems,
+  getPaidRanges,
+  putContract,
+  putPaidRanges,
+  requireContract,
+  STATUS_CLOSED,
+  STATUS_OPEN,
+  VALIDATION_BIDDER,
+  VALIDATION_DELEGATED,
+} from './contract-state.ts';
+import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
+import { loadContract } from './sandbox.ts';
+
+/** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
+export const MIN_BUDGET_MCUS = 1000n;
+export const MAX_GROWTH = 16;
+export const MAX_BATCH_LIMIT = 10_000_000;
+
+export interface ContractBody {
+  code: string;
+  /** Li per MCU paid to Solvers. */
+  price: bigint;
+  budget: bigint;
+  /** Each lease is this many times the previous one (1, 2, 4, … by default). */
+  growth: number;
+  maxBatch: number;
+  validation: number;
+  /** Li per MCU for the Validator of a delegated contract; 0 for bidder validation. */
+  validationFee: bigint;
+  /** Sandbox limits the contract declares (bounded by each node's policy). */
+  memoryMiB: number;
+  timeoutMs: number;
+}
+
+export interface TopupBody {
+  contract: Hash;
+  amount: bigint;
+}
+
+export interface PayoutBody {
+  contract: Hash;
+  ranges: Range[];
+  /** Li per MCU the Solver expects: must equal the contract's price. */
+  price: bigint;
+  /** When the authority signed (ms); informational, as the paper's metadata has it. */
+  timestamp: number;
+  authority: Uint8Array;
+  authoritySig: Uint8Array;
+}
+
+export interface CloseBody {
+  contract: Hash;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function nonZero(v: bigint, what: string): bigint {
+  if (v === 0n) throw new DecodeError('BAD_VALUE', `${what} must be at least 1`, { what });
+  return v;
+}
+
+export const contractRules: TxRules<ContractBody> = {
+  kind: TX_KINDS.contract,
+  decode(payload) {
+    return decodeExact(payload, MAX_CONTRACT_CODE_BYTES + 64, 'contract', (r) => {
+      const raw = r.varBytes(4, MAX_CONTRACT_CODE_BYTES, 'contract.code');
+      let code: string;
+      try {
+        code = utf8.decode(raw);
+      } catch {
+        throw new DecodeError('BAD_VALUE', 'contract code is not UTF-8', { what: 'contract.code' });
+      }
+      const price = nonZero(r.u64('contract.price'), 'contract.price');
+      const budget = r.u64('contract.budget');
+      const growth = r.u8('contract.growth');
+      const maxBatch = r.u32('contract.maxBatch');
+      const validation = r.u8('contract.validation');
+      const validationFee = r.u64('contract.validationFee');
+      const memoryMiB = r.u16('contract.memoryMiB');
+      const timeoutMs = r.u32('contract.timeoutMs');
+      if (growth < 1 || growth > MAX_GROWTH) throw new DecodeError('BAD_VALUE', `growth must be 1..${MAX_GROWTH}`);
+      if (maxBatch < 1 || maxBatch > MAX_BATCH_LIMIT) {
+        throw new DecodeError('BAD_VALUE', `maxBatch must be 1..${MAX_BATCH_LIMIT}`);
+      }
+      if (validation !== VALIDATION_BIDDER && validation !== VALIDATION_DELEGATED) {
+        throw new DecodeError('BAD_VALUE', 'validation is 0 (bidder) or 1 (delegated)');
+      }
+      if ((validation === VALIDATION_BIDDER) !== (validationFee === 0n)) {
+        throw new DecodeError('NON_CANONICAL', 'a validation fee goes with delegated validation, and only with it');
+      }
+      if (memoryMiB < 8 || memoryMiB > 1024) throw new DecodeError('BAD_VALUE', 'memoryMiB must be 8..1024');
+      if (timeoutMs < 1 || timeoutMs > 300_000) throw new DecodeError('BAD_VALUE', 'timeoutMs must be 1..300000');
+      return { code, price, budget, growth, maxBatch, validation, validationFee, memoryMiB, timeoutMs };
+    });
+  },
+  encode(b) {
+    const code = new TextEncoder().encode(b.code);
+    return new Writer(code.length + 64)
+      .varBytes(code, 4)
+      .u64(b.price)
+      .u64(b.budget)
+      .u8(b.growth)
+      .u32(b.maxBatch)
+      .u8(b.validation)
+      .u64(b.validationFee)
+      .u16(b.memoryMiB)
+      .u32(b.timeoutMs)
+      .finish();
+  },
+  check(_tx, b) {
+    const minimum = MIN_BUDGET_MCUS * (b.price + b.validationFee);
+    if (b.budget < minimum) {
+      throw new ValidationError(
+        'BUDGET_TOO_SMALL',
+        `budget ${b.budget} Li is below 1,000 MCUs × (price + fee) = ${minimum} Li`,
+        {
+          budget: b.budget,
+          minimum,
+        },
+      );
+    }
+    // Syntactic only (a pinned parser, no execution): block validity never depends on running code.
+    try {
+      checkContractCode(b.code);
+    } catch (err) {
+      if (err instanceof ZiError) throw new ValidationError(err.code, err.message, err.meta, { cause: err });
+      throw err;
+    }
+  },
+  spends: (b) => b.budget,
+  async admit(_tx, b) {
+    // The code must really compile and run its top level in a sandbox with the
+    // limits it declares; the error (with its line) goes back to the Bidder.
+    const runtime = await loadContract(b.code, { memoryLimitMiB: b.memoryMiB, timeoutMs: b.timeoutMs });
+    runtime.dispose();
+  },
+  apply(state, tx, b, ctx) {
+    debit(state, tx.from, b.budget);
+    putContract(state, tx.hash(), {
+      bidder: tx.from,
+      price: b.price,
+      validationFee: b.validationFee,
+      validation: b.validation,
+      escrow: b.budget,
+      heldFees: 0n,
+      paidMcus: 0n,
+      status: STATUS_OPEN,
+      growth: b.growth,
+      maxBatch: b.maxBatch,
+      openedHeight: ctx.height,
+      closedHeight: 0,
+      validator: RESERVED_ADDRESS,
+    });
+    addOpenProblems(state, 1);
+  },
+  toJSON: (b) => ({
+    codeBytes: new TextEncoder().encode(b.code).length,
+    price: b.price,
+    budget: b.budget,
+    growth: b.growth,
+    maxBatch: b.maxBatch,
+    validation: b.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
+    validationFee: b.validationFee,
+    memoryMiB: b.memoryMiB,
+    timeoutMs: b.timeoutMs,
+  }),
+};
+
+function openContract(state: Parameters<TxRules['apply']>[0], id: Hash) {
+  const c = requireContract(state, id);
+  if (c.status !== STATUS_OPEN) throw new ValidationError('CONTRACT_CLOSED', 'the contract is closed');
+  return c;
+}
+
+export const topupRules: TxRules<TopupBody> = {
+  kind: TX_KINDS.topup,
+  decode: (payload) =>
+    decodeExact(payload, 40, 'topup', (r) => ({
+      contract: r.bytes(32, 'topup.contract'),
+      amount: nonZero(r.u64('topup.amount'), 'topup.amount'),
+    })),
+  encode: (b) => new Writer(40).bytes(b.contract).u64(b.amount).finish(),
+  spends: (b) => b.amount,
+  apply(state, tx, b) {
+    const c = openContract(state, b.contract);
+    debit(state, tx.from, b.amount);
+    putContract(state, b.contract, { ...c, escrow: c.escrow + b.amount });
+  },
+  toJSON: (b) => ({ contract: Buffer.from(b.contract).toString('hex'), amount: b.amount }),
+};
+
+const PAYOUT_TAG = new TextEncoder().encode('zi/payout/v1');
+
+/**
+ * What the contract's authority signs: the Solver (who sends the payout and
+ * is paid), the contract, the ranges, the price, the time and the CID of the
+ * results. The Solver's own signature and nonce make the transaction; the
+ * authority's co-signature makes it a payout (docs/PROTOCOL.md).
+ */
+export function payoutMessage(p: {
+  contract: Hash;
+  solver: Address;
+  ranges: readonly Range[];
+  price: bigint;
+  timestamp: number;
+  cid: Uint8Array;
+}): Hash {
+  const w = new Writer(128).bytes(PAYOUT_TAG).bytes(p.contract).bytes(p.solver);
+  writeRanges(w, p.ranges, 2);
+  w.u64(p.price).u64(BigInt(p.timestamp)).varBytes(p.cid, 1);
+  return sha256(w.finish());
+}
+
+export function signPayout(p: Parameters<typeof payoutMessage>[0], authorityKey: Uint8Array): Uint8Array {
+  return sign(payoutMessage(p), authorityKey);
+}
+
+export const payoutRules: TxRules<PayoutBody> = {
+  kind: TX_KINDS.payout,
+  decode: (payload) =>
+    decodeExact(payload, 32 + 2 + 16 * MAX_PAYOUT_RANGES + 16 + PUBKEY_SIZE + SIGNATURE_SIZE, 'payout', (r) => {
+      const contract = r.bytes(32, 'payout.contract');
+      const ranges = readRanges(r, 2, MAX_PAYOUT_RANGES, 'payout.ranges');
+      if (ranges.length === 0) throw new DecodeError('BAD_VALUE', 'a payout pays for at least one range');
+      const price = nonZero(r.u64('payout.price'), 'payout.price');
+      const timestamp = r.u64('payout.timestamp');
+      if (timestamp > BigInt(Number.MAX_SAFE_INTEGER))
+        throw new DecodeError('BAD_VALUE', 'payout timestamp out of range');
+      const authority = r.bytes(PUBKEY_SIZE, 'payout.authority');
+      const authoritySig = r.bytes(SIGNATURE_SIZE, 'payout.authoritySig');
+      return { contract, ranges, price, timestamp: Number(timestamp), authority, authoritySig };
+    }),
+  encode(b) {
+    const w = new Writer(256).bytes(b.contract);
+    writeRanges(w, b.ranges, 2);
+    return w.u64(b.price).u64(BigInt(b.timestamp)).bytes(b.authority).bytes(b.authoritySig).finish();
+  },
+  check(tx, b) {
+    if (tx.cid === undefined) throw new ValidationError('MISSING_CID', 'a payout names the CID of its results');
+    const message = payoutMessage({ ...b, solver: tx.from, cid: tx.cid });
+    if (!verify(b.authoritySig, message, b.authority)) {
+      throw new ValidationError('BAD_AUTHORITY_SIGNATURE', "the contract authority's signature does not verify");
+    }
+  },
+  spends: () => 0n,
+  apply(state, tx, b) {
+    const c = openContract(state, b.contract);
+    const signer = addressOf(b.authority);
+    const isAuthority =
+      equalBytes(signer, c.bidder) || (c.validation === VALIDATION_DELEGATED && equalBytes(signer, c.validator));
+    if (!isAuthority)
+      throw new ValidationError('NOT_AUTHORITY', "the payout is not signed by the contract's authority");
+    if (b.price !== c.price)
+      throw new ValidationError('WRONG_PRICE', `price ${b.price} Li, the contract pays ${c.price} Li`);
+    const paid = getPaidRanges(state, b.contract);
+    if (overlaps(paid, b.ranges))
+      throw new ValidationError('RANGE_ALREADY_PAID', 'a range of this payout is already paid');
+    const mcus = BigInt(rangeCount(b.ranges));
+    const pay = mcus * c.price;
+    const held = mcus * c.validationFee;
+    if (pay + held > c.escrow) {
+      throw new ValidationError('ESCROW_EXHAUSTED', `payout needs ${pay + held} Li, escrow holds ${c.escrow} Li`, {
+        needed: pay + held,
+        escrow: c.escrow,
+      });
+    }
+    putContract(state, b.contract, {
+      ...c,
+      escrow: c.escrow - pay - held,
+      heldFees: c.heldFees + held,
+      paidMcus: c.paidMcus + mcus,
+    });
+    putPaidRanges(state, b.contract, union(paid, b.ranges));
+    credit(state, tx.from, pay);
+  },
+  toJSON: (b, format) => ({
+    contract: Buffer.from(b.contract).toString('hex'),
+    ranges: b.ranges.map((r) => [r.start, r.end]),
+    mcus: rangeCount(b.ranges),
+    price: b.price,
+    signedAt: new Date(b.timestamp).toISOString(),
+    authority: format(addressOf(b.authority)),
+  }),
+};
+
+export const closeRules: TxRules<CloseBody> = {
+  kind: TX_KINDS.close,
+  decode: (payload) => decodeExact(payload, 32, 'close', (r) => ({ contract: r.bytes(32, 'close.contract') })),
+  encode: (b) => new Writer(32).bytes(b.contract).finish(),
+  spends: () => 0n,
+  apply(state, tx, b, ctx) {
+    const c = openContract(state, b.contract);
+    if (!equalBytes(tx.from, c.bidder)) throw new ValidationError('NOT_BIDDER', 'only the Bidder closes its contract');
+    // Unused escrow returns; validation fees of paid work stay held for the audit.
+    credit(state, c.bidder, c.escrow);
+    putContract(state, b.contract, { ...c, escrow: 0n, status: STATUS_CLOSED, closedHeight: ctx.height });
+    addOpenProblems(state, -1);
+  },
+  toJSON: (b) => ({ contract: Buffer.from(b.contract).toString('hex') }),
+};

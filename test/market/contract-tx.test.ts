@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getAccount } from '../../src/chain/accounts.ts';
+import type { Chain } from '../../src/chain/chain.ts';
+import { toHex } from '../../src/chain/encoding.ts';
+import { Mempool } from '../../src/chain/mempool.ts';
+import { Transaction } from '../../src/chain/transaction.ts';
+import {
+  decodeContract,
+  getContract,
+  getPaidRanges,
+  STATE_CONTRACT,
+  STATUS_CLOSED,
+} from '../../src/market/contract-state.ts';
+import { payoutRules } from '../../src/market/contract-tx.ts';
+import { nodeRules } from '../../src/node/rules.ts';
+import { devnet, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
+import { closeContract, contractBody, payout, postContract, topup } from '../support/market.ts';
+
+const MINER = new Uint8Array(20).fill(9);
+
+async function marketChain(t: Parameters<typeof openChain>[0]) {
+  const tc = await openChain(t, { rules: nodeRules() });
+  const bidder = keypair();
+  await mine(tc, { miner: bidder.address });
+  return { tc, bidder, g: tc.chain.genesisHash };
+}
+
+/** Every Li is somewhere: balances plus contract escrow and held fees equal what was minted. */
+async function assertConserved(chain: Chain) {
+  let total = 0n;
+  for await (const [key, value] of chain.store.stateEntries()) {
+    if (key[0] === 0x01) total += new DataView(value.buffer, value.byteOffset).getBigUint64(0);
+    if (key[0] === STATE_CONTRACT) {
+      const c = decodeContract(value);
+      total += c.escrow + c.heldFees;
+    }
+  }
+  assert.equal(total, BigInt(chain.height) * devnet.subsidy);
+}
+
+async function expectInvalid(tc: TestChain, txs: Transaction[], code: string) {
+  const height = tc.chain.height;
+  await assert.rejects(tc.chain.addBlock(nextBlock(tc, { txs, miner: MINER })), { code });
+  assert.equal(tc.chain.height, height);
+}
+
+test('a contract locks its budget in escrow, counts as an open problem, and close returns the rest', async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  const post = postContract(bidder, 0n, g);
+  await mine(tc, { txs: [post], miner: MINER });
+  const id = post.hash();
+  const c = getContract(tc.chain.state, id)!;
+  assert.equal(c.escrow, 2_000_000n);
+  assert.equal(tc.chain.tip.openProblems, 1);
+  assert.equal(tc.chain.openProblems(), 1);
+  assert.equal(getAccount(tc.chain.state, bidder.address).balance, devnet.subsidy - 2_000_000n - 100_000n);
+  await assertConserved(tc.chain);
+
+  await mine(tc, { txs: [topup(bidder, id, 5_000n, 1n, g)], miner: MINER });
+  assert.equal(getContract(tc.chain.state, id)!.escrow, 2_005_000n);
+
+  const solver = keypair();
+  await mine(tc, { txs: [payout(solver, bidder, id, [{ start: 0, end: 1 }], 0n, g)], miner: MINER });
+  const before = getAccount(tc.chain.state, bidder.address).balance;
+  await mine(tc, { txs: [closeContract(bidder, id, 2n, g)], miner: MINER });
+  const closed = getContract(tc.chain.state, id)!;
+  assert.equal(closed.status, STATUS_CLOSED);
+  assert.equal(closed.escrow, 0n);
+  assert.equal(getAccount(tc.chain.state, bidder.address).balance, before + 2_005_000n - 1_000n - 1_000n);
+  assert.equal(tc.chain.tip.openProblems, 0);
+  await assertConserved(tc.chain);
+  await expectInvalid(tc, [payout(solver, bidder, id, [{ start: 5, end: 6 }], 1n, g)], 'CONTRACT_CLOSED');
+  await expectInvalid(tc, [topup(bidder, id, 5n, 3n, g)], 'CONTRACT_CLOSED');
+});
+
+test('payouts: paid once per index, only by the authority, at the contract price, within escrow', async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  const post = postContract(bidder, 0n, g, contractBody({ budget: 1_000_000n }));
+  await mine(tc, { txs: [post], miner: MINER });
+  const id = post.hash();
+  const solver = keypair();
+  const stranger = keypair();
+
+  await mine(tc, {
+    txs: [
+      payout(solver, bidder, id, [{ start: 0, end: 1 }], 0n, g),
+      payout(solver, bidder, id, [{ start: 1, end: 3 }], 1n, g),
+    ],
+    miner: MINER,
+  });
+  assert.deepEqual(getPaidRanges(tc.chain.state, id), [{ start: 0, end: 3 }]);
+  // 3 MCUs at 1,000 Li, less two fees of 1,000 Li.
+  assert.equal(getAccount(tc.chain.state, solver.address).balance, 1_000n);
+  assert.equal(getContract(tc.chain.state, id)!.escrow, 1_000_000n - 3_000n);
+
+  await expectInvalid(tc, [payout(solver, bidder, id, [{ start: 2, end: 5 }], 2n, g)], 'RANGE_ALREADY_PAID');
+  await expectInvalid(tc, [payout(solver, stranger, id, [{ start: 10, end: 11 }], 2n, g)], 'NOT_AUTHORITY');
+  await expectInvalid(
+    tc,
+    [payout(solver, bidder, id, [{ start: 10, end: 11 }], 2n, g, { price: 1_001n })],
+    'WRONG_PRICE',
+  );
+  await expectInvalid(tc, [payout(solver, bidder, id, [{ start: 10, end: 2_000 }], 2n, g)], 'ESCROW_EXHAUSTED');
+  await expectInvalid(tc, [closeContract(stranger, id, 0n, g)], 'NOT_BIDDER');
+
+  // An altered payout no longer carries the authority's signature.
+  const good = payout(solver, bidder, id, [{ start: 10, end: 11 }], 2n, g);
+  const other = payout(solver, bidder, id, [{ start: 20, end: 21 }], 2n, g);
+  const body = {
+    ...payoutRules.decode(other.payload, devnet),
+    authoritySig: payoutRules.decode(good.payload, devnet).authoritySig,
+  };
+  const forged = Transaction.sign(
+    { kind: other.kind, nonce: 2n, fee: 1_000n, cid: other.cid, payload: payoutRules.encode(body) },
+    solver.priv,
+    g,
+  );
+  await expectInvalid(tc, [forged], 'BAD_AUTHORITY_SIGNATURE');
+  await mine(tc, { txs: [good], miner: MINER });
+  await assertConserved(tc.chain);
+});
+
+test('contracts whose code does not parse, lacks mcu/input, or whose budget is too small never enter a block', async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  await expectInvalid(
+    tc,
+    [postContract(bidder, 0n, g, contractBody({ code: 'function mcu(x) { return x +; }' }))],
+    'COMPILE_ERROR',
+  );
+  await expectInvalid(
+    tc,
+    [postContract(bidder, 0n, g, contractBody({ code: 'function mcu(x) { return x; }' }))],
+    'MISSING_EXPORT',
+  );
+  await expectInvalid(tc, [postContract(bidder, 0n, g, contractBody({ budget: 999_999n }))], 'BUDGET_TOO_SMALL');
+});
+
+test('the mempool compiles contract code in the sandbox and returns the error with its line', async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  const mempool = new Mempool(tc.chain);
+  const throwsAtTop = postContract(
+    bidder,
+    0n,
+    g,
+    contractBody({ code: 'function input(i) { return i; }\nfunction mcu(x) { return x; }\nnull.boom;\n' }),
+  );
+  await assert.rejects(mempool.accept(throwsAtTop), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'THROWN');
+    assert.match(e.message, /line 3|:3/);
+    return true;
+  });
+  const syntax = postContract(bidder, 0n, g, contractBody({ code: 'function input(i) {\n  return i +;\n}' }));
+  await assert.rejects(mempool.accept(syntax), (e: Error & { code?: string; meta?: { line?: number } }) => {
+    assert.equal(e.code, 'COMPILE_ERROR');
+    assert.equal(e.meta?.line, 2);
+    return true;
+  });
+  assert.equal(mempool.count, 0);
+  await mempool.accept(postContract(bidder, 0n, g));
+  assert.equal(mempool.count, 1);
+});
+
+test('reorgs undo and redo contracts and payouts exactly', async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  const post = postContract(bidder, 0n, g);
+  await mine(tc, { txs: [post], miner: MINER });
+  const fork = tc.chain.tip;
+  const id = post.hash();
+  const solver = keypair();
+  // Branch A: two payouts and a close.
+  const a1 = nextBlock(tc, { txs: [payout(solver, bidder, id, [{ start: 0, end: 4 }], 0n, g)], miner: MINER });
+  await tc.chain.addBlock(a1);
+  const a2 = nextBlock(tc, { txs: [closeContract(bidder, id, 1n, g)], miner: MINER });
+  await tc.chain.addBlock(a2);
+  const stateA = await snapshot(tc.chain);
+
+  // Branch B from the fork, longer, with a different payout; it takes over.
+  const other = await openChain(t, { rules: nodeRules(), clock: tc.clock });
+  for (let h = 1; h <= fork.height; h++)
+    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const b: Awaited<ReturnType<typeof mine>>[] = [];
+  b.push(await mine(other, { txs: [payout(solver, bidder, id, [{ start: 100, end: 101 }], 0n, g)], miner: MINER }));
+  b.push(await mine(other, { miner: MINER }));
+  b.push(await mine(other, { miner: MINER }));
+  for (const blk of b) await tc.chain.addBlock(blk);
+  assert.equal(toHex(tc.chain.tip.hash), toHex(b[2]!.hash()));
+  assert.deepEqual(await snapshot(tc.chain), await snapshot(other.chain));
+  assert.deepEqual(getPaidRanges(tc.chain.state, id), [{ start: 100, end: 101 }]);
+  assert.equal(tc.chain.tip.openProblems, 1);
+  await assertConserved(tc.chain);
+
+  // And back: A grows longer again and its state returns exactly.
+  const aBack = await openChain(t, { rules: nodeRules(), clock: tc.clock });
+  for (let h = 1; h <= fork.height; h++)
+    await aBack.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  await aBack.chain.addBlock(a1);
+  await aBack.chain.addBlock(a2);
+  assert.deepEqual(await snapshot(aBack.chain), stateA);
+  const ext = [await mine(aBack, { miner: MINER }), await mine(aBack, { miner: MINER })];
+  for (const blk of ext) await tc.chain.addBlock(blk);
+  assert.deepEqual(await snapshot(tc.chain), await snapshot(aBack.chain));
+  assert.equal(getContract(tc.chain.state, id)!.status, STATUS_CLOSED);
+  assert.equal(tc.chain.tip.openProblems, 0);
+});
+
+async function snapshot(chain: Chain): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const [k, v] of chain.store.stateEntries()) out.set(toHex(k), toHex(v));
+  return out;
+}
