@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../node/node.ts';
 import { chainCommand } from './chain-command.ts';
+import { contractCommand } from './contract-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { reportError } from './output.ts';
 import { walletCommand } from './wallet-command.ts';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   nodeCommand(program);
   walletCommand(program);
   chainCommand(program);
+  contractCommand(program);
   return program;
 }
 

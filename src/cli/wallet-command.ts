@@ -1,31 +1,19 @@
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { addressOf, formatAddress, parseAddress } from '../chain/address.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
-import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import { generatePrivateKey, parsePrivateKeyHex, publicKeyOf } from '../chain/keys.ts';
-import { Transaction, TX_KINDS } from '../chain/transaction.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
 import { transferRules } from '../chain/tx-rules.ts';
-import { defaultDatadir, resolveNetwork, walletPath } from '../node/config.ts';
-import { decryptKey, encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
+import { resolveNetwork } from '../node/config.ts';
+import { encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
-import { type ClientFlags, connect } from './client.ts';
+import { connect } from './client.ts';
 import { print, table } from './output.ts';
+import { signAndSend, type WalletFlags, walletFile } from './tx-sender.ts';
 
-interface WalletFlags extends ClientFlags {
-  wallet?: string;
-  passphraseFile?: string;
-}
-
-export class WalletError extends ZiError<'BAD_KEY_FILE' | 'NOT_CONFIRMED'> {}
-
-function walletFile(flags: WalletFlags): string {
-  if (flags.wallet) return flags.wallet;
-  const params = resolveNetwork(flags.network);
-  return walletPath(flags.datadir ?? defaultDatadir(params.name));
-}
+export class WalletError extends ZiError<'BAD_KEY_FILE'> {}
 
 function withClientOptions(cmd: Command): Command {
   return cmd
@@ -110,38 +98,27 @@ export function walletCommand(program: Command): void {
     .option('--passphrase-file <file>', passphraseHelp)
     .option('--wait', 'wait until the payment is in a block', false)
     .action(async (toText: string, amountText: string, flags: WalletFlags & { fee?: string; wait: boolean }) => {
-      const { rpc, params } = await connect(flags);
-      const to = parseAddress(toText, params.hrp);
+      const client = await connect(flags);
+      const to = parseAddress(toText, client.params.hrp);
       const amount = parseAmount(amountText);
-      const file = await readKeystore(walletFile(flags));
-      const key = await decryptKey(file, await readPassphrase({ passphraseFile: flags.passphraseFile }));
-      const info = await rpc.call<{ genesis: string }>('getinfo');
-      const acct = await rpc.call<{ nextNonce: string }>('getaccount', { address: file.address });
-      const genesis = new Uint8Array(Buffer.from(info.genesis, 'hex'));
-      const build = (fee: bigint) =>
-        Transaction.sign(
-          {
-            kind: TX_KINDS.transfer,
-            nonce: BigInt(acct.nextNonce),
-            fee,
-            payload: transferRules.encode({ to, amount }),
-          },
-          key,
-          genesis,
-        );
-      // The size does not depend on the fee (fixed-width field), so one trial signature prices it.
-      const fee = flags.fee === undefined ? params.minFeePerByte * BigInt(build(0n).size) : parseAmount(flags.fee);
-      const tx = build(fee);
-      key.fill(0);
-      const txid = await rpc.call<string>('sendrawtransaction', { tx: toHex(tx.toBytes()) });
-      let height: number | undefined;
-      if (flags.wait) height = await waitForConfirmation(rpc, txid);
-      const out = { txid, to: toText, amount, fee, nonce: tx.nonce, ...(height === undefined ? {} : { height }) };
+      const { tx, txid, height } = await signAndSend(
+        flags,
+        { kind: TX_KINDS.transfer, payload: transferRules.encode({ to, amount }) },
+        { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee), wait: flags.wait, client },
+      );
+      const out = {
+        txid,
+        to: toText,
+        amount,
+        fee: tx.fee,
+        nonce: tx.nonce,
+        ...(height === undefined ? {} : { height }),
+      };
       print(out, flags.json ?? false, () =>
         table([
           ['txid', txid],
           ['sent', `${formatZi(amount)} Zi to ${toText}`],
-          ['fee', `${fee} Li`],
+          ['fee', `${tx.fee} Li`],
           ['status', height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`],
         ]),
       );
@@ -166,14 +143,4 @@ export function walletCommand(program: Command): void {
           .join('\n');
       });
     });
-}
-
-async function waitForConfirmation(rpc: Awaited<ReturnType<typeof connect>>['rpc'], txid: string): Promise<number> {
-  const deadline = Date.now() + 10 * 60_000;
-  while (Date.now() < deadline) {
-    const tx = await rpc.call<{ status: string; height?: number }>('gettransaction', { txid });
-    if (tx.status === 'confirmed' && tx.height !== undefined) return tx.height;
-    await sleep(250);
-  }
-  throw new WalletError('NOT_CONFIRMED', `transaction ${txid} is not in a block after 10 minutes; it is still pending`);
 }

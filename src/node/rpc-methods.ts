@@ -6,6 +6,7 @@ import { fromHex, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { Transaction } from '../chain/transaction.ts';
+import { marketRpcMethods } from '../market/rpc.ts';
 import type { Miner } from '../miner/miner.ts';
 import { defineMethod, type RpcMethod } from './rpc/server.ts';
 import { blockView, txView } from './views.ts';
@@ -50,6 +51,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
   }
 
   return {
+    ...marketRpcMethods(chain),
     getinfo: defineMethod({
       description: 'Network, tip, difficulty, mempool, peers and mining status of this node.',
       params: [],

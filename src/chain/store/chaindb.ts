@@ -96,6 +96,18 @@ export interface ConnectRecord {
 
 const REWARD_POSITION = 0xffffffff;
 
+/** The first key after every key that starts with `prefix`. */
+function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const end = prefix.slice();
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  throw new RangeError('prefix has no end');
+}
+
 /**
  * The node's only persistent store. Every connect and disconnect is one
  * atomic level batch holding the state changes, undo data, indexes and the
@@ -204,10 +216,11 @@ export class ChainDB implements StateReader {
     return out;
   }
 
-  /** The whole ledger state at the tip, in key order (tests, dumps). */
-  async *stateEntries(): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    const range = { gt: new Uint8Array([PREFIX_STATE]), lt: new Uint8Array([PREFIX_STATE + 1]) };
-    for await (const [k, v] of this.db.iterator(range)) yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
+  /** Ledger state at the tip under a key prefix (all of it by default), in key order. */
+  async *stateEntries(prefix: Uint8Array = new Uint8Array()): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const gte = dbKey(PREFIX_STATE, prefix);
+    const lt = prefixEnd(gte);
+    for await (const [k, v] of this.db.iterator({ gte, lt })) yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
   }
 
   get(key: Uint8Array): Uint8Array | undefined {

@@ -1,0 +1,258 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { formatZi, parseAmount } from '../chain/amount.ts';
+import { ZiError } from '../chain/errors.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
+import { checkContractCode } from '../market/contract-code.ts';
+import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
+import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRules } from '../market/contract-tx.ts';
+import { loadContract } from '../market/sandbox.ts';
+import { type ClientFlags, connect } from './client.ts';
+import { print, table } from './output.ts';
+import { signAndSend, type WalletFlags } from './tx-sender.ts';
+
+export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
+
+function withClientOptions(cmd: Command, wallet = false): Command {
+  cmd
+    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
+    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
+    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
+    .option('--json', 'print JSON for scripts', false);
+  if (wallet) {
+    cmd
+      .option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)')
+      .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
+      .option('--fee <amount>', 'transaction fee (default: the network minimum)')
+      .option('--wait', 'wait until the transaction is in a block', false);
+  }
+  return cmd;
+}
+
+function whole(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ContractCliError('BAD_OPTION', `${what} must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+async function readCode(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ContractCliError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+function contractId(text: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new ContractCliError('BAD_OPTION', 'a contract id is 64 hex characters');
+  return text.toLowerCase();
+}
+
+type SendFlags = WalletFlags & { fee?: string; wait: boolean };
+
+function sendOpts(flags: SendFlags) {
+  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee), wait: flags.wait };
+}
+
+function sentStatus(height: number | undefined): string {
+  return height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`;
+}
+
+export function contractCommand(program: Command): void {
+  const contract = program.command('contract').description('post, inspect, fund, close and try compute contracts');
+
+  withClientOptions(
+    contract
+      .command('post')
+      .description('post a contract: its code, price per MCU and budget (locked in escrow)')
+      .argument('<file>', 'contract code (a plain script declaring size, input, mcu, and optionally union, validate)')
+      .requiredOption('--price <amount>', 'pay per MCU, e.g. 10li')
+      .requiredOption('--budget <amount>', 'escrow, at least 1,000 MCUs × (price + validation fee), e.g. 2.5 (Zi)')
+      .option('--delegate', 'let a staked Validator validate and sign payouts', false)
+      .option('--validation-fee <amount>', 'per MCU, for the Validator (with --delegate)')
+      .option('--max-batch <n>', 'largest batch of MCUs leased at once', '4096')
+      .option('--growth <n>', 'each lease is this many times the last (1, 2, 4, …)', '2')
+      .option('--memory <MiB>', 'sandbox memory per isolate', '128')
+      .option('--timeout <ms>', 'sandbox CPU time per batch', '10000'),
+    true,
+  ).action(
+    async (
+      file: string,
+      flags: SendFlags & {
+        price: string;
+        budget: string;
+        delegate: boolean;
+        validationFee?: string;
+        maxBatch: string;
+        growth: string;
+        memory: string;
+        timeout: string;
+      },
+    ) => {
+      if (flags.validationFee !== undefined && !flags.delegate) {
+        throw new ContractCliError('BAD_OPTION', '--validation-fee goes with --delegate');
+      }
+      const body: ContractBody = {
+        code: await readCode(file),
+        price: parseAmount(flags.price),
+        budget: parseAmount(flags.budget),
+        growth: whole(flags.growth, '--growth', 1, 16),
+        maxBatch: whole(flags.maxBatch, '--max-batch', 1, 10_000_000),
+        validation: flags.delegate ? VALIDATION_DELEGATED : VALIDATION_BIDDER,
+        validationFee: flags.delegate ? parseAmount(flags.validationFee ?? '1li') : 0n,
+        memoryMiB: whole(flags.memory, '--memory', 8, 1024),
+        timeoutMs: whole(flags.timeout, '--timeout', 1, 300_000),
+      };
+      const minimum = MIN_BUDGET_MCUS * (body.price + body.validationFee);
+      if (body.budget < minimum) {
+        throw new ContractCliError('BAD_OPTION', `--budget must cover 1,000 MCUs: at least ${formatZi(minimum)} Zi`);
+      }
+      // Refuse locally what the network would refuse, before anything is paid.
+      checkContractCode(body.code);
+      const runtime = await loadContract(body.code, { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs });
+      const size = runtime.size;
+      runtime.dispose();
+      const { txid, tx, height } = await signAndSend(
+        flags,
+        { kind: TX_KINDS.contract, payload: contractRules.encode(body) },
+        sendOpts(flags),
+      );
+      print({ id: txid, size, price: body.price, budget: body.budget, fee: tx.fee, height }, flags.json ?? false, () =>
+        table([
+          ['contract', txid],
+          ['MCUs', size ?? 'unbounded'],
+          ['price', `${body.price} Li per MCU`],
+          ['budget', `${formatZi(body.budget)} Zi in escrow`],
+          ['status', sentStatus(height)],
+        ]),
+      );
+    },
+  );
+
+  withClientOptions(
+    contract
+      .command('list')
+      .description('contracts on chain (open ones unless --all)')
+      .option('--all', 'open and closed', false),
+  ).action(async (flags: ClientFlags & { all: boolean }) => {
+    const { rpc } = await connect(flags);
+    const list = await rpc.call<Record<string, string>[]>('listcontracts', { status: flags.all ? 'all' : 'open' });
+    print(list, flags.json ?? false, () =>
+      list.length === 0
+        ? 'no contracts'
+        : list
+            .map(
+              (c) =>
+                `${c.id}  ${c.status.padEnd(6)}  ${c.price} Li/MCU  paid ${c.paidMcus} MCUs  escrow ${formatZi(BigInt(c.escrow))} Zi`,
+            )
+            .join('\n'),
+    );
+  });
+
+  withClientOptions(
+    contract
+      .command('show')
+      .description('one contract: record, paid ranges, and its code with --code')
+      .argument('<id>', 'contract id')
+      .option('--code', 'print the code too', false),
+  ).action(async (id: string, flags: ClientFlags & { code: boolean }) => {
+    const { rpc } = await connect(flags);
+    const c = await rpc.call<Record<string, unknown>>('getcontract', { id: contractId(id), code: flags.code });
+    print(c, flags.json ?? false, () => {
+      const rows = table(
+        Object.entries(c)
+          .filter(([k]) => k !== 'code')
+          .map(([k, v]): [string, unknown] => [k, Array.isArray(v) ? JSON.stringify(v) : v]),
+      );
+      return flags.code ? `${rows}\n\n${c.code}` : rows;
+    });
+  });
+
+  withClientOptions(
+    contract
+      .command('topup')
+      .description('add budget to an open contract')
+      .argument('<id>', 'contract id')
+      .argument('<amount>', 'e.g. 1.5 (Zi) or 5000li'),
+    true,
+  ).action(async (id: string, amountText: string, flags: SendFlags) => {
+    const contract = new Uint8Array(Buffer.from(contractId(id), 'hex'));
+    const amount = parseAmount(amountText);
+    const { txid, height } = await signAndSend(
+      flags,
+      { kind: TX_KINDS.topup, payload: topupRules.encode({ contract, amount }) },
+      sendOpts(flags),
+    );
+    print({ txid, height }, flags.json ?? false, () =>
+      table([
+        ['txid', txid],
+        ['topped up', `${formatZi(amount)} Zi`],
+        ['status', sentStatus(height)],
+      ]),
+    );
+  });
+
+  withClientOptions(
+    contract.command('close').description('close your contract; unused escrow returns').argument('<id>', 'contract id'),
+    true,
+  ).action(async (id: string, flags: SendFlags) => {
+    const contract = new Uint8Array(Buffer.from(contractId(id), 'hex'));
+    const { txid, height } = await signAndSend(
+      flags,
+      { kind: TX_KINDS.close, payload: closeRules.encode({ contract }) },
+      sendOpts(flags),
+    );
+    print({ txid, height }, flags.json ?? false, () =>
+      table([
+        ['txid', txid],
+        ['status', sentStatus(height)],
+      ]),
+    );
+  });
+
+  contract
+    .command('run')
+    .description('run a contract locally in the sandbox, before paying for anything')
+    .argument('<file>', 'contract code')
+    .option('--from <i>', 'first MCU index', '0')
+    .option('--count <n>', 'how many MCUs', '10')
+    .option('--memory <MiB>', 'sandbox memory', '128')
+    .option('--timeout <ms>', 'sandbox CPU time for the batch', '60000')
+    .option('--json', 'print JSON for scripts', false)
+    .action(
+      async (file: string, flags: { from: string; count: string; memory: string; timeout: string; json: boolean }) => {
+        const code = await readCode(file);
+        checkContractCode(code);
+        const runtime = await loadContract(code, {
+          memoryLimitMiB: whole(flags.memory, '--memory', 8, 1024),
+          timeoutMs: whole(flags.timeout, '--timeout', 1, 300_000),
+        });
+        try {
+          const from = whole(flags.from, '--from', 0, Number.MAX_SAFE_INTEGER);
+          const count = whole(flags.count, '--count', 1, 10_000_000);
+          const t0 = performance.now();
+          const result = await runtime.runRange(from, count);
+          const seconds = (performance.now() - t0) / 1000;
+          const rows = result.outputs.map((out, k) => [from + k, result.inputs[k], out]);
+          const valid = await runtime.validate(rows as never);
+          const summary = { size: runtime.size, from, count, seconds, mcuPerSecond: count / seconds, valid };
+          print({ ...summary, rows }, flags.json, () =>
+            [
+              ...rows.slice(0, 20).map((r) => JSON.stringify(r)),
+              ...(rows.length > 20 ? [`… ${rows.length - 20} more`] : []),
+              '',
+              table([
+                ['MCUs', `${count} of ${runtime.size ?? 'unbounded'}, from index ${from}`],
+                ['time', `${seconds.toFixed(3)} s (${Math.round(count / seconds)} MCU/s)`],
+                ['validate', valid ? 'passes' : 'FAILS'],
+              ]),
+            ].join('\n'),
+          );
+        } finally {
+          runtime.dispose();
+        }
+      },
+    );
+}

@@ -1,0 +1,97 @@
+import { formatAddress } from '../chain/address.ts';
+import type { Chain } from '../chain/chain.ts';
+import { toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
+import { defineMethod, type RpcMethod } from '../node/rpc/server.ts';
+import {
+  type ContractRecord,
+  decodeContract,
+  getContract,
+  getPaidRanges,
+  STATE_CONTRACT,
+  STATUS_OPEN,
+  VALIDATION_DELEGATED,
+} from './contract-state.ts';
+import { type ContractBody, contractRules } from './contract-tx.ts';
+import { rangeCount } from './ranges.ts';
+
+export class ContractNotFoundError extends ZiError<'NOT_FOUND'> {}
+
+function recordView(id: Hash, c: ContractRecord, hrp: string) {
+  return {
+    id: toHex(id),
+    bidder: formatAddress(c.bidder, hrp),
+    status: c.status === STATUS_OPEN ? 'open' : 'closed',
+    price: c.price,
+    validation: c.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
+    validationFee: c.validationFee,
+    escrow: c.escrow,
+    heldFees: c.heldFees,
+    paidMcus: c.paidMcus,
+    growth: c.growth,
+    maxBatch: c.maxBatch,
+    openedHeight: c.openedHeight,
+    ...(c.closedHeight ? { closedHeight: c.closedHeight } : {}),
+  };
+}
+
+/** The contract transaction itself: its code and declared limits. */
+export async function contractBody(chain: Chain, id: Hash): Promise<ContractBody> {
+  const loc = await chain.store.txLocation(id);
+  const block = loc && (await chain.getBlock(loc.block));
+  const tx = block?.txs[loc!.position];
+  if (!tx || tx.kind !== TX_KINDS.contract) throw new ContractNotFoundError('NOT_FOUND', `no contract ${toHex(id)}`);
+  return contractRules.decode(tx.payload, chain.params);
+}
+
+/** The market's JSON-RPC methods (docs/RPC.md). */
+export function marketRpcMethods(chain: Chain): Record<string, RpcMethod> {
+  const hrp = chain.params.hrp;
+  return {
+    listcontracts: defineMethod({
+      description: 'Contracts on chain, open ones by default, with escrow and progress.',
+      params: [{ name: 'status', type: 'string', enum: ['open', 'closed', 'all'], optional: true }],
+      handler: async ({ status }) => {
+        const want = status ?? 'open';
+        const out = [];
+        for await (const [key, value] of chain.store.stateEntries(new Uint8Array([STATE_CONTRACT]))) {
+          const c = decodeContract(value);
+          const open = c.status === STATUS_OPEN;
+          if (want === 'all' || (want === 'open') === open) out.push(recordView(key.subarray(1), c, hrp));
+        }
+        return out;
+      },
+    }),
+    getcontract: defineMethod({
+      description: 'One contract: its record, paid ranges and, with code=true, its code and sandbox limits.',
+      params: [
+        { name: 'id', type: 'bytes', bytes: 32 },
+        { name: 'code', type: 'boolean', optional: true },
+      ],
+      handler: async ({ id, code }) => {
+        const c = getContract(chain.state, id);
+        if (!c) throw new ContractNotFoundError('NOT_FOUND', `no contract ${toHex(id)}`);
+        const paid = getPaidRanges(chain.state, id);
+        const body = code ? await contractBody(chain, id) : undefined;
+        return {
+          ...recordView(id, c, hrp),
+          paidRanges: paid.map((r) => [r.start, r.end]),
+          paidRangeMcus: rangeCount(paid),
+          ...(body
+            ? { code: body.code, memoryMiB: body.memoryMiB, timeoutMs: body.timeoutMs, budget: body.budget }
+            : {}),
+        };
+      },
+    }),
+    getpaidranges: defineMethod({
+      description: "The contract's paid index ranges, as [start, end) pairs (the paper's get_solved_ranges()).",
+      params: [{ name: 'id', type: 'bytes', bytes: 32 }],
+      handler: ({ id }) => {
+        if (!getContract(chain.state, id)) throw new ContractNotFoundError('NOT_FOUND', `no contract ${toHex(id)}`);
+        return getPaidRanges(chain.state, id).map((r) => [r.start, r.end]);
+      },
+    }),
+  };
+}
