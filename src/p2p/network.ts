@@ -1,0 +1,452 @@
+import { EventEmitter } from 'node:events';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Connection, PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Block } from '../chain/block.ts';
+import type { Chain, ChainEntry } from '../chain/chain.ts';
+import { toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Mempool } from '../chain/mempool.ts';
+import type { Transaction } from '../chain/transaction.ts';
+import { Gossip } from './gossip.ts';
+import { createHost, loadPeerKey, type ZiLibp2p } from './host.ts';
+import type { Status } from './messages.ts';
+import { HeldBlocks } from './orphans.ts';
+import { RateLimiter, requestBlocks, requestHeaders, requestStatus, syncHandler } from './protocol.ts';
+import { type BanEntry, judge, PeerBook } from './scoring.ts';
+import { checkStatus, localStatus } from './status.ts';
+import { Sync, type SyncOptions, type SyncStatus } from './sync.ts';
+import { type WireNames, wireNames } from './topics.ts';
+
+export class NetworkError extends ZiError<'NOT_STARTED' | 'BAD_ADDRESS' | 'DIAL_FAILED'> {}
+
+export interface NetworkLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface NetworkOptions {
+  chain: Chain;
+  mempool: Mempool;
+  logger: NetworkLogger;
+  /** Where peer.key lives; a fresh key each start when neither this nor privateKey is given. */
+  datadir?: string;
+  privateKey?: PrivateKey;
+  listen: string[];
+  /** Peers to stay connected to (redialled when the connection drops). */
+  peers?: string[];
+  mdns?: boolean;
+  maxPeers?: number;
+  banMs?: number;
+  /** Each peer's status is asked again this often, so missed gossip is noticed. */
+  statusIntervalMs?: number;
+  inboundPerSecond?: number;
+  sync?: Partial<Omit<SyncOptions, 'chain' | 'logger' | 'peers' | 'fetchHeaders' | 'fetchBlocks' | 'misconduct'>>;
+}
+
+export interface PeerInfo {
+  id: string;
+  address: string;
+  direction: 'inbound' | 'outbound';
+  connectedAt: string;
+  /** False until the status exchange is done. */
+  ready: boolean;
+  height?: number;
+  tip?: string;
+  chainwork?: string;
+  /** Misconduct points (BAN_SCORE bans). */
+  score: number;
+}
+
+interface PeerState {
+  id: PeerId;
+  key: string;
+  address: string;
+  direction: 'inbound' | 'outbound';
+  connectedAt: number;
+  status?: Status;
+  statusInFlight: boolean;
+}
+
+export interface NetworkEvents {
+  'peer:ready': [PeerInfo];
+  'peer:left': [string];
+  banned: [BanEntry];
+}
+
+/**
+ * The node's p2p service: a libp2p host, the status exchange with every
+ * peer, block and transaction gossip, headers-first sync and the ban list.
+ */
+export class Network extends EventEmitter<NetworkEvents> {
+  readonly host: ZiLibp2p;
+  readonly names: WireNames;
+  readonly book: PeerBook;
+  private readonly opts: NetworkOptions;
+  private readonly chain: Chain;
+  private readonly log: NetworkLogger;
+  private readonly peerStates = new Map<string, PeerState>();
+  private readonly limiter = new RateLimiter();
+  private readonly orphans = new HeldBlocks();
+  private readonly future = new HeldBlocks();
+  private readonly sync: Sync;
+  private readonly gossip: Gossip;
+  private readonly persistent: string[];
+  private timer?: NodeJS.Timeout;
+  private heldTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  private constructor(host: ZiLibp2p, opts: NetworkOptions, book: PeerBook) {
+    super();
+    this.host = host;
+    this.opts = opts;
+    this.chain = opts.chain;
+    this.log = opts.logger;
+    this.book = book;
+    this.names = wireNames(opts.chain.params.name);
+    this.persistent = opts.peers ?? [];
+    this.sync = new Sync({
+      ...opts.sync,
+      chain: this.chain,
+      logger: this.log,
+      peers: () =>
+        [...this.peerStates.values()]
+          .filter((p) => p.status !== undefined && !this.book.isBanned(p.key))
+          .map((p) => ({ id: p.key, height: p.status!.height, chainwork: p.status!.chainwork })),
+      fetchHeaders: (peer, locator, target, max) =>
+        requestHeaders(this.host, peerIdFromString(peer), this.names, locator, target, max),
+      fetchBlocks: (peer, hashes) =>
+        requestBlocks(this.host, peerIdFromString(peer), this.names, this.chain.params, hashes),
+      misconduct: (peer, err, what) => this.misconduct(peer, err, what),
+    });
+    this.gossip = new Gossip(host.services.pubsub, {
+      chain: this.chain,
+      mempool: opts.mempool,
+      names: this.names,
+      misconduct: (peer, err, what) => this.misconduct(peer, err, what),
+      accepted: (peer, _block, _result) => {
+        const entry = this.chain.entry(_block.hash());
+        if (entry) this.learn(peer, entry);
+      },
+      held: (peer, block, why) => this.hold(peer, block, why),
+      debug: (obj, msg) => this.log.debug(obj, msg),
+    });
+  }
+
+  static async start(opts: NetworkOptions): Promise<Network> {
+    const names = wireNames(opts.chain.params.name);
+    const book = new PeerBook({ banMs: opts.banMs });
+    const privateKey =
+      opts.privateKey ??
+      (opts.datadir !== undefined ? await loadPeerKey(opts.datadir) : await generateKeyPair('Ed25519'));
+    const host = await createHost({
+      params: opts.chain.params,
+      names,
+      privateKey,
+      listen: opts.listen,
+      mdns: opts.mdns ?? false,
+      maxConnections: opts.maxPeers ?? 64,
+      inboundPerSecond: opts.inboundPerSecond ?? 10,
+      isBanned: (peer) => book.isBanned(peer.toString()),
+    });
+    const net = new Network(host, opts, book);
+    await net.begin();
+    return net;
+  }
+
+  private async begin(): Promise<void> {
+    const { host } = this;
+    await host.handle(
+      this.names.sync,
+      syncHandler({
+        chain: this.chain,
+        status: () => localStatus(this.chain),
+        onStatus: (peer, status, connection) => this.onStatus(peer, status, connection),
+        allow: (peer) => !this.book.isBanned(peer.toString()) && this.limiter.take(peer.toString()),
+        misconduct: (peer, err, what) => this.misconduct(peer.toString(), err, what),
+      }),
+      { maxInboundStreams: 8, maxOutboundStreams: 16 },
+    );
+    host.addEventListener('peer:connect', (evt) => this.onConnect(evt.detail));
+    host.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
+    host.addEventListener('peer:discovery', (evt) => this.onDiscovery(evt.detail.id));
+    this.gossip.start();
+    this.chain.on('block', this.onChainBlock);
+    this.timer = setInterval(() => this.tick(), this.opts.statusIntervalMs ?? 15_000);
+    this.timer.unref();
+    this.heldTimer = setInterval(() => this.retryFuture(), 1000);
+    this.heldTimer.unref();
+    this.log.info({ peerId: this.peerId, listen: this.addresses(), network: this.chain.params.name }, 'p2p started');
+    for (const addr of this.persistent) void this.dialQuietly(addr);
+  }
+
+  get peerId(): string {
+    return this.host.peerId.toString();
+  }
+
+  /** Listening addresses with our peer id, as another node's --peer wants them. */
+  addresses(): string[] {
+    return this.host.getMultiaddrs().map((m) => m.toString());
+  }
+
+  get peerCount(): number {
+    return [...this.peerStates.values()].filter((p) => p.status !== undefined).length;
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.peerStates.values()].map((p) => ({
+      id: p.key,
+      address: p.address,
+      direction: p.direction,
+      connectedAt: new Date(p.connectedAt).toISOString(),
+      ready: p.status !== undefined,
+      ...(p.status
+        ? { height: p.status.height, tip: toHex(p.status.tip), chainwork: p.status.chainwork.toString() }
+        : {}),
+      score: Math.round(this.book.score(p.key) * 10) / 10,
+    }));
+  }
+
+  syncStatus(): SyncStatus & { peers: number } {
+    return { ...this.sync.status(), peers: this.peerCount };
+  }
+
+  bans(): BanEntry[] {
+    return this.book.bans();
+  }
+
+  isBanned(peer: string): boolean {
+    return this.book.isBanned(peer);
+  }
+
+  /** Dials a multiaddr; resolves with the peer id once the connection is up. */
+  async connect(addr: string): Promise<string> {
+    let ma: ReturnType<typeof multiaddr>;
+    try {
+      ma = multiaddr(addr);
+    } catch (err) {
+      throw new NetworkError('BAD_ADDRESS', `not a multiaddr: ${addr}`, { addr }, { cause: err });
+    }
+    try {
+      const conn = await this.host.dial(ma, { signal: AbortSignal.timeout(10_000) });
+      return conn.remotePeer.toString();
+    } catch (err) {
+      throw new NetworkError(
+        'DIAL_FAILED',
+        `cannot connect to ${addr}: ${(err as Error).message}`,
+        { addr },
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  async disconnect(peer: string): Promise<void> {
+    await this.host.hangUp(peerIdFromString(peer));
+  }
+
+  publishBlock(block: Block): void {
+    this.gossip.publishBlock(block);
+  }
+
+  publishTx(tx: Transaction): void {
+    this.gossip.publishTx(tx);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.heldTimer);
+    this.chain.off('block', this.onChainBlock);
+    this.sync.stop();
+    this.gossip.stop();
+    await this.host.stop();
+    this.log.info({}, 'p2p stopped');
+  }
+
+  /** Resolves when no peer we know of has more work than our tip and nothing is downloading. */
+  async waitSynced(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const st = this.sync.status();
+      const ahead = [...this.peerStates.values()].some(
+        (p) => p.status && p.status.chainwork > this.chain.tip.chainwork,
+      );
+      if (!st.syncing && !ahead) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new NetworkError('NOT_STARTED', 'not synced in time');
+  }
+
+  // --- peers ---
+
+  private onConnect(id: PeerId): void {
+    const key = id.toString();
+    if (this.book.isBanned(key)) {
+      void this.host.hangUp(id).catch(() => undefined);
+      return;
+    }
+    const conn: Connection | undefined = this.host.getConnections(id)[0];
+    this.peerStates.set(key, {
+      id,
+      key,
+      address: conn?.remoteAddr.toString() ?? '',
+      direction: conn?.direction ?? 'outbound',
+      connectedAt: Date.now(),
+      statusInFlight: false,
+    });
+    void this.refreshStatus(key);
+  }
+
+  private onDisconnect(id: PeerId): void {
+    const key = id.toString();
+    const p = this.peerStates.get(key);
+    if (p === undefined) return;
+    this.peerStates.delete(key);
+    this.limiter.forget(key);
+    this.book.forget(key);
+    if (p.status !== undefined) {
+      this.log.info({ peer: key, address: p.address, peers: this.peerCount }, 'peer disconnected');
+    }
+    this.emit('peer:left', key);
+    this.sync.poke();
+  }
+
+  private onDiscovery(id: PeerId): void {
+    const key = id.toString();
+    if (key === this.peerId || this.peerStates.has(key) || this.book.isBanned(key)) return;
+    if (this.peerStates.size >= (this.opts.maxPeers ?? 64) / 2) return;
+    this.host.dial(id, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+      this.log.debug({ peer: key, err: String(err) }, 'discovered peer not reachable');
+    });
+  }
+
+  private async refreshStatus(key: string): Promise<void> {
+    const p = this.peerStates.get(key);
+    if (p === undefined || p.statusInFlight) return;
+    p.statusInFlight = true;
+    try {
+      const status = await requestStatus(this.host, p.id, this.names, localStatus(this.chain));
+      checkStatus(this.chain, status);
+      this.setStatus(p, status);
+    } catch (err) {
+      if (this.peerStates.get(key) === p) this.misconduct(key, err, 'response');
+    } finally {
+      p.statusInFlight = false;
+    }
+  }
+
+  /** A status that came with a peer's own request (the server side of the exchange). */
+  private onStatus(peer: PeerId, status: Status, _connection: Connection): void {
+    checkStatus(this.chain, status);
+    const p = this.peerStates.get(peer.toString());
+    if (p) this.setStatus(p, status);
+  }
+
+  private setStatus(p: PeerState, status: Status): void {
+    const first = p.status === undefined;
+    p.status = status;
+    if (first) {
+      this.log.info(
+        { peer: p.key, address: p.address, direction: p.direction, height: status.height, peers: this.peerCount },
+        'peer connected',
+      );
+      const info = this.peers().find((x) => x.id === p.key);
+      if (info) this.emit('peer:ready', info);
+    }
+    this.sync.poke();
+  }
+
+  /** A peer's chain holds `entry`: it has at least that much work. */
+  private learn(peer: string, entry: ChainEntry): void {
+    const p = this.peerStates.get(peer);
+    if (p?.status && entry.chainwork > p.status.chainwork) {
+      p.status = { ...p.status, tip: entry.hash, height: entry.height, chainwork: entry.chainwork };
+    }
+  }
+
+  private misconduct(peer: string, err: unknown, what: 'block' | 'tx' | 'request' | 'response'): void {
+    const j = judge(err, what);
+    if (j.penalty === 0) {
+      this.log.debug({ peer, what, reason: j.reason }, 'peer message ignored');
+      return;
+    }
+    const banned = this.book.penalize(peer, j.penalty, j.reason);
+    const fields = { peer, what, reason: j.reason, score: Math.round(this.book.score(peer)) };
+    if (!banned) {
+      this.log.debug(fields, 'peer penalized');
+      return;
+    }
+    this.log.warn({ ...fields, banMinutes: Math.round(this.book.banMs / 60_000) }, 'peer banned');
+    this.orphans.dropFrom(peer);
+    this.future.dropFrom(peer);
+    const entry = this.book.bans().find((b) => b.peer === peer);
+    if (entry) this.emit('banned', entry);
+    void this.host.hangUp(peerIdFromString(peer)).catch(() => undefined);
+  }
+
+  // --- held blocks ---
+
+  private hold(peer: string, block: Block, why: 'orphan' | 'future'): void {
+    if (why === 'future') {
+      this.future.add(block, peer);
+      return;
+    }
+    if (this.orphans.add(block, peer)) {
+      this.log.debug(
+        { peer, hash: toHex(block.hash()), height: block.header.height },
+        'orphan block: fetching ancestors',
+      );
+    }
+    this.sync.want(peer, block.header.parent);
+  }
+
+  private readonly onChainBlock = (block: Block): void => {
+    for (const child of this.orphans.takeChildren(block.hash())) void this.addHeld(child.peer, child.block);
+  };
+
+  private retryFuture(): void {
+    const limit = this.chain.now() + this.chain.params.futureLimitMs;
+    for (const h of this.future.take((x) => x.block.header.timestamp <= limit)) void this.addHeld(h.peer, h.block);
+  }
+
+  private async addHeld(peer: string, block: Block): Promise<void> {
+    try {
+      const result = await this.chain.addBlock(block);
+      const entry = this.chain.entry(block.hash());
+      if (entry && result !== 'duplicate') this.learn(peer, entry);
+    } catch (err) {
+      if (judge(err, 'block').reason === 'FUTURE_BLOCK') this.future.add(block, peer);
+      else if (judge(err, 'block').reason === 'UNKNOWN_PARENT') this.hold(peer, block, 'orphan');
+      else this.misconduct(peer, err, 'block');
+    }
+  }
+
+  private tick(): void {
+    for (const key of this.peerStates.keys()) void this.refreshStatus(key);
+    const connected = new Set([...this.peerStates.keys()]);
+    for (const addr of this.persistent) {
+      const id = peerIdIn(addr);
+      if (id !== undefined && (connected.has(id) || this.book.isBanned(id))) continue;
+      void this.dialQuietly(addr);
+    }
+    this.sync.poke();
+  }
+
+  private async dialQuietly(addr: string): Promise<void> {
+    try {
+      await this.connect(addr);
+    } catch (err) {
+      this.log.debug({ addr, err: err instanceof ZiError ? err.message : String(err) }, 'peer not reachable');
+    }
+  }
+}
+
+function peerIdIn(addr: string): string | undefined {
+  const m = /\/p2p\/([^/]+)/.exec(addr);
+  return m?.[1];
+}

@@ -1,0 +1,154 @@
+import { OrphanBlockError } from '../chain/chain.ts';
+import { FutureBlockError } from '../chain/checks.ts';
+import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
+import { MempoolError } from '../chain/mempool.ts';
+
+/** Misconduct seen on the wire that is not a chain rule: framing, limits, manners. */
+export class PeerError extends ZiError<
+  'MALFORMED' | 'OVERSIZED' | 'UNEXPECTED' | 'WRONG_GENESIS' | 'RATE_LIMITED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'BANNED'
+> {}
+
+/** gossipsub's three answers: forward, drop quietly, drop and blame the sender. */
+export type Verdict = 'accept' | 'ignore' | 'reject';
+
+export interface Judgement {
+  verdict: Verdict;
+  /** Points added to the peer's misconduct score; BAN_SCORE bans. */
+  penalty: number;
+  /** Stable code for logs and peer info. */
+  reason: string;
+}
+
+/** A peer whose score reaches this is disconnected and banned. */
+export const BAN_SCORE = 100;
+
+/** Transaction errors that no honest relay can produce: they do not depend on our state. */
+const TX_FAULTS = new Set(['BAD_SIGNATURE', 'TX_TOO_LARGE']);
+
+/** libp2p's stream and length-prefix errors, by name (they are not exported as classes everywhere). */
+const FRAMING_FAULTS = new Set([
+  'InvalidDataLengthError',
+  'InvalidDataLengthLengthError',
+  'InvalidMessageLengthError',
+  'StreamBufferError',
+]);
+
+/**
+ * The one place that decides what an error costs the peer it came from.
+ * `what` says where it arose: a gossiped block or tx, or a sync request or
+ * response. The rule: bad data that cannot depend on our own view (decoding,
+ * proof of work, signatures, consensus rules of a block) bans at once;
+ * data that may just be early or late (a future block, an unknown parent, a
+ * spent nonce) is never punished, or only a little so floods still add up.
+ */
+export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response'): Judgement {
+  if (err instanceof FutureBlockError) return { verdict: 'ignore', penalty: 0, reason: err.code };
+  if (err instanceof OrphanBlockError) return { verdict: 'ignore', penalty: 0, reason: err.code };
+  if (err instanceof MempoolError) {
+    return { verdict: 'ignore', penalty: err.code === 'FEE_TOO_LOW' ? 2 : 0, reason: err.code };
+  }
+  if (err instanceof DecodeError) return { verdict: 'reject', penalty: BAN_SCORE, reason: `DECODE_${err.code}` };
+  if (err instanceof ValidationError) {
+    if (what === 'tx' && !TX_FAULTS.has(err.code)) return { verdict: 'ignore', penalty: 5, reason: err.code };
+    return { verdict: 'reject', penalty: BAN_SCORE, reason: err.code };
+  }
+  if (err instanceof PeerError) {
+    const penalty =
+      err.code === 'RATE_LIMITED' ? 10 : err.code === 'TIMEOUT' ? 5 : err.code === 'UNEXPECTED' ? 20 : BAN_SCORE;
+    return { verdict: penalty >= BAN_SCORE ? 'reject' : 'ignore', penalty, reason: err.code };
+  }
+  if (err instanceof ZiError) {
+    // Any other typed error is ours (store, shutdown): the peer is not to blame.
+    return { verdict: 'ignore', penalty: 0, reason: err.code };
+  }
+  const name = (err as { name?: string } | undefined)?.name ?? '';
+  const message = (err as { message?: string } | undefined)?.message ?? '';
+  if (FRAMING_FAULTS.has(name) || message.startsWith('Read buffer overflow')) {
+    return { verdict: 'reject', penalty: BAN_SCORE, reason: 'OVERSIZED' };
+  }
+  if (name === 'TimeoutError' || name === 'AbortError') return { verdict: 'ignore', penalty: 5, reason: 'TIMEOUT' };
+  if (name === 'UnexpectedEOFError') return { verdict: 'ignore', penalty: 2, reason: 'EOF' };
+  return { verdict: 'ignore', penalty: 0, reason: name || 'ERROR' };
+}
+
+export interface BanEntry {
+  peer: string;
+  until: number;
+  reason: string;
+}
+
+export interface PeerBookOptions {
+  /** How long a ban lasts. */
+  banMs?: number;
+  /** Misconduct points halve over this time, so rare slips never add up to a ban. */
+  halfLifeMs?: number;
+  /** Bans kept at most; the one ending soonest goes first. */
+  maxBans?: number;
+  clock?: () => number;
+}
+
+/** Misconduct scores and the ban list, keyed by peer id (many honest peers may share one IP). */
+export class PeerBook {
+  private readonly scores = new Map<string, { points: number; at: number }>();
+  private readonly banned = new Map<string, BanEntry>();
+  readonly banMs: number;
+  private readonly halfLifeMs: number;
+  private readonly maxBans: number;
+  private readonly clock: () => number;
+
+  constructor(opts: PeerBookOptions = {}) {
+    this.banMs = opts.banMs ?? 60 * 60 * 1000;
+    this.halfLifeMs = opts.halfLifeMs ?? 10 * 60 * 1000;
+    this.maxBans = opts.maxBans ?? 10_000;
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  score(peer: string): number {
+    const s = this.scores.get(peer);
+    if (s === undefined) return 0;
+    return s.points * 0.5 ** ((this.clock() - s.at) / this.halfLifeMs);
+  }
+
+  /** Adds points; returns true when this pushed the peer over the ban line. */
+  penalize(peer: string, points: number, reason: string): boolean {
+    if (points <= 0) return false;
+    const now = this.clock();
+    const total = this.score(peer) + points;
+    this.scores.set(peer, { points: total, at: now });
+    if (total < BAN_SCORE || this.isBanned(peer)) return false;
+    this.ban(peer, reason);
+    return true;
+  }
+
+  ban(peer: string, reason: string, ms = this.banMs): void {
+    if (this.banned.size >= this.maxBans && !this.banned.has(peer)) {
+      let first: BanEntry | undefined;
+      for (const b of this.banned.values()) if (!first || b.until < first.until) first = b;
+      if (first) this.banned.delete(first.peer);
+    }
+    this.banned.set(peer, { peer, until: this.clock() + ms, reason });
+  }
+
+  isBanned(peer: string): boolean {
+    const b = this.banned.get(peer);
+    if (b === undefined) return false;
+    if (b.until > this.clock()) return true;
+    // Served its time: back with a clean slate.
+    this.banned.delete(peer);
+    this.scores.delete(peer);
+    return false;
+  }
+
+  unban(peer: string): boolean {
+    this.scores.delete(peer);
+    return this.banned.delete(peer);
+  }
+
+  bans(): BanEntry[] {
+    return [...this.banned.keys()].filter((p) => this.isBanned(p)).map((p) => ({ ...this.banned.get(p)! }));
+  }
+
+  forget(peer: string): void {
+    if (!this.banned.has(peer) && this.score(peer) < 1) this.scores.delete(peer);
+  }
+}
