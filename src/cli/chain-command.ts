@@ -22,6 +22,16 @@ type Info = {
   mining: { enabled: boolean; kernel?: string; hashrate?: number; blocksMined?: number };
 };
 
+type PeerReport = {
+  enabled: boolean;
+  peerId: string | null;
+  addresses: string[];
+  peers: { id: string; address: string; direction: string; height?: number; score: number }[];
+  banned: { peer: string; until: string; reason: string }[];
+};
+
+type SyncReport = { syncing: boolean; height: number; target: number; rate: number; eta?: number };
+
 export function chainCommand(program: Command): void {
   const chain = program.command('chain').description('inspect the chain through a running node');
 
@@ -76,6 +86,36 @@ export function chainCommand(program: Command): void {
         ]),
       );
     });
+
+  withClientOptions(chain.command('peers').description('connected peers, sync progress and bans')).action(
+    async (flags: ClientFlags) => {
+      const { rpc } = await connect(flags);
+      const info = await rpc.call<PeerReport>('getpeerinfo');
+      const sync = await rpc.call<SyncReport>('getsyncstatus');
+      print({ ...info, sync }, flags.json ?? false, () => {
+        if (!info.enabled) return 'p2p is off on this node (it was started without --listen)';
+        const lines = [
+          table([
+            ['peer id', info.peerId],
+            ...info.addresses.map((a, i): [string, unknown] => [i === 0 ? 'listening' : '', a]),
+            [
+              'sync',
+              sync.syncing
+                ? `${sync.height}/${sync.target}, ${sync.rate} blocks/s${sync.eta === undefined ? '' : `, ${sync.eta}s left`}`
+                : `idle at ${sync.height}`,
+            ],
+            ['peers', info.peers.length],
+          ]),
+        ];
+        for (const p of info.peers) {
+          lines.push(`  ${p.id}  ${p.direction.padEnd(8)}  ${p.address}  height ${p.height ?? '?'}  score ${p.score}`);
+        }
+        if (info.banned.length > 0) lines.push(`banned ${info.banned.length}`);
+        for (const b of info.banned) lines.push(`  ${b.peer}  until ${b.until}  (${b.reason})`);
+        return lines.join('\n');
+      });
+    },
+  );
 
   withClientOptions(chain.command('tx').description('a transaction by id (chain or mempool)'))
     .argument('<txid>', 'transaction id (64 hex)')

@@ -15,6 +15,17 @@ export function nodeCommand(program: Command): void {
     .option('--miner-address <address>', 'address paid for mined blocks (default: the wallet in the data dir)')
     .option('--threads <n>', 'mining threads (default: all cores)')
     .option('--rpc-port <port>', 'JSON-RPC port on 127.0.0.1 (0 picks a free one)')
+    .option(
+      '--listen <multiaddr>',
+      'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/<network p2p port>)',
+      collect,
+    )
+    .option(
+      '--peer <multiaddr>',
+      'peer to stay connected to, repeatable (e.g. /ip4/10.0.0.2/tcp/18444/p2p/12D3…)',
+      collect,
+    )
+    .option('--mdns', 'find peers of the same network on the LAN by mDNS', false)
     .action(async (flags) => {
       const config = resolveConfig(flags);
       const logger = createLogger();
@@ -30,4 +41,9 @@ export function nodeCommand(program: Command): void {
       await node.finished;
       await rm(endpoint, { force: true });
     });
+}
+
+/** commander's accumulator for repeatable options. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -1,5 +1,6 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
 import { parseAddress } from '../chain/address.ts';
 import { ZiError } from '../chain/errors.ts';
 import { isNetworkName, NETWORKS, type NetworkParams } from '../chain/params.ts';
@@ -14,6 +15,12 @@ export interface NodeConfig {
   mine: boolean;
   minerAddress?: Uint8Array;
   threads: number;
+  /** p2p listen multiaddrs; without them the node runs alone (no network). */
+  listen?: string[];
+  /** Peers to stay connected to. */
+  peers?: string[];
+  /** LAN discovery by mDNS. */
+  mdns?: boolean;
 }
 
 export interface NodeFlags {
@@ -23,6 +30,9 @@ export interface NodeFlags {
   mine?: boolean;
   minerAddress?: string;
   threads?: string | number;
+  listen?: string[];
+  peer?: string[];
+  mdns?: boolean;
 }
 
 /** ~/.zi/<network>, or $ZI_HOME/<network> when set (tests, several nodes on one machine). */
@@ -59,7 +69,21 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     mine: flags.mine ?? false,
     minerAddress: flags.minerAddress === undefined ? undefined : parseAddress(flags.minerAddress, params.hrp),
     threads,
+    listen: multiaddrs(flags.listen ?? [`/ip4/0.0.0.0/tcp/${params.defaultP2pPort}`], '--listen'),
+    peers: multiaddrs(flags.peer ?? [], '--peer'),
+    mdns: flags.mdns ?? false,
   };
+}
+
+function multiaddrs(values: string[], what: string): string[] {
+  for (const v of values) {
+    try {
+      multiaddr(v);
+    } catch {
+      throw new ConfigError('BAD_OPTION', `${what} ${v} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/18444)`);
+    }
+  }
+  return values;
 }
 
 export function cookiePath(datadir: string): string {

@@ -7,6 +7,7 @@ import { ZiError } from '../chain/errors.ts';
 import { Mempool } from '../chain/mempool.ts';
 import type { TxRulesRegistry } from '../chain/tx-rules.ts';
 import { Miner } from '../miner/miner.ts';
+import { Network } from '../p2p/network.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, type NodeConfig, walletPath } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -24,6 +25,7 @@ export class ZiNode {
   readonly chain: Chain;
   readonly mempool: Mempool;
   readonly miner?: Miner;
+  readonly network?: Network;
   readonly rpc: RpcServer;
   private readonly logger: Logger;
   private stopped?: Promise<void>;
@@ -34,6 +36,7 @@ export class ZiNode {
     chain: Chain;
     mempool: Mempool;
     miner?: Miner;
+    network?: Network;
     rpc: RpcServer;
     logger: Logger;
   }) {
@@ -41,6 +44,7 @@ export class ZiNode {
     this.chain = parts.chain;
     this.mempool = parts.mempool;
     this.miner = parts.miner;
+    this.network = parts.network;
     this.rpc = parts.rpc;
     this.logger = parts.logger;
   }
@@ -74,11 +78,25 @@ export class ZiNode {
     });
 
     let miner: Miner | undefined;
+    let network: Network | undefined;
     let rpc: RpcServer | undefined;
     try {
+      if (config.listen !== undefined && config.listen.length > 0) {
+        network = await Network.start({
+          chain,
+          mempool,
+          logger: logger.child({ mod: 'p2p' }),
+          datadir: config.datadir,
+          listen: config.listen,
+          peers: config.peers,
+          mdns: config.mdns,
+        });
+      }
       if (config.mine) {
         const address = config.minerAddress ?? (await walletAddress(config));
         miner = new Miner({ chain, mempool, address, threads: config.threads, logger: logger.child({ mod: 'miner' }) });
+        const net = network;
+        if (net) miner.on('mined', (block) => net.publishBlock(block));
         logger.info(
           { address: formatAddress(address, params.hrp), threads: config.threads, kernel: miner.kernel },
           'mining',
@@ -94,12 +112,13 @@ export class ZiNode {
           chain,
           mempool,
           miner,
+          network,
           version: VERSION,
           startedAt: Date.now(),
           shutdown: () => void node.ref?.stop(),
         }),
       });
-      node.ref = new ZiNode({ config, chain, mempool, miner, rpc, logger });
+      node.ref = new ZiNode({ config, chain, mempool, miner, network, rpc, logger });
       logger.info(
         {
           network: params.name,
@@ -114,6 +133,7 @@ export class ZiNode {
       return node.ref;
     } catch (err) {
       await miner?.stop();
+      await network?.stop();
       await rpc?.close();
       await chain.close();
       throw err;
@@ -129,6 +149,7 @@ export class ZiNode {
     this.stopped ??= (async () => {
       this.logger.info('stopping');
       await this.miner?.stop();
+      await this.network?.stop();
       await this.rpc.close();
       await this.chain.close();
       this.logger.info({ height: this.chain.height }, 'stopped');

@@ -8,6 +8,7 @@ import type { Mempool } from '../chain/mempool.ts';
 import { Transaction } from '../chain/transaction.ts';
 import { marketRpcMethods } from '../market/rpc.ts';
 import type { Miner } from '../miner/miner.ts';
+import type { Network } from '../p2p/network.ts';
 import { defineMethod, type RpcMethod } from './rpc/server.ts';
 import { blockView, txView } from './views.ts';
 
@@ -17,6 +18,8 @@ export interface RpcDeps {
   chain: Chain;
   mempool: Mempool;
   miner?: Miner;
+  /** Absent when the node runs without p2p. */
+  network?: Network;
   version: string;
   startedAt: number;
   /** Asks the node to shut down (the `stop` method). */
@@ -65,7 +68,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
         chainwork: chain.tip.chainwork,
         difficulty: difficulty(),
         mempool: { count: mempool.count, bytes: mempool.totalBytes },
-        peers: 0,
+        peers: d.network?.peerCount ?? 0,
         mining: d.miner
           ? {
               enabled: true,
@@ -197,6 +200,44 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
       description: 'Difficulty of the tip and of the next block, in leading zero bits.',
       params: [],
       handler: difficulty,
+    }),
+    getpeerinfo: defineMethod({
+      description: "This node's peer id and addresses, its connected peers and the banned ones.",
+      params: [],
+      handler: () => {
+        const net = d.network;
+        if (!net) return { enabled: false, peerId: null, addresses: [], peers: [], banned: [] };
+        return {
+          enabled: true,
+          peerId: net.peerId,
+          addresses: net.addresses(),
+          peers: net.peers(),
+          banned: net.bans().map((b) => ({ ...b, until: new Date(b.until).toISOString() })),
+        };
+      },
+    }),
+    getsyncstatus: defineMethod({
+      description: 'Whether the node is catching up, how far, how fast, and the time left.',
+      params: [],
+      handler: () =>
+        d.network?.syncStatus() ?? {
+          syncing: false,
+          height: chain.height,
+          target: chain.height,
+          rate: 0,
+          peers: 0,
+          pendingHeaders: 0,
+          bufferedBlocks: 0,
+          bufferedBytes: 0,
+        },
+    }),
+    addpeer: defineMethod({
+      description: 'Connects to a peer by multiaddr; returns its peer id.',
+      params: [{ name: 'address', type: 'string', maxLength: 300 }],
+      handler: ({ address: addr }) => {
+        if (!d.network) throw new NotFoundError('NOT_FOUND', 'this node runs without p2p');
+        return d.network.connect(addr);
+      },
     }),
     stop: defineMethod({
       description: 'Shuts the node down cleanly.',

@@ -46,7 +46,9 @@ export interface NodeProcess {
 }
 
 export async function startNode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, [ZI, 'node', '--rpc-port', '0', ...args], {
+  // A free loopback port unless the test says otherwise: nodes of parallel tests must not collide.
+  const listen = args.includes('--listen') ? [] : ['--listen', '/ip4/127.0.0.1/tcp/0'];
+  const proc = spawn(process.execPath, [ZI, 'node', '--rpc-port', '0', ...listen, ...args], {
     env: { ...process.env, ZI_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
