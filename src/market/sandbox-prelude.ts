@@ -1,0 +1,535 @@
+/**
+ * The trusted script that runs first in every fresh sandbox context, before
+ * the contract's own top level. It
+ *  - captures the builtins it needs, so later tampering cannot reach it;
+ *  - replaces every machine-dependent API (clock, randomness, timers, locale,
+ *    GC observation, shared memory, WebAssembly) with a trap that records the
+ *    touch, so a contract that catches the trap's exception still fails with
+ *    NONDETERMINISTIC;
+ *  - leaves the intrinsics unfrozen: freezing Object.prototype or
+ *    Array.prototype makes V8 drop its fast array paths (measured 7-10x
+ *    slower array stores, in contract code too). The harness instead never
+ *    depends on anything the contract can change: captured builtins,
+ *    null-prototype objects, typed arrays, values re-checked as they are
+ *    encoded, and a host that validates every reply's shape. A contract
+ *    that tampers with its realm only changes its own results, and the
+ *    realm is rebuilt for every call;
+ *  - evaluates to `run(op, a, b)`, the one entry point the host calls. It
+ *    runs the contract's top level (a strict indirect eval of the embedded
+ *    source, so every call starts from the same state and nothing the
+ *    contract throws ever crosses to the host: isolated-vm copies a thrown
+ *    object by reading its properties outside any time limit, so a hostile
+ *    getter there would hang a host thread), then the operation. It returns
+ *    one string: 'o' + JSON of the result, or 'e' + JSON of a failure
+ *    { code, message, … }. A string is the cheapest value to move between
+ *    isolates and lets both sides bound its size before parsing.
+ *
+ * The returned source is plain JavaScript run inside the isolate, not host code.
+ */
+
+export interface PreludeLimits {
+  /** Largest result a call may return, in bytes (see SandboxLimits.maxResultBytes). */
+  maxResultBytes: number;
+  /** Deepest nesting of arrays/objects in one input or output value. */
+  maxDepth: number;
+  /** The filename contract code is compiled under; used to find lines in stacks. */
+  filename: string;
+}
+
+/**
+ * Makes contract code strict without moving its lines: the directive shares
+ * line 1, so only columns on line 1 shift (and are shifted back in reports).
+ */
+export const STRICT_PREFIX = '"use strict";';
+
+/**
+ * The contract source as the harness evaluates it: strict, followed by an
+ * expression whose value (the completion value of the eval) hands over the
+ * runtime's names. The contract parsed as a complete script on its own, so
+ * the leading `;` and newline cannot join the trailer to its last statement.
+ * `void 0` because the contract may declare a local named `undefined`.
+ */
+function evaluatedSource(source: string, filename: string): string {
+  const pick = (n: string) => `typeof ${n} === 'undefined' ? void 0 : ${n}`;
+  return `${STRICT_PREFIX}${source}\n;[${['size', 'input', 'mcu', 'union', 'validate'].map(pick).join(', ')}]\n//# sourceURL=${filename}\n`;
+}
+
+/** The harness for one contract; compiled once per isolate, run once per call. */
+export function preludeSource(source: string, limits: PreludeLimits): string {
+  return `'use strict';
+(() => {
+const SOURCE = ${JSON.stringify(evaluatedSource(source, limits.filename))};
+const PREFIX_COLUMNS = ${STRICT_PREFIX.length};
+const evaluate = eval;
+const MAX_RESULT_BYTES = ${limits.maxResultBytes | 0};
+const MAX_DEPTH = ${limits.maxDepth | 0};
+const MAX_MESSAGE = 2000;
+const g = globalThis;
+const defineProperty = Object.defineProperty;
+const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const getPrototypeOf = Object.getPrototypeOf;
+const keys = Object.keys;
+const isArray = Array.isArray;
+const ArrayCtor = Array;
+const Float64ArrayCtor = Float64Array;
+const Uint8ArrayCtor = Uint8Array;
+const isSafeInteger = Number.isSafeInteger;
+const stringify = JSON.stringify;
+const parse = JSON.parse;
+const apply = Reflect.apply;
+const regexpExec = RegExp.prototype.exec;
+const stringSlice = String.prototype.slice;
+const StringCtor = String;
+const TypeErrorCtor = TypeError;
+const ObjectPrototype = Object.prototype;
+const LINE_RE = new RegExp(${JSON.stringify(`${escapeRegExp(limits.filename)}:(\\d+):(\\d+)`)});
+const StackOverflow = 'Maximum call stack size exceeded';
+
+// First machine-dependent API touched in this context. Contexts are fresh for
+// every host call, so this never carries over between calls.
+let touched = null;
+const trap = (api) => function () {
+  if (touched === null) touched = api;
+  throw new TypeErrorCtor(api + ' is not available to contract code: its result depends on the machine');
+};
+
+// Globals that are clocks, entropy, schedulers, GC probes or shared memory.
+// WebAssembly is refused too: NaN bit patterns and relaxed SIMD differ between
+// machines, and its memory and compilation escape the isolate's caps.
+const TRAPPED_GLOBALS = ['Date', 'Intl', 'performance', 'crypto', 'setTimeout', 'setInterval', 'setImmediate',
+  'clearTimeout', 'clearInterval', 'clearImmediate', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'WeakRef',
+  'FinalizationRegistry'];
+for (let k = 0; k < TRAPPED_GLOBALS.length; k++) {
+  const name = TRAPPED_GLOBALS[k];
+  defineProperty(g, name, { __proto__: null, configurable: true, enumerable: false, get: trap(name),
+    // A contract may still bind the name to its own value; only reading the
+    // machine's one is refused.
+    set(value) { defineProperty(g, name, { __proto__: null, value, writable: true, enumerable: true, configurable: true }); } });
+}
+Math.random = trap('Math.random');
+// Locale-sensitive methods answer according to the host's ICU default locale.
+String.prototype.localeCompare = trap('String.prototype.localeCompare');
+String.prototype.toLocaleLowerCase = trap('String.prototype.toLocaleLowerCase');
+String.prototype.toLocaleUpperCase = trap('String.prototype.toLocaleUpperCase');
+Number.prototype.toLocaleString = trap('Number.prototype.toLocaleString');
+BigInt.prototype.toLocaleString = trap('BigInt.prototype.toLocaleString');
+Array.prototype.toLocaleString = trap('Array.prototype.toLocaleString');
+getPrototypeOf(Int8Array).prototype.toLocaleString = trap('TypedArray.prototype.toLocaleString');
+// Output would go nowhere useful; a no-op keeps debugging calls harmless.
+const noop = function () {};
+g.console = { log: noop, info: noop, warn: noop, error: noop, debug: noop, trace: noop, dir: noop, table: noop };
+
+// A refusal raised by the harness itself, told apart from contract throws.
+class Refusal {
+  constructor(code, message) {
+    this.code = code;
+    this.message = message;
+  }
+}
+
+// Estimated encoded size of the values checked so far in this call (8 per
+// number, 1 per boolean, about the JSON length otherwise). Bounds the work of
+// a check, so a shared subtree referenced a million times (or a
+// cycle) costs a refusal, not an exponential walk.
+let spent = 0;
+const tooLarge = () => new Refusal('RESULT_TOO_LARGE', 'the result exceeds ' + MAX_RESULT_BYTES + ' bytes');
+
+// Why a value is not JSON, or null when it is.
+const jsonProblem = (v, depth) => {
+  switch (typeof v) {
+    case 'number':
+      spent += 8;
+      return v - v === 0 ? null : 'a non-finite number (' + StringCtor(v) + ')';
+    case 'boolean':
+      spent += 1;
+      return null;
+    case 'string':
+      spent += v.length + 2;
+      return null;
+    case 'object': {
+      spent += 2;
+      if (v === null) return null;
+      if (spent > MAX_RESULT_BYTES) throw tooLarge();
+      if (depth >= MAX_DEPTH) return 'a value nested deeper than ' + MAX_DEPTH + ' levels (or a cycle)';
+      if (isArray(v)) {
+        const n = v.length;
+        for (let k = 0; k < n; k++) {
+          const p = jsonProblem(v[k], depth + 1);
+          if (p !== null) return p;
+        }
+        return null;
+      }
+      const proto = getPrototypeOf(v);
+      if (proto !== ObjectPrototype && proto !== null) return 'an object that is not a plain object';
+      const ks = keys(v);
+      for (let k = 0; k < ks.length; k++) {
+        spent += ks[k].length + 3;
+        const p = jsonProblem(v[ks[k]], depth + 1);
+        if (p !== null) return p;
+      }
+      return null;
+    }
+    case 'undefined':
+      return 'undefined';
+    case 'function':
+      return 'a function';
+    case 'bigint':
+      return 'a BigInt';
+    case 'symbol':
+      return 'a symbol';
+  }
+  return 'a value of type ' + typeof v;
+};
+
+// Refuses a non-JSON value; \`what\` names it (an index i stands for mcu(input(i))).
+const checkJson = (v, what) => {
+  const p = jsonProblem(v, 0);
+  if (p !== null) {
+    throw new Refusal('NON_JSON_RESULT', (typeof what === 'number' ? 'mcu(input(' + what + '))' : what) + ' is not JSON: it is or contains ' + p);
+  }
+};
+
+// JSON text of a checked value, with the size cap applied.
+const textOf = (v) => {
+  let text;
+  try {
+    text = stringify(v);
+  } catch (err) {
+    if (touched !== null) throw err;
+    const m = describe(err).message;
+    if (m === 'Invalid string length') throw tooLarge();
+    throw new Refusal('NON_JSON_RESULT', 'the result is not JSON: ' + m);
+  }
+  if (typeof text !== 'string') throw new Refusal('NON_JSON_RESULT', 'the result is not JSON');
+  if (text.length > MAX_RESULT_BYTES) throw tooLarge();
+  return text;
+};
+
+// Column encodings of range results (mirrored by the host's decoder): a
+// column of finite numbers travels as a Float64Array, of booleans as a
+// Uint8Array, of arrays of the same small number of finite numbers as one
+// flat Float64Array; anything else as JSON text. Formatting and parsing
+// decimal numbers costs far more than most MCUs that return them.
+const F64 = 1;
+const BOOL = 2;
+const TEXT = 3;
+const VEC = 100; // VEC + m: arrays of m numbers, 1 <= m <= 16
+const kindOf = (v) => {
+  switch (typeof v) {
+    case 'number':
+      return F64;
+    case 'boolean':
+      return BOOL;
+    case 'object': {
+      if (!isArray(v)) return TEXT;
+      const m = v.length;
+      if (m < 1 || m > 16) return TEXT;
+      for (let j = 0; j < m; j++) if (typeof v[j] !== 'number') return TEXT;
+      return VEC + m;
+    }
+  }
+  return TEXT;
+};
+const encode = (kind, values, n) => {
+  if (kind === F64) {
+    const out = new Float64ArrayCtor(n);
+    for (let k = 0; k < n; k++) {
+      // Read again: an accessor the contract put on Array.prototype may
+      // answer differently than the value that was checked.
+      const e = values[k];
+      if (typeof e !== 'number' || e - e !== 0) throw changed();
+      out[k] = e;
+    }
+    return out;
+  }
+  if (kind === BOOL) {
+    const out = new Uint8ArrayCtor(n);
+    for (let k = 0; k < n; k++) out[k] = values[k] ? 1 : 0;
+    return out;
+  }
+  if (kind > VEC) {
+    const m = kind - VEC;
+    const out = new Float64ArrayCtor(n * m);
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      for (let j = 0; j < m; j++) {
+        const e = v[j];
+        if (typeof e !== 'number' || e - e !== 0) throw changed();
+        out[k * m + j] = e;
+      }
+    }
+    return out;
+  }
+  return textOf(values);
+};
+const changed = () => new Refusal('NON_JSON_RESULT', 'a result changed while it was read');
+const sizeOf = (data) => (typeof data === 'string' ? data.length : data.byteLength);
+
+// name/message/line of anything thrown, read defensively: a thrown value may
+// be a proxy or have throwing getters.
+const describe = (err) => {
+  let name = 'Error';
+  let message = '';
+  let line;
+  let column;
+  try {
+    if ((typeof err === 'object' && err !== null) || typeof err === 'function') {
+      const n = err.name;
+      const m = err.message;
+      const s = err.stack;
+      if (typeof n === 'string') name = n;
+      if (typeof m === 'string') message = m;
+      if (typeof s === 'string') {
+        const hit = apply(regexpExec, LINE_RE, [s]);
+        if (hit !== null) {
+          line = +hit[1];
+          column = line === 1 ? +hit[2] - PREFIX_COLUMNS : +hit[2];
+        }
+      }
+    } else {
+      name = typeof err;
+      message = typeof err === 'symbol' ? 'a symbol' : StringCtor(err);
+    }
+  } catch {
+    message = 'an exception whose properties throw';
+  }
+  if (message.length > MAX_MESSAGE) message = apply(stringSlice, message, [0, MAX_MESSAGE]) + '…';
+  return { __proto__: null, name, message, line, column };
+};
+
+const fail = (code, message, extra) => 'e' + stringify({ __proto__: null, code, message, ...extra });
+
+// The reply for anything thrown during a call.
+const failure = (err, index) => {
+  if (touched !== null) {
+    return fail('NONDETERMINISTIC', touched + ' is not available to contract code: its result depends on the machine', { api: touched, index });
+  }
+  if (err instanceof Refusal) {
+    const extra = err.code === 'RESULT_TOO_LARGE' ? { index, limit: MAX_RESULT_BYTES } : { index };
+    return fail(err.code, err.message, extra);
+  }
+  const d = describe(err);
+  if (d.name === 'RangeError' && d.message === StackOverflow) {
+    return fail('STACK_OVERFLOW', 'contract code recursed past the stack limit', { line: d.line, column: d.column, index });
+  }
+  return fail('THROWN', 'contract code threw ' + d.name + ': ' + d.message, { name: d.name, line: d.line, column: d.column, index });
+};
+
+// Machine-dependent APIs fail the call even when the contract caught the trap.
+const ok = (text) => (touched !== null ? failure(undefined, undefined) : 'o' + text);
+
+// The default validation of DESIGN §4: recompute every index divisible by 100
+// and compare JSON texts; the input too, so a Solver cannot pair a right
+// answer with a wrong question.
+const defaultValidate = (input, mcu, rs) => {
+  if (!isArray(rs)) return false;
+  const n = rs.length;
+  for (let k = 0; k < n; k++) {
+    const row = rs[k];
+    if (!isArray(row) || row.length !== 3) return false;
+    const i = row[0];
+    if (!isSafeInteger(i) || i < 0) return false;
+    if (i % 100 !== 0) continue;
+    const x = input(i);
+    checkJson(x, 'input(' + i + ')');
+    if (stringify(x) !== stringify(row[1])) return false;
+    const y = mcu(x);
+    checkJson(y, i);
+    if (stringify(y) !== stringify(row[2])) return false;
+  }
+  return true;
+};
+
+// The index a range call failed at, for the error report.
+let failedAt;
+
+// A separate, small function: each call runs in a fresh context, so its JIT
+// starts cold, and a small loop body tiers up within the first thousands of
+// iterations.
+const runRange = (input, mcu, from, n) => {
+  const cx = column(n);
+  const cy = column(n);
+  let k = 0;
+  try {
+    for (; k < n; k++) {
+      const x = input(from + k);
+      put(cx, x, k, INPUT_OF, from + k);
+      put(cy, mcu(x), k, MCU_OF, from + k);
+    }
+  } catch (err) {
+    failedAt = from + k;
+    throw err;
+  }
+  const dx = columnData(cx);
+  const dy = columnData(cy);
+  if (sizeOf(dx) + sizeOf(dy) > MAX_RESULT_BYTES) throw tooLarge();
+  if (touched !== null) return failure(undefined, undefined);
+  return [cx.kind, dx, cy.kind, dy];
+};
+
+// One column of range results. It is filled speculatively as a typed array
+// while its values are all finite numbers, all booleans, or all arrays of the
+// same m finite numbers: far faster than growing an array, and values that
+// are not kept die young instead of being promoted by the GC (measured: 10%
+// of a Mandelbrot MCU). The first value that breaks the pattern moves the
+// column to a generic array, checked value by value (slowValue).
+const column = (n) => ({ kind: 0, f: new Float64ArrayCtor(n), g: null, m: 0, n });
+const put = (c, v, k, of, i) => {
+  if (c.g === null) {
+    if (typeof v === 'number') {
+      if (v - v === 0 && (c.kind === F64 || c.kind === 0)) {
+        c.kind = F64;
+        c.f[k] = v;
+        return;
+      }
+    } else if (typeof v === 'boolean') {
+      if (c.kind === BOOL || c.kind === 0) {
+        c.kind = BOOL;
+        c.f[k] = v ? 1 : 0;
+        return;
+      }
+    } else if ((c.kind > VEC || c.kind === 0) && putVector(c, v, k)) {
+      return;
+    }
+    toGeneric(c, k);
+  }
+  c.kind = slowValue(v, c.kind, of, i);
+  c.g[k] = v;
+};
+const putVector = (c, v, k) => {
+  if (!isArray(v)) return false;
+  const m = v.length;
+  if (c.kind === 0) {
+    if (m < 1 || m > 16) return false;
+    if (c.n * m * 8 > MAX_RESULT_BYTES) throw tooLarge();
+    c.kind = VEC + m;
+    c.m = m;
+    c.f = new Float64ArrayCtor(c.n * m);
+  } else if (m !== c.m) {
+    return false;
+  }
+  const f = c.f;
+  for (let j = 0; j < m; j++) {
+    const e = v[j];
+    if (typeof e !== 'number' || e - e !== 0) return false;
+    f[k * m + j] = e;
+  }
+  return true;
+};
+// The first k values of a typed column as a generic array of n slots.
+const toGeneric = (c, k) => {
+  const g = new ArrayCtor(c.n);
+  const f = c.f;
+  const m = c.m;
+  for (let j = 0; j < k; j++) {
+    if (c.kind === BOOL) g[j] = f[j] === 1;
+    else if (c.kind === F64) g[j] = f[j];
+    else {
+      const v = new ArrayCtor(m);
+      for (let e = 0; e < m; e++) v[e] = f[j * m + e];
+      g[j] = v;
+    }
+  }
+  if (c.kind > VEC) spent += k * m * 8;
+  else if (c.kind !== 0) spent += k * (c.kind === BOOL ? 1 : 8);
+  c.g = g;
+};
+const columnData = (c) => {
+  if (c.g !== null) return encode(c.kind, c.g, c.n);
+  if (c.kind !== BOOL) return c.f;
+  const out = new Uint8ArrayCtor(c.n);
+  for (let j = 0; j < c.n; j++) out[j] = c.f[j];
+  return out;
+};
+const INPUT_OF = 1;
+const MCU_OF = 2;
+// Checks a value off the fast path, bounds the running size, and returns the
+// column kind after it.
+const slowValue = (v, kind, of, i) => {
+  checkJson(v, of === INPUT_OF ? 'input(' + i + ')' : i);
+  if (spent > MAX_RESULT_BYTES) throw tooLarge();
+  if (kind === TEXT) return TEXT;
+  const t = kindOf(v);
+  return kind === 0 || kind === t ? t : TEXT;
+};
+
+const exportProblem = (code, name, message) => fail(code, message, { name });
+
+return function run(op, a, b) {
+  let exports;
+  try {
+    exports = evaluate(SOURCE);
+  } catch (err) {
+    // eval's own SyntaxError has no frame in the contract; one thrown by the
+    // contract's top level (JSON.parse, say) does.
+    const d = describe(err);
+    if (touched === null && d.name === 'SyntaxError' && d.line === undefined) {
+      return fail('COMPILE_ERROR', 'contract code does not compile: ' + d.message);
+    }
+    return failure(err, undefined);
+  }
+  if (touched !== null) return failure(undefined, undefined);
+  const size = exports[0];
+  const input = exports[1];
+  const mcu = exports[2];
+  const union = exports[3];
+  const validate = exports[4];
+  if (size !== undefined && size !== null && !(isSafeInteger(size) && size >= 0)) {
+    return exportProblem('BAD_EXPORT', 'size', 'size must be a non-negative integer or null, got ' + (typeof size === 'number' ? StringCtor(size) : typeof size));
+  }
+  if (input === undefined) return exportProblem('MISSING_EXPORT', 'input', 'contract code does not declare input');
+  if (mcu === undefined) return exportProblem('MISSING_EXPORT', 'mcu', 'contract code does not declare mcu');
+  if (typeof input !== 'function') return exportProblem('BAD_EXPORT', 'input', 'input must be a function, got ' + typeof input);
+  if (typeof mcu !== 'function') return exportProblem('BAD_EXPORT', 'mcu', 'mcu must be a function, got ' + typeof mcu);
+  if (union !== undefined && typeof union !== 'function') return exportProblem('BAD_EXPORT', 'union', 'union must be a function, got ' + typeof union);
+  if (validate !== undefined && typeof validate !== 'function') return exportProblem('BAD_EXPORT', 'validate', 'validate must be a function, got ' + typeof validate);
+
+  let index;
+  failedAt = undefined;
+  try {
+    switch (op) {
+      case 'load':
+        // Spelled out: stringify would consult a toJSON the contract may
+        // have put on Array.prototype.
+        return ok('[' + (size === undefined || size === null ? 'null' : '' + size) + ',' + (union !== undefined) + ',' + (validate !== undefined) + ']');
+      case 'runRange':
+        return runRange(input, mcu, a, b);
+      case 'input': {
+        index = a;
+        const x = input(a);
+        checkJson(x, 'input(' + a + ')');
+        return ok(textOf(x));
+      }
+      case 'mcu': {
+        const y = mcu(parse(a));
+        checkJson(y, 'the result of mcu');
+        return ok(textOf(y));
+      }
+      case 'union': {
+        if (union === undefined) return fail('BAD_ARGUMENT', 'the contract declares no union');
+        const u = union(parse(a), parse(b));
+        checkJson(u, 'the result of union');
+        return ok(textOf(u));
+      }
+      case 'validate': {
+        const rs = parse(a);
+        const verdict = validate === undefined ? defaultValidate(input, mcu, rs) : validate(rs);
+        if (touched !== null) return failure(undefined, undefined);
+        if (typeof verdict !== 'boolean') {
+          return fail('BAD_RESULT', 'validate must return true or false, got ' + (verdict === null ? 'null' : typeof verdict));
+        }
+        return ok(verdict ? 'true' : 'false');
+      }
+    }
+    return fail('BAD_ARGUMENT', 'unknown operation');
+  } catch (err) {
+    return failure(err, failedAt ?? index);
+  }
+};
+})()
+`;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
