@@ -229,6 +229,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
           pendingHeaders: 0,
           bufferedBlocks: 0,
           bufferedBytes: 0,
+          downloaded: {},
         },
     }),
     addpeer: defineMethod({

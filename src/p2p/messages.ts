@@ -4,6 +4,7 @@ import { DecodeError } from '../chain/errors.ts';
 import { bigIntToBytes32, type Hash, hashToBigInt, ZERO_HASH } from '../chain/hash.ts';
 import { BlockHeader, HEADER_SIZE } from '../chain/header.ts';
 import type { NetworkParams } from '../chain/params.ts';
+import { Transaction } from '../chain/transaction.ts';
 
 /**
  * The sync protocol's wire format. One stream carries one request and its
@@ -20,8 +21,10 @@ export const LIMITS = {
   headers: 2000,
   /** Block bodies asked for in one request. */
   blocksPerRequest: 64,
-  /** A request frame: the largest is a full getBlocks. */
-  requestBytes: 1 + 2 + 64 * 32,
+  /** Transactions pushed in one request. */
+  txsPerRequest: 256,
+  /** A request frame: the largest is a push of transactions. */
+  requestBytes: 1024 * 1024,
   /** A block response stops early after this many bytes; the client asks again for the rest. */
   blocksResponseBytes: 16 * 1024 * 1024,
 } as const;
@@ -29,7 +32,7 @@ export const LIMITS = {
 export const STATUS_VERSION = 1;
 const STATUS_SIZE = 1 + 32 + 32 + 4 + 32;
 
-export const REQUEST = { status: 1, getHeaders: 2, getBlocks: 3 } as const;
+export const REQUEST = { status: 1, getHeaders: 2, getBlocks: 3, txs: 4 } as const;
 
 /** What a node tells a peer about itself when they meet. */
 export interface Status {
@@ -46,7 +49,12 @@ export type SyncRequest =
    * ascending, starting after the newest locator hash that is on that chain.
    */
   | { type: 'getHeaders'; locator: Hash[]; target?: Hash; max: number }
-  | { type: 'getBlocks'; hashes: Hash[] };
+  | { type: 'getBlocks'; hashes: Hash[] }
+  /**
+   * Pending transactions pushed to one peer: our mempool when we meet it, and
+   * transactions a reorg put back (gossip would not resend what it has seen).
+   */
+  | { type: 'txs'; txs: Transaction[] };
 
 function writeStatus(w: Writer, s: Status): Writer {
   return w.u8(STATUS_VERSION).bytes(s.genesis).bytes(s.tip).u32(s.height).bytes(bigIntToBytes32(s.chainwork));
@@ -91,10 +99,15 @@ export function encodeRequest(req: SyncRequest): Uint8Array {
       for (const h of req.hashes) w.bytes(h);
       return w.finish();
     }
+    case 'txs': {
+      w.u8(REQUEST.txs).u16(req.txs.length);
+      for (const tx of req.txs) w.varBytes(tx.toBytes(), 4);
+      return w.finish();
+    }
   }
 }
 
-export function decodeRequest(bytes: Uint8Array): SyncRequest {
+export function decodeRequest(bytes: Uint8Array, maxTxBytes: number): SyncRequest {
   return decodeExact(bytes, LIMITS.requestBytes, 'request', (r): SyncRequest => {
     const type = r.u8('request.type');
     switch (type) {
@@ -115,6 +128,15 @@ export function decodeRequest(bytes: Uint8Array): SyncRequest {
         const hashes = readHashes(r, r.u16('hashes.count'), LIMITS.blocksPerRequest, 'hashes');
         if (hashes.length === 0) throw new DecodeError('BAD_VALUE', 'empty getBlocks', { what: 'hashes' });
         return { type: 'getBlocks', hashes };
+      }
+      case REQUEST.txs: {
+        const n = r.u16('txs.count');
+        if (n === 0 || n > LIMITS.txsPerRequest) {
+          throw new DecodeError('BAD_VALUE', `txs.count ${n} is not 1..${LIMITS.txsPerRequest}`, { what: 'txs' });
+        }
+        const txs: Transaction[] = [];
+        for (let i = 0; i < n; i++) txs.push(Transaction.fromBytes(r.varBytes(4, maxTxBytes, 'txs.tx'), maxTxBytes));
+        return { type: 'txs', txs };
       }
       default:
         throw new DecodeError('BAD_VALUE', `unknown request type ${type}`, { what: 'request.type' });

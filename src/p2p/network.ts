@@ -4,16 +4,16 @@ import type { Connection, PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Block } from '../chain/block.ts';
-import type { Chain, ChainEntry } from '../chain/chain.ts';
+import type { Chain, ChainEntry, TipChange } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import type { Transaction } from '../chain/transaction.ts';
 import { Gossip } from './gossip.ts';
 import { createHost, loadPeerKey, type ZiLibp2p } from './host.ts';
-import type { Status } from './messages.ts';
+import { LIMITS, type Status } from './messages.ts';
 import { HeldBlocks } from './orphans.ts';
-import { RateLimiter, requestBlocks, requestHeaders, requestStatus, syncHandler } from './protocol.ts';
+import { pushTxs, RateLimiter, requestBlocks, requestHeaders, requestStatus, syncHandler } from './protocol.ts';
 import { type BanEntry, judge, PeerBook } from './scoring.ts';
 import { checkStatus, localStatus } from './status.ts';
 import { Sync, type SyncOptions, type SyncStatus } from './sync.ts';
@@ -165,6 +165,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         status: () => localStatus(this.chain),
         onStatus: (peer, status, connection) => this.onStatus(peer, status, connection),
         allow: (peer) => !this.book.isBanned(peer.toString()) && this.limiter.take(peer.toString()),
+        receiveTxs: (peer, txs) => this.receiveTxs(peer.toString(), txs),
         misconduct: (peer, err, what) => this.misconduct(peer.toString(), err, what),
       }),
       { maxInboundStreams: 8, maxOutboundStreams: 16 },
@@ -174,6 +175,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     host.addEventListener('peer:discovery', (evt) => this.onDiscovery(evt.detail.id));
     this.gossip.start();
     this.chain.on('block', this.onChainBlock);
+    this.chain.on('tip', this.onTip);
     this.timer = setInterval(() => this.tick(), this.opts.statusIntervalMs ?? 15_000);
     this.timer.unref();
     this.heldTimer = setInterval(() => this.retryFuture(), 1000);
@@ -262,6 +264,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     clearInterval(this.timer);
     clearInterval(this.heldTimer);
     this.chain.off('block', this.onChainBlock);
+    this.chain.off('tip', this.onTip);
     this.sync.stop();
     this.gossip.stop();
     await this.host.stop();
@@ -357,6 +360,13 @@ export class Network extends EventEmitter<NetworkEvents> {
       );
       const info = this.peers().find((x) => x.id === p.key);
       if (info) this.emit('peer:ready', info);
+      // What we have pending, it may lack (it was away, or on the other side of a partition).
+      const pending = this.opts.mempool
+        .entries()
+        .sort((a, b) => b.feeRate - a.feeRate)
+        .slice(0, 1024)
+        .map((e) => e.tx);
+      void this.push([p.key], pending);
     }
     this.sync.poke();
   }
@@ -387,6 +397,61 @@ export class Network extends EventEmitter<NetworkEvents> {
     const entry = this.book.bans().find((b) => b.peer === peer);
     if (entry) this.emit('banned', entry);
     void this.host.hangUp(peerIdFromString(peer)).catch(() => undefined);
+  }
+
+  // --- transactions pushed peer to peer ---
+
+  private async receiveTxs(peer: string, txs: Transaction[]): Promise<number> {
+    let accepted = 0;
+    for (const tx of txs) {
+      try {
+        await this.opts.mempool.accept(tx);
+        accepted++;
+      } catch (err) {
+        this.misconduct(peer, err, 'tx');
+        if (this.book.isBanned(peer)) break;
+      }
+    }
+    return accepted;
+  }
+
+  /**
+   * Transactions a reorg took out of blocks and put back in the mempool: the
+   * peers that saw them already in gossip will not see them again there, and
+   * the other side of a partition never saw them at all.
+   */
+  private readonly onTip = (change: TipChange): void => {
+    if (change.disconnected.length === 0) return;
+    const back = change.disconnected.flatMap((b) => b.txs).filter((tx) => this.opts.mempool.has(tx.hash()));
+    if (back.length > 0) void this.push([...this.peerStates.keys()], back);
+  };
+
+  private async push(peers: string[], txs: Transaction[]): Promise<void> {
+    const batches: Transaction[][] = [];
+    let batch: Transaction[] = [];
+    let bytes = 3;
+    for (const tx of txs) {
+      if (batch.length >= LIMITS.txsPerRequest || bytes + tx.size + 4 > LIMITS.requestBytes) {
+        batches.push(batch);
+        batch = [];
+        bytes = 3;
+      }
+      batch.push(tx);
+      bytes += tx.size + 4;
+    }
+    if (batch.length > 0) batches.push(batch);
+    for (const key of peers) {
+      const p = this.peerStates.get(key);
+      if (p === undefined) continue;
+      for (const b of batches) {
+        try {
+          await pushTxs(this.host, p.id, this.names, b);
+        } catch (err) {
+          this.log.debug({ peer: key, err: String(err) }, 'transaction push failed');
+          break;
+        }
+      }
+    }
   }
 
   // --- held blocks ---

@@ -7,6 +7,7 @@ import { DecodeError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { BlockHeader } from '../chain/header.ts';
 import { STATUS_HAS_BODY, STATUS_INVALID } from '../chain/store/chaindb.ts';
+import type { Transaction } from '../chain/transaction.ts';
 import type { ZiLibp2p } from './host.ts';
 import { headersAfter } from './locator.ts';
 import {
@@ -66,6 +67,8 @@ export interface ServeDeps {
   /** Throws PeerError WRONG_GENESIS for a peer of another network. */
   onStatus(peer: PeerId, status: Status, connection: Connection): void;
   allow(peer: PeerId): boolean;
+  /** Admits pushed transactions; returns how many were new and valid. */
+  receiveTxs(peer: PeerId, txs: Transaction[]): Promise<number>;
   misconduct(peer: PeerId, err: unknown, what: 'request'): void;
 }
 
@@ -76,7 +79,7 @@ export function syncHandler(deps: ServeDeps) {
     try {
       if (!deps.allow(peer)) throw new PeerError('RATE_LIMITED', 'too many sync requests');
       const lp = lpStream(stream, { maxDataLength: LIMITS.requestBytes, maxBufferSize: 64 * 1024 });
-      const req = decodeRequest((await lp.read({ signal })).subarray());
+      const req = decodeRequest((await lp.read({ signal })).subarray(), deps.chain.params.maxTxBytes);
       switch (req.type) {
         case 'status': {
           // Answer first: a peer of another network learns why it is refused.
@@ -91,6 +94,11 @@ export function syncHandler(deps: ServeDeps) {
           const found = await readBlocks(deps.chain, req.hashes);
           await lp.write(new Writer(2).u16(found.length).finish(), { signal });
           for (const bytes of found) await lp.write(encodeBlockFrame(bytes), { signal });
+          break;
+        }
+        case 'txs': {
+          const accepted = await deps.receiveTxs(peer, req.txs);
+          await lp.write(new Writer(2).u16(accepted).finish(), { signal });
           break;
         }
       }
@@ -197,4 +205,14 @@ export function requestBlocks(
       return out;
     },
   );
+}
+
+/** Pushes transactions to one peer; resolves with how many it took. */
+export function pushTxs(host: ZiLibp2p, peer: PeerId, names: WireNames, txs: Transaction[]): Promise<number> {
+  return exchange(host, peer, names, { type: 'txs', txs }, TIMEOUTS.request, 16, async (next) => {
+    const r = new Reader(await next());
+    const n = r.u16('txs.accepted');
+    r.end('txs.accepted');
+    return n;
+  });
 }

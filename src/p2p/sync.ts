@@ -59,6 +59,8 @@ export interface SyncStatus {
   pendingHeaders: number;
   bufferedBlocks: number;
   bufferedBytes: number;
+  /** Block bodies downloaded from each peer since the node started. */
+  downloaded: Record<string, number>;
 }
 
 interface Pending {
@@ -113,6 +115,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   /** Peers that just failed to give us their claimed chain: not followed again for a while. */
   private readonly cooldown = new Map<string, number>();
   private readonly samples: { at: number; height: number }[] = [];
+  private readonly downloaded = new Map<string, number>();
   private retryTimer?: NodeJS.Timeout;
   private progressTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -184,6 +187,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       pendingHeaders: this.pending.length,
       bufferedBlocks: this.pending.filter((p) => p.block).length,
       bufferedBytes: this.bufferedBytes,
+      downloaded: Object.fromEntries(this.downloaded),
     };
   }
 
@@ -356,6 +360,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
           p.block = block;
           p.from = peer;
           this.bufferedBytes += block.size;
+          this.downloaded.set(peer, (this.downloaded.get(peer) ?? 0) + 1);
         } else if (i < blocks.length) {
           p.lacking.add(peer);
         }
