@@ -32,9 +32,11 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
     );
   }
   putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
-  rules.get(tx.kind).apply(state, tx, body, ctx);
-  // The fee is taken last, so a Solver with no coins can pay a payout's fee from the payout.
-  debit(state, tx.from, tx.fee);
+  const kind = rules.get(tx.kind);
+  kind.apply(state, tx, body, ctx);
+  // Taken after the kind's effects, so what a transaction brings in can pay for it.
+  if (kind.payFee) kind.payFee(state, tx, body);
+  else debit(state, tx.from, tx.fee);
 }
 
 /** Applies every transaction, then pays the miner subsidy plus fees. */

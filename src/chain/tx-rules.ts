@@ -35,6 +35,8 @@ export interface TxRules<Body = unknown> {
    */
   admit?(tx: Transaction, body: Body, params: NetworkParams): Promise<void>;
   apply(state: StateWriter, tx: Transaction, body: Body, ctx: TxContext): void;
+  /** Who pays the fee, when not the sender (a payout's fee comes from its contract's escrow). */
+  payFee?(state: StateWriter, tx: Transaction, body: Body): void;
   /** Addresses besides the sender that the transaction touches (history index). */
   parties?(body: Body): Address[];
   /** A JSON view for RPC and CLI. */

@@ -9,6 +9,8 @@ import { type Range, readRanges, writeRanges } from './ranges.ts';
 /** Market state keys (layout.ts reserves 0x10–0x1f for this domain). */
 export const STATE_CONTRACT = 0x10;
 export const STATE_PAID_RANGES = 0x11;
+/** 0x12 ‖ contract ‖ u64 start → u64 end ‖ CID: each paid batch, for fetching results. */
+export const STATE_PAID_BATCH = 0x12;
 
 export const VALIDATION_BIDDER = 0;
 export const VALIDATION_DELEGATED = 1;
@@ -31,6 +33,9 @@ export interface ContractRecord {
   maxBatch: number;
   openedHeight: number;
   closedHeight: number;
+  /** Heights of the first and the latest payout (0: none yet); the bootstrap rules read them. */
+  firstPayoutHeight: number;
+  lastPayoutHeight: number;
   /** The assigned Validator of a delegated contract; zero bytes while none. */
   validator: Address;
 }
@@ -53,6 +58,8 @@ export function encodeContract(c: ContractRecord): Uint8Array {
     .u32(c.maxBatch)
     .u32(c.openedHeight)
     .u32(c.closedHeight)
+    .u32(c.firstPayoutHeight)
+    .u32(c.lastPayoutHeight)
     .bytes(c.validator)
     .finish();
 }
@@ -72,6 +79,8 @@ export function decodeContract(bytes: Uint8Array): ContractRecord {
     maxBatch: r.u32(),
     openedHeight: r.u32(),
     closedHeight: r.u32(),
+    firstPayoutHeight: r.u32(),
+    lastPayoutHeight: r.u32(),
     validator: r.bytes(ADDRESS_SIZE),
   };
   r.end('contract record');
@@ -108,6 +117,24 @@ export function putPaidRanges(state: StateWriter, id: Hash, ranges: readonly Ran
   const w = new Writer(4 + 16 * ranges.length);
   writeRanges(w, ranges, 4);
   state.put(stateKey(STATE_PAID_RANGES, id), w.finish());
+}
+
+export interface PaidBatch extends Range {
+  cid: Uint8Array;
+}
+
+export function putPaidBatch(state: StateWriter, id: Hash, batch: PaidBatch): void {
+  const key = stateKey(STATE_PAID_BATCH, id, new Writer(8).u64(BigInt(batch.start)).finish());
+  state.put(key, new Writer(16 + batch.cid.length).u64(BigInt(batch.end)).varBytes(batch.cid, 1).finish());
+}
+
+export function decodePaidBatch(key: Uint8Array, value: Uint8Array): PaidBatch {
+  const start = Number(new Reader(key.subarray(key.length - 8)).u64());
+  const r = new Reader(value);
+  const end = Number(r.u64());
+  const cid = r.varBytes(1, 64);
+  r.end('paid batch');
+  return { start, end, cid };
 }
 
 /** |Po|, which the difficulty function reads (DESIGN.md §2). */

@@ -11,6 +11,7 @@ import {
   addOpenProblems,
   getPaidRanges,
   putContract,
+  putPaidBatch,
   putPaidRanges,
   requireContract,
   STATUS_CLOSED,
@@ -159,6 +160,8 @@ export const contractRules: TxRules<ContractBody> = {
       maxBatch: b.maxBatch,
       openedHeight: ctx.height,
       closedHeight: 0,
+      firstPayoutHeight: 0,
+      lastPayoutHeight: 0,
       validator: RESERVED_ADDRESS,
     });
     addOpenProblems(state, 1);
@@ -212,12 +215,14 @@ export function payoutMessage(p: {
   solver: Address;
   ranges: readonly Range[];
   price: bigint;
+  /** The transaction fee, which the contract's escrow pays: the authority agrees to it. */
+  fee: bigint;
   timestamp: number;
   cid: Uint8Array;
 }): Hash {
   const w = new Writer(128).bytes(PAYOUT_TAG).bytes(p.contract).bytes(p.solver);
   writeRanges(w, p.ranges, 2);
-  w.u64(p.price).u64(BigInt(p.timestamp)).varBytes(p.cid, 1);
+  w.u64(p.price).u64(p.fee).u64(BigInt(p.timestamp)).varBytes(p.cid, 1);
   return sha256(w.finish());
 }
 
@@ -247,13 +252,13 @@ export const payoutRules: TxRules<PayoutBody> = {
   },
   check(tx, b) {
     if (tx.cid === undefined) throw new ValidationError('MISSING_CID', 'a payout names the CID of its results');
-    const message = payoutMessage({ ...b, solver: tx.from, cid: tx.cid });
+    const message = payoutMessage({ ...b, solver: tx.from, fee: tx.fee, cid: tx.cid });
     if (!verify(b.authoritySig, message, b.authority)) {
       throw new ValidationError('BAD_AUTHORITY_SIGNATURE', "the contract authority's signature does not verify");
     }
   },
   spends: () => 0n,
-  apply(state, tx, b) {
+  apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);
     const signer = addressOf(b.authority);
     const isAuthority =
@@ -268,21 +273,28 @@ export const payoutRules: TxRules<PayoutBody> = {
     const mcus = BigInt(rangeCount(b.ranges));
     const pay = mcus * c.price;
     const held = mcus * c.validationFee;
-    if (pay + held > c.escrow) {
-      throw new ValidationError('ESCROW_EXHAUSTED', `payout needs ${pay + held} Li, escrow holds ${c.escrow} Li`, {
-        needed: pay + held,
+    const needed = pay + held + tx.fee;
+    if (needed > c.escrow) {
+      throw new ValidationError('ESCROW_EXHAUSTED', `payout needs ${needed} Li with its fee, escrow holds ${c.escrow} Li`, {
+        needed,
         escrow: c.escrow,
       });
     }
     putContract(state, b.contract, {
       ...c,
-      escrow: c.escrow - pay - held,
+      escrow: c.escrow - pay - held - tx.fee,
       heldFees: c.heldFees + held,
       paidMcus: c.paidMcus + mcus,
+      firstPayoutHeight: c.firstPayoutHeight || ctx.height,
+      lastPayoutHeight: ctx.height,
     });
     putPaidRanges(state, b.contract, union(paid, b.ranges));
+    for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid! });
     credit(state, tx.from, pay);
   },
+  // The Bidder pays its payouts' fees from escrow (checked with the payout above),
+  // so a Solver with no coins can be paid for a single MCU.
+  payFee() {},
   toJSON: (b, format) => ({
     contract: Buffer.from(b.contract).toString('hex'),
     ranges: b.ranges.map((r) => [r.start, r.end]),

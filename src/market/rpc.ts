@@ -4,13 +4,17 @@ import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
+import { CID } from 'multiformats/cid';
+import { stateKey } from '../chain/store/layout.ts';
 import { defineMethod, type RpcMethod } from '../node/rpc/server.ts';
 import {
   type ContractRecord,
   decodeContract,
+  decodePaidBatch,
   getContract,
   getPaidRanges,
   STATE_CONTRACT,
+  STATE_PAID_BATCH,
   STATUS_OPEN,
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
@@ -83,6 +87,19 @@ export function marketRpcMethods(chain: Chain): Record<string, RpcMethod> {
             ? { code: body.code, memoryMiB: body.memoryMiB, timeoutMs: body.timeoutMs, budget: body.budget }
             : {}),
         };
+      },
+    }),
+    getpayouts: defineMethod({
+      description: 'Every paid batch of a contract: its index range and the CID of its results.',
+      params: [{ name: 'id', type: 'bytes', bytes: 32 }],
+      handler: async ({ id }) => {
+        if (!getContract(chain.state, id)) throw new ContractNotFoundError('NOT_FOUND', `no contract ${toHex(id)}`);
+        const out = [];
+        for await (const [key, value] of chain.store.stateEntries(stateKey(STATE_PAID_BATCH, id))) {
+          const b = decodePaidBatch(key, value);
+          out.push({ start: b.start, end: b.end, cid: CID.decode(b.cid).toString() });
+        }
+        return out;
       },
     }),
     getpaidranges: defineMethod({

@@ -67,7 +67,8 @@ test('a contract locks its budget in escrow, counts as an open problem, and clos
   const closed = getContract(tc.chain.state, id)!;
   assert.equal(closed.status, STATUS_CLOSED);
   assert.equal(closed.escrow, 0n);
-  assert.equal(getAccount(tc.chain.state, bidder.address).balance, before + 2_005_000n - 1_000n - 1_000n);
+  assert.equal(getAccount(tc.chain.state, bidder.address).balance, before + 2_005_000n - 1_000n - 1_000n - 1_000n);
+  // (escrow less one MCU paid and that payout's fee, which escrow pays; less the close fee)
   assert.equal(tc.chain.tip.openProblems, 0);
   await assertConserved(tc.chain);
   await expectInvalid(tc, [payout(solver, bidder, id, [{ start: 5, end: 6 }], 1n, g)], 'CONTRACT_CLOSED');
@@ -90,9 +91,9 @@ test('payouts: paid once per index, only by the authority, at the contract price
     miner: MINER,
   });
   assert.deepEqual(getPaidRanges(tc.chain.state, id), [{ start: 0, end: 3 }]);
-  // 3 MCUs at 1,000 Li, less two fees of 1,000 Li.
-  assert.equal(getAccount(tc.chain.state, solver.address).balance, 1_000n);
-  assert.equal(getContract(tc.chain.state, id)!.escrow, 1_000_000n - 3_000n);
+  // 3 MCUs at 1,000 Li; the two payouts' fees come out of escrow, not the Solver's pay.
+  assert.equal(getAccount(tc.chain.state, solver.address).balance, 3_000n);
+  assert.equal(getContract(tc.chain.state, id)!.escrow, 1_000_000n - 3_000n - 2_000n);
 
   await expectInvalid(tc, [payout(solver, bidder, id, [{ start: 2, end: 5 }], 2n, g)], 'RANGE_ALREADY_PAID');
   await expectInvalid(tc, [payout(solver, stranger, id, [{ start: 10, end: 11 }], 2n, g)], 'NOT_AUTHORITY');

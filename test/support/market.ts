@@ -74,12 +74,13 @@ export function payout(
   const price = opts.price ?? 1_000n;
   const cid = opts.cid ?? new Uint8Array([1, 0x55, 0x12, 0x20, ...new Uint8Array(32).fill(7)]);
   const timestamp = opts.timestamp ?? 1_800_000_000_000;
-  const authoritySig = signPayout({ contract, solver: solver.address, ranges, price, timestamp, cid }, authority.priv);
+  const fee = 1_000n;
+  const authoritySig = signPayout({ contract, solver: solver.address, ranges, price, fee, timestamp, cid }, authority.priv);
   return Transaction.sign(
     {
       kind: TX_KINDS.payout,
       nonce,
-      fee: 1_000n,
+      fee,
       cid,
       payload: payoutRules.encode({ contract, ranges, price, timestamp, authority: authority.pub, authoritySig }),
     },

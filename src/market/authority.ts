@@ -1,0 +1,273 @@
+import { EventEmitter } from 'node:events';
+import { type Address, addressOf } from '../chain/address.ts';
+import type { Chain } from '../chain/chain.ts';
+import { equalBytes, toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
+import { publicKeyOf, sign } from '../chain/keys.ts';
+import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
+import { signPayout } from './contract-tx.ts';
+import type { FrameStream, MarketHost, ResultStore } from './host.ts';
+import { LeaseBook, type LeaseStatus } from './leases.ts';
+import { overlaps, type Range } from './ranges.ts';
+import {
+  ackMessage,
+  DISCOVERY_MAX_AGE_MS,
+  type Discovery,
+  discoveryCommitment,
+  type Lease,
+  MAX_RESULTS_BYTES,
+} from './messages.ts';
+import { decodeResults, resultCid } from './results.ts';
+import { contractBody } from './rpc.ts';
+import type { ContractRuntime, JsonValue, ResultRow, SandboxPool } from './sandbox.ts';
+
+export class SessionEnd extends ZiError<
+  'BAD_FRAME' | 'WRONG_LEASE' | 'WRONG_PRICE' | 'FEE_TOO_HIGH' | 'CID_MISMATCH' | 'BAD_RESULT' | 'FAILED_VALIDATION' | 'BUDGET_EXHAUSTED'
+> {}
+
+export interface AuthorityLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface AuthorityDeps {
+  chain: Chain;
+  host: MarketHost;
+  results: ResultStore;
+  sandboxes: SandboxPool;
+  /** The Bidder's (or its Validator's) key: it signs payouts. */
+  key: Uint8Array;
+  logger: AuthorityLogger;
+  clock?: () => number;
+  /** Time a first lease (one MCU) may take; later leases get more as measured. */
+  baseLeaseMs?: number;
+  maxSessions?: number;
+  /** A signed payout not on chain after this long gives its range back to the pool. */
+  payoutGraceMs?: number;
+}
+
+export interface PaidEvent {
+  contract: string;
+  solver: string;
+  start: number;
+  end: number;
+  cid: Uint8Array;
+}
+
+interface ContractBook {
+  book: LeaseBook;
+  /** Runtimes come from the pool on each use: it disposes idle ones. */
+  runtime: () => Promise<ContractRuntime>;
+  price: bigint;
+  growth: number;
+  maxBatch: number;
+  /** Signed payouts not yet seen on chain: escrow this authority has promised. */
+  promised: { range: Range; cost: bigint; at: number }[];
+}
+
+function promisedTotal(cb: ContractBook): bigint {
+  return cb.promised.reduce((n, p) => n + p.cost, 0n);
+}
+
+/**
+ * The Bidder's side of the market (DESIGN.md §4), inside the Bidder's node:
+ * answers discoveries for its own contracts by dialling the Solver back,
+ * leases growing ranges, checks each batch (CID, shape, `validate`), pins it
+ * and signs the payout. Several Solvers at once; no index leased twice.
+ */
+export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ solver: string; reason: string }] }> {
+  private readonly d: Required<Omit<AuthorityDeps, 'clock'>> & { clock: () => number };
+  readonly address: Address;
+  private readonly pub: Uint8Array;
+  private readonly books = new Map<string, Promise<ContractBook>>();
+  private readonly sessions = new Set<string>();
+  private readonly seen = new Set<string>();
+  private stopped = false;
+
+  constructor(deps: AuthorityDeps) {
+    super();
+    this.d = { baseLeaseMs: 30_000, maxSessions: 64, payoutGraceMs: 5 * 60_000, clock: Date.now, ...deps };
+    this.pub = publicKeyOf(deps.key);
+    this.address = addressOf(this.pub);
+  }
+
+  private readonly onTip = (): void => {
+    for (const [id, p] of this.books) {
+      void p.then((b) => {
+        const paid = getPaidRanges(this.d.chain.state, Buffer.from(id, 'hex'));
+        b.book.setPaid(paid);
+        const now = this.d.clock();
+        b.promised = b.promised.filter((x) => {
+          if (overlaps(paid, [x.range])) return false;
+          // A signed payout its Solver never sent: the range is solved by nobody after all.
+          if (now - x.at > this.d.payoutGraceMs) {
+            b.book.unsign(x.range);
+            return false;
+          }
+          return true;
+        });
+      });
+    }
+  };
+
+  start(): void {
+    this.d.host.onDiscovery((disc) => {
+      if (!this.stopped) void this.onDiscovery(disc);
+    });
+    this.d.chain.on('tip', this.onTip);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.d.chain.off('tip', this.onTip);
+  }
+
+  /** Whether this key signs payouts for a contract. */
+  serves(contract: Hash): boolean {
+    const c = getContract(this.d.chain.state, contract);
+    if (!c || c.status !== STATUS_OPEN) return false;
+    return equalBytes(c.bidder, this.address) || (c.validation === VALIDATION_DELEGATED && equalBytes(c.validator, this.address));
+  }
+
+  async status(contract: Hash): Promise<LeaseStatus | undefined> {
+    const b = this.books.get(toHex(contract));
+    return b ? (await b).book.status() : undefined;
+  }
+
+  private contractBook(id: Hash): Promise<ContractBook> {
+    const key = toHex(id);
+    let p = this.books.get(key);
+    if (!p) {
+      p = (async () => {
+        const body = await contractBody(this.d.chain, id);
+        const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
+        const runtime = () => this.d.sandboxes.get(key, body.code, limits);
+        const book = new LeaseBook((await runtime()).size, this.d.clock);
+        book.setPaid(getPaidRanges(this.d.chain.state, id));
+        return { book, runtime, price: body.price, growth: body.growth, maxBatch: body.maxBatch, promised: [] };
+      })();
+      p.catch(() => this.books.delete(key));
+      this.books.set(key, p);
+    }
+    return p;
+  }
+
+  private async onDiscovery(disc: Discovery): Promise<void> {
+    const commitment = toHex(disc.solverKey) + toHex(disc.contract);
+    const sessionKey = commitment;
+    if (!this.serves(disc.contract)) return;
+    if (Math.abs(this.d.clock() - disc.timestamp) > DISCOVERY_MAX_AGE_MS) return;
+    if (this.sessions.has(sessionKey) || this.sessions.size >= this.d.maxSessions) return;
+    const dedupe = `${commitment}:${disc.timestamp}`;
+    if (this.seen.has(dedupe)) return;
+    this.seen.add(dedupe);
+    if (this.seen.size > 10_000) this.seen.clear();
+
+    this.sessions.add(sessionKey);
+    const solver = addressOf(disc.solverKey);
+    const log = { contract: toHex(disc.contract).slice(0, 16), solver: disc.peerId };
+    let stream: FrameStream | undefined;
+    let lease: Lease | undefined;
+    let cb: ContractBook | undefined;
+    try {
+      cb = await this.contractBook(disc.contract);
+      lease = cb.book.lease(disc.peerId, 1, this.d.baseLeaseMs);
+      if (!lease) return;
+      stream = await this.d.host.dial(disc.peerId, disc.addrs, 10_000);
+      const ackCommit = discoveryCommitment(disc);
+      const addrs = this.d.host.addrs();
+      await stream.write({
+        type: 'ack',
+        authorityKey: this.pub,
+        commitment: ackCommit,
+        addrs,
+        signature: sign(ackMessage({ authorityKey: this.pub, commitment: ackCommit, addrs }), this.d.key),
+        lease,
+      });
+      this.d.logger.info({ ...log, lease: [lease.start, lease.end] }, 'solver session started');
+      await this.session(stream, disc.contract, solver, cb, lease);
+    } catch (err) {
+      if (lease) cb?.book.release(lease.id);
+      const reason = err instanceof ZiError ? err.code : 'ERROR';
+      const message = err instanceof Error ? err.message : String(err);
+      this.d.logger.warn({ ...log, reason, err: message }, 'solver session ended');
+      if (err instanceof SessionEnd) {
+        this.d.host.penalize(disc.peerId, err.code);
+        this.emit('rejected', { solver: disc.peerId, reason });
+        await stream?.write({ type: 'done', reason, message }).catch(() => undefined);
+        await stream?.close().catch(() => undefined);
+      } else {
+        stream?.abort(err instanceof Error ? err : new Error(message));
+      }
+    } finally {
+      this.sessions.delete(sessionKey);
+    }
+  }
+
+  private async session(stream: FrameStream, id: Hash, solver: Address, cb: ContractBook, first: Lease): Promise<void> {
+    let lease: Lease | undefined = first;
+    let size = 1;
+    let sentAt = this.d.clock();
+    while (lease && !this.stopped) {
+      const frame = await stream.read(Math.max(1_000, lease.expiresAt - this.d.clock()));
+      if (frame.type !== 'result') throw new SessionEnd('BAD_FRAME', `expected results, got ${frame.type}`);
+      if (frame.leaseId !== lease.id) throw new SessionEnd('WRONG_LEASE', `results for lease ${frame.leaseId}, not ${lease.id}`);
+      const elapsed = Math.max(1, this.d.clock() - sentAt);
+      await this.check(id, cb, lease, frame);
+      const mcus = lease.end - lease.start;
+      const cost = BigInt(mcus) * cb.price + frame.fee;
+      const c = getContract(this.d.chain.state, id);
+      if (!c || c.status !== STATUS_OPEN) throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract is closed');
+      if (cost + BigInt(mcus) * c.validationFee + promisedTotal(cb) > c.escrow) {
+        throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract has no escrow left for this batch');
+      }
+      await this.d.results.put(frame.results);
+      const ranges = [{ start: lease.start, end: lease.end }];
+      const authoritySig = signPayout(
+        { contract: id, solver, ranges, price: frame.price, fee: frame.fee, timestamp: frame.timestamp, cid: frame.cid },
+        this.d.key,
+      );
+      cb.promised.push({ range: ranges[0]!, cost: cost + BigInt(mcus) * c.validationFee, at: this.d.clock() });
+      cb.book.settle(lease.id);
+      this.emit('paid', { contract: toHex(id), solver: stream.remotePeer, start: lease.start, end: lease.end, cid: frame.cid });
+      size = Math.min(size * cb.growth, cb.maxBatch);
+      // Lease time follows the measured pace, with room for a slow batch.
+      const ttl = this.d.baseLeaseMs + Math.ceil((elapsed / mcus) * size * 4);
+      const next = cb.book.lease(stream.remotePeer, size, ttl);
+      await stream.write(next ? { type: 'paid', leaseId: lease.id, authoritySig, next } : { type: 'paid', leaseId: lease.id, authoritySig });
+      lease = next;
+      sentAt = this.d.clock();
+    }
+    await stream.write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' }).catch(() => undefined);
+    await stream.close().catch(() => undefined);
+  }
+
+  /** A batch is paid only if its bytes are what its CID says and `validate` accepts them. */
+  private async check(
+    id: Hash,
+    cb: ContractBook,
+    lease: Lease,
+    frame: { price: bigint; fee: bigint; cid: Uint8Array; results: Uint8Array },
+  ) {
+    if (frame.price !== cb.price) throw new SessionEnd('WRONG_PRICE', `asked ${frame.price} Li per MCU, the contract pays ${cb.price}`);
+    // A payout is well under 1 KiB: a higher fee would spend the Bidder's escrow on miners.
+    const maxFee = this.d.chain.params.minFeePerByte * 1024n;
+    if (frame.fee > maxFee) throw new SessionEnd('FEE_TOO_HIGH', `a payout fee of ${frame.fee} Li is over ${maxFee} Li`);
+    const cid = await resultCid(frame.results);
+    if (!equalBytes(cid.bytes, frame.cid)) throw new SessionEnd('CID_MISMATCH', 'the results do not hash to the CID sent with them');
+    let results: ReturnType<typeof decodeResults>;
+    try {
+      results = decodeResults(frame.results, MAX_RESULTS_BYTES);
+    } catch (err) {
+      throw new SessionEnd('BAD_RESULT', (err as Error).message);
+    }
+    if (results.contract !== toHex(id) || results.from !== lease.start || results.outputs.length !== lease.end - lease.start) {
+      throw new SessionEnd('BAD_RESULT', 'the results do not cover exactly the leased range');
+    }
+    const rows: ResultRow[] = results.outputs.map((out, k) => [lease.start + k, results.inputs[k] as JsonValue, out]);
+    const ok = await (await cb.runtime()).validate(rows);
+    if (!ok) throw new SessionEnd('FAILED_VALIDATION', `the contract's validate() refused indices ${lease.start}..${lease.end - 1}`);
+  }
+}

@@ -1,0 +1,378 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { addressOf } from '../chain/address.ts';
+import type { Chain } from '../chain/chain.ts';
+import { equalBytes, toHex } from '../chain/encoding.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
+import { publicKeyOf, verify } from '../chain/keys.ts';
+import type { Mempool } from '../chain/mempool.ts';
+import { Transaction, TX_KINDS } from '../chain/transaction.ts';
+import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
+import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
+import { payoutRules } from './contract-tx.ts';
+import type { FrameStream, MarketHost, ResultStore } from './host.ts';
+import { ackMessage, type Ack, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
+import { encodeResults, resultCid } from './results.ts';
+import { contractBody } from './rpc.ts';
+import { type ContractRuntime, type JsonValue, loadContract } from './sandbox.ts';
+
+export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
+
+export interface SolverLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface SolverDeps {
+  chain: Chain;
+  mempool: Mempool;
+  host: MarketHost;
+  results: ResultStore;
+  /** The Solver's wallet key: it signs discoveries and receives payouts. */
+  key: Uint8Array;
+  logger: SolverLogger;
+  /** Sandboxes computing one lease side by side. */
+  threads: number;
+  /** Work this contract only; otherwise the best-paying open one. */
+  contract?: Hash;
+  minPrice?: bigint;
+  /** The whitepaper's bootstrap-Solver rules (bootstrap.ts). */
+  bootstrap?: boolean;
+  clock?: () => number;
+  discoveryIntervalMs?: number;
+  /**
+   * Changes outputs before they are sent: only for tests and demos of a
+   * cheating Solver, which the authority must catch.
+   */
+  tamper?: (index: number, output: JsonValue) => JsonValue;
+}
+
+export interface SolverProgress {
+  contract: string;
+  /** MCUs computed and paid in this process. */
+  mcus: number;
+  batch: number;
+  earned: bigint;
+  /** MCUs per second over the last batch. */
+  rate: number;
+  payouts: number;
+}
+
+export interface Candidate {
+  id: Hash;
+  price: bigint;
+  /** Measured MCUs per second on this machine, all threads. */
+  rate: number;
+  /** Expected Li per second: what the ranking sorts by. */
+  score: number;
+}
+
+interface Engines {
+  id: string;
+  runtimes: ContractRuntime[];
+  size: number | null;
+}
+
+/**
+ * `zi solve`: picks the open contract that pays best per second on this
+ * machine, announces itself, computes the leases the authority sends on
+ * worker sandboxes, and submits the payouts it gets signed.
+ */
+export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: [string] }> {
+  private readonly d: Required<Omit<SolverDeps, 'contract' | 'tamper'>> & Pick<SolverDeps, 'contract' | 'tamper'>;
+  private readonly pub: Uint8Array;
+  private running = false;
+  private loop?: Promise<void>;
+  private engines?: Engines;
+  private readonly rates = new Map<string, number>();
+  private readonly stop$ = new AbortController();
+  private awaiting?: { contract: Hash; resolve: (s: FrameStream) => void };
+  readonly stats = { mcus: 0, earned: 0n, payouts: 0 };
+
+  constructor(deps: SolverDeps) {
+    super();
+    this.d = {
+      minPrice: 1n,
+      bootstrap: false,
+      clock: Date.now,
+      discoveryIntervalMs: 3_000,
+      ...deps,
+    };
+    this.pub = publicKeyOf(deps.key);
+  }
+
+  get address(): Uint8Array {
+    return addressOf(this.pub);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.d.host.onStream((stream) => {
+      const waiting = this.awaiting;
+      if (waiting) waiting.resolve(stream);
+      else stream.abort(new Error('not waiting for an authority'));
+    });
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stop$.abort();
+    await this.loop?.catch(() => undefined);
+    this.disposeEngines();
+  }
+
+  private disposeEngines(): void {
+    for (const r of this.engines?.runtimes ?? []) r.dispose();
+    this.engines = undefined;
+  }
+
+  private async engines$(id: Hash): Promise<Engines> {
+    const key = toHex(id);
+    if (this.engines?.id === key) return this.engines;
+    this.disposeEngines();
+    const body = await contractBody(this.d.chain, id);
+    const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
+    const runtimes = await Promise.all(Array.from({ length: this.d.threads }, () => loadContract(body.code, limits)));
+    this.engines = { id: key, runtimes, size: runtimes[0]!.size };
+    return this.engines;
+  }
+
+  /** Open contracts this Solver may take, best expected pay per second first. */
+  async rank(): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    const tip = this.d.chain.height;
+    for await (const [key, value] of this.d.chain.store.stateEntries(new Uint8Array([STATE_CONTRACT]))) {
+      const id = key.subarray(1);
+      const c = decodeContract(value);
+      if (c.status !== STATUS_OPEN || c.price < this.d.minPrice) continue;
+      if (this.d.contract && !equalBytes(id, this.d.contract)) continue;
+      if (this.d.bootstrap && !bootstrapDecision(c, tip).take) continue;
+      const rate = await this.measure(id);
+      if (rate > 0) out.push({ id, price: c.price, rate, score: Number(c.price) * rate });
+    }
+    return out.sort((a, b) => b.score - a.score);
+  }
+
+  /** MCUs per second of a contract on this machine, from a short timed sample. */
+  private async measure(id: Hash): Promise<number> {
+    const key = toHex(id);
+    const known = this.rates.get(key);
+    if (known !== undefined) return known;
+    let rate = 0;
+    try {
+      const body = await contractBody(this.d.chain, id);
+      const rt = await loadContract(body.code, { memoryLimitMiB: body.memoryMiB, timeoutMs: Math.min(body.timeoutMs, 5_000) });
+      try {
+        let n = 1;
+        for (;;) {
+          const count = rt.size === null ? n : Math.min(n, rt.size);
+          const t0 = performance.now();
+          await rt.runRange(0, count);
+          const ms = performance.now() - t0;
+          if (ms > 50 || count === rt.size || n >= 1 << 20) {
+            rate = (count / Math.max(ms, 0.001)) * 1000 * this.d.threads;
+            break;
+          }
+          n *= 8;
+        }
+      } finally {
+        rt.dispose();
+      }
+    } catch (err) {
+      this.d.logger.warn({ contract: key.slice(0, 16), err: (err as Error).message }, 'contract does not run here; skipped');
+    }
+    this.rates.set(key, rate);
+    return rate;
+  }
+
+  /** For `--bootstrap` progress lines: why a contract is not taken yet. */
+  bootstrapStatus(id: Hash): BootstrapDecision | undefined {
+    const c = getContract(this.d.chain.state, id);
+    return c ? bootstrapDecision(c, this.d.chain.height) : undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const [best] = await this.rank();
+        if (!best) {
+          this.emit('waiting', 'no open contract to work on yet');
+          await sleep(1_000, undefined, { signal: this.stop$.signal });
+          continue;
+        }
+        const answered = await this.announce(best.id);
+        if (answered) await this.session(answered.stream, best.id, answered.commitments);
+      } catch (err) {
+        if (!this.running) break;
+        this.d.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'solving round failed; retrying');
+        await sleep(1_000, undefined, { signal: this.stop$.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Publishes discoveries until the contract's authority dials back (or gives up after a while). */
+  private async announce(contract: Hash): Promise<{ stream: FrameStream; commitments: Hash[] } | undefined> {
+    const got = Promise.withResolvers<FrameStream>();
+    // The authority may answer any discovery of this round, not just the latest.
+    const commitments: Hash[] = [];
+    const deadline = this.d.clock() + 30_000;
+    try {
+      while (this.running && this.d.clock() < deadline) {
+        const disc = signDiscovery(
+          { peerId: this.d.host.peerId, addrs: this.d.host.addrs(), contract, timestamp: this.d.clock() },
+          this.d.key,
+          this.pub,
+        );
+        commitments.push(discoveryCommitment(disc));
+        this.awaiting = { contract, resolve: got.resolve };
+        await this.d.host.publishDiscovery(disc).catch((err: Error) => {
+          this.d.logger.debug({ err: err.message }, 'discovery not published (no peers yet?)');
+        });
+        const stream = await Promise.race([
+          got.promise,
+          sleep(this.d.discoveryIntervalMs, undefined, { signal: this.stop$.signal }).then(() => undefined),
+        ]);
+        if (stream) return { stream, commitments };
+      }
+      this.emit('waiting', `no answer from the authority of ${toHex(contract).slice(0, 16)}…`);
+      return undefined;
+    } finally {
+      this.awaiting = undefined;
+    }
+  }
+
+  private checkAck(frame: Ack, contract: Hash, commitments: Hash[]): void {
+    if (!commitments.some((c) => equalBytes(frame.commitment, c))) throw new SolverError('BAD_ACK', 'the acknowledgement answers another discovery');
+    const message = ackMessage({ authorityKey: frame.authorityKey, commitment: frame.commitment, addrs: frame.addrs });
+    if (!verify(frame.signature, message, frame.authorityKey)) throw new SolverError('BAD_ACK', 'the acknowledgement is not signed');
+    const c = getContract(this.d.chain.state, contract);
+    const signer = addressOf(frame.authorityKey);
+    const ok =
+      c && (equalBytes(signer, c.bidder) || (c.validation === VALIDATION_DELEGATED && equalBytes(signer, c.validator)));
+    if (!ok) throw new SolverError('NOT_AUTHORITY', "the peer that answered is not the contract's authority");
+  }
+
+  private async session(stream: FrameStream, contract: Hash, commitments: Hash[]): Promise<void> {
+    const key = toHex(contract);
+    const log = { contract: key.slice(0, 16), authority: stream.remotePeer };
+    try {
+      const first = await stream.read(10_000);
+      if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
+      this.checkAck(first, contract, commitments);
+      const c = getContract(this.d.chain.state, contract)!;
+      const engines = await this.engines$(contract);
+      this.d.logger.info(log, 'handshake done; solving');
+      let lease: Lease | undefined = first.lease;
+      while (lease && this.running) {
+        const t0 = performance.now();
+        const { inputs, outputs } = await this.compute(engines, lease);
+        const seconds = (performance.now() - t0) / 1000;
+        const bytes = encodeResults(contract, lease.start, inputs, outputs);
+        const cid = (await resultCid(bytes)).bytes;
+        await this.d.results.put(bytes);
+        const timestamp = this.d.clock();
+        const fee = this.payoutFee(contract, lease, cid);
+        await stream.write({ type: 'result', leaseId: lease.id, price: c.price, fee, timestamp, cid, results: bytes });
+        const reply = await stream.read(Math.max(30_000, (lease.end - lease.start) * 10));
+        if (reply.type === 'done') {
+          this.d.logger.info({ ...log, reason: reply.reason, message: reply.message }, 'authority ended the session');
+          return;
+        }
+        if (reply.type !== 'paid' || reply.leaseId !== lease.id) throw new SolverError('BAD_ACK', `unexpected ${reply.type} frame`);
+        await this.submitPayout(contract, lease, c.price, fee, timestamp, cid, first.authorityKey, reply.authoritySig);
+        const mcus = lease.end - lease.start;
+        this.stats.mcus += mcus;
+        this.stats.earned += BigInt(mcus) * c.price;
+        this.stats.payouts++;
+        this.emit('progress', {
+          contract: key,
+          mcus: this.stats.mcus,
+          batch: mcus,
+          earned: this.stats.earned,
+          rate: mcus / Math.max(seconds, 1e-6),
+          payouts: this.stats.payouts,
+        });
+        lease = reply.next;
+      }
+      await stream.close().catch(() => undefined);
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+      if (err instanceof SolverError) this.d.host.penalize(stream.remotePeer, err.code);
+      throw err;
+    }
+  }
+
+  /** The lease split across the sandboxes, each computing a contiguous part. */
+  private async compute(e: Engines, lease: Lease): Promise<{ inputs: JsonValue[]; outputs: JsonValue[] }> {
+    const count = lease.end - lease.start;
+    const parts = Math.min(e.runtimes.length, count);
+    const per = Math.ceil(count / parts);
+    const results = await Promise.all(
+      Array.from({ length: parts }, (_, k) => {
+        const from = lease.start + k * per;
+        return e.runtimes[k]!.runRange(from, Math.max(0, Math.min(per, lease.end - from)));
+      }),
+    );
+    const inputs = results.flatMap((r) => r.inputs);
+    let outputs = results.flatMap((r) => r.outputs);
+    const tamper = this.d.tamper;
+    if (tamper) outputs = outputs.map((o, k) => tamper(lease.start + k, o));
+    return { inputs, outputs };
+  }
+
+  /** The minimum relay fee for the payout this lease will make (its size does not depend on the fee). */
+  private payoutFee(contract: Hash, lease: Lease, cid: Uint8Array): bigint {
+    const trial = this.buildPayout(contract, lease, 0n, 0n, 0, cid, this.pub, new Uint8Array(64), 0n);
+    return this.d.chain.params.minFeePerByte * BigInt(trial.size);
+  }
+
+  private buildPayout(
+    contract: Hash,
+    lease: Lease,
+    price: bigint,
+    fee: bigint,
+    timestamp: number,
+    cid: Uint8Array,
+    authority: Uint8Array,
+    authoritySig: Uint8Array,
+    nonce: bigint,
+  ): Transaction {
+    return Transaction.sign(
+      {
+        kind: TX_KINDS.payout,
+        nonce,
+        fee,
+        cid,
+        payload: payoutRules.encode({
+          contract,
+          ranges: [{ start: lease.start, end: lease.end }],
+          price,
+          timestamp,
+          authority,
+          authoritySig,
+        }),
+      },
+      this.d.key,
+      this.d.chain.genesisHash,
+    );
+  }
+
+  private async submitPayout(
+    contract: Hash,
+    lease: Lease,
+    price: bigint,
+    fee: bigint,
+    timestamp: number,
+    cid: Uint8Array,
+    authority: Uint8Array,
+    sig: Uint8Array,
+  ): Promise<void> {
+    const nonce = this.d.mempool.nextNonce(this.address);
+    const tx = this.buildPayout(contract, lease, price, fee, timestamp, cid, authority, sig, nonce);
+    await this.d.mempool.accept(tx);
+  }
+}
