@@ -68,6 +68,7 @@ const g = globalThis;
 const defineProperty = Object.defineProperty;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 const getPrototypeOf = Object.getPrototypeOf;
+const setPrototypeOf = Object.setPrototypeOf;
 const keys = Object.keys;
 const isArray = Array.isArray;
 const ArrayCtor = Array;
@@ -417,15 +418,23 @@ const putVector = (c, v, k) => {
   return true;
 };
 // The first k values of a typed column as a generic array of n slots.
+// Generic arrays have no prototype: the contract may have put index
+// accessors or a toJSON on Array.prototype, and those must not see or change
+// what the harness stores and serialises.
+const bareArray = (n) => {
+  const a = new ArrayCtor(n);
+  setPrototypeOf(a, null);
+  return a;
+};
 const toGeneric = (c, k) => {
-  const g = new ArrayCtor(c.n);
+  const g = bareArray(c.n);
   const f = c.f;
   const m = c.m;
   for (let j = 0; j < k; j++) {
     if (c.kind === BOOL) g[j] = f[j] === 1;
     else if (c.kind === F64) g[j] = f[j];
     else {
-      const v = new ArrayCtor(m);
+      const v = bareArray(m);
       for (let e = 0; e < m; e++) v[e] = f[j * m + e];
       g[j] = v;
     }

@@ -63,6 +63,9 @@ export const SANDBOX_POLICY: Readonly<Record<keyof SandboxLimits, Bounds>> = Obj
 /** Deepest nesting of arrays/objects in one input or output value. */
 export const MAX_JSON_DEPTH = 64;
 
+/** CPU time a call may use beyond twice its limit before its isolate is disposed. */
+const WATCHDOG_SLACK_MS = 250;
+
 /** The name contract code runs under; stack traces and error lines refer to it. */
 export const CONTRACT_FILENAME = 'contract.js';
 const HARNESS_FILENAME = 'zi-sandbox-prelude.js';
@@ -319,25 +322,60 @@ export class ContractRuntime {
   async #callNow(op: string, a?: string | number, b?: string | number): Promise<string | unknown[]> {
     this.#assertUsable();
     const engine = await this.#ensureEngine();
+    const watchdog = this.#watch(engine);
     let context: ivm.Context | undefined;
     let run: ivm.Reference | undefined;
     let reply: unknown;
+    let stage: 'setup' | 'call' = 'setup';
     try {
       context = await engine.isolate.createContext();
       run = (await engine.prelude.run(context, {
         reference: true,
         timeout: this.limits.timeoutMs,
       })) as ivm.Reference;
+      stage = 'call';
       // copy: the range reply is an array of typed arrays and strings that
       // the harness built itself, so the structured clone runs no contract code.
       reply = await run.apply(undefined, [op, a, b], { timeout: this.limits.timeoutMs, result: { copy: true } });
     } catch (err) {
-      throw this.#hostFailure(err, engine, op);
+      throw this.#hostFailure(err, engine, op, stage, watchdog.fired);
     } finally {
+      clearInterval(watchdog.timer);
       releaseQuietly(run);
       releaseQuietly(context);
     }
     return this.#parseReply(reply, op);
+  }
+
+  /**
+   * isolated-vm copies an unhandled promise rejection out of the isolate
+   * after the call, outside its time limit, reading the reason's properties:
+   * a hostile getter there would spin forever. The harness keeps thrown
+   * values inside, but rejections are V8's. So a call that has used more CPU
+   * than its limit allows gets its isolate disposed, which ends the spin.
+   * CPU time, not wall time: a call queued behind other isolates for a free
+   * thread uses none.
+   */
+  #watch(engine: Engine): { timer: NodeJS.Timeout; fired: () => boolean } {
+    const start = engine.isolate.cpuTime;
+    const budgetNs = BigInt(2 * this.limits.timeoutMs + WATCHDOG_SLACK_MS) * 1_000_000n;
+    let fired = false;
+    const timer = setInterval(
+      () => {
+        if (engine.isolate.isDisposed) return;
+        if (engine.isolate.cpuTime - start > budgetNs) {
+          fired = true;
+          if (this.#engine === engine) {
+            this.#engine = undefined;
+            this.#restarts++;
+          }
+          engine.isolate.dispose();
+        }
+      },
+      Math.max(25, Math.floor(this.limits.timeoutMs / 2)),
+    );
+    timer.unref();
+    return { timer, fired: () => fired };
   }
 
   #parseReply(reply: unknown, op: string): string | unknown[] {
@@ -393,11 +431,25 @@ export class ContractRuntime {
     throw new SandboxError(code as SandboxErrorCode, `${op}: ${message}${where}`, meta);
   }
 
-  /** Maps what isolated-vm throws (termination, disposal) to a typed error. */
-  #hostFailure(err: unknown, engine: Engine, op: string): unknown {
+  /** Maps what isolated-vm throws (termination, disposal, a rejection) to a typed error. */
+  #hostFailure(
+    err: unknown,
+    engine: Engine,
+    op: string,
+    stage: 'setup' | 'call',
+    watchdogFired: () => boolean,
+  ): unknown {
     if (err instanceof SandboxError) return err;
     if (this.#disposed) return new SandboxError('DISPOSED', 'the contract runtime was disposed', { op });
     const message = err instanceof Error ? err.message : String(err);
+    if (watchdogFired() || /timed out/i.test(message)) {
+      return new SandboxError(
+        'TIMEOUT',
+        `${op}: contract code ran past the ${this.limits.timeoutMs} ms time limit`,
+        { op, limit: this.limits.timeoutMs },
+        { cause: err },
+      );
+    }
     if (engine.isolate.isDisposed || /memory limit/i.test(message)) {
       if (this.#engine === engine) {
         this.#engine = undefined;
@@ -410,11 +462,14 @@ export class ContractRuntime {
         { cause: err },
       );
     }
-    if (/timed out/i.test(message)) {
+    if (stage === 'call') {
+      // The harness returns every failure as a reply; what isolated-vm throws
+      // after a call is a promise the contract rejected and left unhandled.
+      const reason = message.length > 2000 ? `${message.slice(0, 2000)}…` : message;
       return new SandboxError(
-        'TIMEOUT',
-        `${op}: contract code ran past the ${this.limits.timeoutMs} ms time limit`,
-        { op, limit: this.limits.timeoutMs },
+        'THROWN',
+        `${op}: contract code left a promise rejected: ${reason}`,
+        { op },
         { cause: err },
       );
     }
