@@ -11,7 +11,9 @@ export function buildProgram(): Command {
     .description('Zi: a proof-of-work blockchain whose purpose is a marketplace for computation')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // A fixed width keeps help (and docs/CLI.md, made from it) the same on every terminal.
+    .configureHelp({ helpWidth: 100 });
   nodeCommand(program);
   walletCommand(program);
   chainCommand(program);
