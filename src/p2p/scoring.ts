@@ -54,7 +54,7 @@ export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response
   }
   if (err instanceof PeerError) {
     const penalty =
-      err.code === 'RATE_LIMITED' ? 10 : err.code === 'TIMEOUT' ? 5 : err.code === 'UNEXPECTED' ? 20 : BAN_SCORE;
+      err.code === 'RATE_LIMITED' ? 2 : err.code === 'TIMEOUT' ? 5 : err.code === 'UNEXPECTED' ? 20 : BAN_SCORE;
     return { verdict: penalty >= BAN_SCORE ? 'reject' : 'ignore', penalty, reason: err.code };
   }
   if (err instanceof ZiError) {
