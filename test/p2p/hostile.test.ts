@@ -29,7 +29,9 @@ async function hostile(t: { after(fn: () => Promise<void>): void }, target: Test
     inboundPerSecond: 100,
     isBanned: () => false,
   });
-  t.after(() => host.stop());
+  t.after(async () => {
+    await host.stop();
+  });
   await host.dial(target.net.host.getMultiaddrs()[0]!);
   return host;
 }
