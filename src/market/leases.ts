@@ -96,8 +96,13 @@ export class LeaseBook {
     this.expire();
     const solved = union(this.paid, this.signed);
     const leased = [...this.leases.values()].map((l) => ({ start: l.start, end: l.end, solver: l.solver, expiresAt: l.expiresAt }));
+    // Counted as the free part of [0, size), not size minus the parts: a range the
+    // chain shows paid may still be leased (a Solver submitted a payout after it
+    // was unsigned and re-leased), and paid ranges need not lie within the size.
     const remaining =
-      this.size === null ? Number.POSITIVE_INFINITY : this.size - rangeCount(solved) - rangeCount(leased);
+      this.size === null
+        ? Number.POSITIVE_INFINITY
+        : rangeCount(subtract([{ start: 0, end: this.size }], union(solved, leased)));
     return { size: this.size, solved, leased, remaining };
   }
 
