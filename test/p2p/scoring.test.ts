@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OrphanBlockError } from '../../src/chain/chain.ts';
+import { FutureBlockError } from '../../src/chain/checks.ts';
+import { DecodeError, ValidationError, ZiError } from '../../src/chain/errors.ts';
+import { MempoolError } from '../../src/chain/mempool.ts';
+import { BAN_SCORE, judge, PeerBook, PeerError } from '../../src/p2p/scoring.ts';
+
+test('one table decides what an error costs the peer that caused it', () => {
+  const cases: [unknown, 'block' | 'tx' | 'request' | 'response', string, number][] = [
+    [new FutureBlockError('FUTURE_BLOCK', 'early', { timestamp: 0, now: 0 }), 'block', 'ignore', 0],
+    [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 0],
+    [new ValidationError('BAD_POW', 'x'), 'block', 'reject', BAN_SCORE],
+    [new ValidationError('INSUFFICIENT_FUNDS', 'x'), 'block', 'reject', BAN_SCORE],
+    [new ValidationError('BAD_SIGNATURE', 'x'), 'tx', 'reject', BAN_SCORE],
+    // A spent nonce or an empty balance may be our view lagging: a nudge, not a ban.
+    [new ValidationError('INSUFFICIENT_FUNDS', 'x'), 'tx', 'ignore', 5],
+    [new MempoolError('ALREADY_KNOWN', 'x'), 'tx', 'ignore', 0],
+    [new DecodeError('TRAILING_BYTES', 'x'), 'request', 'reject', BAN_SCORE],
+    [new PeerError('WRONG_GENESIS', 'x'), 'response', 'reject', BAN_SCORE],
+    [new PeerError('RATE_LIMITED', 'x'), 'request', 'ignore', 2],
+    [
+      Object.assign(new Error('Message length too long'), { name: 'InvalidDataLengthError' }),
+      'request',
+      'reject',
+      BAN_SCORE,
+    ],
+    [new ZiError('CORRUPT', 'our own disk'), 'block', 'ignore', 0],
+  ];
+  for (const [err, what, verdict, penalty] of cases) {
+    const j = judge(err, what);
+    assert.equal(j.verdict, verdict, `${(err as Error).message} ${what}`);
+    assert.equal(j.penalty, penalty, `${(err as Error).message} ${what}`);
+  }
+});
+
+test('scores add up to a ban, decay over time, and bans expire', () => {
+  let now = 1_000_000;
+  const book = new PeerBook({ banMs: 60_000, halfLifeMs: 10_000, clock: () => now });
+  assert.equal(book.penalize('p', 60, 'x'), false);
+  now += 10_000; // halved to 30
+  assert.equal(Math.round(book.score('p')), 30);
+  assert.equal(book.penalize('p', 60, 'x'), false);
+  assert.equal(book.penalize('p', 20, 'flood'), true);
+  assert.equal(book.isBanned('p'), true);
+  assert.equal(book.bans()[0]?.reason, 'flood');
+  assert.equal(book.isBanned('q'), false);
+  now += 59_000;
+  assert.equal(book.isBanned('p'), true);
+  now += 2_000;
+  assert.equal(book.isBanned('p'), false);
+  assert.equal(book.score('p'), 0, 'back with a clean slate');
+});
+
+test('the ban list is bounded', () => {
+  const book = new PeerBook({ maxBans: 3 });
+  for (const p of ['a', 'b', 'c', 'd']) book.ban(p, 'x');
+  assert.equal(book.bans().length, 3);
+});
