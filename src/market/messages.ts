@@ -21,7 +21,9 @@ export const MAX_DISCOVERY_BYTES = 4 * 1024;
 export const DISCOVERY_MAX_AGE_MS = 2 * 60 * 1000;
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the string: dropping it would let two byte
+// strings decode to one value, and a decoded value would not re-encode to its bytes.
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function writeString(w: Writer, s: string, max: number): void {
   const b = utf8.encode(s);
