@@ -36,6 +36,7 @@ export const BITSWAP_LIMITS = {
   maxOutgoingMessageSize: 2 * MAX_BLOCK_BYTES,
   maxWantlistSize: 256,
   sendBlocksMaxQueueLength: 64,
+  sendWantlistDebounce: 1,
 } satisfies BitswapOptions;
 
 export interface HeliaStoreOptions {

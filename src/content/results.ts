@@ -34,57 +34,97 @@ export class ResultsError extends ZiError<'BAD_VALUE' | 'TOO_LARGE'> {}
  * keys sorted by UTF-16 code units, numbers and strings as ECMAScript's
  * JSON.stringify writes them (so -0 is written 0). Refuses what JSON cannot
  * carry exactly: non-finite numbers, undefined, functions, bigints, holes,
- * non-plain objects, cycles and nesting deeper than `maxDepth`.
+ * non-plain objects (a Date, a Map), cycles and nesting deeper than `maxDepth`.
  */
 export function canonicalJson(value: unknown, maxDepth = MAX_OUTPUT_DEPTH, maxLength = Infinity): string {
-  const out: string[] = [];
-  let length = 0;
-  const push = (s: string) => {
-    length += s.length;
-    // UTF-8 never takes fewer bytes than UTF-16 code units, so this bounds the bytes too.
-    if (length > maxLength) throw new ResultsError('TOO_LARGE', `JSON text longer than ${maxLength}`);
-    out.push(s);
-  };
-  const write = (v: unknown, depth: number, path: string): void => {
-    if (v === null || typeof v === 'boolean') {
-      push(String(v));
-    } else if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new ResultsError('BAD_VALUE', `${path}: ${v} is not a JSON number`, { path });
-      push(JSON.stringify(v));
-    } else if (typeof v === 'string') {
-      push(JSON.stringify(v));
-    } else if (typeof v === 'object') {
-      if (depth >= maxDepth) throw new ResultsError('BAD_VALUE', `${path}: nested deeper than ${maxDepth}`, { path });
+  let text: string;
+  try {
+    text = fastJson(value, 0, maxDepth);
+  } catch (err) {
+    if (err !== UNENCODABLE) throw err;
+    // Find and name the offending value, off the fast path.
+    throw explainUnencodable(value, maxDepth);
+  }
+  // UTF-8 never takes fewer bytes than UTF-16 code units, so this bounds the bytes too.
+  if (text.length > maxLength) throw new ResultsError('TOO_LARGE', `JSON text longer than ${maxLength}`);
+  return text;
+}
+
+const UNENCODABLE = Symbol('unencodable');
+
+/** The encoder proper: builds no paths, and writes arrays of plain numbers with one native join. */
+function fastJson(v: unknown, depth: number, maxDepth: number): string {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isFinite(v)) throw UNENCODABLE;
+      // Number-to-string is the same algorithm in String() and JSON.stringify.
+      return String(v);
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (depth >= maxDepth) throw UNENCODABLE;
       if (Array.isArray(v)) {
-        push('[');
-        for (let i = 0; i < v.length; i++) {
-          if (!(i in v)) throw new ResultsError('BAD_VALUE', `${path}[${i}]: hole in array`, { path });
-          if (i > 0) push(',');
-          write(v[i], depth + 1, `${path}[${i}]`);
+        const n = v.length;
+        let numbers = true;
+        for (let i = 0; i < n; i++) {
+          const x = v[i];
+          if (typeof x !== 'number' || !Number.isFinite(x)) {
+            numbers = false;
+            break;
+          }
         }
-        push(']');
-        return;
+        if (numbers) return `[${v.join(',')}]`;
+        let s = '[';
+        for (let i = 0; i < n; i++) {
+          if (!(i in v)) throw UNENCODABLE;
+          if (i > 0) s += ',';
+          s += fastJson(v[i], depth + 1, maxDepth);
+        }
+        return `${s}]`;
       }
       const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new ResultsError('BAD_VALUE', `${path}: not a plain object`, { path });
-      }
-      push('{');
+      if (proto !== Object.prototype && proto !== null) throw UNENCODABLE;
       const keys = Object.keys(v).sort();
+      let s = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
-        if (i > 0) push(',');
-        push(JSON.stringify(k));
-        push(':');
-        write((v as Record<string, unknown>)[k], depth + 1, `${path}.${k}`);
+        if (i > 0) s += ',';
+        s += `${JSON.stringify(k)}:${fastJson((v as Record<string, unknown>)[k], depth + 1, maxDepth)}`;
       }
-      push('}');
-    } else {
-      throw new ResultsError('BAD_VALUE', `${path}: a ${typeof v} is not JSON`, { path });
+      return `${s}}`;
     }
+    default:
+      throw UNENCODABLE;
+  }
+}
+
+function explainUnencodable(value: unknown, maxDepth: number): ResultsError {
+  const walk = (v: unknown, depth: number, path: string): ResultsError | undefined => {
+    const bad = (why: string) => new ResultsError('BAD_VALUE', `${path}: ${why}`, { path });
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
+    if (typeof v === 'number') return Number.isFinite(v) ? undefined : bad(`${v} is not a JSON number`);
+    if (typeof v !== 'object') return bad(`a ${typeof v} is not JSON`);
+    if (depth >= maxDepth) return bad(`nested deeper than ${maxDepth}`);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        if (!(i in v)) return bad(`hole at [${i}]`);
+        const e = walk(v[i], depth + 1, `${path}[${i}]`);
+        if (e) return e;
+      }
+      return undefined;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return bad('not a plain object');
+    for (const k of Object.keys(v)) {
+      const e = walk((v as Record<string, unknown>)[k], depth + 1, `${path}.${k}`);
+      if (e) return e;
+    }
+    return undefined;
   };
-  write(value, 0, '$');
-  return out.join('');
+  return walk(value, 0, '$') ?? new ResultsError('BAD_VALUE', 'not encodable as JSON');
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
