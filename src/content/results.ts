@@ -1,8 +1,7 @@
-import type { CID } from 'multiformats/cid';
 import { equalBytes } from '../chain/encoding.ts';
 import { DecodeError, ZiError } from '../chain/errors.ts';
 import { isCanonical, MAX_PAYOUT_RANGES, type Range, rangeCount } from '../market/ranges.ts';
-import { cidOf } from './cid.ts';
+import { type ContentCid, cidOf } from './cid.ts';
 import { MAX_BLOCK_BYTES } from './store.ts';
 
 /** A JSON value, as produced by contract code (the sandbox's JsonValue has the same shape). */
@@ -239,7 +238,7 @@ export function decodeResults(bytes: Uint8Array): ResultBatch {
  * Kubo assign to the same bytes, computed here without any IPFS node, so the
  * authority compares the Solver's claimed CID with the bytes it received.
  */
-export function resultCid(bytes: Uint8Array): CID {
+export function resultCid(bytes: Uint8Array): ContentCid {
   return cidOf(bytes);
 }
 
