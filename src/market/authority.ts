@@ -5,26 +5,31 @@ import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, sign } from '../chain/keys.ts';
+import { cidOf } from '../content/cid.ts';
+import { decodeResults, MAX_RESULTS_BYTES } from '../content/results.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { signPayout } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { LeaseBook, type LeaseStatus } from './leases.ts';
+import { ackMessage, DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
-import {
-  ackMessage,
-  DISCOVERY_MAX_AGE_MS,
-  type Discovery,
-  discoveryCommitment,
-  type Lease,
-  MAX_RESULTS_BYTES,
-} from './messages.ts';
-import { decodeResults, resultCid } from './results.ts';
 import { contractBody } from './rpc.ts';
 import type { ContractRuntime, JsonValue, ResultRow, SandboxPool } from './sandbox.ts';
 
 export class SessionEnd extends ZiError<
-  'BAD_FRAME' | 'WRONG_LEASE' | 'WRONG_PRICE' | 'FEE_TOO_HIGH' | 'CID_MISMATCH' | 'BAD_RESULT' | 'FAILED_VALIDATION' | 'BUDGET_EXHAUSTED'
+  | 'BAD_FRAME'
+  | 'WRONG_LEASE'
+  | 'WRONG_PRICE'
+  | 'FEE_TOO_HIGH'
+  | 'CID_MISMATCH'
+  | 'BAD_RESULT'
+  | 'FAILED_VALIDATION'
+  | 'BUDGET_EXHAUSTED'
+  | 'EXPIRED'
 > {}
+
+/** Endings that are nobody's fault: the Solver is not scored down for them. */
+const BLAMELESS = new Set(['BUDGET_EXHAUSTED', 'EXPIRED']);
 
 export interface AuthorityLogger {
   info(obj: object, msg?: string): void;
@@ -128,7 +133,10 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
   serves(contract: Hash): boolean {
     const c = getContract(this.d.chain.state, contract);
     if (!c || c.status !== STATUS_OPEN) return false;
-    return equalBytes(c.bidder, this.address) || (c.validation === VALIDATION_DELEGATED && equalBytes(c.validator, this.address));
+    return (
+      equalBytes(c.bidder, this.address) ||
+      (c.validation === VALIDATION_DELEGATED && equalBytes(c.validator, this.address))
+    );
   }
 
   async status(contract: Hash): Promise<LeaseStatus | undefined> {
@@ -194,7 +202,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const message = err instanceof Error ? err.message : String(err);
       this.d.logger.warn({ ...log, reason, err: message }, 'solver session ended');
       if (err instanceof SessionEnd) {
-        this.d.host.penalize(disc.peerId, err.code);
+        if (!BLAMELESS.has(err.code)) this.d.host.penalize(disc.peerId, err.code);
         this.emit('rejected', { solver: disc.peerId, reason });
         await stream?.write({ type: 'done', reason, message }).catch(() => undefined);
         await stream?.close().catch(() => undefined);
@@ -213,7 +221,8 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     while (lease && !this.stopped) {
       const frame = await stream.read(Math.max(1_000, lease.expiresAt - this.d.clock()));
       if (frame.type !== 'result') throw new SessionEnd('BAD_FRAME', `expected results, got ${frame.type}`);
-      if (frame.leaseId !== lease.id) throw new SessionEnd('WRONG_LEASE', `results for lease ${frame.leaseId}, not ${lease.id}`);
+      if (frame.leaseId !== lease.id)
+        throw new SessionEnd('WRONG_LEASE', `results for lease ${frame.leaseId}, not ${lease.id}`);
       const elapsed = Math.max(1, this.d.clock() - sentAt);
       await this.check(id, cb, lease, frame);
       const mcus = lease.end - lease.start;
@@ -223,24 +232,49 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       if (cost + BigInt(mcus) * c.validationFee + promisedTotal(cb) > c.escrow) {
         throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract has no escrow left for this batch');
       }
+      // Checked last: a lease that ran out while its batch was checked may belong to another Solver now.
+      if (cb.book.get(lease.id) === undefined)
+        throw new SessionEnd('EXPIRED', 'the lease expired before its results came');
       await this.d.results.put(frame.results);
       const ranges = [{ start: lease.start, end: lease.end }];
       const authoritySig = signPayout(
-        { contract: id, solver, ranges, price: frame.price, fee: frame.fee, timestamp: frame.timestamp, cid: frame.cid },
+        {
+          contract: id,
+          solver,
+          ranges,
+          price: frame.price,
+          fee: frame.fee,
+          timestamp: frame.timestamp,
+          cid: frame.cid,
+        },
         this.d.key,
       );
       cb.promised.push({ range: ranges[0]!, cost: cost + BigInt(mcus) * c.validationFee, at: this.d.clock() });
       cb.book.settle(lease.id);
-      this.emit('paid', { contract: toHex(id), solver: stream.remotePeer, start: lease.start, end: lease.end, cid: frame.cid });
-      size = Math.min(size * cb.growth, cb.maxBatch);
+      this.emit('paid', {
+        contract: toHex(id),
+        solver: stream.remotePeer,
+        start: lease.start,
+        end: lease.end,
+        cid: frame.cid,
+      });
+      // Results travel as one IPFS block: keep the next batch's bytes at half of that, as measured.
+      const byBytes = Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / Math.max(1, frame.results.length / mcus)));
+      size = Math.min(size * cb.growth, cb.maxBatch, byBytes);
       // Lease time follows the measured pace, with room for a slow batch.
       const ttl = this.d.baseLeaseMs + Math.ceil((elapsed / mcus) * size * 4);
       const next = cb.book.lease(stream.remotePeer, size, ttl);
-      await stream.write(next ? { type: 'paid', leaseId: lease.id, authoritySig, next } : { type: 'paid', leaseId: lease.id, authoritySig });
+      await stream.write(
+        next
+          ? { type: 'paid', leaseId: lease.id, authoritySig, next }
+          : { type: 'paid', leaseId: lease.id, authoritySig },
+      );
       lease = next;
       sentAt = this.d.clock();
     }
-    await stream.write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' }).catch(() => undefined);
+    await stream
+      .write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' })
+      .catch(() => undefined);
     await stream.close().catch(() => undefined);
   }
 
@@ -251,23 +285,44 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     lease: Lease,
     frame: { price: bigint; fee: bigint; cid: Uint8Array; results: Uint8Array },
   ) {
-    if (frame.price !== cb.price) throw new SessionEnd('WRONG_PRICE', `asked ${frame.price} Li per MCU, the contract pays ${cb.price}`);
+    if (frame.price !== cb.price)
+      throw new SessionEnd('WRONG_PRICE', `asked ${frame.price} Li per MCU, the contract pays ${cb.price}`);
     // A payout is well under 1 KiB: a higher fee would spend the Bidder's escrow on miners.
     const maxFee = this.d.chain.params.minFeePerByte * 1024n;
-    if (frame.fee > maxFee) throw new SessionEnd('FEE_TOO_HIGH', `a payout fee of ${frame.fee} Li is over ${maxFee} Li`);
-    const cid = await resultCid(frame.results);
-    if (!equalBytes(cid.bytes, frame.cid)) throw new SessionEnd('CID_MISMATCH', 'the results do not hash to the CID sent with them');
+    if (frame.fee > maxFee)
+      throw new SessionEnd('FEE_TOO_HIGH', `a payout fee of ${frame.fee} Li is over ${maxFee} Li`);
+    if (!equalBytes(cidOf(frame.results).bytes, frame.cid)) {
+      throw new SessionEnd('CID_MISMATCH', 'the results do not hash to the CID sent with them');
+    }
     let results: ReturnType<typeof decodeResults>;
     try {
-      results = decodeResults(frame.results, MAX_RESULTS_BYTES);
+      if (frame.results.length > MAX_RESULTS_BYTES) throw new Error(`results over ${MAX_RESULTS_BYTES} bytes`);
+      results = decodeResults(frame.results);
     } catch (err) {
       throw new SessionEnd('BAD_RESULT', (err as Error).message);
     }
-    if (results.contract !== toHex(id) || results.from !== lease.start || results.outputs.length !== lease.end - lease.start) {
+    const [range] = results.ranges;
+    if (
+      !equalBytes(results.contract, id) ||
+      results.ranges.length !== 1 ||
+      range!.start !== lease.start ||
+      range!.end !== lease.end
+    ) {
       throw new SessionEnd('BAD_RESULT', 'the results do not cover exactly the leased range');
     }
-    const rows: ResultRow[] = results.outputs.map((out, k) => [lease.start + k, results.inputs[k] as JsonValue, out]);
-    const ok = await (await cb.runtime()).validate(rows);
-    if (!ok) throw new SessionEnd('FAILED_VALIDATION', `the contract's validate() refused indices ${lease.start}..${lease.end - 1}`);
+    // Results carry outputs only; the inputs are the contract's own, recomputed here.
+    const runtime = await cb.runtime();
+    const inputs = await runtime.inputRange(lease.start, lease.end - lease.start);
+    const rows: ResultRow[] = results.outputs.map((out, k) => [
+      lease.start + k,
+      inputs[k] as JsonValue,
+      out as JsonValue,
+    ]);
+    const ok = await runtime.validate(rows);
+    if (!ok)
+      throw new SessionEnd(
+        'FAILED_VALIDATION',
+        `the contract's validate() refused indices ${lease.start}..${lease.end - 1}`,
+      );
   }
 }

@@ -15,8 +15,12 @@ export type BootstrapDecision = { take: true } | { take: false; reason: string }
  * 3. If that block holds a handshake, go; if not, wait until three
  *    consecutive blocks have been mined without a solution.
  */
-export function bootstrapDecision(c: Pick<ContractRecord, 'price' | 'openedHeight' | 'firstPayoutHeight' | 'lastPayoutHeight'>, tipHeight: number): BootstrapDecision {
-  if (c.price <= BOOTSTRAP_MIN_PRICE) return { take: false, reason: `pays ${c.price} Li per MCU, not over ${BOOTSTRAP_MIN_PRICE}` };
+export function bootstrapDecision(
+  c: Pick<ContractRecord, 'price' | 'openedHeight' | 'firstPayoutHeight' | 'lastPayoutHeight'>,
+  tipHeight: number,
+): BootstrapDecision {
+  if (c.price <= BOOTSTRAP_MIN_PRICE)
+    return { take: false, reason: `pays ${c.price} Li per MCU, not over ${BOOTSTRAP_MIN_PRICE}` };
   const next = c.openedHeight + 1;
   if (tipHeight < next) return { take: false, reason: 'waiting for one more block' };
   if (c.firstPayoutHeight === next) return { take: true };

@@ -4,7 +4,7 @@ import { decodeExact, equalBytes, Writer } from '../chain/encoding.ts';
 import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
 import { type Hash, sha256 } from '../chain/hash.ts';
 import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
-import { type Transaction, TX_KINDS } from '../chain/transaction.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
 import type { TxRules } from '../chain/tx-rules.ts';
 import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from './contract-code.ts';
 import {
@@ -275,10 +275,14 @@ export const payoutRules: TxRules<PayoutBody> = {
     const held = mcus * c.validationFee;
     const needed = pay + held + tx.fee;
     if (needed > c.escrow) {
-      throw new ValidationError('ESCROW_EXHAUSTED', `payout needs ${needed} Li with its fee, escrow holds ${c.escrow} Li`, {
-        needed,
-        escrow: c.escrow,
-      });
+      throw new ValidationError(
+        'ESCROW_EXHAUSTED',
+        `payout needs ${needed} Li with its fee, escrow holds ${c.escrow} Li`,
+        {
+          needed,
+          escrow: c.escrow,
+        },
+      );
     }
     putContract(state, b.contract, {
       ...c,

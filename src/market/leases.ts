@@ -95,7 +95,12 @@ export class LeaseBook {
   status(): LeaseStatus {
     this.expire();
     const solved = union(this.paid, this.signed);
-    const leased = [...this.leases.values()].map((l) => ({ start: l.start, end: l.end, solver: l.solver, expiresAt: l.expiresAt }));
+    const leased = [...this.leases.values()].map((l) => ({
+      start: l.start,
+      end: l.end,
+      solver: l.solver,
+      expiresAt: l.expiresAt,
+    }));
     // Counted as the free part of [0, size), not size minus the parts: a range the
     // chain shows paid may still be leased (a Solver submitted a payout after it
     // was unsigned and re-leased), and paid ranges need not lie within the size.

@@ -1,8 +1,9 @@
-import { decodeExact, Reader, Writer } from '../chain/encoding.ts';
+import { decodeExact, type Reader, Writer } from '../chain/encoding.ts';
 import { DecodeError } from '../chain/errors.ts';
 import { type Hash, sha256 } from '../chain/hash.ts';
 import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
 import { MAX_CID_SIZE } from '../chain/transaction.ts';
+import { MAX_RESULTS_BYTES as CONTENT_MAX_RESULTS_BYTES } from '../content/results.ts';
 
 /**
  * The market's wire messages (DESIGN.md §4): the discovery broadcast, and the
@@ -14,8 +15,8 @@ export const MAX_ADDRS = 8;
 export const MAX_ADDR_BYTES = 256;
 export const MAX_PEER_ID_BYTES = 128;
 export const MAX_REASON_BYTES = 256;
-/** Largest results frame: the canonical results of one lease. */
-export const MAX_RESULTS_BYTES = 32 * 1024 * 1024;
+/** Largest results frame: the canonical results of one lease, one IPFS block. */
+export const MAX_RESULTS_BYTES = CONTENT_MAX_RESULTS_BYTES;
 export const MAX_DISCOVERY_BYTES = 4 * 1024;
 /** A discovery older or newer than this is ignored (replays, skewed clocks). */
 export const DISCOVERY_MAX_AGE_MS = 2 * 60 * 1000;
@@ -71,7 +72,11 @@ export function discoveryCommitment(d: Omit<Discovery, 'signature'>): Hash {
   return sha256(w.bytes(d.contract).finish());
 }
 
-export function signDiscovery(d: Omit<Discovery, 'signature' | 'solverKey'>, key: Uint8Array, pub: Uint8Array): Discovery {
+export function signDiscovery(
+  d: Omit<Discovery, 'signature' | 'solverKey'>,
+  key: Uint8Array,
+  pub: Uint8Array,
+): Discovery {
   const unsigned = { ...d, solverKey: pub };
   return { ...unsigned, signature: sign(discoveryCommitment(unsigned), key) };
 }
@@ -192,7 +197,10 @@ export function encodeFrame(f: Frame): Uint8Array {
         .varBytes(f.results, 4);
       break;
     case 'paid':
-      w.u8(FRAME.paid).u32(f.leaseId).bytes(f.authoritySig).u8(f.next ? 1 : 0);
+      w.u8(FRAME.paid)
+        .u32(f.leaseId)
+        .bytes(f.authoritySig)
+        .u8(f.next ? 1 : 0);
       if (f.next) writeLease(w, f.next);
       break;
     case 'done':
@@ -234,10 +242,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
         const authoritySig = r.bytes(SIGNATURE_SIZE, 'paid.signature');
         const hasNext = r.u8('paid.hasNext');
         if (hasNext > 1) throw new DecodeError('NON_CANONICAL', 'paid.hasNext is 0 or 1', { what: 'paid.hasNext' });
-        return hasNext ? { type: 'paid', leaseId, authoritySig, next: readLease(r) } : { type: 'paid', leaseId, authoritySig };
+        return hasNext
+          ? { type: 'paid', leaseId, authoritySig, next: readLease(r) }
+          : { type: 'paid', leaseId, authoritySig };
       }
       case FRAME.done:
-        return { type: 'done', reason: readString(r, 64, 'done.reason'), message: readString(r, MAX_REASON_BYTES, 'done.message') };
+        return {
+          type: 'done',
+          reason: readString(r, 64, 'done.reason'),
+          message: readString(r, MAX_REASON_BYTES, 'done.message'),
+        };
       default:
         throw new DecodeError('UNKNOWN_KIND', `unknown market frame ${type}`, { kind: type });
     }

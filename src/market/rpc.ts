@@ -1,11 +1,11 @@
+import { CID } from 'multiformats/cid';
 import { formatAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
-import { TX_KINDS } from '../chain/transaction.ts';
-import { CID } from 'multiformats/cid';
 import { stateKey } from '../chain/store/layout.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
 import { defineMethod, type RpcMethod } from '../node/rpc/server.ts';
 import {
   type ContractRecord,

@@ -341,6 +341,34 @@ const defaultValidate = (input, mcu, rs) => {
   return true;
 };
 
+// Rows for validate from the columns the host sent (see the host's
+// encodeRows): indices as a Float64Array, inputs and outputs in the range
+// encodings. The arrays are ordinary ones: they are the contract's to read.
+const rowsOf = (cols) => {
+  const idx = cols[0];
+  const n = idx.length;
+  const xs = decodeColumn(cols[1], cols[2], n);
+  const ys = decodeColumn(cols[3], cols[4], n);
+  const rs = new ArrayCtor(n);
+  for (let k = 0; k < n; k++) rs[k] = [idx[k], xs[k], ys[k]];
+  return rs;
+};
+const decodeColumn = (kind, data, n) => {
+  if (kind === TEXT) return parse(data);
+  const out = new ArrayCtor(n);
+  if (kind === F64) for (let k = 0; k < n; k++) out[k] = data[k];
+  else if (kind === BOOL) for (let k = 0; k < n; k++) out[k] = data[k] === 1;
+  else {
+    const m = kind - VEC;
+    for (let k = 0; k < n; k++) {
+      const v = new ArrayCtor(m);
+      for (let j = 0; j < m; j++) v[j] = data[k * m + j];
+      out[k] = v;
+    }
+  }
+  return out;
+};
+
 // The index a range call failed at, for the error report.
 let failedAt;
 
@@ -366,6 +394,23 @@ const runRange = (input, mcu, from, n) => {
   if (sizeOf(dx) + sizeOf(dy) > MAX_RESULT_BYTES) throw tooLarge();
   if (touched !== null) return failure(undefined, undefined);
   return [cx.kind, dx, cy.kind, dy];
+};
+
+// The inputs of a range alone: what a validator needs to rebuild the
+// [index, input, output] rows of results that carry outputs only.
+const inputRange = (input, from, n) => {
+  const cx = column(n);
+  let k = 0;
+  try {
+    for (; k < n; k++) put(cx, input(from + k), k, INPUT_OF, from + k);
+  } catch (err) {
+    failedAt = from + k;
+    throw err;
+  }
+  const dx = columnData(cx);
+  if (sizeOf(dx) > MAX_RESULT_BYTES) throw tooLarge();
+  if (touched !== null) return failure(undefined, undefined);
+  return [cx.kind, dx];
 };
 
 // One column of range results. It is filled speculatively as a typed array
@@ -503,6 +548,8 @@ return function run(op, a, b) {
         return ok('[' + (size === undefined || size === null ? 'null' : '' + size) + ',' + (union !== undefined) + ',' + (validate !== undefined) + ']');
       case 'runRange':
         return runRange(input, mcu, a, b);
+      case 'inputRange':
+        return inputRange(input, a, b);
       case 'input': {
         index = a;
         const x = input(a);
@@ -521,7 +568,7 @@ return function run(op, a, b) {
         return ok(textOf(u));
       }
       case 'validate': {
-        const rs = parse(a);
+        const rs = typeof a === 'string' ? parse(a) : rowsOf(a);
         const verdict = validate === undefined ? defaultValidate(input, mcu, rs) : validate(rs);
         if (touched !== null) return failure(undefined, undefined);
         if (typeof verdict !== 'boolean') {

@@ -8,12 +8,13 @@ import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, verify } from '../chain/keys.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
+import { cidOf } from '../content/cid.ts';
+import { encodeResults } from '../content/results.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
-import { ackMessage, type Ack, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
-import { encodeResults, resultCid } from './results.ts';
+import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
 import { contractBody } from './rpc.ts';
 import { type ContractRuntime, type JsonValue, loadContract } from './sandbox.ts';
 
@@ -165,7 +166,10 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     let rate = 0;
     try {
       const body = await contractBody(this.d.chain, id);
-      const rt = await loadContract(body.code, { memoryLimitMiB: body.memoryMiB, timeoutMs: Math.min(body.timeoutMs, 5_000) });
+      const rt = await loadContract(body.code, {
+        memoryLimitMiB: body.memoryMiB,
+        timeoutMs: Math.min(body.timeoutMs, 5_000),
+      });
       try {
         let n = 1;
         for (;;) {
@@ -183,7 +187,10 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         rt.dispose();
       }
     } catch (err) {
-      this.d.logger.warn({ contract: key.slice(0, 16), err: (err as Error).message }, 'contract does not run here; skipped');
+      this.d.logger.warn(
+        { contract: key.slice(0, 16), err: (err as Error).message },
+        'contract does not run here; skipped',
+      );
     }
     this.rates.set(key, rate);
     return rate;
@@ -246,9 +253,11 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   }
 
   private checkAck(frame: Ack, contract: Hash, commitments: Hash[]): void {
-    if (!commitments.some((c) => equalBytes(frame.commitment, c))) throw new SolverError('BAD_ACK', 'the acknowledgement answers another discovery');
+    if (!commitments.some((c) => equalBytes(frame.commitment, c)))
+      throw new SolverError('BAD_ACK', 'the acknowledgement answers another discovery');
     const message = ackMessage({ authorityKey: frame.authorityKey, commitment: frame.commitment, addrs: frame.addrs });
-    if (!verify(frame.signature, message, frame.authorityKey)) throw new SolverError('BAD_ACK', 'the acknowledgement is not signed');
+    if (!verify(frame.signature, message, frame.authorityKey))
+      throw new SolverError('BAD_ACK', 'the acknowledgement is not signed');
     const c = getContract(this.d.chain.state, contract);
     const signer = addressOf(frame.authorityKey);
     const ok =
@@ -269,10 +278,10 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       let lease: Lease | undefined = first.lease;
       while (lease && this.running) {
         const t0 = performance.now();
-        const { inputs, outputs } = await this.compute(engines, lease);
+        const outputs = await this.compute(engines, lease);
         const seconds = (performance.now() - t0) / 1000;
-        const bytes = encodeResults(contract, lease.start, inputs, outputs);
-        const cid = (await resultCid(bytes)).bytes;
+        const bytes = encodeResults({ contract, ranges: [{ start: lease.start, end: lease.end }], outputs });
+        const cid = cidOf(bytes).bytes;
         await this.d.results.put(bytes);
         const timestamp = this.d.clock();
         const fee = this.payoutFee(contract, lease, cid);
@@ -282,7 +291,8 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
           this.d.logger.info({ ...log, reason: reply.reason, message: reply.message }, 'authority ended the session');
           return;
         }
-        if (reply.type !== 'paid' || reply.leaseId !== lease.id) throw new SolverError('BAD_ACK', `unexpected ${reply.type} frame`);
+        if (reply.type !== 'paid' || reply.leaseId !== lease.id)
+          throw new SolverError('BAD_ACK', `unexpected ${reply.type} frame`);
         await this.submitPayout(contract, lease, c.price, fee, timestamp, cid, first.authorityKey, reply.authoritySig);
         const mcus = lease.end - lease.start;
         this.stats.mcus += mcus;
@@ -307,7 +317,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   }
 
   /** The lease split across the sandboxes, each computing a contiguous part. */
-  private async compute(e: Engines, lease: Lease): Promise<{ inputs: JsonValue[]; outputs: JsonValue[] }> {
+  private async compute(e: Engines, lease: Lease): Promise<JsonValue[]> {
     const count = lease.end - lease.start;
     const parts = Math.min(e.runtimes.length, count);
     const per = Math.ceil(count / parts);
@@ -317,11 +327,9 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         return e.runtimes[k]!.runRange(from, Math.max(0, Math.min(per, lease.end - from)));
       }),
     );
-    const inputs = results.flatMap((r) => r.inputs);
-    let outputs = results.flatMap((r) => r.outputs);
+    const outputs = results.flatMap((r) => r.outputs);
     const tamper = this.d.tamper;
-    if (tamper) outputs = outputs.map((o, k) => tamper(lease.start + k, o));
-    return { inputs, outputs };
+    return tamper ? outputs.map((o, k) => tamper(lease.start + k, o)) : outputs;
   }
 
   /** The minimum relay fee for the payout this lease will make (its size does not depend on the fee). */

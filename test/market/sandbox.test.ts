@@ -719,3 +719,19 @@ describe('dispose and SandboxPool', () => {
     }
   });
 });
+
+test('inputRange gives exactly the inputs runRange computes, without running mcu', async () => {
+  const rt = await loadContract(
+    'const size = 10;\nfunction input(i) { return { a: i, b: [i, -i] }; }\nfunction mcu(x) { throw new Error("not called"); }\n',
+  );
+  try {
+    assert.deepEqual(await rt.inputRange(3, 3), [
+      { a: 3, b: [3, -3] },
+      { a: 4, b: [4, -4] },
+      { a: 5, b: [5, -5] },
+    ]);
+    await refused(() => rt.inputRange(8, 5), 'BAD_ARGUMENT');
+  } finally {
+    rt.dispose();
+  }
+});
