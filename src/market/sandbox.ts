@@ -268,7 +268,8 @@ export class ContractRuntime {
     }
     const columns = encodeRows(rows);
     if (columns !== undefined) {
-      const bytes = columns.reduce((sum: number, c) => sum + (typeof c === 'string' ? c.length : c.byteLength), 0);
+      let bytes = 0;
+      for (const c of columns) bytes += typeof c === 'number' ? 0 : typeof c === 'string' ? c.length : c.byteLength;
       if (bytes > this.limits.maxResultBytes) {
         throw new SandboxError('BAD_ARGUMENT', `argument of validate is over ${this.limits.maxResultBytes} bytes`, {
           op: 'validate',

@@ -179,6 +179,23 @@ describe('ContractRuntime', () => {
       wrongInput[100] = [100, 7, 21];
       assert.equal(await rt.validate(wrongInput), false);
       assert.equal(await rt.validate([[0, 0] as never]), false);
+      assert.equal(await rt.validate([[-100, -100, -300]]), false);
+      assert.equal(await rt.validate([['0', 0, 0] as never]), false);
+      // Mixed columns travel as JSON text; the sampled row is still checked.
+      assert.equal(
+        await rt.validate([
+          [0, 0, 0],
+          [1, 'one', { x: 1 }],
+        ] as never),
+        true,
+      );
+      assert.equal(
+        await rt.validate([
+          [0, 'zero', 0],
+          [1, 1, 3],
+        ] as never),
+        false,
+      );
       assert.equal(await rt.validate([]), true);
     });
   });
