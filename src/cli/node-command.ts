@@ -1,19 +1,26 @@
 import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { resolveConfig } from '../node/config.ts';
-import { createLogger } from '../node/logger.ts';
+import { formatZi, parseAmount } from '../chain/amount.ts';
+import { fromHex } from '../chain/encoding.ts';
+import { type NodeConfig, resolveConfig } from '../node/config.ts';
+import { createLogger, type Logger } from '../node/logger.ts';
+import type { MarketConfig } from '../node/market.ts';
 import { ZiNode } from '../node/node.ts';
+import { decryptKey, readKeystore } from '../wallet/keystore.ts';
+import { readPassphrase } from '../wallet/passphrase.ts';
 import { endpointPath } from './client.ts';
+import { walletFile } from './tx-sender.ts';
 
-export function nodeCommand(program: Command): void {
-  program
-    .command('node')
-    .description('run a full node (add --mine to mine)')
+/** commander's accumulator for repeatable options. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The options every command that runs a node shares. */
+function nodeOptions(cmd: Command): Command {
+  return cmd
     .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
     .option('--datadir <dir>', 'data directory (default ~/.zi/<network>, or $ZI_HOME/<network>)')
-    .option('--mine', 'mine blocks on the tip', false)
-    .option('--miner-address <address>', 'address paid for mined blocks (default: the wallet in the data dir)')
-    .option('--threads <n>', 'mining threads (default: all cores)')
     .option('--rpc-port <port>', 'JSON-RPC port on 127.0.0.1 (0 picks a free one)')
     .option(
       '--listen <multiaddr>',
@@ -26,24 +33,97 @@ export function nodeCommand(program: Command): void {
       collect,
     )
     .option('--mdns', 'find peers of the same network on the LAN by mDNS', false)
-    .action(async (flags) => {
-      const config = resolveConfig(flags);
-      const logger = createLogger();
-      const node = await ZiNode.start(config, { logger });
-      const endpoint = endpointPath(config.datadir);
-      await writeFile(endpoint, JSON.stringify({ host: node.rpc.host, port: node.rpc.port, pid: process.pid }));
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        void node.stop();
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      await node.finished;
-      await rm(endpoint, { force: true });
-    });
+    .option('--ipfs-api <url>', 'use this Kubo daemon for IPFS instead of the embedded Helia node')
+    .option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)')
+    .option('--passphrase-file <file>', 'wallet passphrase file (or set ZI_PASSPHRASE; otherwise you are asked)');
 }
 
-/** commander's accumulator for repeatable options. */
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
+async function unlockWallet(flags: { network?: string; datadir?: string; wallet?: string; passphraseFile?: string }) {
+  const file = await readKeystore(walletFile(flags));
+  return decryptKey(file, await readPassphrase({ passphraseFile: flags.passphraseFile }));
+}
+
+/** Runs a node until SIGINT/SIGTERM (or the RPC `stop`), then shuts it down cleanly. */
+async function runNode(
+  config: NodeConfig,
+  logger: Logger,
+  market: MarketConfig,
+  onStarted?: (node: ZiNode) => void,
+): Promise<void> {
+  const node = await ZiNode.start(config, { logger, market });
+  const endpoint = endpointPath(config.datadir);
+  await writeFile(endpoint, JSON.stringify({ host: node.rpc.host, port: node.rpc.port, pid: process.pid }));
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void node.stop();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  onStarted?.(node);
+  await node.finished;
+  await rm(endpoint, { force: true });
+}
+
+export function nodeCommand(program: Command): void {
+  nodeOptions(
+    program
+      .command('node')
+      .description('run a full node (add --mine to mine, --bidder to serve your contracts to Solvers)')
+      .option('--mine', 'mine blocks on the tip', false)
+      .option('--miner-address <address>', 'address paid for mined blocks (default: the wallet in the data dir)')
+      .option('--threads <n>', 'mining threads (default: all cores)')
+      .option(
+        '--bidder',
+        "unlock the wallet and act as your contracts' authority: lease, validate, sign payouts",
+        false,
+      ),
+  ).action(async (flags) => {
+    const config = resolveConfig(flags);
+    const logger = createLogger();
+    const market: MarketConfig = { ipfsApi: flags.ipfsApi };
+    if (flags.bidder) market.authorityKey = await unlockWallet(flags);
+    await runNode(config, logger, market);
+  });
+
+  nodeOptions(
+    program
+      .command('solve')
+      .description('earn Zi: run a node that solves the best-paying open contract (or --contract ID)')
+      .option('--contract <id>', 'work on this contract only')
+      .option('--threads <n>', 'sandboxes computing side by side (default: all cores)')
+      .option('--min-price <amount>', 'skip contracts paying less per MCU, e.g. 5li', '1li')
+      .option('--bootstrap', 'bootstrap-Solver rules: over 10 Li per MCU, and let honest Solvers go first', false),
+  ).action(async (flags) => {
+    const config = resolveConfig({ ...flags, mine: false });
+    const logger = createLogger();
+    const key = await unlockWallet(flags);
+    const market: MarketConfig = {
+      ipfsApi: flags.ipfsApi,
+      solver: {
+        key,
+        threads: config.threads,
+        contract:
+          flags.contract === undefined ? undefined : fromHex(String(flags.contract).toLowerCase(), 32, '--contract'),
+        minPrice: parseAmount(flags.minPrice),
+        bootstrap: flags.bootstrap,
+      },
+    };
+    await runNode(config, logger, market, (node) => {
+      const solver = node.market?.solver;
+      solver?.on('progress', (p) =>
+        logger.info(
+          {
+            contract: p.contract.slice(0, 16),
+            mcus: p.mcus,
+            batch: p.batch,
+            earned: `${formatZi(p.earned)} Zi`,
+            rate: `${Math.round(p.rate)} MCU/s`,
+            payouts: p.payouts,
+          },
+          'batch paid',
+        ),
+      );
+      solver?.on('waiting', (why) => logger.info({ why }, 'waiting'));
+    });
+  });
 }

@@ -6,7 +6,9 @@ import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { stateKey } from '../chain/store/layout.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
+import { cidFromString, cidToBytes } from '../content/cid.ts';
 import { defineMethod, type RpcMethod } from '../node/rpc/server.ts';
+import type { Authority } from './authority.ts';
 import {
   type ContractRecord,
   decodeContract,
@@ -19,7 +21,9 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import { type ContractBody, contractRules } from './contract-tx.ts';
+import type { ResultStore } from './host.ts';
 import { rangeCount } from './ranges.ts';
+import type { Solver } from './solver.ts';
 
 export class ContractNotFoundError extends ZiError<'NOT_FOUND'> {}
 
@@ -50,10 +54,70 @@ export async function contractBody(chain: Chain, id: Hash): Promise<ContractBody
   return contractRules.decode(tx.payload, chain.params);
 }
 
+export interface MarketRpcDeps {
+  chain: Chain;
+  /** IPFS, when the node runs the network. */
+  results?: ResultStore;
+  authority?: Authority;
+  solver?: Solver;
+}
+
 /** The market's JSON-RPC methods (docs/RPC.md). */
-export function marketRpcMethods(chain: Chain): Record<string, RpcMethod> {
+export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
+  const { chain } = d;
   const hrp = chain.params.hrp;
   return {
+    getcontent: defineMethod({
+      description:
+        'Bytes stored under a CID (e.g. a paid batch of results), fetched from IPFS and checked against the CID.',
+      params: [
+        { name: 'cid', type: 'string', maxLength: 128 },
+        { name: 'timeoutMs', type: 'integer', min: 1, max: 600_000, optional: true },
+      ],
+      handler: async ({ cid, timeoutMs }) => {
+        if (!d.results) throw new ContractNotFoundError('NOT_FOUND', 'this node runs without IPFS (no p2p network)');
+        const bytes = await d.results.get(cidToBytes(cidFromString(cid)), { timeoutMs: timeoutMs ?? 30_000 });
+        return { cid, base64: Buffer.from(bytes).toString('base64') };
+      },
+    }),
+    getcontractstatus: defineMethod({
+      description:
+        'Solved, leased and remaining index ranges and spend of a contract (leases when this node is its authority).',
+      params: [{ name: 'id', type: 'bytes', bytes: 32 }],
+      handler: async ({ id }) => {
+        const c = getContract(chain.state, id);
+        if (!c) throw new ContractNotFoundError('NOT_FOUND', `no contract ${toHex(id)}`);
+        const body = await contractBody(chain, id);
+        const leases = await d.authority?.status(id);
+        const paid = getPaidRanges(chain.state, id);
+        return {
+          ...recordView(id, c, hrp),
+          budget: body.budget,
+          paidToSolvers: c.paidMcus * c.price,
+          paidRanges: paid.map((r) => [r.start, r.end]),
+          ...(leases
+            ? {
+                size: leases.size,
+                signedRanges: leases.solved.map((r) => [r.start, r.end]),
+                leased: leases.leased.map((l) => ({
+                  range: [l.start, l.end],
+                  solver: l.solver,
+                  expiresAt: l.expiresAt,
+                })),
+                remaining: Number.isFinite(leases.remaining) ? leases.remaining : null,
+              }
+            : {}),
+        };
+      },
+    }),
+    getsolverstatus: defineMethod({
+      description: "This node's Solver: MCUs done, Li earned, payouts.",
+      params: [],
+      handler: () => {
+        if (!d.solver) throw new ContractNotFoundError('NOT_FOUND', 'this node runs no Solver (zi solve)');
+        return { address: formatAddress(d.solver.address, hrp), ...d.solver.stats };
+      },
+    }),
     listcontracts: defineMethod({
       description: 'Contracts on chain, open ones by default, with escrow and progress.',
       params: [{ name: 'status', type: 'string', enum: ['open', 'closed', 'all'], optional: true }],

@@ -20,9 +20,10 @@
  *    contract throws ever crosses to the host: isolated-vm copies a thrown
  *    object by reading its properties outside any time limit, so a hostile
  *    getter there would hang a host thread), then the operation. It returns
- *    one string: 'o' + JSON of the result, or 'e' + JSON of a failure
- *    { code, message, … }. A string is the cheapest value to move between
- *    isolates and lets both sides bound its size before parsing.
+ *    'o' + JSON of the result, or 'e' + JSON of a failure { code, message,
+ *    … }, or for a range the array [inputKind, inputData, outputKind,
+ *    outputData] of two encoded columns; sizes are bounded before anything
+ *    leaves the isolate.
  *
  * The returned source is plain JavaScript run inside the isolate, not host code.
  */

@@ -1,7 +1,7 @@
 /**
  * The contract sandbox (DESIGN §4): contract code runs in an isolated-vm
  * isolate (its own V8 heap, a memory cap, a time cap per call, no host
- * objects, no clock, no randomness, no I/O), and only JSON text crosses.
+ * objects, no clock, no randomness, no I/O), and only JSON values cross.
  *
  * Every call starts from a fresh context in the contract's isolate: the
  * prelude (sandbox-prelude.ts) locks the context down and the contract's top
@@ -11,8 +11,11 @@
  * with its compiled code, is what gets reused.
  *
  * Work is batched: `runRange` computes a whole index range in one call and
- * returns one JSON text, so the per-call cost (about a millisecond) is paid
- * per batch, not per MCU.
+ * returns it as two compact columns (typed arrays while the values are
+ * numbers, booleans or short numeric arrays, JSON text otherwise), size
+ * checked inside the isolate before anything is copied out. A call costs
+ * about a millisecond plus V8 compiling the contract again (fresh realm),
+ * paid per batch, not per MCU.
  */
 import ivm from 'isolated-vm';
 import { type ContractCodeInfo, checkContractCode } from './contract-code.ts';
@@ -398,7 +401,7 @@ export class ContractRuntime {
             this.#engine = undefined;
             this.#restarts++;
           }
-          engine.isolate.dispose();
+          disposeIsolate(engine.isolate);
         }
       },
       Math.max(25, Math.floor(this.limits.timeoutMs / 2)),
@@ -480,6 +483,8 @@ export class ContractRuntime {
       );
     }
     if (engine.isolate.isDisposed || /memory limit/i.test(message)) {
+      // isolated-vm disposed it: its teardown is under way.
+      noteTeardown();
       if (this.#engine === engine) {
         this.#engine = undefined;
         this.#restarts++;
@@ -530,13 +535,13 @@ export class ContractRuntime {
       );
       const engine = { isolate, prelude };
       if (this.#disposed) {
-        isolate.dispose();
+        disposeIsolate(isolate);
         throw new SandboxError('DISPOSED', 'the contract runtime was disposed');
       }
       this.#engine = engine;
       return engine;
     } catch (err) {
-      if (!isolate.isDisposed) isolate.dispose();
+      disposeIsolate(isolate);
       throw err;
     }
   }
@@ -567,8 +572,40 @@ export class ContractRuntime {
   #killEngine(): void {
     const engine = this.#engine;
     this.#engine = undefined;
-    if (engine !== undefined && !engine.isolate.isDisposed) engine.isolate.dispose();
+    if (engine === undefined || engine.isolate.isDisposed) return;
+    releaseQuietly(engine.prelude);
+    disposeIsolate(engine.isolate);
   }
+}
+
+/**
+ * isolated-vm tears a disposed isolate down on one of its own threads, a few
+ * milliseconds later. If the process exits meanwhile (process.exit, or the
+ * end of a node --test file), its exit handlers run under that thread and the
+ * process dies in native code (observed: SIGSEGV in Isolate::Deinit, or an
+ * assertion in IsolateEnvironment::GetCurrent, in about 1 of 10 exits right
+ * after a dispose). So the process's 'exit' waits, synchronously, until the
+ * latest teardown has had TEARDOWN_GRACE_MS.
+ */
+const TEARDOWN_GRACE_MS = 200;
+let lastTeardown = Number.NEGATIVE_INFINITY;
+let exitHook = false;
+
+function noteTeardown(): void {
+  lastTeardown = performance.now();
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      const wait = lastTeardown + TEARDOWN_GRACE_MS - performance.now();
+      if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.ceil(wait));
+    });
+  }
+}
+
+function disposeIsolate(isolate: ivm.Isolate): void {
+  if (isolate.isDisposed) return;
+  isolate.dispose();
+  noteTeardown();
 }
 
 function releaseQuietly(handle: { release(): void } | undefined): void {

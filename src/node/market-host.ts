@@ -21,10 +21,6 @@ import type { Network } from '../p2p/network.ts';
 /** Points a market protocol breach costs a peer (the p2p ban score is 100). */
 const MARKET_PENALTY = 25;
 
-export function marketNames(network: string): { protocol: string; discovery: string } {
-  return { protocol: `/zi/${network}/market/1.0.0`, discovery: `/zi/${network}/market/discovery/1` };
-}
-
 function frameStream(stream: Stream, remotePeer: string): FrameStream {
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_FRAME_BYTES + 1024 });
   return {
@@ -50,13 +46,9 @@ function frameStream(stream: Stream, remotePeer: string): FrameStream {
  * validated before they are forwarded, and the direct, Noise-encrypted
  * `/zi/<network>/market/1.0.0` stream between Solver and authority.
  */
-export async function createMarketHost(
-  net: Network,
-  network: string,
-  clock: () => number = Date.now,
-): Promise<MarketHost> {
+export async function createMarketHost(net: Network, clock: () => number = Date.now): Promise<MarketHost> {
   const { host } = net;
-  const names = marketNames(network);
+  const names = { protocol: net.names.market, discovery: net.names.discovery };
   const pubsub = host.services.pubsub;
   const discoveryHandlers: ((d: Discovery) => void)[] = [];
   let streamHandler: ((s: FrameStream) => void) | undefined;

@@ -11,13 +11,14 @@ import { Network } from '../p2p/network.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, type NodeConfig, walletPath } from './config.ts';
 import type { Logger } from './logger.ts';
+import { type MarketConfig, type MarketServices, startMarket } from './market.ts';
 import { createRpcServer, type RpcServer } from './rpc/server.ts';
 import { rpcMethods } from './rpc-methods.ts';
 import { nodeRules } from './rules.ts';
 
 export const VERSION = '0.1.0';
 
-export class NodeError extends ZiError<'DATADIR_LOCKED' | 'NO_MINER_ADDRESS'> {}
+export class NodeError extends ZiError<'DATADIR_LOCKED' | 'NO_MINER_ADDRESS' | 'NO_NETWORK'> {}
 
 /** A full node: chain, mempool, optional miner and the JSON-RPC server, wired together. */
 export class ZiNode {
@@ -26,6 +27,7 @@ export class ZiNode {
   readonly mempool: Mempool;
   readonly miner?: Miner;
   readonly network?: Network;
+  readonly market?: MarketServices;
   readonly rpc: RpcServer;
   private readonly logger: Logger;
   private stopped?: Promise<void>;
@@ -37,6 +39,7 @@ export class ZiNode {
     mempool: Mempool;
     miner?: Miner;
     network?: Network;
+    market?: MarketServices;
     rpc: RpcServer;
     logger: Logger;
   }) {
@@ -45,11 +48,15 @@ export class ZiNode {
     this.mempool = parts.mempool;
     this.miner = parts.miner;
     this.network = parts.network;
+    this.market = parts.market;
     this.rpc = parts.rpc;
     this.logger = parts.logger;
   }
 
-  static async start(config: NodeConfig, opts: { logger: Logger; rules?: TxRulesRegistry }): Promise<ZiNode> {
+  static async start(
+    config: NodeConfig,
+    opts: { logger: Logger; rules?: TxRulesRegistry; market?: MarketConfig },
+  ): Promise<ZiNode> {
     const { logger } = opts;
     const { params } = config;
     await mkdir(config.datadir, { recursive: true, mode: 0o700 });
@@ -79,6 +86,7 @@ export class ZiNode {
 
     let miner: Miner | undefined;
     let network: Network | undefined;
+    let market: MarketServices | undefined;
     let rpc: RpcServer | undefined;
     try {
       if (config.listen !== undefined && config.listen.length > 0) {
@@ -90,6 +98,19 @@ export class ZiNode {
           listen: config.listen,
           peers: config.peers,
           mdns: config.mdns,
+        });
+      }
+      if ((opts.market?.authorityKey || opts.market?.solver) && !network) {
+        throw new NodeError('NO_NETWORK', 'the market needs the p2p network: do not turn listening off');
+      }
+      if (network) {
+        market = await startMarket({
+          chain,
+          mempool,
+          network,
+          datadir: config.datadir,
+          logger,
+          config: opts.market ?? {},
         });
       }
       if (config.mine) {
@@ -113,12 +134,13 @@ export class ZiNode {
           mempool,
           miner,
           network,
+          market,
           version: VERSION,
           startedAt: Date.now(),
           shutdown: () => void node.ref?.stop(),
         }),
       });
-      node.ref = new ZiNode({ config, chain, mempool, miner, network, rpc, logger });
+      node.ref = new ZiNode({ config, chain, mempool, miner, network, market, rpc, logger });
       logger.info(
         {
           network: params.name,
@@ -133,6 +155,7 @@ export class ZiNode {
       return node.ref;
     } catch (err) {
       await miner?.stop();
+      await market?.stop();
       await network?.stop();
       await rpc?.close();
       await chain.close();
@@ -149,6 +172,7 @@ export class ZiNode {
     this.stopped ??= (async () => {
       this.logger.info('stopping');
       await this.miner?.stop();
+      await this.market?.stop();
       await this.network?.stop();
       await this.rpc.close();
       await this.chain.close();

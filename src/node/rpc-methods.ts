@@ -9,6 +9,7 @@ import { Transaction } from '../chain/transaction.ts';
 import { marketRpcMethods } from '../market/rpc.ts';
 import type { Miner } from '../miner/miner.ts';
 import type { Network } from '../p2p/network.ts';
+import { type MarketServices, resultStore } from './market.ts';
 import { defineMethod, type RpcMethod } from './rpc/server.ts';
 import { blockView, txView } from './views.ts';
 
@@ -20,6 +21,7 @@ export interface RpcDeps {
   miner?: Miner;
   /** Absent when the node runs without p2p. */
   network?: Network;
+  market?: MarketServices;
   version: string;
   startedAt: number;
   /** Asks the node to shut down (the `stop` method). */
@@ -54,7 +56,12 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
   }
 
   return {
-    ...marketRpcMethods(chain),
+    ...marketRpcMethods({
+      chain,
+      results: d.market ? resultStore(d.market.content) : undefined,
+      authority: d.market?.authority,
+      solver: d.market?.solver,
+    }),
     getinfo: defineMethod({
       description: 'Network, tip, difficulty, mempool, peers and mining status of this node.',
       params: [],

@@ -131,7 +131,7 @@ export async function createHost(opts: HostOptions): Promise<ZiLibp2p> {
         identify: identify({ maxMessageSize: 8 * 1024, maxObservedAddresses: 4 }),
         pubsub: gossipsub({
           globalSignaturePolicy: StrictNoSign,
-          allowedTopics: [opts.names.blocks, opts.names.txs],
+          allowedTopics: [opts.names.blocks, opts.names.txs, opts.names.discovery],
           fallbackToFloodsub: false,
           floodPublish: true,
           emitSelf: false,

@@ -14,6 +14,10 @@ export interface WireNames {
   txs: string;
   /** mDNS service tag, so LAN discovery only finds nodes of the same network. */
   mdnsTag: string;
+  /** Gossip topic of market discoveries (Solvers announcing themselves, DESIGN.md §4). */
+  discovery: string;
+  /** The direct Solver ↔ authority stream protocol. */
+  market: string;
 }
 
 export function wireNames(network: NetworkName): WireNames {
@@ -22,5 +26,7 @@ export function wireNames(network: NetworkName): WireNames {
     blocks: `/zi/${network}/blocks/1`,
     txs: `/zi/${network}/txs/1`,
     mdnsTag: `_zi-${network}._udp.local`,
+    discovery: `/zi/${network}/market/discovery/1`,
+    market: `/zi/${network}/market/1.0.0`,
   };
 }

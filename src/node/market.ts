@@ -1,0 +1,89 @@
+import type { Chain } from '../chain/chain.ts';
+import type { Mempool } from '../chain/mempool.ts';
+import { cidFromBytes, cidToBytes } from '../content/cid.ts';
+import { openContentStore } from '../content/index.ts';
+import type { ContentStore } from '../content/store.ts';
+import { Authority } from '../market/authority.ts';
+import type { ResultStore } from '../market/host.ts';
+import { SandboxPool } from '../market/sandbox.ts';
+import { Solver, type SolverDeps } from '../market/solver.ts';
+import type { Network } from '../p2p/network.ts';
+import type { Logger } from './logger.ts';
+import { createMarketHost } from './market-host.ts';
+
+export interface MarketConfig {
+  /** Unlocked key of the Bidder (or Validator): serve its contracts as their authority. */
+  authorityKey?: Uint8Array;
+  /** Run a Solver with this key and these choices. */
+  solver?: Pick<SolverDeps, 'key' | 'threads' | 'contract' | 'minPrice' | 'bootstrap' | 'tamper'>;
+  ipfsApi?: string;
+}
+
+export interface MarketServices {
+  content: ContentStore;
+  authority?: Authority;
+  solver?: Solver;
+  sandboxes: SandboxPool;
+  stop(): Promise<void>;
+}
+
+export function resultStore(content: ContentStore): ResultStore {
+  return {
+    put: async (bytes) => cidToBytes(await content.put(bytes, { pin: true })),
+    get: (cid, opts) => content.get(cidFromBytes(cid), opts),
+  };
+}
+
+/**
+ * The market side of a node: IPFS content (embedded Helia on the node's own
+ * libp2p host, or Kubo), and when asked for, the authority service of a
+ * Bidder and the Solver.
+ */
+export async function startMarket(opts: {
+  chain: Chain;
+  mempool: Mempool;
+  network: Network;
+  datadir: string;
+  logger: Logger;
+  config: MarketConfig;
+}): Promise<MarketServices> {
+  const { chain, mempool, network, logger, config } = opts;
+  const content = await openContentStore({
+    datadir: opts.datadir,
+    libp2p: network.host,
+    ipfsApi: config.ipfsApi,
+    logger: logger.child({ mod: 'ipfs' }),
+  });
+  const host = await createMarketHost(network);
+  const results = resultStore(content);
+  const sandboxes = new SandboxPool();
+  let authority: Authority | undefined;
+  let solver: Solver | undefined;
+  if (config.authorityKey) {
+    authority = new Authority({
+      chain,
+      host,
+      results,
+      sandboxes,
+      key: config.authorityKey,
+      logger: logger.child({ mod: 'authority' }),
+    });
+    authority.start();
+  }
+  if (config.solver) {
+    solver = new Solver({ chain, mempool, host, results, logger: logger.child({ mod: 'solver' }), ...config.solver });
+    solver.start();
+  }
+  return {
+    content,
+    authority,
+    solver,
+    sandboxes,
+    async stop() {
+      authority?.stop();
+      await solver?.stop();
+      sandboxes.dispose();
+      await content.close();
+    },
+  };
+}

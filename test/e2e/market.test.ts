@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getAccount } from '../../src/chain/accounts.ts';
+import { toHex } from '../../src/chain/encoding.ts';
+import { stateKey } from '../../src/chain/store/layout.ts';
+import { TX_KINDS } from '../../src/chain/transaction.ts';
+import { cidFromBytes } from '../../src/content/cid.ts';
+import { decodeResults } from '../../src/content/results.ts';
+import { decodePaidBatch, getContract, getPaidRanges, STATE_PAID_BATCH } from '../../src/market/contract-state.ts';
+import { payoutRules } from '../../src/market/contract-tx.ts';
+import { loadContract } from '../../src/market/sandbox.ts';
+import type { ZiNode } from '../../src/node/node.ts';
+import { keypair } from '../support/chain.ts';
+import { contractBody, postContract } from '../support/market.ts';
+import { startZiNode, until } from '../support/node.ts';
+
+const SIZE = 300;
+const CODE = `const size = ${SIZE};\nfunction input(i) { return i; }\nfunction mcu(x) { let s = 0; for (let k = 0; k <= x; k++) s += k * k; return s; }\n`;
+
+test('two Solvers solve a contract: every index paid once, escrow exact, the union equals a local recomputation', async (t) => {
+  const bidder = keypair();
+  const solverA = keypair();
+  const solverB = keypair();
+  const bidderNode = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv } });
+  const peer = bidderNode.network!.addresses();
+  await until('the bidder is funded', () => bidderNode.chain.height >= 1);
+
+  const body = contractBody({ code: CODE, price: 1_000n, budget: 2_000_000n, growth: 2, maxBatch: 32 });
+  const post = postContract(bidder, 0n, bidderNode.chain.genesisHash, body);
+  await bidderNode.mempool.accept(post);
+  const id = post.hash();
+  await until('the contract is mined', () => getContract(bidderNode.chain.state, id) !== undefined);
+
+  const a = await startZiNode(t, { peers: peer, market: { solver: { key: solverA.priv, threads: 1 } } });
+  const b = await startZiNode(t, { peers: peer, market: { solver: { key: solverB.priv, threads: 1 } } });
+  await until(
+    'every index is paid on chain',
+    () => {
+      const paid = getPaidRanges(bidderNode.chain.state, id);
+      return paid.length === 1 && paid[0]!.start === 0 && paid[0]!.end === SIZE;
+    },
+    120_000,
+  );
+
+  const state = bidderNode.chain.state;
+  const c = getContract(state, id)!;
+  assert.equal(c.paidMcus, BigInt(SIZE));
+  const earnedA = getAccount(state, solverA.address).balance;
+  const earnedB = getAccount(state, solverB.address).balance;
+  // Solvers get price × MCUs and pay no fees: the escrow paid the payouts' fees.
+  assert.equal(earnedA + earnedB, BigInt(SIZE) * 1_000n);
+  assert.ok(earnedA > 0n && earnedB > 0n, 'both Solvers were paid');
+  const fees = await payoutFees(bidderNode, id);
+  assert.equal(c.escrow, body.budget - BigInt(SIZE) * 1_000n - fees);
+
+  // Fetch every paid batch by CID from a third node, which computed none of them.
+  const reader = await startZiNode(t, { peers: peer });
+  const batches = await paidBatches(bidderNode, id);
+  const outputs = new Map<number, unknown>();
+  for (const batch of batches) {
+    const bytes = await reader.market!.content.get(cidFromBytes(batch.cid), { timeoutMs: 20_000 });
+    const r = decodeResults(bytes);
+    assert.equal(toHex(r.contract), toHex(id));
+    r.outputs.forEach((o, k) => {
+      const i = r.ranges[0]!.start + k;
+      assert.ok(!outputs.has(i), `index ${i} paid twice`);
+      outputs.set(i, o);
+    });
+  }
+  const local = await loadContract(CODE);
+  try {
+    const expected = await local.runRange(0, SIZE);
+    assert.deepEqual(
+      [...outputs.keys()].sort((x, y) => x - y).map((i) => outputs.get(i)),
+      expected.outputs,
+    );
+  } finally {
+    local.dispose();
+  }
+  assert.ok(a.market!.solver!.stats.payouts + b.market!.solver!.stats.payouts >= batches.length);
+});
+
+async function paidBatches(node: ZiNode, id: Uint8Array) {
+  const out = [];
+  for await (const [k, v] of node.chain.store.stateEntries(stateKey(STATE_PAID_BATCH, id)))
+    out.push(decodePaidBatch(k, v));
+  return out;
+}
+
+async function payoutFees(node: ZiNode, id: Uint8Array): Promise<bigint> {
+  let fees = 0n;
+  for (let h = 1; h <= node.chain.height; h++) {
+    const block = await node.chain.getBlock(node.chain.entryAtHeight(h)!.hash);
+    for (const tx of block!.txs) {
+      if (
+        tx.kind === TX_KINDS.payout &&
+        toHex(payoutRules.decode(tx.payload, node.chain.params).contract) === toHex(id)
+      ) {
+        fees += tx.fee;
+      }
+    }
+  }
+  return fees;
+}

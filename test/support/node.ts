@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Address } from '../../src/chain/address.ts';
+import { formatAddress } from '../../src/chain/address.ts';
+import { resolveConfig } from '../../src/node/config.ts';
+import type { MarketConfig } from '../../src/node/market.ts';
+import { ZiNode } from '../../src/node/node.ts';
+import { devnet, tempDir } from './chain.ts';
+
+export const quietLogger = pino({ level: process.env.ZI_TEST_LOG ?? 'silent' });
+
+/** A whole node in this process, on 127.0.0.1 with a free port, stopped when the test ends. */
+export async function startZiNode(
+  t: { after(fn: () => Promise<void>): void },
+  opts: { mine?: Address; peers?: string[]; market?: MarketConfig; threads?: number } = {},
+): Promise<ZiNode> {
+  const dir = await tempDir(t, 'zi-node-');
+  const config = resolveConfig({
+    network: 'devnet',
+    datadir: join(dir, 'devnet'),
+    rpcPort: 0,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    peer: opts.peers,
+    mine: opts.mine !== undefined,
+    minerAddress: opts.mine === undefined ? undefined : formatAddress(opts.mine, devnet.hrp),
+    threads: opts.threads ?? 1,
+  });
+  const node = await ZiNode.start(config, { logger: quietLogger, market: opts.market });
+  t.after(() => node.stop());
+  return node;
+}
+
+export async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
