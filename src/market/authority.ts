@@ -89,11 +89,19 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
   private readonly books = new Map<string, Promise<ContractBook>>();
   private readonly sessions = new Set<string>();
   private readonly seen = new Set<string>();
+  /** Solver keys (per contract) whose batch broke the rules: no further lease (DESIGN.md §4). */
+  private readonly refused = new Set<string>();
   private stopped = false;
 
   constructor(deps: AuthorityDeps) {
     super();
-    this.d = { baseLeaseMs: 30_000, maxSessions: 64, payoutGraceMs: 5 * 60_000, clock: Date.now, ...deps };
+    this.d = {
+      maxSessions: 64,
+      payoutGraceMs: 5 * 60_000,
+      clock: Date.now,
+      ...deps,
+      baseLeaseMs: deps.baseLeaseMs ?? 30_000,
+    };
     this.pub = publicKeyOf(deps.key);
     this.address = addressOf(this.pub);
   }
@@ -168,6 +176,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     if (!this.serves(disc.contract)) return;
     if (Math.abs(this.d.clock() - disc.timestamp) > DISCOVERY_MAX_AGE_MS) return;
     if (this.sessions.has(sessionKey) || this.sessions.size >= this.d.maxSessions) return;
+    if (this.refused.has(sessionKey)) return;
     const dedupe = `${commitment}:${disc.timestamp}`;
     if (this.seen.has(dedupe)) return;
     this.seen.add(dedupe);
@@ -179,10 +188,12 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     let stream: FrameStream | undefined;
     let lease: Lease | undefined;
     let cb: ContractBook | undefined;
+    const current: { lease?: Lease } = {};
     try {
       cb = await this.contractBook(disc.contract);
       lease = cb.book.lease(disc.peerId, 1, this.d.baseLeaseMs);
       if (!lease) return;
+      current.lease = lease;
       stream = await this.d.host.dial(disc.peerId, disc.addrs, 10_000);
       const ackCommit = discoveryCommitment(disc);
       const addrs = this.d.host.addrs();
@@ -195,14 +206,18 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
         lease,
       });
       this.d.logger.info({ ...log, lease: [lease.start, lease.end] }, 'solver session started');
-      await this.session(stream, disc.contract, solver, cb, lease);
+      await this.session(stream, disc.contract, solver, cb, current);
     } catch (err) {
-      if (lease) cb?.book.release(lease.id);
+      // Whichever lease the session held when it ended goes back to the pool.
+      if (current.lease) cb?.book.release(current.lease.id);
       const reason = err instanceof ZiError ? err.code : 'ERROR';
       const message = err instanceof Error ? err.message : String(err);
       this.d.logger.warn({ ...log, reason, err: message }, 'solver session ended');
       if (err instanceof SessionEnd) {
-        if (!BLAMELESS.has(err.code)) this.d.host.penalize(disc.peerId, err.code);
+        if (!BLAMELESS.has(err.code)) {
+          this.refused.add(sessionKey);
+          this.d.host.penalize(disc.peerId, err.code);
+        }
         this.emit('rejected', { solver: disc.peerId, reason });
         await stream?.write({ type: 'done', reason, message }).catch(() => undefined);
         await stream?.close().catch(() => undefined);
@@ -214,8 +229,14 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     }
   }
 
-  private async session(stream: FrameStream, id: Hash, solver: Address, cb: ContractBook, first: Lease): Promise<void> {
-    let lease: Lease | undefined = first;
+  private async session(
+    stream: FrameStream,
+    id: Hash,
+    solver: Address,
+    cb: ContractBook,
+    current: { lease?: Lease },
+  ): Promise<void> {
+    let lease = current.lease;
     let size = 1;
     let sentAt = this.d.clock();
     while (lease && !this.stopped) {
@@ -270,6 +291,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
           : { type: 'paid', leaseId: lease.id, authoritySig },
       );
       lease = next;
+      current.lease = next;
       sentAt = this.d.clock();
     }
     await stream

@@ -4,7 +4,7 @@ import { cidFromBytes, cidToBytes } from '../content/cid.ts';
 import { openContentStore } from '../content/index.ts';
 import type { ContentStore } from '../content/store.ts';
 import { Authority } from '../market/authority.ts';
-import type { ResultStore } from '../market/host.ts';
+import type { MarketHost, ResultStore } from '../market/host.ts';
 import { SandboxPool } from '../market/sandbox.ts';
 import { Solver, type SolverDeps } from '../market/solver.ts';
 import type { Network } from '../p2p/network.ts';
@@ -17,10 +17,13 @@ export interface MarketConfig {
   /** Run a Solver with this key and these choices. */
   solver?: Pick<SolverDeps, 'key' | 'threads' | 'contract' | 'minPrice' | 'bootstrap' | 'tamper'>;
   ipfsApi?: string;
+  /** Time a first lease may take (later ones scale with the measured pace); default 30 s. */
+  leaseMs?: number;
 }
 
 export interface MarketServices {
   content: ContentStore;
+  host: MarketHost;
   authority?: Authority;
   solver?: Solver;
   sandboxes: SandboxPool;
@@ -67,6 +70,7 @@ export async function startMarket(opts: {
       sandboxes,
       key: config.authorityKey,
       logger: logger.child({ mod: 'authority' }),
+      baseLeaseMs: config.leaseMs,
     });
     authority.start();
   }
@@ -76,6 +80,7 @@ export async function startMarket(opts: {
   }
   return {
     content,
+    host,
     authority,
     solver,
     sandboxes,

@@ -75,7 +75,10 @@ export function payout(
   const cid = opts.cid ?? new Uint8Array([1, 0x55, 0x12, 0x20, ...new Uint8Array(32).fill(7)]);
   const timestamp = opts.timestamp ?? 1_800_000_000_000;
   const fee = 1_000n;
-  const authoritySig = signPayout({ contract, solver: solver.address, ranges, price, fee, timestamp, cid }, authority.priv);
+  const authoritySig = signPayout(
+    { contract, solver: solver.address, ranges, price, fee, timestamp, cid },
+    authority.priv,
+  );
   return Transaction.sign(
     {
       kind: TX_KINDS.payout,

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getAccount } from '../../src/chain/accounts.ts';
+import { getContract, getPaidRanges } from '../../src/market/contract-state.ts';
+import { signDiscovery } from '../../src/market/messages.ts';
+import { keypair } from '../support/chain.ts';
+import { contractBody, postContract } from '../support/market.ts';
+import { startZiNode, until } from '../support/node.ts';
+
+const SIZE = 200;
+const CODE = `const size = ${SIZE};\nfunction input(i) { return i; }\nfunction mcu(x) { let s = 0; for (let k = 0; k < 2000; k++) s = (s + x * k) % 1000003; return s; }\n`;
+
+async function market(t: Parameters<typeof startZiNode>[0], leaseMs = 30_000) {
+  const bidder = keypair();
+  const node = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv, leaseMs } });
+  await until('the bidder is funded', () => node.chain.height >= 1);
+  const post = postContract(bidder, 0n, node.chain.genesisHash, contractBody({ code: CODE, maxBatch: 16 }));
+  await node.mempool.accept(post);
+  const id = post.hash();
+  await until('the contract is mined', () => getContract(node.chain.state, id) !== undefined);
+  return { node, id, peer: node.network!.addresses() };
+}
+
+const allPaid = (node: Awaited<ReturnType<typeof startZiNode>>, id: Uint8Array) => () => {
+  const paid = getPaidRanges(node.chain.state, id);
+  return paid.length === 1 && paid[0]!.start === 0 && paid[0]!.end === SIZE;
+};
+
+test('a cheating Solver (wrong outputs on a few indices) is caught and not paid; an honest one finishes', async (t) => {
+  const { node, id, peer } = await market(t);
+  const cheater = keypair();
+  // Wrong at every 100th index, exactly what the default validate() samples.
+  const tamper = (i: number, out: unknown) => (i % 100 === 0 && i > 0 ? -1 : out) as never;
+  const bad = await startZiNode(t, { peers: peer, market: { solver: { key: cheater.priv, threads: 1, tamper } } });
+  const rejected: string[] = [];
+  node.market!.authority!.on('rejected', (r) => rejected.push(r.reason));
+  await until('the cheater is caught', () => rejected.includes('FAILED_VALIDATION'), 60_000);
+  const honest = keypair();
+  await startZiNode(t, { peers: peer, market: { solver: { key: honest.priv, threads: 1 } } });
+  await until('every index is paid', allPaid(node, id), 120_000);
+  // No payout ever covered the index the cheater got wrong; what it did right was paid.
+  const cheaterPaid = getAccount(node.chain.state, cheater.address).balance;
+  const honestPaid = getAccount(node.chain.state, honest.address).balance;
+  assert.equal(cheaterPaid + honestPaid, BigInt(SIZE) * 1_000n);
+  assert.ok(honestPaid >= 1_000n * 16n);
+  assert.equal(rejected.filter((r) => r === 'FAILED_VALIDATION').length, 1, 'no lease after a failed batch');
+  assert.ok(node.network!.book.score(bad.network!.peerId) > 0, 'the cheater was scored down');
+});
+
+test('a Solver that disappears mid-lease has its range leased again to another', async (t) => {
+  const { node, id, peer } = await market(t, 1_500);
+  const quitter = keypair();
+  const gone = await startZiNode(t, { peers: peer, market: { solver: { key: quitter.priv, threads: 1 } } });
+  await until('the quitter holds a lease', async () => (await node.market!.authority!.status(id))?.leased.length === 1);
+  await gone.stop();
+  const other = keypair();
+  await startZiNode(t, { peers: peer, market: { solver: { key: other.priv, threads: 1 } } });
+  await until('every index is paid', allPaid(node, id), 120_000);
+  assert.ok(getAccount(node.chain.state, other.address).balance > 0n);
+});
+
+test('malformed and out-of-order market frames end the session and cost the peer score', async (t) => {
+  const { node, id, peer } = await market(t);
+  const rogueKey = keypair();
+  const rogue = await startZiNode(t, { peers: peer });
+  const host = rogue.market!.host;
+  await until('connected', () => rogue.network!.peers().some((p) => p.ready));
+  const reasons: string[] = [];
+  node.market!.authority!.on('rejected', (r) => reasons.push(r.reason));
+  const acks: string[] = [];
+  // The banned key is not served again, however often it asks.
+  const again = () =>
+    host.publishDiscovery(
+      signDiscovery(
+        { peerId: host.peerId, addrs: host.addrs(), contract: id, timestamp: Date.now() + 1 },
+        rogueKey.priv,
+        rogueKey.pub,
+      ),
+    );
+  let round = 0;
+  host.onStream(async (stream) => {
+    const ack = await stream.read(5_000);
+    acks.push(ack.type);
+    // First session: a frame that belongs to the authority; second: results for another lease.
+    if (round++ === 0) await stream.write({ type: 'paid', leaseId: 1, authoritySig: new Uint8Array(64) });
+    else if (ack.type === 'ack') {
+      await stream.write({
+        type: 'result',
+        leaseId: ack.lease.id + 7,
+        price: 1_000n,
+        fee: 400n,
+        timestamp: Date.now(),
+        cid: new Uint8Array(36),
+        results: new Uint8Array([1, 2, 3]),
+      });
+    }
+  });
+  // A key that broke the protocol gets no second session, so the second try comes with a fresh key.
+  for (const key of [rogueKey, keypair()]) {
+    const before = reasons.length;
+    await host.publishDiscovery(
+      signDiscovery(
+        { peerId: host.peerId, addrs: host.addrs(), contract: id, timestamp: Date.now() },
+        key.priv,
+        key.pub,
+      ),
+    );
+    await until('the authority ends the session', () => reasons.length > before, 20_000);
+  }
+  await again();
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.deepEqual(acks, ['ack', 'ack']);
+  assert.deepEqual(reasons, ['BAD_FRAME', 'WRONG_LEASE']);
+  // Two breaches of 25 points each (scores decay slowly, so a little under 50 by now).
+  assert.ok(node.network!.book.score(rogue.network!.peerId) > 45);
+  // The authority keeps serving: the leases went back to the pool, nothing was paid.
+  assert.deepEqual(getPaidRanges(node.chain.state, id), []);
+  const status = await node.market!.authority!.status(id);
+  assert.equal(status!.leased.length, 0);
+});
