@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatZi, parseAmount } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
+import { collectResults, type PaidBatchRef } from '../market/collect.ts';
 import { checkContractCode } from '../market/contract-code.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
 import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRules } from '../market/contract-tx.ts';
+import { gridPng } from '../market/png.ts';
 import { loadContract } from '../market/sandbox.ts';
 import { type ClientFlags, connect } from './client.ts';
 import { print, table } from './output.ts';
@@ -209,6 +211,88 @@ export function contractCommand(program: Command): void {
         ['txid', txid],
         ['status', sentStatus(height)],
       ]),
+    );
+  });
+
+  withClientOptions(
+    contract
+      .command('results')
+      .description("fetch every paid batch by CID, fold them with the contract's union, and write the result")
+      .argument('<id>', 'contract id')
+      .option('--out <file>', 'where to write the union (JSON)', '<id>.json')
+      .option('--png <file>', 'also draw boolean outputs as an image (MCU i at column i % width, rows from the bottom)')
+      .option('--width <n>', 'image width (default: the Mandelbrot layout, sqrt(2 × size))'),
+  ).action(async (id: string, flags: ClientFlags & { out: string; png?: string; width?: string }) => {
+    const { rpc } = await connect(flags);
+    const hex = contractId(id);
+    const info = await rpc.call<{ code: string; memoryMiB: number; timeoutMs: number }>('getcontract', {
+      id: hex,
+      code: true,
+    });
+    const batches = await rpc.call<PaidBatchRef[]>('getpayouts', { id: hex });
+    const runtime = await loadContract(info.code, {
+      memoryLimitMiB: 1024,
+      timeoutMs: 300_000,
+      maxResultBytes: 256 * 1024 * 1024,
+    });
+    try {
+      const got = await collectResults(
+        Buffer.from(hex, 'hex'),
+        batches,
+        async (cid) => {
+          const r = await rpc.call<{ base64: string }>('getcontent', { cid, timeoutMs: 60_000 });
+          return new Uint8Array(Buffer.from(r.base64, 'base64'));
+        },
+        runtime,
+        (done, total) => {
+          if (!flags.json && process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
+        },
+      );
+      if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');
+      const out = flags.out === '<id>.json' ? `${hex}.json` : flags.out;
+      await writeFile(out, `${JSON.stringify(got.union)}\n`);
+      let image: string | undefined;
+      if (flags.png) {
+        const size = runtime.size ?? Math.max(0, ...got.outputs.keys()) + 1;
+        const width = flags.width ? whole(flags.width, '--width', 1, 1 << 20) : Math.round(Math.sqrt(2 * size));
+        await writeFile(flags.png, gridPng(got.outputs, width, Math.ceil(size / width)));
+        image = flags.png;
+      }
+      const summary = {
+        batches: got.batches,
+        mcus: got.outputs.size,
+        size: runtime.size,
+        out,
+        ...(image ? { png: image } : {}),
+      };
+      print(summary, flags.json ?? false, () =>
+        table([
+          ['batches', got.batches],
+          ['MCUs', `${got.outputs.size} of ${runtime.size ?? 'unbounded'}`],
+          ['union', out],
+          ...(image ? [['image', image] as [string, unknown]] : []),
+        ]),
+      );
+    } finally {
+      runtime.dispose();
+    }
+  });
+
+  withClientOptions(
+    contract
+      .command('status')
+      .description("solved, leased and remaining ranges, and spend (leases are known to the authority's node)")
+      .argument('<id>', 'contract id'),
+  ).action(async (id: string, flags: ClientFlags) => {
+    const { rpc } = await connect(flags);
+    const s = await rpc.call<Record<string, unknown>>('getcontractstatus', { id: contractId(id) });
+    print(s, flags.json ?? false, () =>
+      table(
+        Object.entries(s).map(([k, v]): [string, unknown] => [
+          k,
+          typeof v === 'object' && v !== null ? JSON.stringify(v) : v,
+        ]),
+      ),
     );
   });
 

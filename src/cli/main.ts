@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../node/node.ts';
 import { chainCommand } from './chain-command.ts';
 import { contractCommand } from './contract-command.ts';
+import { devnetCommand } from './devnet-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { reportError } from './output.ts';
 import { walletCommand } from './wallet-command.ts';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   walletCommand(program);
   chainCommand(program);
   contractCommand(program);
+  devnetCommand(program);
   return program;
 }
 

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { parseAmount } from '../chain/amount.ts';
+import { Devnet } from '../node/devnet.ts';
+
+export function devnetCommand(program: Command): void {
+  program
+    .command('devnet')
+    .description(
+      'the whole market on this machine: mining nodes, a Bidder posting the Mandelbrot example, Solvers solving it, and the image',
+    )
+    .option('--dir <dir>', 'where the nodes keep their data and logs (default: a new temp dir)')
+    .option('--miners <n>', 'mining nodes', '3')
+    .option('--solvers <n>', 'Solver nodes', '2')
+    .option('--scale <n>', 'Mandelbrot grid points per unit: 4·scale × 2·scale MCUs', '500')
+    .option('--price <amount>', 'pay per MCU', '20li')
+    .option('--keep', 'keep the devnet running after the contract is solved (Ctrl-C stops it)', false)
+    .action(async (flags) => {
+      const interrupted = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      const count = (v: string, what: string, min: number, max: number) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min || n > max)
+          throw new RangeError(`${what} must be a whole number from ${min} to ${max}`);
+        return n;
+      };
+      await new Devnet({
+        dir: flags.dir,
+        miners: count(flags.miners, '--miners', 1, 8),
+        solvers: count(flags.solvers, '--solvers', 1, 8),
+        scale: count(flags.scale, '--scale', 10, 5000),
+        price: parseAmount(flags.price),
+        keep: flags.keep,
+        out: (line) => process.stdout.write(`${line}\n`),
+        interrupted,
+      }).run();
+    });
+}

@@ -1,0 +1,301 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { addressOf, formatAddress } from '../chain/address.ts';
+import { formatZi } from '../chain/amount.ts';
+import { ZiError } from '../chain/errors.ts';
+import { generatePrivateKey, publicKeyOf } from '../chain/keys.ts';
+import { NETWORKS } from '../chain/params.ts';
+import { collectResults, type PaidBatchRef } from '../market/collect.ts';
+import { gridPng } from '../market/png.ts';
+import { loadContract } from '../market/sandbox.ts';
+import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
+import { cookiePath, walletPath } from './config.ts';
+import { RpcClient } from './rpc/client.ts';
+
+export class DevnetError extends ZiError<'START_FAILED' | 'STALLED' | 'MISMATCH'> {}
+
+export interface DevnetOptions {
+  dir?: string;
+  /** Mandelbrot grid points per unit length: the grid is 4·scale × 2·scale MCUs. */
+  scale: number;
+  miners: number;
+  solvers: number;
+  /** Li per MCU. */
+  price: bigint;
+  keep: boolean;
+  /** Where progress lines go. */
+  out: (line: string) => void;
+  /** Resolves when the user asks to stop (Ctrl-C). */
+  interrupted: Promise<void>;
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  rpc: RpcClient;
+  datadir: string;
+  addrs: string[];
+}
+
+const ZI = join(import.meta.dirname, '..', '..', 'bin', 'zi');
+const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'mandelbrot.js');
+
+/**
+ * `zi devnet`: the whole market on one machine, as separate processes of
+ * `zi` talking over real libp2p on 127.0.0.1: mining nodes, a Bidder that
+ * posts the Mandelbrot example, Solvers that solve it, and at the end the
+ * image, a check of the union against a local recomputation, and a summary.
+ */
+export class Devnet {
+  private readonly o: DevnetOptions;
+  private readonly procs: Proc[] = [];
+  private base = '';
+
+  constructor(o: DevnetOptions) {
+    this.o = o;
+  }
+
+  async run(): Promise<void> {
+    const { out } = this.o;
+    this.base = this.o.dir ?? (await mkdtemp(join(tmpdir(), 'zi-devnet-')));
+    await mkdir(this.base, { recursive: true });
+    const pass = join(this.base, 'passphrase');
+    await writeFile(pass, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
+    out(`devnet in ${this.base} (logs: *.log there)`);
+    try {
+      await this.main(pass);
+    } finally {
+      if (this.o.keep) {
+        out('still running (--keep): Ctrl-C stops every process');
+        await this.o.interrupted;
+      }
+      await this.stopAll();
+    }
+  }
+
+  private async main(pass: string): Promise<void> {
+    const { out } = this.o;
+    const t0 = Date.now();
+    const bidder = await this.wallet('node1', pass);
+    const first = await this.start('node1', ['node', '--mine', '--threads', '1', '--bidder'], pass);
+    const peers = first.addrs.filter((a) => a.includes('127.0.0.1')).flatMap((a) => ['--peer', a]);
+    for (let i = 2; i <= this.o.miners; i++) {
+      await this.wallet(`node${i}`, pass);
+      await this.start(`node${i}`, ['node', '--mine', '--threads', '1', ...peers], pass);
+    }
+    out(`${this.o.miners} mining nodes up; the Bidder ${bidder} mines on node1`);
+
+    const code = (await readFile(EXAMPLE, 'utf8')).replace(/const SCALE = \d+;/, `const SCALE = ${this.o.scale};`);
+    const size = 8 * this.o.scale * this.o.scale;
+    const budget = BigInt(size) * this.o.price * 2n;
+    await this.until('the Bidder can pay the budget', 120_000, async () => {
+      const a = await first.rpc.call<{ balance: string }>('getaccount', { address: bidder });
+      return BigInt(a.balance) >= budget + 10_000_000n;
+    });
+    const contract = await this.post(first, code, budget, pass);
+    out(
+      `posted the Mandelbrot contract ${contract.slice(0, 16)}…: ${size.toLocaleString()} MCUs at ${this.o.price} Li`,
+    );
+    await this.until('the contract is in a block', 60_000, async () => {
+      const tx = await first.rpc.call<{ status: string }>('gettransaction', { txid: contract });
+      return tx.status === 'confirmed';
+    });
+    const posted = Date.now();
+
+    for (let i = 1; i <= this.o.solvers; i++) {
+      await this.wallet(`solver${i}`, pass);
+      await this.start(`solver${i}`, ['solve', '--threads', '1', ...peers], pass);
+    }
+    out(`${this.o.solvers} Solvers started`);
+
+    let firstPayout: number | undefined;
+    let last = { at: Date.now(), mcus: 0 };
+    let stalled = Date.now();
+    for (;;) {
+      const c = await first.rpc.call<{ paidMcus: string }>('getcontract', { id: contract });
+      const info = await first.rpc.call<{ height: number }>('getinfo');
+      const paid = Number(c.paidMcus);
+      const now = Date.now();
+      if (paid > 0) firstPayout ??= now;
+      const rate = ((paid - last.mcus) / Math.max(1, now - last.at)) * 1000;
+      if (paid > last.mcus) stalled = now;
+      last = { at: now, mcus: paid };
+      out(
+        `block ${info.height}  paid ${paid.toLocaleString()}/${size.toLocaleString()} MCUs (${((paid / size) * 100).toFixed(1)}%)  ${Math.round(rate).toLocaleString()} MCU/s`,
+      );
+      if (paid >= size) break;
+      if (now - stalled > 120_000)
+        throw new DevnetError('STALLED', 'no payout for two minutes: see the logs in the devnet dir');
+      await Promise.race([sleep(2_000), this.o.interrupted]);
+    }
+    const solved = Date.now();
+    await this.results(first, contract, code, size, {
+      seconds: (solved - posted) / 1000,
+      firstPayoutSeconds: firstPayout ? (firstPayout - posted) / 1000 : undefined,
+      total: (Date.now() - t0) / 1000,
+    });
+  }
+
+  private async results(
+    node: Proc,
+    contract: string,
+    code: string,
+    size: number,
+    times: { seconds: number; firstPayoutSeconds?: number; total: number },
+  ): Promise<void> {
+    const { out } = this.o;
+    const batches = await node.rpc.call<PaidBatchRef[]>('getpayouts', { id: contract });
+    const runtime = await loadContract(code, {
+      memoryLimitMiB: 1024,
+      timeoutMs: 300_000,
+      maxResultBytes: 256 * 1024 * 1024,
+    });
+    try {
+      const got = await collectResults(
+        Buffer.from(contract, 'hex'),
+        batches,
+        async (cid) => {
+          const r = await node.rpc.call<{ base64: string }>('getcontent', { cid, timeoutMs: 60_000 });
+          return new Uint8Array(Buffer.from(r.base64, 'base64'));
+        },
+        runtime,
+      );
+      const png = join(this.base, 'mandelbrot.png');
+      await writeFile(join(this.base, 'mandelbrot.json'), `${JSON.stringify(got.union)}\n`);
+      await writeFile(png, gridPng(got.outputs, 4 * this.o.scale, 2 * this.o.scale));
+      const local = await runtime.runRange(0, size);
+      const union = got.union as [number, unknown, unknown][];
+      const byIndex = new Map(union.map((r) => [r[0], r[2]]));
+      const mismatches = local.outputs.filter((o, i) => byIndex.get(i) !== o).length;
+      if (mismatches > 0 || union.length !== size) {
+        throw new DevnetError('MISMATCH', `the union differs from a local recomputation at ${mismatches} indices`);
+      }
+      const info = await node.rpc.call<{ height: number }>('getinfo');
+      const c = await node.rpc.call<{ paidMcus: string; price: string; escrow: string }>('getcontract', {
+        id: contract,
+      });
+      out('');
+      out(`image       ${png}`);
+      out(`union       checked: identical to a local recomputation of all ${size.toLocaleString()} MCUs`);
+      out(`blocks      ${info.height}`);
+      out(`payouts     ${batches.length}`);
+      out(
+        `Li paid     ${(BigInt(c.paidMcus) * BigInt(c.price)).toLocaleString()} Li (${formatZi(BigInt(c.paidMcus) * BigInt(c.price))} Zi)`,
+      );
+      out(`MCU rate    ${Math.round(size / times.seconds).toLocaleString()} MCU/s over ${times.seconds.toFixed(1)} s`);
+      if (times.firstPayoutSeconds !== undefined)
+        out(`first paid  ${times.firstPayoutSeconds.toFixed(1)} s after the contract's block`);
+    } finally {
+      runtime.dispose();
+    }
+  }
+
+  private async wallet(name: string, pass: string): Promise<string> {
+    const key = generatePrivateKey();
+    const address = formatAddress(addressOf(publicKeyOf(key)), NETWORKS.devnet.hrp);
+    const passphrase = (await readFile(pass, 'utf8')).trim();
+    await writeKeystore(walletPath(join(this.base, name)), await encryptKey(key, passphrase, address));
+    return address;
+  }
+
+  private async start(name: string, args: string[], pass: string): Promise<Proc> {
+    const datadir = join(this.base, name);
+    const log = createWriteStream(join(this.base, `${name}.log`));
+    const child = spawn(
+      process.execPath,
+      [
+        ZI,
+        ...args,
+        '--datadir',
+        datadir,
+        '--passphrase-file',
+        pass,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--rpc-port',
+        '0',
+      ],
+      { env: { ...process.env, ZI_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stderr!.pipe(log);
+    const started = Promise.withResolvers<{ port: number; addrs: string[] }>();
+    let addrs: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      log.write(`${line}\n`);
+      try {
+        const l = JSON.parse(line) as { msg?: string; listen?: string[]; rpc?: string };
+        if (l.msg === 'p2p started' && l.listen) addrs = l.listen;
+        if (l.msg === 'node started' && l.rpc) started.resolve({ port: Number(l.rpc.split(':')[1]), addrs });
+      } catch {
+        // Not a log line: kept in the file as it is.
+      }
+    });
+    child.once('exit', (code) =>
+      started.reject(new DevnetError('START_FAILED', `${name} exited (${code}); see ${name}.log`)),
+    );
+    const { port } = await started.promise;
+    const proc: Proc = { name, child, rpc: new RpcClient({ port, cookiePath: cookiePath(datadir) }), datadir, addrs };
+    this.procs.push(proc);
+    return proc;
+  }
+
+  private async post(node: Proc, code: string, budget: bigint, pass: string): Promise<string> {
+    const file = join(this.base, 'mandelbrot.js');
+    await writeFile(file, code);
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [
+          ZI,
+          'contract',
+          'post',
+          file,
+          '--price',
+          `${this.o.price}li`,
+          '--budget',
+          `${budget}li`,
+          '--max-batch',
+          '65536',
+          '--datadir',
+          node.datadir,
+          '--passphrase-file',
+          pass,
+          '--json',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.once('exit', (c) => resolve({ code: c, stdout, stderr }));
+    });
+    if (r.code !== 0) throw new DevnetError('START_FAILED', `posting the contract failed: ${r.stderr.trim()}`);
+    return (JSON.parse(r.stdout) as { id: string }).id;
+  }
+
+  private async until(what: string, timeoutMs: number, pred: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await pred())) {
+      if (Date.now() > deadline) throw new DevnetError('STALLED', `timed out waiting until ${what}`);
+      await sleep(250);
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    await Promise.all(
+      this.procs.map(async (p) => {
+        if (p.child.exitCode !== null) return;
+        const exited = new Promise((r) => p.child.once('exit', r));
+        p.child.kill('SIGTERM');
+        await Promise.race([exited, sleep(10_000).then(() => p.child.kill('SIGKILL'))]);
+      }),
+    );
+  }
+}
