@@ -188,12 +188,12 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     let stream: FrameStream | undefined;
     let lease: Lease | undefined;
     let cb: ContractBook | undefined;
-    const current: { lease?: Lease } = {};
+    const held: { leases: Lease[] } = { leases: [] };
     try {
       cb = await this.contractBook(disc.contract);
       lease = cb.book.lease(disc.peerId, 1, this.d.baseLeaseMs);
       if (!lease) return;
-      current.lease = lease;
+      held.leases.push(lease);
       stream = await this.d.host.dial(disc.peerId, disc.addrs, 10_000);
       const ackCommit = discoveryCommitment(disc);
       const addrs = this.d.host.addrs();
@@ -206,10 +206,10 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
         lease,
       });
       this.d.logger.info({ ...log, lease: [lease.start, lease.end] }, 'solver session started');
-      await this.session(stream, disc.contract, solver, cb, current);
+      await this.session(stream, disc.contract, solver, cb, held);
     } catch (err) {
-      // Whichever lease the session held when it ended goes back to the pool.
-      if (current.lease) cb?.book.release(current.lease.id);
+      // Whatever the session still held when it ended goes back to the pool.
+      for (const l of held.leases) cb?.book.release(l.id);
       const reason = err instanceof ZiError ? err.code : 'ERROR';
       const message = err instanceof Error ? err.message : String(err);
       this.d.logger.warn({ ...log, reason, err: message }, 'solver session ended');
@@ -234,19 +234,40 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     id: Hash,
     solver: Address,
     cb: ContractBook,
-    current: { lease?: Lease },
+    held: { leases: Lease[] },
   ): Promise<void> {
-    let lease = current.lease;
     let size = 1;
     let sentAt = this.d.clock();
+    let perMcuMs = 0;
+    let bytesPerMcu = 0;
+    // Two leases out at all times, so a Solver never waits for work: it
+    // computes one while the other's results travel and are checked.
+    const leaseMore = async () => {
+      const byBytes = bytesPerMcu > 0 ? Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / bytesPerMcu)) : cb.maxBatch;
+      size = Math.min(size * cb.growth, cb.maxBatch, byBytes);
+      const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * size * 4);
+      const next = cb.book.lease(stream.remotePeer, size, ttl);
+      if (next) {
+        held.leases.push(next);
+        await stream.write({ type: 'lease', lease: next });
+      }
+    };
+    await leaseMore();
+    let lease: Lease | undefined = held.leases[0];
     while (lease && !this.stopped) {
       const frame = await stream.read(Math.max(1_000, lease.expiresAt - this.d.clock()));
       if (frame.type !== 'result') throw new SessionEnd('BAD_FRAME', `expected results, got ${frame.type}`);
-      if (frame.leaseId !== lease.id)
+      if (frame.leaseId !== lease.id) {
         throw new SessionEnd('WRONG_LEASE', `results for lease ${frame.leaseId}, not ${lease.id}`);
-      const elapsed = Math.max(1, this.d.clock() - sentAt);
-      await this.check(id, cb, lease, frame);
+      }
       const mcus = lease.end - lease.start;
+      const now = this.d.clock();
+      perMcuMs = Math.max(perMcuMs * 0.5, (now - sentAt) / mcus);
+      sentAt = now;
+      bytesPerMcu = frame.results.length / mcus;
+      await leaseMore();
+
+      await this.check(id, cb, lease, frame);
       const cost = BigInt(mcus) * cb.price + frame.fee;
       const c = getContract(this.d.chain.state, id);
       if (!c || c.status !== STATUS_OPEN) throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract is closed');
@@ -254,15 +275,16 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
         throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract has no escrow left for this batch');
       }
       // Checked last: a lease that ran out while its batch was checked may belong to another Solver now.
-      if (cb.book.get(lease.id) === undefined)
+      if (cb.book.get(lease.id) === undefined) {
         throw new SessionEnd('EXPIRED', 'the lease expired before its results came');
+      }
       await this.d.results.put(frame.results);
-      const ranges = [{ start: lease.start, end: lease.end }];
+      const range = { start: lease.start, end: lease.end };
       const authoritySig = signPayout(
         {
           contract: id,
           solver,
-          ranges,
+          ranges: [range],
           price: frame.price,
           fee: frame.fee,
           timestamp: frame.timestamp,
@@ -270,29 +292,12 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
         },
         this.d.key,
       );
-      cb.promised.push({ range: ranges[0]!, cost: cost + BigInt(mcus) * c.validationFee, at: this.d.clock() });
+      cb.promised.push({ range, cost: cost + BigInt(mcus) * c.validationFee, at: this.d.clock() });
       cb.book.settle(lease.id);
-      this.emit('paid', {
-        contract: toHex(id),
-        solver: stream.remotePeer,
-        start: lease.start,
-        end: lease.end,
-        cid: frame.cid,
-      });
-      // Results travel as one IPFS block: keep the next batch's bytes at half of that, as measured.
-      const byBytes = Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / Math.max(1, frame.results.length / mcus)));
-      size = Math.min(size * cb.growth, cb.maxBatch, byBytes);
-      // Lease time follows the measured pace, with room for a slow batch.
-      const ttl = this.d.baseLeaseMs + Math.ceil((elapsed / mcus) * size * 4);
-      const next = cb.book.lease(stream.remotePeer, size, ttl);
-      await stream.write(
-        next
-          ? { type: 'paid', leaseId: lease.id, authoritySig, next }
-          : { type: 'paid', leaseId: lease.id, authoritySig },
-      );
-      lease = next;
-      current.lease = next;
-      sentAt = this.d.clock();
+      held.leases.shift();
+      this.emit('paid', { contract: toHex(id), solver: stream.remotePeer, ...range, cid: frame.cid });
+      await stream.write({ type: 'paid', leaseId: lease.id, authoritySig });
+      lease = held.leases[0];
     }
     await stream
       .write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' })

@@ -110,7 +110,7 @@ function safeTime(v: bigint, what: string): number {
 
 // ── Stream frames ──────────────────────────────────────────────────────────
 
-export const FRAME = { ack: 1, result: 2, paid: 3, done: 4 } as const;
+export const FRAME = { ack: 1, result: 2, paid: 3, done: 4, lease: 5 } as const;
 
 export interface Lease {
   id: number;
@@ -147,7 +147,15 @@ export interface PaidFrame {
   type: 'paid';
   leaseId: number;
   authoritySig: Uint8Array;
-  next?: Lease;
+}
+
+/**
+ * The next lease, sent as soon as a batch arrives and before it is checked,
+ * so the Solver computes while the authority validates (one lease ahead).
+ */
+export interface LeaseFrame {
+  type: 'lease';
+  lease: Lease;
 }
 
 export interface DoneFrame {
@@ -157,7 +165,7 @@ export interface DoneFrame {
   message: string;
 }
 
-export type Frame = Ack | ResultFrame | PaidFrame | DoneFrame;
+export type Frame = Ack | ResultFrame | PaidFrame | LeaseFrame | DoneFrame;
 
 export function ackMessage(a: Omit<Ack, 'type' | 'signature' | 'lease'>): Hash {
   const w = new Writer(256).bytes(utf8.encode('zi/ack/v1')).bytes(a.commitment).bytes(a.authorityKey);
@@ -197,11 +205,11 @@ export function encodeFrame(f: Frame): Uint8Array {
         .varBytes(f.results, 4);
       break;
     case 'paid':
-      w.u8(FRAME.paid)
-        .u32(f.leaseId)
-        .bytes(f.authoritySig)
-        .u8(f.next ? 1 : 0);
-      if (f.next) writeLease(w, f.next);
+      w.u8(FRAME.paid).u32(f.leaseId).bytes(f.authoritySig);
+      break;
+    case 'lease':
+      w.u8(FRAME.lease);
+      writeLease(w, f.lease);
       break;
     case 'done':
       w.u8(FRAME.done);
@@ -237,15 +245,14 @@ export function decodeFrame(bytes: Uint8Array): Frame {
         const results = r.varBytes(4, MAX_RESULTS_BYTES, 'result.results');
         return { type: 'result', leaseId, price, fee, timestamp, cid, results };
       }
-      case FRAME.paid: {
-        const leaseId = r.u32('paid.leaseId');
-        const authoritySig = r.bytes(SIGNATURE_SIZE, 'paid.signature');
-        const hasNext = r.u8('paid.hasNext');
-        if (hasNext > 1) throw new DecodeError('NON_CANONICAL', 'paid.hasNext is 0 or 1', { what: 'paid.hasNext' });
-        return hasNext
-          ? { type: 'paid', leaseId, authoritySig, next: readLease(r) }
-          : { type: 'paid', leaseId, authoritySig };
-      }
+      case FRAME.paid:
+        return {
+          type: 'paid',
+          leaseId: r.u32('paid.leaseId'),
+          authoritySig: r.bytes(SIGNATURE_SIZE, 'paid.signature'),
+        };
+      case FRAME.lease:
+        return { type: 'lease', lease: readLease(r) };
       case FRAME.done:
         return {
           type: 'done',

@@ -177,7 +177,8 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
           const t0 = performance.now();
           await rt.runRange(0, count);
           const ms = performance.now() - t0;
-          if (ms > 50 || count === rt.size || n >= 1 << 20) {
+          // Bounded so a cheap MCU's sample stays small; the rate is what counts, not the total.
+          if (ms > 50 || count === rt.size || n >= 1 << 16) {
             rate = (count / Math.max(ms, 0.001)) * 1000 * this.d.threads;
             break;
           }
@@ -208,7 +209,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         const [best] = await this.rank();
         if (!best) {
           this.emit('waiting', 'no open contract to work on yet');
-          await sleep(1_000, undefined, { signal: this.stop$.signal });
+          await this.nextTip(5_000);
           continue;
         }
         const answered = await this.announce(best.id);
@@ -219,6 +220,23 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         await sleep(1_000, undefined, { signal: this.stop$.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /** Resolves on the next block (a new contract may be in it), or after `ms`. */
+  private nextTip(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(done, ms);
+    const chain = this.d.chain;
+    const signal = this.stop$.signal;
+    function done() {
+      clearTimeout(timer);
+      chain.off('tip', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    chain.on('tip', done);
+    signal.addEventListener('abort', done);
+    return promise;
   }
 
   /** Publishes discoveries until the contract's authority dials back (or gives up after a while). */
@@ -275,24 +293,37 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       const c = getContract(this.d.chain.state, contract)!;
       const engines = await this.engines$(contract);
       this.d.logger.info(log, 'handshake done; solving');
+      // Leases come ahead of need: one computing, the next waiting, so no time is lost between batches.
+      const queue: Lease[] = [];
       let lease: Lease | undefined = first.lease;
+      let computing = this.timed(engines, lease);
       while (lease && this.running) {
-        const t0 = performance.now();
-        const outputs = await this.compute(engines, lease);
-        const seconds = (performance.now() - t0) / 1000;
+        const { outputs, seconds } = await computing;
+        let next = queue.shift();
+        if (next) computing = this.timed(engines, next);
         const bytes = encodeResults({ contract, ranges: [{ start: lease.start, end: lease.end }], outputs });
         const cid = cidOf(bytes).bytes;
         await this.d.results.put(bytes);
         const timestamp = this.d.clock();
         const fee = this.payoutFee(contract, lease, cid);
         await stream.write({ type: 'result', leaseId: lease.id, price: c.price, fee, timestamp, cid, results: bytes });
-        const reply = await stream.read(Math.max(30_000, (lease.end - lease.start) * 10));
+        const wait = Math.max(30_000, (lease.end - lease.start) * 10);
+        let reply = await stream.read(wait);
+        while (reply.type === 'lease') {
+          if (next) queue.push(reply.lease);
+          else {
+            next = reply.lease;
+            computing = this.timed(engines, next);
+          }
+          reply = await stream.read(wait);
+        }
         if (reply.type === 'done') {
           this.d.logger.info({ ...log, reason: reply.reason, message: reply.message }, 'authority ended the session');
           return;
         }
-        if (reply.type !== 'paid' || reply.leaseId !== lease.id)
+        if (reply.type !== 'paid' || reply.leaseId !== lease.id) {
           throw new SolverError('BAD_ACK', `unexpected ${reply.type} frame`);
+        }
         await this.submitPayout(contract, lease, c.price, fee, timestamp, cid, first.authorityKey, reply.authoritySig);
         const mcus = lease.end - lease.start;
         this.stats.mcus += mcus;
@@ -306,14 +337,25 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
           rate: mcus / Math.max(seconds, 1e-6),
           payouts: this.stats.payouts,
         });
-        lease = reply.next;
+        lease = next;
       }
+      // The authority has no lease left for us: its last word is COMPLETE.
+      const last = await stream.read(10_000).catch(() => undefined);
+      if (last?.type === 'done') this.d.logger.info({ ...log, reason: last.reason }, 'authority ended the session');
       await stream.close().catch(() => undefined);
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       if (err instanceof SolverError) this.d.host.penalize(stream.remotePeer, err.code);
       throw err;
     }
+  }
+
+  /** Computes a lease; its failure surfaces where it is awaited, never as an unhandled rejection. */
+  private timed(e: Engines, lease: Lease): Promise<{ outputs: JsonValue[]; seconds: number }> {
+    const t0 = performance.now();
+    const p = this.compute(e, lease).then((outputs) => ({ outputs, seconds: (performance.now() - t0) / 1000 }));
+    p.catch(() => undefined);
+    return p;
   }
 
   /** The lease split across the sandboxes, each computing a contiguous part. */

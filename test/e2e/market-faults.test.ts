@@ -51,7 +51,10 @@ test('a Solver that disappears mid-lease has its range leased again to another',
   const { node, id, peer } = await market(t, 1_500);
   const quitter = keypair();
   const gone = await startZiNode(t, { peers: peer, market: { solver: { key: quitter.priv, threads: 1 } } });
-  await until('the quitter holds a lease', async () => (await node.market!.authority!.status(id))?.leased.length === 1);
+  await until(
+    'the quitter holds a lease',
+    async () => ((await node.market!.authority!.status(id))?.leased.length ?? 0) > 0,
+  );
   await gone.stop();
   const other = keypair();
   await startZiNode(t, { peers: peer, market: { solver: { key: other.priv, threads: 1 } } });

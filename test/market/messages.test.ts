@@ -15,6 +15,7 @@ import {
   FRAME,
   type Frame,
   type Lease,
+  type LeaseFrame,
   MAX_ADDR_BYTES,
   MAX_ADDRS,
   MAX_DISCOVERY_BYTES,
@@ -84,10 +85,10 @@ const result: fc.Arbitrary<ResultFrame> = fc.record(
 );
 
 const paid: fc.Arbitrary<PaidFrame> = fc
-  .tuple(fc.integer({ min: 0, max: 0xffffffff }), bytes(64), fc.option(lease, { nil: undefined }))
-  .map(([leaseId, authoritySig, next]) =>
-    next ? { type: 'paid', leaseId, authoritySig, next } : { type: 'paid', leaseId, authoritySig },
-  );
+  .tuple(fc.integer({ min: 0, max: 0xffffffff }), bytes(64))
+  .map(([leaseId, authoritySig]) => ({ type: 'paid', leaseId, authoritySig }));
+
+const leaseFrame: fc.Arbitrary<LeaseFrame> = lease.map((l) => ({ type: 'lease', lease: l }));
 
 // The encoder cuts a message to 64 UTF-16 units; within that it round-trips.
 const done: fc.Arbitrary<DoneFrame> = fc.record(
@@ -99,7 +100,7 @@ const done: fc.Arbitrary<DoneFrame> = fc.record(
   { noNullPrototype: true },
 );
 
-const frame: fc.Arbitrary<Frame> = fc.oneof(ack, result, paid, done);
+const frame: fc.Arbitrary<Frame> = fc.oneof(ack, result, paid, leaseFrame, done);
 
 const discovery: fc.Arbitrary<Discovery> = fc.record(
   {
@@ -214,7 +215,7 @@ describe('market frames', () => {
   });
 
   it('rejects unknown frame types', () => {
-    for (const t of [0, 5, 0x7f, 0xff]) {
+    for (const t of [0, 6, 0x7f, 0xff]) {
       assert.throws(() => decodeFrame(Uint8Array.of(t, 0, 0, 0, 0)), isDecodeError('UNKNOWN_KIND'));
     }
   });
@@ -246,21 +247,21 @@ describe('market frames', () => {
     assert.throws(() => decodeFrame(big), isDecodeError('TOO_LARGE'));
   });
 
-  it('rejects hasNext other than 0 or 1', () => {
+  it('decodes a paid frame with nothing after the signature, and refuses anything after it', () => {
     const sig = new Uint8Array(64);
-    for (const flag of [2, 0xff]) {
-      const b = rawLease(new Writer().u8(FRAME.paid).u32(1).bytes(sig).u8(flag), 0n, 1n).finish();
-      assert.throws(() => decodeFrame(b), isDecodeError('NON_CANONICAL'));
-    }
-    const ok = rawLease(new Writer().u8(FRAME.paid).u32(1).bytes(sig).u8(1), 0n, 1n).finish();
-    assert.deepEqual((decodeFrame(ok) as PaidFrame).next, { id: 1, start: 0, end: 1, expiresAt: 1000 });
+    const ok = new Writer().u8(FRAME.paid).u32(1).bytes(sig).finish();
+    assert.deepEqual(decodeFrame(ok), { type: 'paid', leaseId: 1, authoritySig: sig });
+    assert.throws(
+      () => decodeFrame(new Writer().u8(FRAME.paid).u32(1).bytes(sig).u8(0).finish()),
+      isDecodeError('TRAILING_BYTES'),
+    );
   });
 
-  it('rejects an empty or reversed lease, in an ack and in a paid frame', () => {
+  it('rejects an empty or reversed lease, in an ack and in a lease frame', () => {
     const ackHead = () =>
       new Writer().u8(FRAME.ack).bytes(new Uint8Array(33)).bytes(new Uint8Array(32)).u8(0).bytes(new Uint8Array(64));
-    const paidHead = () => new Writer().u8(FRAME.paid).u32(1).bytes(new Uint8Array(64)).u8(1);
-    for (const head of [ackHead, paidHead]) {
+    const leaseHead = () => new Writer().u8(FRAME.lease);
+    for (const head of [ackHead, leaseHead]) {
       for (const [s, e] of [
         [5n, 5n],
         [6n, 5n],
