@@ -337,7 +337,13 @@ export class Network extends EventEmitter<NetworkEvents> {
       checkStatus(this.chain, status);
       this.setStatus(p, status);
     } catch (err) {
-      if (this.peerStates.get(key) === p) this.misconduct(key, err, 'response');
+      if (this.peerStates.get(key) !== p) return;
+      if (p.status === undefined && (err as Error).name === 'UnsupportedProtocolError') {
+        // Some other libp2p node (or another network's): nothing to say to each other.
+        void this.host.hangUp(p.id).catch(() => undefined);
+        return;
+      }
+      this.misconduct(key, err, 'response');
     } finally {
       p.statusInFlight = false;
     }

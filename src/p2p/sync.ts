@@ -116,6 +116,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private readonly cooldown = new Map<string, number>();
   private readonly samples: { at: number; height: number }[] = [];
   private readonly downloaded = new Map<string, number>();
+  private readonly backoff = new Map<string, number>();
   private retryTimer?: NodeJS.Timeout;
   private progressTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -327,7 +328,12 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       .slice(0, this.opts.window)
       .filter((p) => p.block === undefined && !p.have && p.requested === undefined);
     if (todo.length === 0) return;
-    const peers = this.opts.peers();
+    // Full batches only, unless the chain ends here: a few slots freed in the window
+    // are not worth a request each (and many small ones would trip the peer's rate limit).
+    const needed = this.pending.filter((p) => p.block === undefined && !p.have && p.requested === undefined).length;
+    if (todo.length < Math.min(this.opts.batch, needed)) return;
+    const now = Date.now();
+    const peers = this.opts.peers().filter((p) => (this.backoff.get(p.id) ?? 0) <= now);
     for (const peer of peers) {
       while ((this.inflight.get(peer.id) ?? 0) < this.opts.perPeer) {
         const mine = todo
@@ -338,7 +344,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
               (peer.id === sessionPeer || peer.height >= p.height),
           )
           .slice(0, this.opts.batch);
-        if (mine.length === 0) break;
+        if (mine.length === 0 || mine.length < Math.min(this.opts.batch, needed, todo.length)) break;
         void this.fetchBodies(peer.id, mine);
       }
     }
@@ -375,7 +381,9 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     } catch (err) {
       for (const p of items) if (p.requested === peer) p.requested = undefined;
       this.opts.misconduct(peer, err, 'response');
-      for (const p of items) p.lacking.add(peer);
+      // Ask again, from this peer too, after a pause rather than at once.
+      this.backoff.set(peer, Date.now() + 1000);
+      this.retryLater(1000);
     } finally {
       this.inflight.set(peer, (this.inflight.get(peer) ?? 1) - 1);
     }

@@ -9,7 +9,7 @@ import { toHex } from '../../src/chain/encoding.ts';
 import { Transaction } from '../../src/chain/transaction.ts';
 import { buildTemplate, earliestTimestamp } from '../../src/miner/template.ts';
 import { createHost, type ZiLibp2p } from '../../src/p2p/host.ts';
-import { encodeRequest } from '../../src/p2p/messages.ts';
+import { encodeRequest, encodeStatus } from '../../src/p2p/messages.ts';
 import { localStatus } from '../../src/p2p/status.ts';
 import { wireNames } from '../../src/p2p/topics.ts';
 import { devnet, keypair, ManualClock, mine, mineMany, solve, transfer } from '../support/chain.ts';
@@ -31,6 +31,13 @@ async function hostile(t: { after(fn: () => Promise<void>): void }, target: Test
   });
   t.after(async () => {
     await host.stop();
+  });
+  // It answers the status exchange like a node on the same chain, so it is taken in as a peer.
+  await host.handle(names.sync, async (stream) => {
+    const lp = lpStream(stream);
+    await lp.read();
+    await lp.write(encodeStatus(localStatus(target.chain)));
+    await stream.close();
   });
   await host.dial(target.net.host.getMultiaddrs()[0]!);
   return host;
