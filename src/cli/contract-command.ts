@@ -9,7 +9,9 @@ import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-stat
 import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRules } from '../market/contract-tx.ts';
 import { gridPng } from '../market/png.ts';
 import { loadContract } from '../market/sandbox.ts';
+import { fetchByRpc } from '../node/content-client.ts';
 import { type ClientFlags, connect } from './client.ts';
+import { wholeNumber } from './options.ts';
 import { print, table } from './output.ts';
 import { signAndSend, type WalletFlags } from './tx-sender.ts';
 
@@ -29,14 +31,6 @@ function withClientOptions(cmd: Command, wallet = false): Command {
       .option('--wait', 'wait until the transaction is in a block', false);
   }
   return cmd;
-}
-
-function whole(text: string, what: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ContractCliError('BAD_OPTION', `${what} must be a whole number from ${min} to ${max}`);
-  }
-  return n;
 }
 
 async function readCode(file: string): Promise<string> {
@@ -100,12 +94,12 @@ export function contractCommand(program: Command): void {
         code: await readCode(file),
         price: parseAmount(flags.price),
         budget: parseAmount(flags.budget),
-        growth: whole(flags.growth, '--growth', 1, 16),
-        maxBatch: whole(flags.maxBatch, '--max-batch', 1, 10_000_000),
+        growth: wholeNumber(flags.growth, '--growth', 1, 16),
+        maxBatch: wholeNumber(flags.maxBatch, '--max-batch', 1, 10_000_000),
         validation: flags.delegate ? VALIDATION_DELEGATED : VALIDATION_BIDDER,
         validationFee: flags.delegate ? parseAmount(flags.validationFee ?? '1li') : 0n,
-        memoryMiB: whole(flags.memory, '--memory', 8, 1024),
-        timeoutMs: whole(flags.timeout, '--timeout', 1, 300_000),
+        memoryMiB: wholeNumber(flags.memory, '--memory', 8, 1024),
+        timeoutMs: wholeNumber(flags.timeout, '--timeout', 1, 300_000),
       };
       const minimum = MIN_BUDGET_MCUS * (body.price + body.validationFee);
       if (body.budget < minimum) {
@@ -236,25 +230,16 @@ export function contractCommand(program: Command): void {
       maxResultBytes: 256 * 1024 * 1024,
     });
     try {
-      const got = await collectResults(
-        Buffer.from(hex, 'hex'),
-        batches,
-        async (cid) => {
-          const r = await rpc.call<{ base64: string }>('getcontent', { cid, timeoutMs: 60_000 });
-          return new Uint8Array(Buffer.from(r.base64, 'base64'));
-        },
-        runtime,
-        (done, total) => {
-          if (!flags.json && process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
-        },
-      );
+      const got = await collectResults(Buffer.from(hex, 'hex'), batches, fetchByRpc(rpc), runtime, (done, total) => {
+        if (!flags.json && process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
+      });
       if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');
       const out = flags.out === '<id>.json' ? `${hex}.json` : flags.out;
       await writeFile(out, `${JSON.stringify(got.union)}\n`);
       let image: string | undefined;
       if (flags.png) {
         const size = runtime.size ?? Math.max(0, ...got.outputs.keys()) + 1;
-        const width = flags.width ? whole(flags.width, '--width', 1, 1 << 20) : Math.round(Math.sqrt(2 * size));
+        const width = flags.width ? wholeNumber(flags.width, '--width', 1, 1 << 20) : Math.round(Math.sqrt(2 * size));
         await writeFile(flags.png, gridPng(got.outputs, width, Math.ceil(size / width)));
         image = flags.png;
       }
@@ -310,12 +295,12 @@ export function contractCommand(program: Command): void {
         const code = await readCode(file);
         checkContractCode(code);
         const runtime = await loadContract(code, {
-          memoryLimitMiB: whole(flags.memory, '--memory', 8, 1024),
-          timeoutMs: whole(flags.timeout, '--timeout', 1, 300_000),
+          memoryLimitMiB: wholeNumber(flags.memory, '--memory', 8, 1024),
+          timeoutMs: wholeNumber(flags.timeout, '--timeout', 1, 300_000),
         });
         try {
-          const from = whole(flags.from, '--from', 0, Number.MAX_SAFE_INTEGER);
-          const count = whole(flags.count, '--count', 1, 10_000_000);
+          const from = wholeNumber(flags.from, '--from', 0, Number.MAX_SAFE_INTEGER);
+          const count = wholeNumber(flags.count, '--count', 1, 10_000_000);
           const t0 = performance.now();
           const result = await runtime.runRange(from, count);
           const seconds = (performance.now() - t0) / 1000;

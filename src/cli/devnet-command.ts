@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseAmount } from '../chain/amount.ts';
 import { Devnet } from '../node/devnet.ts';
+import { wholeNumber } from './options.ts';
 
 export function devnetCommand(program: Command): void {
   program
@@ -19,17 +20,11 @@ export function devnetCommand(program: Command): void {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
-      const count = (v: string, what: string, min: number, max: number) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < min || n > max)
-          throw new RangeError(`${what} must be a whole number from ${min} to ${max}`);
-        return n;
-      };
       await new Devnet({
         dir: flags.dir,
-        miners: count(flags.miners, '--miners', 1, 8),
-        solvers: count(flags.solvers, '--solvers', 1, 8),
-        scale: count(flags.scale, '--scale', 10, 5000),
+        miners: wholeNumber(flags.miners, '--miners', 1, 8),
+        solvers: wholeNumber(flags.solvers, '--solvers', 1, 8),
+        scale: wholeNumber(flags.scale, '--scale', 10, 5000),
         price: parseAmount(flags.price),
         keep: flags.keep,
         out: (line) => process.stdout.write(`${line}\n`),

@@ -5,6 +5,7 @@ import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, sign } from '../chain/keys.ts';
+import type { Log } from '../chain/log.ts';
 import { cidOf } from '../content/cid.ts';
 import { decodeResults, MAX_RESULTS_BYTES } from '../content/results.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
@@ -31,12 +32,6 @@ export class SessionEnd extends ZiError<
 /** Endings that are nobody's fault: the Solver is not scored down for them. */
 const BLAMELESS = new Set(['BUDGET_EXHAUSTED', 'EXPIRED']);
 
-export interface AuthorityLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
 export interface AuthorityDeps {
   chain: Chain;
   host: MarketHost;
@@ -44,7 +39,7 @@ export interface AuthorityDeps {
   sandboxes: SandboxPool;
   /** The Bidder's (or its Validator's) key: it signs payouts. */
   key: Uint8Array;
-  logger: AuthorityLogger;
+  logger: Log;
   clock?: () => number;
   /** Time a first lease (one MCU) may take; later leases get more as measured. */
   baseLeaseMs?: number;

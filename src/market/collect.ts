@@ -58,7 +58,9 @@ export async function collectResults(
     }
     const inputs = await runtime.inputRange(b.start, b.end - b.start);
     rows.push(r.outputs.map((o, k) => [b.start + k, inputs[k] as JsonValue, o as JsonValue]));
-    r.outputs.forEach((o, k) => outputs.set(b.start + k, o as JsonValue));
+    r.outputs.forEach((o, k) => {
+      outputs.set(b.start + k, o as JsonValue);
+    });
     onProgress?.(++done, batches.length);
   }
   return { outputs, union: await foldResults(runtime, rows), batches: batches.length };

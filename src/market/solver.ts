@@ -6,6 +6,7 @@ import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, verify } from '../chain/keys.ts';
+import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
@@ -20,12 +21,6 @@ import { type ContractRuntime, type JsonValue, loadContract } from './sandbox.ts
 
 export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
 
-export interface SolverLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
 export interface SolverDeps {
   chain: Chain;
   mempool: Mempool;
@@ -33,7 +28,7 @@ export interface SolverDeps {
   results: ResultStore;
   /** The Solver's wallet key: it signs discoveries and receives payouts. */
   key: Uint8Array;
-  logger: SolverLogger;
+  logger: Log;
   /** Sandboxes computing one lease side by side. */
   threads: number;
   /** Work this contract only; otherwise the best-paying open one. */
@@ -68,6 +63,18 @@ export interface Candidate {
   rate: number;
   /** Expected Li per second: what the ranking sorts by. */
   score: number;
+}
+
+/** A payout as the Solver builds it: the authority's signature comes last. */
+interface PayoutDraft {
+  contract: Hash;
+  lease: Lease;
+  price: bigint;
+  fee: bigint;
+  timestamp: number;
+  cid: Uint8Array;
+  authority: Uint8Array;
+  authoritySig: Uint8Array;
 }
 
 interface Engines {
@@ -304,9 +311,25 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         const bytes = encodeResults({ contract, ranges: [{ start: lease.start, end: lease.end }], outputs });
         const cid = cidOf(bytes).bytes;
         await this.d.results.put(bytes);
-        const timestamp = this.d.clock();
-        const fee = this.payoutFee(contract, lease, cid);
-        await stream.write({ type: 'result', leaseId: lease.id, price: c.price, fee, timestamp, cid, results: bytes });
+        const draft = {
+          contract,
+          lease,
+          price: c.price,
+          timestamp: this.d.clock(),
+          cid,
+          authority: first.authorityKey,
+          authoritySig: new Uint8Array(64),
+        };
+        const fee = this.payoutFee(draft);
+        await stream.write({
+          type: 'result',
+          leaseId: lease.id,
+          price: c.price,
+          fee,
+          timestamp: draft.timestamp,
+          cid,
+          results: bytes,
+        });
         const wait = Math.max(30_000, (lease.end - lease.start) * 10);
         let reply = await stream.read(wait);
         while (reply.type === 'lease') {
@@ -324,7 +347,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         if (reply.type !== 'paid' || reply.leaseId !== lease.id) {
           throw new SolverError('BAD_ACK', `unexpected ${reply.type} frame`);
         }
-        await this.submitPayout(contract, lease, c.price, fee, timestamp, cid, first.authorityKey, reply.authoritySig);
+        await this.submitPayout({ ...draft, fee, authoritySig: reply.authoritySig });
         const mcus = lease.end - lease.start;
         this.stats.mcus += mcus;
         this.stats.earned += BigInt(mcus) * c.price;
@@ -374,36 +397,26 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     return tamper ? outputs.map((o, k) => tamper(lease.start + k, o)) : outputs;
   }
 
-  /** The minimum relay fee for the payout this lease will make (its size does not depend on the fee). */
-  private payoutFee(contract: Hash, lease: Lease, cid: Uint8Array): bigint {
-    const trial = this.buildPayout(contract, lease, 0n, 0n, 0, cid, this.pub, new Uint8Array(64), 0n);
+  /** The minimum relay fee for a payout (its size does not depend on the fee's value). */
+  private payoutFee(draft: Omit<PayoutDraft, 'fee'>): bigint {
+    const trial = this.buildPayout({ ...draft, fee: 0n }, 0n);
     return this.d.chain.params.minFeePerByte * BigInt(trial.size);
   }
 
-  private buildPayout(
-    contract: Hash,
-    lease: Lease,
-    price: bigint,
-    fee: bigint,
-    timestamp: number,
-    cid: Uint8Array,
-    authority: Uint8Array,
-    authoritySig: Uint8Array,
-    nonce: bigint,
-  ): Transaction {
+  private buildPayout(d: PayoutDraft, nonce: bigint): Transaction {
     return Transaction.sign(
       {
         kind: TX_KINDS.payout,
         nonce,
-        fee,
-        cid,
+        fee: d.fee,
+        cid: d.cid,
         payload: payoutRules.encode({
-          contract,
-          ranges: [{ start: lease.start, end: lease.end }],
-          price,
-          timestamp,
-          authority,
-          authoritySig,
+          contract: d.contract,
+          ranges: [{ start: d.lease.start, end: d.lease.end }],
+          price: d.price,
+          timestamp: d.timestamp,
+          authority: d.authority,
+          authoritySig: d.authoritySig,
         }),
       },
       this.d.key,
@@ -411,18 +424,8 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     );
   }
 
-  private async submitPayout(
-    contract: Hash,
-    lease: Lease,
-    price: bigint,
-    fee: bigint,
-    timestamp: number,
-    cid: Uint8Array,
-    authority: Uint8Array,
-    sig: Uint8Array,
-  ): Promise<void> {
-    const nonce = this.d.mempool.nextNonce(this.address);
-    const tx = this.buildPayout(contract, lease, price, fee, timestamp, cid, authority, sig, nonce);
+  private async submitPayout(draft: PayoutDraft): Promise<void> {
+    const tx = this.buildPayout(draft, this.d.mempool.nextNonce(this.address));
     await this.d.mempool.accept(tx);
   }
 }

@@ -5,22 +5,17 @@ import type { Block } from '../chain/block.ts';
 import type { Chain } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
+import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { NonceSearch } from './nonce-search.ts';
 import { buildTemplate, completeBlock, earliestTimestamp, type Template } from './template.ts';
-
-export interface MinerLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
 
 export interface MinerOptions {
   chain: Chain;
   mempool: Mempool;
   address: Address;
   threads: number;
-  logger: MinerLogger;
+  logger: Log;
   /** A better template (new transactions) replaces the running one at most this often. */
   refreshMs?: number;
 }

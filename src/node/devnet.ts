@@ -16,6 +16,7 @@ import { gridPng } from '../market/png.ts';
 import { loadContract } from '../market/sandbox.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
 import { cookiePath, walletPath } from './config.ts';
+import { fetchByRpc } from './content-client.ts';
 import { RpcClient } from './rpc/client.ts';
 
 export class DevnetError extends ZiError<'START_FAILED' | 'STALLED' | 'MISMATCH'> {}
@@ -210,15 +211,7 @@ export class Devnet {
       maxResultBytes: 256 * 1024 * 1024,
     });
     try {
-      const got = await collectResults(
-        Buffer.from(contract, 'hex'),
-        batches,
-        async (cid) => {
-          const r = await node.rpc.call<{ base64: string }>('getcontent', { cid, timeoutMs: 60_000 });
-          return new Uint8Array(Buffer.from(r.base64, 'base64'));
-        },
-        runtime,
-      );
+      const got = await collectResults(Buffer.from(contract, 'hex'), batches, fetchByRpc(node.rpc), runtime);
       const png = join(this.base, 'mandelbrot.png');
       await writeFile(join(this.base, 'mandelbrot.json'), `${JSON.stringify(got.union)}\n`);
       await writeFile(png, gridPng(got.outputs, 4 * this.o.scale, 2 * this.o.scale));
