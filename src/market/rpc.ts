@@ -47,12 +47,21 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
 
 /** The contract transaction itself: its code and declared limits. */
 export async function contractBody(chain: Chain, id: Hash): Promise<ContractBody> {
+  const key = toHex(id);
+  const cached = bodies.get(key);
+  if (cached) return cached;
   const loc = await chain.store.txLocation(id);
   const block = loc && (await chain.getBlock(loc.block));
   const tx = block?.txs[loc!.position];
-  if (!tx || tx.kind !== TX_KINDS.contract) throw new ContractNotFoundError('NOT_FOUND', `no contract ${toHex(id)}`);
-  return contractRules.decode(tx.payload, chain.params);
+  if (!tx || tx.kind !== TX_KINDS.contract) throw new ContractNotFoundError('NOT_FOUND', `no contract ${key}`);
+  const body = contractRules.decode(tx.payload, chain.params);
+  // A contract transaction never changes (its id is its hash), so its body can be kept.
+  if (bodies.size >= 256) bodies.delete(bodies.keys().next().value as string);
+  bodies.set(key, body);
+  return body;
 }
+
+const bodies = new Map<string, ContractBody>();
 
 export interface MarketRpcDeps {
   chain: Chain;

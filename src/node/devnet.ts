@@ -178,7 +178,7 @@ export class Devnet {
       if (now - stalled > 120_000) {
         throw new DevnetError('STALLED', 'no batch signed for two minutes: see the logs in the devnet dir');
       }
-      await Promise.race([sleep(100), this.o.interrupted]);
+      await Promise.race([sleep(250), this.o.interrupted]);
     }
     const steady = steadyRate(samples, size);
     const report: DevnetReport = {
