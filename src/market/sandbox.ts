@@ -240,6 +240,22 @@ export class ContractRuntime {
   }
 
   /**
+   * The indices of [from, from + count) that the default validate checks
+   * (every 100th) and mcu(input(i)) at each, in one call.
+   */
+  async sampleRange(from: number, count: number): Promise<{ indices: number[]; outputs: JsonValue[] }> {
+    this.#checkRange(from, count);
+    const indices: number[] = [];
+    for (let i = from + ((100 - (from % 100)) % 100); i < from + count; i += 100) indices.push(i);
+    if (indices.length === 0) return { indices, outputs: [] };
+    const reply = await this.#call('sampleRange', from, count);
+    if (!Array.isArray(reply) || reply.length !== 2) {
+      throw new SandboxError('BAD_RESULT', 'sampled outputs have the wrong shape', { op: 'sampleRange' });
+    }
+    return { indices, outputs: decodeColumn(reply[0], reply[1], indices.length) };
+  }
+
+  /**
    * The contract's union(a, b), or, when it declares none, the concatenation
    * of two arrays (BAD_ARGUMENT if either is not an array).
    */

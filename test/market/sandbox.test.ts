@@ -754,3 +754,29 @@ test('inputRange gives exactly the inputs runRange computes, without running mcu
     rt.dispose();
   }
 });
+
+test('sampleRange gives mcu(input(i)) at every 100th index of a range, as the default validate checks', async () => {
+  const rt = await loadContract(
+    'const size = 1000;\nfunction input(i) { return i * 2; }\nfunction mcu(x) { return [x, x + 1]; }\n',
+  );
+  try {
+    assert.deepEqual(await rt.sampleRange(150, 300), {
+      indices: [200, 300, 400],
+      outputs: [
+        [400, 401],
+        [600, 601],
+        [800, 801],
+      ],
+    });
+    assert.deepEqual(await rt.sampleRange(0, 101), {
+      indices: [0, 100],
+      outputs: [
+        [0, 1],
+        [200, 201],
+      ],
+    });
+    assert.deepEqual(await rt.sampleRange(101, 50), { indices: [], outputs: [] });
+  } finally {
+    rt.dispose();
+  }
+});
