@@ -126,7 +126,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     this.opts = {
       window: 1024,
       maxBufferedBytes: 64 * 1024 * 1024,
-      batch: 16,
+      batch: 32,
       perPeer: 2,
       headersAhead: 2 * LIMITS.headers,
       progressMs: 2000,
