@@ -313,7 +313,7 @@ export class Devnet {
           '--budget',
           `${budget}li`,
           '--max-batch',
-          '65536',
+          '131072',
           '--datadir',
           node.datadir,
           '--passphrase-file',
