@@ -7,6 +7,7 @@ import type { Block } from '../chain/block.ts';
 import type { Chain, ChainEntry, TipChange } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
+import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import type { Transaction } from '../chain/transaction.ts';
 import { Gossip } from './gossip.ts';
@@ -21,16 +22,10 @@ import { type WireNames, wireNames } from './topics.ts';
 
 export class NetworkError extends ZiError<'NOT_STARTED' | 'BAD_ADDRESS' | 'DIAL_FAILED'> {}
 
-export interface NetworkLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
 export interface NetworkOptions {
   chain: Chain;
   mempool: Mempool;
-  logger: NetworkLogger;
+  logger: Log;
   /** Where peer.key lives; a fresh key each start when neither this nor privateKey is given. */
   datadir?: string;
   privateKey?: PrivateKey;
@@ -86,7 +81,7 @@ export class Network extends EventEmitter<NetworkEvents> {
   readonly book: PeerBook;
   private readonly opts: NetworkOptions;
   private readonly chain: Chain;
-  private readonly log: NetworkLogger;
+  private readonly log: Log;
   private readonly peerStates = new Map<string, PeerState>();
   private readonly limiter = new RateLimiter();
   private readonly orphans = new HeldBlocks();

@@ -6,6 +6,7 @@ import { toHex } from '../chain/encoding.ts';
 import { ValidationError, ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { BlockHeader } from '../chain/header.ts';
+import type { Log } from '../chain/log.ts';
 import { buildLocator } from './locator.ts';
 import { LIMITS } from './messages.ts';
 import { PeerError } from './scoring.ts';
@@ -17,15 +18,9 @@ export interface SyncPeer {
   chainwork: bigint;
 }
 
-export interface SyncLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
 export interface SyncOptions {
   chain: Chain;
-  logger: SyncLogger;
+  logger: Log;
   /** Connected peers whose status we know, banned ones left out. */
   peers(): SyncPeer[];
   fetchHeaders(peer: string, locator: Hash[], target: Hash | undefined, max: number): Promise<BlockHeader[]>;
