@@ -27,7 +27,7 @@ export function parseAddress(text: string, hrp: string): Address {
   if (typeof text !== 'string' || text.length > 90) {
     throw new DecodeError('BAD_ADDRESS', 'not an address', { input: String(text).slice(0, 100) });
   }
-  if (text === '000') return RESERVED_ADDRESS;
+  if (text === '000') return RESERVED_ADDRESS.slice();
   let decoded: { prefix: string; words: number[] };
   try {
     decoded = bech32m.decode(text as `${string}1${string}`);

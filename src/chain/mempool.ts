@@ -162,8 +162,8 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
       for (const e of dropped) this.forget(e);
       queue.push(entry);
       this.index(entry, queue);
-      this.readmit(dropped.slice(1));
-      this.emit('removed', [replaced.tx]);
+      const lost = this.readmit(dropped.slice(1));
+      this.emit('removed', [replaced.tx, ...lost]);
     } else {
       queue.push(entry);
       this.index(entry, queue);
@@ -181,15 +181,16 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     if (this.byId.delete(e.id)) this.bytes -= e.size;
   }
 
-  private readmit(followers: MempoolEntry[]): void {
-    for (const e of followers) {
+  /** Takes followers back in order; returns those that no longer apply (dropped with all after them). */
+  private readmit(followers: MempoolEntry[]): Transaction[] {
+    for (const [k, e] of followers.entries()) {
       try {
         this.admit(e.tx);
       } catch {
-        // A follower that no longer applies is dropped with everything after it.
-        return;
+        return followers.slice(k).map((f) => f.tx);
       }
     }
+    return [];
   }
 
   /**

@@ -9,7 +9,7 @@ const NODE = new Uint8Array([1]);
  * duplicate-last-node rule made that possible: CVE-2012-2459).
  */
 export function merkleRoot(ids: readonly Hash[]): Hash {
-  if (ids.length === 0) return ZERO_HASH;
+  if (ids.length === 0) return ZERO_HASH.slice();
   let level = ids.map((id) => sha256(LEAF, id));
   while (level.length > 1) {
     const next: Hash[] = [];

@@ -71,6 +71,7 @@ export class Transaction implements TxFields {
   }
 
   static create(f: TxFields): Transaction {
+    if (txKindName(f.kind) === undefined) throw new RangeError(`unknown transaction kind ${f.kind}`);
     if (f.sender.length !== PUBKEY_SIZE) throw new RangeError('sender is a 33-byte public key');
     if (f.signature.length !== SIGNATURE_SIZE) throw new RangeError('signature is 64 bytes');
     if (f.memo !== undefined && f.memo.length !== MEMO_SIZE) throw new RangeError('memo is 64 bytes');

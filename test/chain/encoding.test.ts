@@ -368,3 +368,15 @@ test('writer: a value that does not fit its field is refused instead of being wr
   const enc = new Writer().varBytes(new Uint8Array(255), 1).varBytes(new Uint8Array(0xffff), 2).finish();
   assert.equal(enc.length, 1 + 255 + 2 + 0xffff);
 });
+
+test('a transaction of an unknown kind cannot even be built, so none is ever encoded that no node could decode', () => {
+  const fields = {
+    sender: new Uint8Array(33).fill(2),
+    nonce: 0n,
+    fee: 0n,
+    payload: new Uint8Array(0),
+    signature: new Uint8Array(64),
+  };
+  for (const kind of [0, 9, 255]) assert.throws(() => Transaction.create({ ...fields, kind }), RangeError);
+  assert.equal(Transaction.create({ ...fields, kind: 1 }).kind, 1);
+});

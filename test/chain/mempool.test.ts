@@ -161,12 +161,18 @@ test('replace-by-fee: +10% replaces the same nonce, less is REPLACEMENT_UNDERPRI
 test('a replacement that spends what a follower needed takes the follower out too', async (t) => {
   const { mempool, keys, g } = await pool(t, 1);
   const [alice] = keys as [Keypair];
-  mempool.add(transfer(alice, sink, 5n, 0n, g, 1_000n));
-  mempool.add(transfer(alice, sink, 1_000_000n, 1n, g, 1_000n));
+  const first = transfer(alice, sink, 5n, 0n, g, 1_000n);
+  const follower = transfer(alice, sink, 1_000_000n, 1n, g, 1_000n);
+  mempool.add(first);
+  mempool.add(follower);
+  const removed: Transaction[] = [];
+  mempool.on('removed', (txs) => removed.push(...txs));
   const all = transfer(alice, sink, devnet.subsidy - 2_000n, 0n, g, 2_000n);
   mempool.add(all);
   assert.deepEqual(mempool.pendingOf(alice.address).map(idOf), [idOf(all)]);
   assert.equal(mempool.totalBytes, SIZE);
+  // Listeners (gossip, wallets) hear of both: the replaced one and the follower it pushed out.
+  assert.deepEqual(removed.map(idOf), [first, follower].map(idOf));
 });
 
 test('select: fee-rate priority across senders, nonce order within a sender, and a byte budget', async (t) => {
