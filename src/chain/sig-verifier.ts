@@ -10,7 +10,7 @@ export interface SigItem {
 }
 
 /** Below this, a block's signatures are checked inline: a thread hop costs more. */
-const PARALLEL_MIN = 64;
+const PARALLEL_MIN = 16;
 
 /**
  * Signature checks are the ledger's bottleneck (DESIGN.md §8), and each one is

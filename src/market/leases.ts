@@ -47,7 +47,7 @@ export class LeaseBook {
     this.expire();
     const free = subtract([{ start: 0, end: this.end }], this.taken());
     const first = free[0];
-    if (!first || want < 1) return undefined;
+    if (!first || !Number.isInteger(want) || want < 1) return undefined;
     const lease = {
       id: this.nextId++,
       start: first.start,
