@@ -215,7 +215,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       try {
         const [best] = await this.rank();
         if (!best) {
-          this.emit('waiting', 'no open contract to work on yet');
+          this.wait('no open contract to work on yet');
           await this.nextTip(5_000);
           continue;
         }
@@ -227,6 +227,15 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         await sleep(1_000, undefined, { signal: this.stop$.signal }).catch(() => undefined);
       }
     }
+  }
+
+  private lastWait?: string;
+
+  /** Says why the Solver is idle, once per reason rather than once per block. */
+  private wait(why: string): void {
+    if (why === this.lastWait) return;
+    this.lastWait = why;
+    this.emit('waiting', why);
   }
 
   /** Resolves on the next block (a new contract may be in it), or after `ms`. */
@@ -270,7 +279,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         ]);
         if (stream) return { stream, commitments };
       }
-      this.emit('waiting', `no answer from the authority of ${toHex(contract).slice(0, 16)}…`);
+      this.wait(`no answer from the authority of ${toHex(contract).slice(0, 16)}…`);
       return undefined;
     } finally {
       this.awaiting = undefined;
@@ -300,6 +309,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       const c = getContract(this.d.chain.state, contract)!;
       const engines = await this.engines$(contract);
       this.d.logger.info(log, 'handshake done; solving');
+      this.lastWait = undefined;
       // Leases come ahead of need: one computing, the next waiting, so no time is lost between batches.
       const queue: Lease[] = [];
       let lease: Lease | undefined = first.lease;
