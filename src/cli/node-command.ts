@@ -16,15 +16,21 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** The options every command that runs a node shares. */
-function nodeOptions(cmd: Command): Command {
+/** The options every command that runs a node shares; a Solver takes free ports by default. */
+function nodeOptions(cmd: Command, ports: 'network' | 'free' = 'network'): Command {
+  const free = ports === 'free';
   return cmd
     .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
     .option('--datadir <dir>', 'data directory (default ~/.zi/<network>, or $ZI_HOME/<network>)')
-    .option('--rpc-port <port>', 'JSON-RPC port on 127.0.0.1 (0 picks a free one)')
+    .option(
+      '--rpc-port <port>',
+      free ? 'JSON-RPC port on 127.0.0.1 (default: a free one)' : 'JSON-RPC port on 127.0.0.1 (0 picks a free one)',
+    )
     .option(
       '--listen <multiaddr>',
-      'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/<network p2p port>)',
+      free
+        ? 'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/0: a free port)'
+        : 'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/<network p2p port>)',
       collect,
     )
     .option(
@@ -93,8 +99,16 @@ export function nodeCommand(program: Command): void {
       .option('--threads <n>', 'sandboxes computing side by side (default: all cores)')
       .option('--min-price <amount>', 'skip contracts paying less per MCU, e.g. 5li', '1li')
       .option('--bootstrap', 'bootstrap-Solver rules: over 10 Li per MCU, and let honest Solvers go first', false),
+    'free',
   ).action(async (flags) => {
-    const config = resolveConfig({ ...flags, mine: false });
+    // A Solver needs no well-known ports (authorities dial back to the addresses it announces),
+    // so by default it takes free ones and runs beside a node on the same machine.
+    const config = resolveConfig({
+      ...flags,
+      mine: false,
+      listen: flags.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+      rpcPort: flags.rpcPort ?? 0,
+    });
     const logger = createLogger();
     const key = await unlockWallet(flags);
     const market: MarketConfig = {
