@@ -262,6 +262,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** Find the fork, disconnect down to it, connect up to the new tip. */
   private async reorganize(target: ChainEntry, targetBlock?: Block): Promise<void> {
+    const previous = this.#tip;
     const fork = this.findFork(target);
     const path: ChainEntry[] = [];
     for (let e = target; e.height > fork.height; e = this.entry(e.header.parent)!) path.push(e);
@@ -279,14 +280,10 @@ export class Chain extends EventEmitter<ChainEvents> {
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         await this.invalidate(e);
-        // The old chain is still valid: go back to whichever valid chain has the most work.
-        const best = this.bestCandidate();
-        if (best.chainwork > this.#tip.chainwork) {
-          this.emitTip(disconnected, connected);
-          await this.reorganize(best);
-          throw err;
-        }
         this.emitTip(disconnected, connected);
+        // Back to the valid chain with the most work; on a tie, the one we left (seen first).
+        const best = this.bestCandidate(previous);
+        if (best !== this.#tip && best.chainwork >= this.#tip.chainwork) await this.reorganize(best);
         throw err;
       }
       connected.push(block);
@@ -311,8 +308,8 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
   }
 
-  private bestCandidate(): ChainEntry {
-    let best = this.#tip;
+  private bestCandidate(start: ChainEntry): ChainEntry {
+    let best = start;
     for (const e of this.index.values()) {
       if (e.status & STATUS_INVALID || !(e.status & STATUS_HAS_BODY)) continue;
       if (e.chainwork > best.chainwork && this.hasBodies(e)) best = e;

@@ -5,7 +5,7 @@ import type { Chain } from '../../src/chain/chain.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { Mempool } from '../../src/chain/mempool.ts';
 import type { Transaction } from '../../src/chain/transaction.ts';
-import { keypair, mine, mineMany, openChain, type TestChain, transfer } from '../support/chain.ts';
+import { devnet, keypair, mine, mineMany, nextBlock, openChain, type TestChain, transfer } from '../support/chain.ts';
 
 async function stateOf(chain: Chain): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -116,4 +116,37 @@ test('a heavier 100-block side branch replaces the tip, and switching back works
   const again = await replay(t, [...common, ...branchA, ...extension], known);
   assert.deepEqual(await stateOf(tc.chain), await stateOf(again.direct.chain));
   assert.deepEqual(ids(mempool), ids(again.mempool));
+});
+
+test('a heavier branch with an invalid block is abandoned: the node returns to the chain it had, and the branch stays refused', async (t) => {
+  const tc = await openChain(t);
+  const [alice, bob] = [keypair(), keypair()];
+  const g = tc.chain.genesisHash;
+  const common = await mineMany(tc, 2, alice.address);
+  // Chain A: two more blocks, with a payment.
+  const a = [await mine(tc, { txs: [transfer(alice, bob.address, 5n, 0n, g)] }), await mine(tc)];
+  const before = await stateOf(tc.chain);
+  const tipA = toHex(tc.chain.tip.hash);
+
+  // Branch B from the same fork: two valid blocks, then one that spends more than alice has.
+  const other = await openChain(t);
+  for (const blk of common) await other.chain.addBlock(blk);
+  const b = [await mine(other), await mine(other)];
+  const overspend = transfer(alice, bob.address, 100n * devnet.subsidy, 0n, g);
+  const bad = nextBlock(other, { txs: [overspend] });
+
+  for (const blk of b) {
+    tc.clock.now = Math.max(tc.clock.now, blk.header.timestamp);
+    assert.equal(await tc.chain.addBlock(blk), 'side');
+  }
+  tc.clock.now = Math.max(tc.clock.now, bad.header.timestamp);
+  await assert.rejects(tc.chain.addBlock(bad), { code: 'INSUFFICIENT_FUNDS' });
+  // B1–B2 have as much work as A, but A was seen first: the node is back on A, state unchanged.
+  assert.equal(toHex(tc.chain.tip.hash), tipA);
+  assert.deepEqual(await stateOf(tc.chain), before);
+  assert.equal(toHex(tc.chain.entryAtHeight(3)!.hash), toHex(a[0]!.hash()));
+  await assert.rejects(tc.chain.addBlock(bad), { code: 'KNOWN_INVALID' });
+  // And it keeps going on A.
+  await mine(tc);
+  assert.equal(tc.chain.height, 5);
 });
