@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
@@ -10,7 +12,8 @@ import { decodePaidBatch, getContract, getPaidRanges, STATE_PAID_BATCH } from '.
 import { payoutRules } from '../../src/market/contract-tx.ts';
 import { loadContract } from '../../src/market/sandbox.ts';
 import type { ZiNode } from '../../src/node/node.ts';
-import { keypair } from '../support/chain.ts';
+import { keypair, tempDir } from '../support/chain.ts';
+import { runZiOk } from '../support/cli.ts';
 import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 
@@ -78,6 +81,29 @@ test('two Solvers solve a contract: every index paid once, escrow exact, the uni
     local.dispose();
   }
   assert.ok(a.market!.solver!.stats.payouts + b.market!.solver!.stats.payouts >= batches.length);
+
+  // The Bidder's view through the CLI: status, and the results folded with the contract's union.
+  const dir = await tempDir(t, 'zi-results-');
+  const client = ['--datadir', bidderNode.config.datadir, '--rpc-port', String(bidderNode.rpc.port), '--json'];
+  const status = JSON.parse(await runZiOk(['contract', 'status', toHex(id), ...client]));
+  assert.equal(status.paidMcus, String(SIZE));
+  assert.deepEqual(status.paidRanges, [[0, SIZE]]);
+  const out = join(dir, 'union.json');
+  const png = join(dir, 'grid.png');
+  const summary = JSON.parse(
+    await runZiOk(['contract', 'results', toHex(id), '--out', out, '--png', png, '--width', '20', ...client]),
+  );
+  assert.equal(summary.mcus, SIZE);
+  const union = JSON.parse(await readFile(out, 'utf8')) as [number, number, number][];
+  assert.deepEqual(
+    union.map((r) => r[0]),
+    Array.from({ length: SIZE }, (_, i) => i),
+  );
+  assert.deepEqual(
+    union.map((r) => r[2]),
+    [...outputs.keys()].sort((x, y) => x - y).map((i) => outputs.get(i)),
+  );
+  assert.equal((await readFile(png)).readUInt32BE(16), 20);
 });
 
 async function paidBatches(node: ZiNode, id: Uint8Array) {
