@@ -20,6 +20,7 @@ type Info = {
   mempool: { count: number; bytes: number };
   peers: number;
   mining: { enabled: boolean; kernel?: string; hashrate?: number; blocksMined?: number };
+  market: { ipfs: string; authority: string | null; solver: string | null } | null;
 };
 
 type PeerReport = {
@@ -54,6 +55,18 @@ export function chainCommand(program: Command): void {
             info.mining.enabled
               ? `yes, ${info.mining.hashrate} H/s (${info.mining.kernel}), ${info.mining.blocksMined} blocks`
               : 'no',
+          ],
+          [
+            'market',
+            info.market
+              ? [
+                  `IPFS ${info.market.ipfs}`,
+                  info.market.authority ? `authority for ${info.market.authority}` : undefined,
+                  info.market.solver ? `solving as ${info.market.solver}` : undefined,
+                ]
+                  .filter(Boolean)
+                  .join(', ')
+              : 'off (no p2p)',
           ],
         ]),
       );

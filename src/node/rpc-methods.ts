@@ -84,6 +84,13 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
               blocksMined: d.miner.blocksMined,
             }
           : { enabled: false },
+        market: d.market
+          ? {
+              ipfs: d.market.content.kind,
+              authority: d.market.authority ? formatAddress(d.market.authority.address, params.hrp) : null,
+              solver: d.market.solver ? formatAddress(d.market.solver.address, params.hrp) : null,
+            }
+          : null,
         uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
       }),
     }),
