@@ -299,9 +299,4 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     const gone = before.filter((tx) => !this.byId.has(toHex(tx.hash())));
     if (gone.length > 0) this.emit('removed', gone);
   }
-
-  /** For RPC: the body of a pending transaction, decoded. */
-  body(tx: Transaction): unknown {
-    return txBody(tx, this.chain.rules, this.chain);
-  }
 }
