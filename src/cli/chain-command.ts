@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
 import { formatZi } from '../chain/amount.ts';
-import { type ClientFlags, connect } from './client.ts';
+import { type ClientFlags, clientOptions, connect } from './client.ts';
 import { print, table } from './output.ts';
-
-function withClientOptions(cmd: Command): Command {
-  return cmd
-    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
-    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
-    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
-    .option('--json', 'print JSON for scripts', false);
-}
 
 type Info = {
   network: string;
@@ -36,7 +28,7 @@ type SyncReport = { syncing: boolean; height: number; target: number; rate: numb
 export function chainCommand(program: Command): void {
   const chain = program.command('chain').description('inspect the chain through a running node');
 
-  withClientOptions(chain.command('info').description('height, tip, difficulty, peers, mempool')).action(
+  clientOptions(chain.command('info').description('height, tip, difficulty, peers, mempool')).action(
     async (flags: ClientFlags) => {
       const { rpc } = await connect(flags);
       const info = await rpc.call<Info>('getinfo');
@@ -73,7 +65,7 @@ export function chainCommand(program: Command): void {
     },
   );
 
-  withClientOptions(chain.command('block').description('a block by hash or height'))
+  clientOptions(chain.command('block').description('a block by hash or height'))
     .argument('<id>', 'block hash (64 hex) or height')
     .option('--txs', 'include whole transactions', false)
     .action(async (id: string, flags: ClientFlags & { txs: boolean }) => {
@@ -100,7 +92,7 @@ export function chainCommand(program: Command): void {
       );
     });
 
-  withClientOptions(chain.command('peers').description('connected peers, sync progress and bans')).action(
+  clientOptions(chain.command('peers').description('connected peers, sync progress and bans')).action(
     async (flags: ClientFlags) => {
       const { rpc } = await connect(flags);
       const info = await rpc.call<PeerReport>('getpeerinfo');
@@ -130,7 +122,7 @@ export function chainCommand(program: Command): void {
     },
   );
 
-  withClientOptions(chain.command('tx').description('a transaction by id (chain or mempool)'))
+  clientOptions(chain.command('tx').description('a transaction by id (chain or mempool)'))
     .argument('<txid>', 'transaction id (64 hex)')
     .action(async (txid: string, flags: ClientFlags) => {
       const { rpc } = await connect(flags);

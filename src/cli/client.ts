@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import type { NetworkParams } from '../chain/params.ts';
 import { cookiePath, defaultDatadir, resolveNetwork } from '../node/config.ts';
 import { RpcClient } from '../node/rpc/client.ts';
@@ -35,4 +36,17 @@ export async function connect(flags: ClientFlags): Promise<Client> {
     }
   }
   return { rpc: new RpcClient({ port, cookiePath: cookiePath(datadir) }), params, datadir };
+}
+
+/** The options of every command that talks to a running node. */
+export function clientOptions(cmd: Command): Command {
+  return cmd
+    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
+    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
+    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
+    .option('--json', 'print JSON for scripts', false);
+}
+
+export function walletOption(cmd: Command): Command {
+  return cmd.option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)');
 }

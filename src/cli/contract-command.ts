@@ -10,7 +10,7 @@ import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRul
 import { gridPng } from '../market/png.ts';
 import { loadContract } from '../market/sandbox.ts';
 import { fetchByRpc } from '../node/content-client.ts';
-import { type ClientFlags, connect } from './client.ts';
+import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
 import { wholeNumber } from './options.ts';
 import { print, table } from './output.ts';
 import { signAndSend, type WalletFlags } from './tx-sender.ts';
@@ -18,19 +18,12 @@ import { signAndSend, type WalletFlags } from './tx-sender.ts';
 export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
 
 function withClientOptions(cmd: Command, wallet = false): Command {
-  cmd
-    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
-    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
-    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
-    .option('--json', 'print JSON for scripts', false);
-  if (wallet) {
-    cmd
-      .option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)')
-      .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
-      .option('--fee <amount>', 'transaction fee (default: the network minimum)')
-      .option('--wait', 'wait until the transaction is in a block', false);
-  }
-  return cmd;
+  clientOptions(cmd);
+  if (!wallet) return cmd;
+  return walletOption(cmd)
+    .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
+    .option('--fee <amount>', 'transaction fee (default: the network minimum)')
+    .option('--wait', 'wait until the transaction is in a block', false);
 }
 
 async function readCode(file: string): Promise<string> {

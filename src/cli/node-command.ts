@@ -8,7 +8,7 @@ import type { MarketConfig } from '../node/market.ts';
 import { ZiNode } from '../node/node.ts';
 import { decryptKey, readKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
-import { endpointPath } from './client.ts';
+import { endpointPath, walletOption } from './client.ts';
 import { walletFile } from './tx-sender.ts';
 
 /** commander's accumulator for repeatable options. */
@@ -19,7 +19,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 /** The options every command that runs a node shares; a Solver takes free ports by default. */
 function nodeOptions(cmd: Command, ports: 'network' | 'free' = 'network'): Command {
   const free = ports === 'free';
-  return cmd
+  cmd
     .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
     .option('--datadir <dir>', 'data directory (default ~/.zi/<network>, or $ZI_HOME/<network>)')
     .option(
@@ -39,9 +39,11 @@ function nodeOptions(cmd: Command, ports: 'network' | 'free' = 'network'): Comma
       collect,
     )
     .option('--mdns', 'find peers of the same network on the LAN by mDNS', false)
-    .option('--ipfs-api <url>', 'use this Kubo daemon for IPFS instead of the embedded Helia node')
-    .option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)')
-    .option('--passphrase-file <file>', 'wallet passphrase file (or set ZI_PASSPHRASE; otherwise you are asked)');
+    .option('--ipfs-api <url>', 'use this Kubo daemon for IPFS instead of the embedded Helia node');
+  return walletOption(cmd).option(
+    '--passphrase-file <file>',
+    'wallet passphrase file (or set ZI_PASSPHRASE; otherwise you are asked)',
+  );
 }
 
 async function unlockWallet(flags: { network?: string; datadir?: string; wallet?: string; passphraseFile?: string }) {

@@ -9,20 +9,13 @@ import { transferRules } from '../chain/tx-rules.ts';
 import { resolveNetwork } from '../node/config.ts';
 import { encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
-import { connect } from './client.ts';
+import { clientOptions, connect, walletOption } from './client.ts';
 import { print, table } from './output.ts';
 import { signAndSend, type WalletFlags, walletFile } from './tx-sender.ts';
 
 export class WalletError extends ZiError<'BAD_KEY_FILE'> {}
 
-function withClientOptions(cmd: Command): Command {
-  return cmd
-    .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
-    .option('--datadir <dir>', 'data directory of the node (default ~/.zi/<network>)')
-    .option('--rpc-port <port>', "the node's JSON-RPC port (default: found in the data dir)")
-    .option('--wallet <file>', 'keystore file (default <datadir>/wallet.json)')
-    .option('--json', 'print JSON for scripts', false);
-}
+const clientWalletOptions = (cmd: Command) => walletOption(clientOptions(cmd));
 
 const passphraseHelp = 'read the passphrase from this file (or set ZI_PASSPHRASE; otherwise you are asked)';
 
@@ -42,7 +35,7 @@ async function saveNewKey(flags: WalletFlags, key: Uint8Array): Promise<string> 
 export function walletCommand(program: Command): void {
   const wallet = program.command('wallet').description('keys, balances and payments');
 
-  withClientOptions(wallet.command('create').description('create a new key in an encrypted keystore'))
+  clientWalletOptions(wallet.command('create').description('create a new key in an encrypted keystore'))
     .option('--passphrase-file <file>', passphraseHelp)
     .action(async (flags: WalletFlags) => {
       const address = await saveNewKey(flags, generatePrivateKey());
@@ -54,7 +47,7 @@ export function walletCommand(program: Command): void {
       );
     });
 
-  withClientOptions(wallet.command('import').description('import a private key (64 hex characters) from a file'))
+  clientWalletOptions(wallet.command('import').description('import a private key (64 hex characters) from a file'))
     .requiredOption('--key-file <file>', 'file holding the private key in hex')
     .option('--passphrase-file <file>', passphraseHelp)
     .action(async (flags: WalletFlags & { keyFile: string }) => {
@@ -68,14 +61,14 @@ export function walletCommand(program: Command): void {
       print({ address, wallet: walletFile(flags) }, flags.json ?? false, () => `imported ${address}`);
     });
 
-  withClientOptions(wallet.command('address').description('show the wallet address (no passphrase needed)')).action(
+  clientWalletOptions(wallet.command('address').description('show the wallet address (no passphrase needed)')).action(
     async (flags: WalletFlags) => {
       const { address } = await readKeystore(walletFile(flags));
       print({ address }, flags.json ?? false, () => address);
     },
   );
 
-  withClientOptions(wallet.command('balance').description('balance and nonce of the wallet (or --address)'))
+  clientWalletOptions(wallet.command('balance').description('balance and nonce of the wallet (or --address)'))
     .option('--address <address>', 'any address instead of the wallet')
     .action(async (flags: WalletFlags & { address?: string }) => {
       const address = flags.address ?? (await readKeystore(walletFile(flags))).address;
@@ -91,7 +84,7 @@ export function walletCommand(program: Command): void {
       );
     });
 
-  withClientOptions(wallet.command('send').description('send Zi: AMOUNT is Zi (1.5) or Li (250li)'))
+  clientWalletOptions(wallet.command('send').description('send Zi: AMOUNT is Zi (1.5) or Li (250li)'))
     .argument('<to>', 'receiving address')
     .argument('<amount>', 'amount, e.g. 1.5 (Zi) or 250li')
     .option('--fee <amount>', 'fee (default: the network minimum for the transaction size)')
@@ -124,7 +117,7 @@ export function walletCommand(program: Command): void {
       );
     });
 
-  withClientOptions(wallet.command('history').description('transactions and mining rewards, newest first'))
+  clientWalletOptions(wallet.command('history').description('transactions and mining rewards, newest first'))
     .option('--limit <n>', 'how many entries', '20')
     .option('--address <address>', 'any address instead of the wallet')
     .action(async (flags: WalletFlags & { limit: string; address?: string }) => {
