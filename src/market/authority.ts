@@ -166,13 +166,13 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
   }
 
   private async onDiscovery(disc: Discovery): Promise<void> {
-    const commitment = toHex(disc.solverKey) + toHex(disc.contract);
-    const sessionKey = commitment;
+    // One session per Solver key and contract.
+    const sessionKey = toHex(disc.solverKey) + toHex(disc.contract);
     if (!this.serves(disc.contract)) return;
     if (Math.abs(this.d.clock() - disc.timestamp) > DISCOVERY_MAX_AGE_MS) return;
     if (this.sessions.has(sessionKey) || this.sessions.size >= this.d.maxSessions) return;
     if (this.refused.has(sessionKey)) return;
-    const dedupe = `${commitment}:${disc.timestamp}`;
+    const dedupe = `${sessionKey}:${disc.timestamp}`;
     if (this.seen.has(dedupe)) return;
     this.seen.add(dedupe);
     if (this.seen.size > 10_000) this.seen.clear();
