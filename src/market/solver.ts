@@ -409,29 +409,34 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
 
   /** The minimum relay fee for a payout (its size does not depend on the fee's value). */
   private payoutFee(draft: Omit<PayoutDraft, 'fee'>): bigint {
-    const trial = this.buildPayout({ ...draft, fee: 0n }, 0n);
-    return this.d.chain.params.minFeePerByte * BigInt(trial.size);
+    // Every field is fixed-width or already known: an unsigned draft has the final size.
+    const unsigned = Transaction.create({
+      ...this.payoutFields({ ...draft, fee: 0n }, 0n),
+      sender: this.pub,
+      signature: new Uint8Array(64),
+    });
+    return this.d.chain.params.minFeePerByte * BigInt(unsigned.size);
+  }
+
+  private payoutFields(d: PayoutDraft, nonce: bigint) {
+    return {
+      kind: TX_KINDS.payout,
+      nonce,
+      fee: d.fee,
+      cid: d.cid,
+      payload: payoutRules.encode({
+        contract: d.contract,
+        ranges: [{ start: d.lease.start, end: d.lease.end }],
+        price: d.price,
+        timestamp: d.timestamp,
+        authority: d.authority,
+        authoritySig: d.authoritySig,
+      }),
+    };
   }
 
   private buildPayout(d: PayoutDraft, nonce: bigint): Transaction {
-    return Transaction.sign(
-      {
-        kind: TX_KINDS.payout,
-        nonce,
-        fee: d.fee,
-        cid: d.cid,
-        payload: payoutRules.encode({
-          contract: d.contract,
-          ranges: [{ start: d.lease.start, end: d.lease.end }],
-          price: d.price,
-          timestamp: d.timestamp,
-          authority: d.authority,
-          authoritySig: d.authoritySig,
-        }),
-      },
-      this.d.key,
-      this.d.chain.genesisHash,
-    );
+    return Transaction.sign(this.payoutFields(d, nonce), this.d.key, this.d.chain.genesisHash);
   }
 
   private async submitPayout(draft: PayoutDraft): Promise<void> {
