@@ -17,6 +17,8 @@
  * about a millisecond plus V8 compiling the contract again (fresh realm),
  * paid per batch, not per MCU.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import ivm from 'isolated-vm';
 import { type ContractCodeInfo, checkContractCode } from './contract-code.ts';
 import { SandboxError, type SandboxErrorCode, type SandboxErrorMeta } from './sandbox-errors.ts';
@@ -601,9 +603,11 @@ export class ContractRuntime {
  * process dies in native code (observed: SIGSEGV in Isolate::Deinit, or an
  * assertion in IsolateEnvironment::GetCurrent, in about 1 of 10 exits right
  * after a dispose). So the process's 'exit' waits, synchronously, until the
- * latest teardown has had TEARDOWN_GRACE_MS.
+ * latest teardown has had TEARDOWN_GRACE_MS. Releasing a context or a
+ * reference also hands work to those threads, so it counts too; the grace is
+ * sized for a loaded machine (200 ms still crashed 1 exit in 20 under load).
  */
-const TEARDOWN_GRACE_MS = 200;
+const TEARDOWN_GRACE_MS = 750;
 let lastTeardown = Number.NEGATIVE_INFINITY;
 let exitHook = false;
 
@@ -612,10 +616,23 @@ function noteTeardown(): void {
   if (!exitHook) {
     exitHook = true;
     process.on('exit', () => {
+      // Collect dropped isolated-vm handles while the environment still exists:
+      // their finalizers crash if they first run during Node's own teardown.
+      collectGarbage();
       const wait = lastTeardown + TEARDOWN_GRACE_MS - performance.now();
       if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.ceil(wait));
+      collectGarbage();
     });
   }
+}
+
+let gcFn: (() => void) | undefined;
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
 }
 
 function disposeIsolate(isolate: ivm.Isolate): void {
@@ -625,8 +642,10 @@ function disposeIsolate(isolate: ivm.Isolate): void {
 }
 
 function releaseQuietly(handle: { release(): void } | undefined): void {
+  if (handle === undefined) return;
+  noteTeardown();
   try {
-    handle?.release();
+    handle.release();
   } catch {
     // The isolate is already gone (memory kill, dispose): nothing left to free.
   }
