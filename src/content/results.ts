@@ -1,11 +1,11 @@
-import { equalBytes } from '../chain/encoding.ts';
+import { decodeExact, equalBytes, type Reader, Writer } from '../chain/encoding.ts';
 import { DecodeError, ZiError } from '../chain/errors.ts';
-import { isCanonical, MAX_PAYOUT_RANGES, type Range, rangeCount } from '../market/ranges.ts';
+import { isCanonical, MAX_PAYOUT_RANGES, type Range, rangeCount, readRanges, writeRanges } from '../market/ranges.ts';
 import { type ContentCid, cidOf } from './cid.ts';
+import { type JsonValue, MAX_VEC_WIDTH, type Outputs, outputAt, outputCount, outputsOf } from './outputs.ts';
 import { MAX_BLOCK_BYTES } from './store.ts';
 
-/** A JSON value, as produced by contract code (the sandbox's JsonValue has the same shape). */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type { JsonValue, Outputs } from './outputs.ts';
 
 /**
  * The results of one batch: what a Solver stores in IPFS and names by CID in
@@ -17,7 +17,7 @@ export interface ResultBatch {
   contract: Uint8Array;
   /** Canonical half-open index ranges (sorted, apart, non-empty), as in the payout. */
   ranges: Range[];
-  outputs: JsonValue[];
+  outputs: Outputs;
 }
 
 /** A result batch is one IPFS block. */
@@ -126,12 +126,19 @@ function explainUnencodable(value: unknown, maxDepth: number): ResultsError {
   return walk(value, 0, '$') ?? new ResultsError('BAD_VALUE', 'not encodable as JSON');
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
+/** First byte of every batch: the format, so a later one can be told apart. */
+export const RESULTS_VERSION = 1;
+
+/** Column kinds as written in a batch. */
+const KIND_CODES = { bool: 1, f64: 2, vec: 3, json: 4 } as const;
+const KIND_OF_CODE = ['', 'bool', 'f64', 'vec', 'json'] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * The one byte form of a batch: canonical JSON of
- * `{"contract":hex,"outputs":[…],"ranges":[[start,end],…]}` in UTF-8.
+ * The one byte form of a batch (docs/CONTENT.md): version, contract id,
+ * ranges as in the payout, then the outputs as one column: a bit per boolean,
+ * eight bytes per number (little-endian IEEE 754), or canonical JSON for
+ * anything else. Which column a batch has follows from its values alone.
  */
 export function encodeResults(batch: ResultBatch): Uint8Array {
   if (!(batch.contract instanceof Uint8Array) || batch.contract.length !== 32) {
@@ -144,20 +151,21 @@ export function encodeResults(batch: ResultBatch): Uint8Array {
     );
   }
   const count = rangeCount(batch.ranges);
-  if (batch.outputs.length !== count) {
-    throw new ResultsError('BAD_VALUE', `${count} indices but ${batch.outputs.length} outputs`, {
+  // JSON outputs take their typed column when they fit one: one batch, one form.
+  const o = batch.outputs.kind === 'json' ? outputsOf(batch.outputs.values) : batch.outputs;
+  if (outputCount(o) !== count) {
+    throw new ResultsError('BAD_VALUE', `${count} indices but ${outputCount(o)} outputs`, {
       indices: count,
-      outputs: batch.outputs.length,
+      outputs: outputCount(o),
     });
   }
-  const doc = {
-    contract: Buffer.from(batch.contract).toString('hex'),
-    outputs: batch.outputs,
-    ranges: batch.ranges.map((r) => [r.start, r.end]),
-  };
-  // +2: the outputs sit two levels down (the document, the outputs array).
-  const text = canonicalJson(doc, MAX_OUTPUT_DEPTH + 2, MAX_RESULTS_BYTES);
-  const bytes = new TextEncoder().encode(text);
+  const data = columnBytes(o);
+  const w = new Writer(64 + 16 * batch.ranges.length + data.length);
+  w.u8(RESULTS_VERSION).bytes(batch.contract);
+  writeRanges(w, batch.ranges, 2);
+  w.u8(KIND_CODES[o.kind]);
+  if (o.kind === 'vec') w.u8(o.width);
+  const bytes = w.bytes(data).finish();
   if (bytes.length > MAX_RESULTS_BYTES) {
     throw new ResultsError('TOO_LARGE', `results of ${bytes.length} bytes exceed ${MAX_RESULTS_BYTES}`, {
       size: bytes.length,
@@ -166,71 +174,124 @@ export function encodeResults(batch: ResultBatch): Uint8Array {
   return bytes;
 }
 
+function columnBytes(o: Outputs): Uint8Array {
+  switch (o.kind) {
+    case 'bool': {
+      const v = o.values;
+      const out = new Uint8Array(Math.ceil(v.length / 8));
+      for (let k = 0; k < v.length; k++) {
+        const b = v[k];
+        if (b !== 0 && b !== 1) throw new ResultsError('BAD_VALUE', `boolean output ${k} is ${b}, not 0 or 1`);
+        out[k >> 3]! |= b << (k & 7);
+      }
+      return out;
+    }
+    case 'f64':
+    case 'vec': {
+      const v = o.values;
+      if (o.kind === 'vec' && !(Number.isInteger(o.width) && o.width >= 1 && o.width <= MAX_VEC_WIDTH)) {
+        throw new ResultsError('BAD_VALUE', `a vec column is 1 to ${MAX_VEC_WIDTH} numbers wide`);
+      }
+      if (v.length * 8 > MAX_RESULTS_BYTES) throw new ResultsError('TOO_LARGE', `results exceed ${MAX_RESULTS_BYTES}`);
+      const out = new Uint8Array(v.length * 8);
+      const view = new DataView(out.buffer);
+      for (let k = 0; k < v.length; k++) {
+        const x = v[k]!;
+        if (!Number.isFinite(x)) throw new ResultsError('BAD_VALUE', `output number ${x} is not a JSON number`);
+        // + 0: -0 is written 0, as JSON writes it.
+        view.setFloat64(8 * k, x + 0, true);
+      }
+      return out;
+    }
+    case 'json': {
+      // +1: the outputs sit one level down, in the array.
+      const text = canonicalJson(o.values, MAX_OUTPUT_DEPTH + 1, MAX_RESULTS_BYTES);
+      return new TextEncoder().encode(text);
+    }
+  }
+}
+
 /**
- * Strict inverse of encodeResults: the bytes must be exactly what
- * encodeResults writes for the batch they hold (it re-encodes and compares),
- * so whitespace, key order, duplicate keys, number spellings or escapes that
- * differ are refused with NON_CANONICAL and one batch has one CID.
+ * Strict inverse of encodeResults: exactly the bytes encodeResults writes for
+ * the batch they hold, so one batch has one CID. Sizes are checked against
+ * the bytes before anything is allocated; NON_CANONICAL for another spelling
+ * of a valid batch (JSON that is not canonical or fits a typed column, -0,
+ * stray bits), BAD_VALUE or TRUNCATED/TRAILING_BYTES for malformed bytes.
  */
 export function decodeResults(bytes: Uint8Array): ResultBatch {
-  if (bytes.length > MAX_RESULTS_BYTES) {
-    throw new DecodeError('TOO_LARGE', `results of ${bytes.length} bytes exceed ${MAX_RESULTS_BYTES}`, {
-      size: bytes.length,
-    });
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(utf8.decode(bytes));
-  } catch (err) {
-    // Bad UTF-8, a BOM, bad JSON, or nesting deep enough to exhaust the stack.
-    throw new DecodeError('BAD_VALUE', `results are not UTF-8 JSON: ${(err as Error).message}`, {}, { cause: err });
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new DecodeError('BAD_VALUE', 'results are a JSON object');
-  }
-  const keys = Object.keys(doc).sort().join(',');
-  if (keys !== 'contract,outputs,ranges') {
-    throw new DecodeError('BAD_VALUE', `results hold exactly contract, outputs and ranges, not ${keys}`);
-  }
-  const { contract, outputs, ranges } = doc as Record<string, unknown>;
-  if (typeof contract !== 'string' || !HEX64.test(contract)) {
-    throw new DecodeError('BAD_VALUE', 'results.contract is 64 lowercase hex digits');
-  }
-  if (!Array.isArray(ranges) || ranges.length === 0 || ranges.length > MAX_PAYOUT_RANGES) {
-    throw new DecodeError('BAD_VALUE', `results.ranges is an array of 1 to ${MAX_PAYOUT_RANGES} ranges`);
-  }
-  const parsed: Range[] = ranges.map((r: unknown) => {
-    if (!Array.isArray(r) || r.length !== 2 || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1])) {
-      throw new DecodeError('BAD_VALUE', 'each range is [start, end] with integer bounds');
+  return decodeExact(bytes, MAX_RESULTS_BYTES, 'results', (r) => {
+    const version = r.u8('results.version');
+    if (version !== RESULTS_VERSION) {
+      throw new DecodeError('BAD_VALUE', `results format ${version} is not known (this node reads ${RESULTS_VERSION})`);
     }
-    return { start: r[0] as number, end: r[1] as number };
+    const contract = r.bytes(32, 'results.contract');
+    const ranges = readRanges(r, 2, MAX_PAYOUT_RANGES, 'results.ranges');
+    if (ranges.length === 0) throw new DecodeError('BAD_VALUE', 'results name at least one range');
+    const n = rangeCount(ranges);
+    const kind = KIND_OF_CODE[r.u8('results.kind')];
+    if (kind === undefined || kind === '') throw new DecodeError('BAD_VALUE', 'results hold an unknown column kind');
+    const width = kind === 'vec' ? r.u8('results.width') : 1;
+    if (width < 1 || width > MAX_VEC_WIDTH)
+      throw new DecodeError('BAD_VALUE', `a vec column is 1 to ${MAX_VEC_WIDTH} wide`);
+    const outputs = readColumn(r, kind, width, n);
+    return { contract, ranges, outputs };
   });
-  if (!isCanonical(parsed)) {
-    throw new DecodeError('NON_CANONICAL', 'results.ranges must be sorted, non-empty, apart and not touching');
+}
+
+function readColumn(r: Reader, kind: Outputs['kind'], width: number, n: number): Outputs {
+  if (kind === 'json') {
+    const data = r.bytes(r.remaining, 'results.outputs');
+    let values: unknown;
+    try {
+      values = JSON.parse(utf8.decode(data));
+    } catch (err) {
+      // Bad UTF-8, a BOM, bad JSON, or nesting deep enough to exhaust the stack.
+      throw new DecodeError('BAD_VALUE', `results are not UTF-8 JSON: ${(err as Error).message}`, {}, { cause: err });
+    }
+    if (!Array.isArray(values) || values.length !== n) {
+      throw new DecodeError('BAD_VALUE', 'results.outputs holds one output per index of the ranges');
+    }
+    const o = outputsOf(values as JsonValue[]);
+    if (o.kind !== 'json') throw new DecodeError('NON_CANONICAL', `results in JSON that fit a ${o.kind} column`);
+    let again: string;
+    try {
+      again = canonicalJson(values, MAX_OUTPUT_DEPTH + 1);
+    } catch (err) {
+      throw new DecodeError(
+        'BAD_VALUE',
+        `results hold a value out of bounds: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
+    }
+    if (!equalBytes(new TextEncoder().encode(again), data)) {
+      throw new DecodeError('NON_CANONICAL', 'results are not in canonical JSON form');
+    }
+    return o;
   }
-  if (!Array.isArray(outputs) || outputs.length !== rangeCount(parsed)) {
-    throw new DecodeError('BAD_VALUE', 'results.outputs holds one output per index of the ranges');
+  const size = kind === 'bool' ? Math.ceil(n / 8) : 8 * width * n;
+  // Before any allocation: the ranges may claim far more outputs than the bytes hold.
+  if (size !== r.remaining) {
+    throw new DecodeError('BAD_VALUE', `${n} outputs need ${size} bytes of results, not ${r.remaining}`);
   }
-  const batch: ResultBatch = {
-    contract: new Uint8Array(Buffer.from(contract, 'hex')),
-    ranges: parsed,
-    outputs: outputs as JsonValue[],
-  };
-  let again: Uint8Array;
-  try {
-    again = encodeResults(batch);
-  } catch (err) {
-    throw new DecodeError(
-      'BAD_VALUE',
-      `results hold a value out of bounds: ${(err as Error).message}`,
-      {},
-      { cause: err },
-    );
+  const data = r.bytes(size, 'results.outputs');
+  if (kind === 'bool') {
+    const values = new Uint8Array(n);
+    for (let k = 0; k < n; k++) values[k] = (data[k >> 3]! >> (k & 7)) & 1;
+    if (n % 8 !== 0 && data[data.length - 1]! >> (n % 8) !== 0) {
+      throw new DecodeError('NON_CANONICAL', 'unused bits of the last results byte must be 0');
+    }
+    return { kind, values };
   }
-  if (!equalBytes(again, bytes)) {
-    throw new DecodeError('NON_CANONICAL', 'results are not in canonical JSON form');
+  const values = new Float64Array(width * n);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (let k = 0; k < values.length; k++) {
+    const x = view.getFloat64(8 * k, true);
+    if (!Number.isFinite(x)) throw new DecodeError('BAD_VALUE', `results hold ${x}, not a JSON number`);
+    if (x === 0 && 1 / x < 0) throw new DecodeError('NON_CANONICAL', 'results write -0 as 0');
+    values[k] = x;
   }
-  return batch;
+  return kind === 'vec' ? { kind, width, values } : { kind, values };
 }
 
 /**
@@ -246,6 +307,6 @@ export function resultCid(bytes: Uint8Array): ContentCid {
 export function indexedOutputs(batch: ResultBatch): Array<[index: number, output: JsonValue]> {
   const out: Array<[number, JsonValue]> = [];
   let k = 0;
-  for (const r of batch.ranges) for (let i = r.start; i < r.end; i++) out.push([i, batch.outputs[k++]!]);
+  for (const r of batch.ranges) for (let i = r.start; i < r.end; i++) out.push([i, outputAt(batch.outputs, k++)]);
   return out;
 }

@@ -7,6 +7,7 @@ import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, sign } from '../chain/keys.ts';
 import type { Log } from '../chain/log.ts';
 import { cidOf } from '../content/cid.ts';
+import { outputAt, outputList } from '../content/outputs.ts';
 import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from '../content/results.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { signPayout } from './contract-tx.ts';
@@ -15,7 +16,7 @@ import { LeaseBook, type LeaseStatus } from './leases.ts';
 import { ackMessage, DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
 import { contractBody } from './rpc.ts';
-import type { ContractRuntime, JsonValue, ResultRow, SandboxPool } from './sandbox.ts';
+import type { ContractRuntime, ResultRow, SandboxPool } from './sandbox.ts';
 
 export class SessionEnd extends ZiError<
   | 'BAD_FRAME'
@@ -337,18 +338,14 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     if (runtime.hasValidate) {
       // Results carry outputs only; the inputs are the contract's own, recomputed here.
       const inputs = await runtime.inputRange(lease.start, lease.end - lease.start);
-      const rows: ResultRow[] = results.outputs.map((out, k) => [
-        lease.start + k,
-        inputs[k] as JsonValue,
-        out as JsonValue,
-      ]);
+      const rows: ResultRow[] = outputList(results.outputs).map((out, k) => [lease.start + k, inputs[k]!, out]);
       ok = await runtime.validate(rows);
     } else {
       // The default validate (every 100th index recomputed), in one sandbox call.
       const sample = await runtime.sampleRange(lease.start, lease.end - lease.start);
       // Compared in canonical form: the batch's objects arrive with sorted keys.
       ok = sample.indices.every(
-        (i, k) => canonicalJson(sample.outputs[k]) === canonicalJson(results.outputs[i - lease.start]),
+        (i, k) => canonicalJson(sample.outputs[k]) === canonicalJson(outputAt(results.outputs, i - lease.start)),
       );
     }
     if (!ok)

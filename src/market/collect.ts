@@ -2,6 +2,7 @@ import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { cidFromString, cidOf } from '../content/cid.ts';
+import { outputList } from '../content/outputs.ts';
 import { decodeResults } from '../content/results.ts';
 import { foldResults } from './fold.ts';
 import type { ContractRuntime, JsonValue, ResultRow } from './sandbox.ts';
@@ -57,9 +58,10 @@ export async function collectResults(
       );
     }
     const inputs = await runtime.inputRange(b.start, b.end - b.start);
-    rows.push(r.outputs.map((o, k) => [b.start + k, inputs[k] as JsonValue, o as JsonValue]));
-    r.outputs.forEach((o, k) => {
-      outputs.set(b.start + k, o as JsonValue);
+    const values = outputList(r.outputs);
+    rows.push(values.map((o, k) => [b.start + k, inputs[k]!, o]));
+    values.forEach((o, k) => {
+      outputs.set(b.start + k, o);
     });
     onProgress?.(++done, batches.length);
   }

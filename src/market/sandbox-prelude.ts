@@ -429,6 +429,23 @@ const runRange = (input, mcu, from, n) => {
   return [cx.kind, dx, cy.kind, dy];
 };
 
+// The outputs of a range alone: what a Solver sends (results carry no
+// inputs), without filling an input column per MCU.
+const outputRange = (input, mcu, from, n) => {
+  const cy = column(n);
+  let k = 0;
+  try {
+    for (; k < n; k++) put(cy, mcu(input(from + k)), k, MCU_OF, from + k);
+  } catch (err) {
+    failedAt = from + k;
+    throw err;
+  }
+  const dy = columnData(cy);
+  if (sizeOf(dy) > MAX_RESULT_BYTES) throw tooLarge();
+  if (touched !== null) return failure(undefined, undefined);
+  return [cy.kind, dy];
+};
+
 // The inputs of a range alone: what a validator needs to rebuild the
 // [index, input, output] rows of results that carry outputs only.
 const inputRange = (input, from, n) => {
@@ -601,6 +618,8 @@ return function run(op, a, b) {
         return ok('[' + (size === undefined || size === null ? 'null' : '' + size) + ',' + (union !== undefined) + ',' + (validate !== undefined) + ']');
       case 'runRange':
         return runRange(input, mcu, a, b);
+      case 'outputRange':
+        return outputRange(input, mcu, a, b);
       case 'inputRange':
         return inputRange(input, a, b);
       case 'sampleRange':

@@ -20,6 +20,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import ivm from 'isolated-vm';
+import { type Outputs, outputsOf } from '../content/outputs.ts';
 import { type ContractCodeInfo, checkContractCode } from './contract-code.ts';
 import { SandboxError, type SandboxErrorCode, type SandboxErrorMeta } from './sandbox-errors.ts';
 import { preludeSource, STRICT_PREFIX } from './sandbox-prelude.ts';
@@ -228,6 +229,21 @@ export class ContractRuntime {
       inputs: decodeColumn(reply[0], reply[1], count),
       outputs: decodeColumn(reply[2], reply[3], count),
     };
+  }
+
+  /**
+   * mcu(input(i)) for every i in [from, from + count), in one call, as one
+   * column: what a Solver sends. The column stays typed when the outputs are
+   * booleans, numbers or short numeric arrays.
+   */
+  async outputRange(from: number, count: number): Promise<Outputs> {
+    this.#checkRange(from, count);
+    if (count === 0) return outputsOf([]);
+    const reply = await this.#call('outputRange', from, count);
+    if (!Array.isArray(reply) || reply.length !== 2) {
+      throw new SandboxError('BAD_RESULT', 'range outputs have the wrong shape', { op: 'outputRange' });
+    }
+    return outputsOfColumn(reply[0], reply[1], count);
   }
 
   /** input(i) for every i in [from, from + count), in one call: a validator's rows without running mcu. */
@@ -740,6 +756,24 @@ function decodeColumn(kind: unknown, data: unknown, count: number): JsonValue[] 
     if (Array.isArray(parsed) && parsed.length === count) return parsed as JsonValue[];
   }
   throw bad();
+}
+
+/** A column as the prelude encodes it, in the content layer's Outputs form. */
+function outputsOfColumn(kind: unknown, data: unknown, count: number): Outputs {
+  if (kind === COLUMN_BOOL && data instanceof Uint8Array && data.length === count)
+    return { kind: 'bool', values: data };
+  if (kind === COLUMN_F64 && data instanceof Float64Array && data.length === count) {
+    // + 0 turns -0 into 0, as a JSON round trip would.
+    for (let k = 0; k < count; k++) data[k] = data[k]! + 0;
+    return { kind: 'f64', values: data };
+  }
+  if (typeof kind === 'number' && kind > COLUMN_VEC && kind <= COLUMN_VEC + 16 && data instanceof Float64Array) {
+    const width = kind - COLUMN_VEC;
+    if (data.length !== count * width) throw new SandboxError('BAD_RESULT', 'range outputs have the wrong shape');
+    for (let k = 0; k < data.length; k++) data[k] = data[k]! + 0;
+    return { kind: 'vec', width, values: data };
+  }
+  return outputsOf(decodeColumn(kind, data, count));
 }
 
 /** The rows `validate` takes, from one range's results. */

@@ -10,6 +10,7 @@ import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
+import { concatOutputs, type Outputs, outputList, outputsOf } from '../content/outputs.ts';
 import { encodeResults } from '../content/results.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
@@ -384,7 +385,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   }
 
   /** Computes a lease; its failure surfaces where it is awaited, never as an unhandled rejection. */
-  private timed(e: Engines, lease: Lease): Promise<{ outputs: JsonValue[]; seconds: number }> {
+  private timed(e: Engines, lease: Lease): Promise<{ outputs: Outputs; seconds: number }> {
     const t0 = performance.now();
     const p = this.compute(e, lease).then((outputs) => ({ outputs, seconds: (performance.now() - t0) / 1000 }));
     p.catch(() => undefined);
@@ -392,19 +393,20 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   }
 
   /** The lease split across the sandboxes, each computing a contiguous part. */
-  private async compute(e: Engines, lease: Lease): Promise<JsonValue[]> {
+  private async compute(e: Engines, lease: Lease): Promise<Outputs> {
     const count = lease.end - lease.start;
     const parts = Math.min(e.runtimes.length, count);
     const per = Math.ceil(count / parts);
-    const results = await Promise.all(
-      Array.from({ length: parts }, (_, k) => {
-        const from = lease.start + k * per;
-        return e.runtimes[k]!.runRange(from, Math.max(0, Math.min(per, lease.end - from)));
-      }),
+    const outputs = concatOutputs(
+      await Promise.all(
+        Array.from({ length: parts }, (_, k) => {
+          const from = lease.start + k * per;
+          return e.runtimes[k]!.outputRange(from, Math.max(0, Math.min(per, lease.end - from)));
+        }),
+      ),
     );
-    const outputs = results.flatMap((r) => r.outputs);
     const tamper = this.d.tamper;
-    return tamper ? outputs.map((o, k) => tamper(lease.start + k, o)) : outputs;
+    return tamper ? outputsOf(outputList(outputs).map((o, k) => tamper(lease.start + k, o))) : outputs;
   }
 
   /** The minimum relay fee for a payout (its size does not depend on the fee's value). */

@@ -313,7 +313,7 @@ export class Devnet {
           '--budget',
           `${budget}li`,
           '--max-batch',
-          '131072',
+          '1048576',
           '--datadir',
           node.datadir,
           '--passphrase-file',

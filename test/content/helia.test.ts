@@ -15,6 +15,7 @@ import { cidOf } from '../../src/content/cid.ts';
 import { ContentError } from '../../src/content/errors.ts';
 import { type HeliaContentStore, ipfsDir, openHeliaStore } from '../../src/content/helia.ts';
 import { openContentStore } from '../../src/content/index.ts';
+import { outputsOf } from '../../src/content/outputs.ts';
 import { encodeResults, resultCid } from '../../src/content/results.ts';
 import { MAX_BLOCK_BYTES } from '../../src/content/store.ts';
 
@@ -31,7 +32,11 @@ async function host(): Promise<Libp2p> {
 
 function batchBytes(seed: number): Uint8Array {
   const outputs = Array.from({ length: 16 }, (_, i) => ({ i, v: seed * 1000 + i, s: `row ${i}` }));
-  return encodeResults({ contract: new Uint8Array(32).fill(seed), ranges: [{ start: 0, end: 16 }], outputs });
+  return encodeResults({
+    contract: new Uint8Array(32).fill(seed),
+    ranges: [{ start: 0, end: 16 }],
+    outputs: outputsOf(outputs),
+  });
 }
 
 function code(err: unknown): string | undefined {

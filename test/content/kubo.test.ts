@@ -4,13 +4,18 @@ import { cidFromString, cidOf } from '../../src/content/cid.ts';
 import { ContentError } from '../../src/content/errors.ts';
 import { openContentStore } from '../../src/content/index.ts';
 import { type KuboContentStore, openKuboStore } from '../../src/content/kubo.ts';
+import { outputsOf } from '../../src/content/outputs.ts';
 import { encodeResults } from '../../src/content/results.ts';
 import { MAX_BLOCK_BYTES } from '../../src/content/store.ts';
 import { FakeKubo } from './fake-kubo.ts';
 
 const code = (err: unknown) => (err instanceof ContentError ? err.code : undefined);
 const batch = (n: number) =>
-  encodeResults({ contract: new Uint8Array(32).fill(n), ranges: [{ start: 0, end: 2 }], outputs: [n, [n, 'x']] });
+  encodeResults({
+    contract: new Uint8Array(32).fill(n),
+    ranges: [{ start: 0, end: 2 }],
+    outputs: outputsOf([n, [n, 'x']]),
+  });
 
 // A real Kubo daemon cannot run in this environment, so the adapter is
 // tested against FakeKubo, a stand-in speaking the same RPC endpoints.

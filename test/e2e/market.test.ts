@@ -7,6 +7,7 @@ import { toHex } from '../../src/chain/encoding.ts';
 import { stateKey } from '../../src/chain/store/layout.ts';
 import { TX_KINDS } from '../../src/chain/transaction.ts';
 import { cidFromBytes } from '../../src/content/cid.ts';
+import { outputList } from '../../src/content/outputs.ts';
 import { decodeResults } from '../../src/content/results.ts';
 import { decodePaidBatch, getContract, getPaidRanges, STATE_PAID_BATCH } from '../../src/market/contract-state.ts';
 import { payoutRules } from '../../src/market/contract-tx.ts';
@@ -64,7 +65,7 @@ test('two Solvers solve a contract: every index paid once, escrow exact, the uni
     const bytes = await reader.market!.content.get(cidFromBytes(batch.cid), { timeoutMs: 20_000 });
     const r = decodeResults(bytes);
     assert.equal(toHex(r.contract), toHex(id));
-    r.outputs.forEach((o, k) => {
+    outputList(r.outputs).forEach((o, k) => {
       const i = r.ranges[0]!.start + k;
       assert.ok(!outputs.has(i), `index ${i} paid twice`);
       outputs.set(i, o);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { outputAt, outputList, outputsOf } from '../../src/content/outputs.ts';
 import { CONTRACT_ECMA_VERSION } from '../../src/market/contract-code.ts';
 import {
   type ContractRuntime,
@@ -334,7 +335,17 @@ function mcu(x) {
         const part = await rt.runRange(from, count);
         assert.deepEqual(part.inputs, all.inputs.slice(from, from + count));
         assert.deepEqual(part.outputs, all.outputs.slice(from, from + count));
+        // What a Solver sends: the outputs alone, as one column.
+        const column = await rt.outputRange(from, count);
+        assert.deepEqual(outputList(column), part.outputs);
+        assert.deepEqual(column, outputsOf(part.outputs));
       }
+      // Typed while the outputs allow it, and -0 is 0 there too.
+      const numbers = await rt.outputRange(0, 10);
+      assert.equal(numbers.kind, 'f64');
+      assert.ok(Object.is(outputAt(numbers, 0), 0));
+      assert.equal((await rt.outputRange(10, 5)).kind, 'vec');
+      assert.equal((await rt.outputRange(20, 10)).kind, 'json');
     } finally {
       rt.dispose();
     }
@@ -349,6 +360,7 @@ function mcu(x) {
         try {
           const range = await rt.runRange(0, values.length);
           assert.deepEqual(range.outputs, JSON.parse(JSON.stringify(values)));
+          assert.deepEqual(outputList(await rt.outputRange(0, values.length)), range.outputs);
         } finally {
           rt.dispose();
         }

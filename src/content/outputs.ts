@@ -1,0 +1,142 @@
+/** A JSON value, as produced by contract code (the sandbox's JsonValue has the same shape). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Widest array of numbers an output may be to travel as a `vec` column. */
+export const MAX_VEC_WIDTH = 16;
+
+/**
+ * The outputs of a batch as one column: typed while every output has the
+ * same simple shape, as the sandbox returns them, so a million booleans never
+ * become a million JS values on the way from the sandbox to the bytes.
+ * Which kind a list of outputs has depends on the values only (outputsOf):
+ *  - bool: every output is a boolean (values[k] is 1 or 0);
+ *  - f64: every output is a finite number (never -0: JSON has no -0);
+ *  - vec: every output is an array of `width` finite numbers, 1 ≤ width ≤ 16,
+ *    flattened row by row;
+ *  - json: anything else.
+ */
+export type Outputs =
+  | { readonly kind: 'bool'; readonly values: Uint8Array }
+  | { readonly kind: 'f64'; readonly values: Float64Array }
+  | { readonly kind: 'vec'; readonly width: number; readonly values: Float64Array }
+  | { readonly kind: 'json'; readonly values: readonly JsonValue[] };
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Shape of one output: 'bool', 'f64', a vec width, or 'json'. */
+function shapeOf(v: unknown): 'bool' | 'f64' | number | 'json' {
+  if (typeof v === 'boolean') return 'bool';
+  if (finite(v)) return 'f64';
+  if (Array.isArray(v) && v.length >= 1 && v.length <= MAX_VEC_WIDTH && v.every(finite)) return v.length;
+  return 'json';
+}
+
+/** The one column form of a list of outputs (see Outputs). */
+export function outputsOf(values: readonly JsonValue[]): Outputs {
+  const n = values.length;
+  const shape = n === 0 ? 'json' : shapeOf(values[0]);
+  if (shape === 'bool') {
+    const out = new Uint8Array(n);
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      if (typeof v !== 'boolean') return { kind: 'json', values };
+      out[k] = v ? 1 : 0;
+    }
+    return { kind: 'bool', values: out };
+  }
+  if (shape === 'f64') {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      if (!finite(v)) return { kind: 'json', values };
+      out[k] = v + 0;
+    }
+    return { kind: 'f64', values: out };
+  }
+  if (typeof shape === 'number') {
+    const out = new Float64Array(n * shape);
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      if (!Array.isArray(v) || v.length !== shape) return { kind: 'json', values };
+      for (let j = 0; j < shape; j++) {
+        const e = v[j];
+        if (!finite(e)) return { kind: 'json', values };
+        out[k * shape + j] = e + 0;
+      }
+    }
+    return { kind: 'vec', width: shape, values: out };
+  }
+  return { kind: 'json', values };
+}
+
+export function outputCount(o: Outputs): number {
+  return o.kind === 'vec' ? o.values.length / o.width : o.values.length;
+}
+
+/** Output number k as a JSON value. */
+export function outputAt(o: Outputs, k: number): JsonValue {
+  switch (o.kind) {
+    case 'bool':
+      return o.values[k] === 1;
+    case 'f64':
+      return o.values[k]! + 0;
+    case 'vec':
+      return Array.from(o.values.subarray(k * o.width, (k + 1) * o.width), (x) => x + 0);
+    case 'json':
+      return o.values[k]!;
+  }
+}
+
+/** Every output as a JSON value. */
+export function outputList(o: Outputs): JsonValue[] {
+  if (o.kind === 'json') return [...o.values];
+  const n = outputCount(o);
+  const out: JsonValue[] = new Array(n);
+  for (let k = 0; k < n; k++) out[k] = outputAt(o, k);
+  return out;
+}
+
+/** The outputs of consecutive parts as one column (typed when every part has the same typed kind). */
+export function concatOutputs(parts: readonly Outputs[]): Outputs {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0];
+  if (first?.kind === 'bool' && parts.every((p) => p.kind === 'bool')) {
+    return {
+      kind: 'bool',
+      values: joined(
+        Uint8Array,
+        parts.map((p) => p.values as Uint8Array),
+      ),
+    };
+  }
+  if (first?.kind === 'f64' && parts.every((p) => p.kind === 'f64')) {
+    return {
+      kind: 'f64',
+      values: joined(
+        Float64Array,
+        parts.map((p) => p.values as Float64Array),
+      ),
+    };
+  }
+  if (first?.kind === 'vec' && parts.every((p) => p.kind === 'vec' && p.width === first.width)) {
+    return {
+      kind: 'vec',
+      width: first.width,
+      values: joined(
+        Float64Array,
+        parts.map((p) => p.values as Float64Array),
+      ),
+    };
+  }
+  return outputsOf(parts.flatMap(outputList));
+}
+
+function joined<T extends Uint8Array | Float64Array>(ctor: new (n: number) => T, arrays: T[]): T {
+  const out = new ctor(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a as never, at);
+    at += a.length;
+  }
+  return out;
+}
