@@ -64,10 +64,9 @@ console.log(
 console.log(
   `  plain V8, one thread, same window     ${Math.round(reference).toLocaleString()} MCU/s (before ${Math.round((before.mcus / before.ms) * 1000).toLocaleString()}, after ${Math.round((after.mcus / after.ms) * 1000).toLocaleString()})`,
 );
-console.log(`  market, steady state (20–90 %)       ${Math.round(report.steadyRate).toLocaleString()} MCU/s`);
-console.log(
-  `  efficiency market ÷ (2 × plain) = ${(report.steadyRate / (2 * reference)).toFixed(3)}   (target ≥ 0.85)`,
-);
+const steady = report.steadyRate ?? Number.NaN;
+console.log(`  market, steady state (20–90 %)       ${Math.round(steady).toLocaleString()} MCU/s`);
+console.log(`  efficiency market ÷ (2 × plain) = ${(steady / (2 * reference)).toFixed(3)}   (target ≥ 0.85)`);
 console.log(
   `  contract's block → first signed payout    ${Math.round(report.firstSignedMs ?? Number.NaN)} ms   (target < 1,000 ms)`,
 );

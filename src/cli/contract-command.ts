@@ -3,7 +3,15 @@ import type { Command } from 'commander';
 import { formatZi, parseAmount } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
-import { collectResults, type PaidBatchRef } from '../market/collect.ts';
+import {
+  CollectError,
+  collectResults,
+  MAX_UNION_ROWS,
+  outputReader,
+  type PaidBatchRef,
+  unionOf,
+  writeOutputLines,
+} from '../market/collect.ts';
 import { checkContractCode } from '../market/contract-code.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
 import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRules } from '../market/contract-tx.ts';
@@ -61,7 +69,11 @@ export function contractCommand(program: Command): void {
       .requiredOption('--budget <amount>', 'escrow, at least 1,000 MCUs × (price + validation fee), e.g. 2.5 (Zi)')
       .option('--delegate', 'let a staked Validator validate and sign payouts', false)
       .option('--validation-fee <amount>', 'per MCU, for the Validator (with --delegate)')
-      .option('--max-batch <n>', 'largest batch of MCUs leased at once', '4096')
+      .option(
+        '--max-batch <n>',
+        "largest batch of MCUs leased at once (leases also stay under 10 s of a Solver's work and half an IPFS block of results)",
+        '1048576',
+      )
       .option('--growth <n>', 'each lease is this many times the last (1, 2, 4, …)', '2')
       .option('--memory <MiB>', 'sandbox memory per isolate', '128')
       .option('--timeout <ms>', 'sandbox CPU time per batch', '10000'),
@@ -206,55 +218,72 @@ export function contractCommand(program: Command): void {
       .command('results')
       .description("fetch every paid batch by CID, fold them with the contract's union, and write the result")
       .argument('<id>', 'contract id')
-      .option('--out <file>', 'where to write the union (JSON)', '<id>.json')
+      .option(
+        '--out <file>',
+        `where to write the union (JSON; default <id>.json; skipped past ${MAX_UNION_ROWS.toLocaleString('en')} MCUs unless named)`,
+      )
+      .option('--outputs <file>', 'also write every paid output, one JSON line [index, output] per MCU (any size)')
       .option('--png <file>', 'also draw boolean outputs as an image (MCU i at column i % width, rows from the bottom)')
       .option('--width <n>', 'image width (default: the Mandelbrot layout, sqrt(2 × size))'),
-  ).action(async (id: string, flags: ClientFlags & { out: string; png?: string; width?: string }) => {
-    const { rpc } = await connect(flags);
-    const hex = contractId(id);
-    const info = await rpc.call<{ code: string; memoryMiB: number; timeoutMs: number }>('getcontract', {
-      id: hex,
-      code: true,
-    });
-    const batches = await rpc.call<PaidBatchRef[]>('getpayouts', { id: hex });
-    const runtime = await loadContract(info.code, {
-      memoryLimitMiB: 1024,
-      timeoutMs: 300_000,
-      maxResultBytes: 256 * 1024 * 1024,
-    });
-    try {
-      const got = await collectResults(Buffer.from(hex, 'hex'), batches, fetchByRpc(rpc), runtime, (done, total) => {
-        if (!flags.json && process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
+  ).action(
+    async (id: string, flags: ClientFlags & { out?: string; outputs?: string; png?: string; width?: string }) => {
+      const { rpc } = await connect(flags);
+      const hex = contractId(id);
+      const info = await rpc.call<{ code: string; memoryMiB: number; timeoutMs: number }>('getcontract', {
+        id: hex,
+        code: true,
       });
-      if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');
-      const out = flags.out === '<id>.json' ? `${hex}.json` : flags.out;
-      await writeFile(out, `${JSON.stringify(got.union)}\n`);
-      let image: string | undefined;
-      if (flags.png) {
-        const size = runtime.size ?? Math.max(0, ...got.outputs.keys()) + 1;
-        const width = flags.width ? wholeNumber(flags.width, '--width', 1, 1 << 20) : Math.round(Math.sqrt(2 * size));
-        await writeFile(flags.png, gridPng(got.outputs, width, Math.ceil(size / width)));
-        image = flags.png;
+      const refs = await rpc.call<PaidBatchRef[]>('getpayouts', { id: hex });
+      const paid = refs.reduce((n, b) => n + (b.end - b.start), 0);
+      // Known before anything is fetched: a named union that cannot be built is an error, a default one is skipped.
+      const out = flags.out ?? (paid <= MAX_UNION_ROWS ? `${hex}.json` : undefined);
+      if (out !== undefined && paid > MAX_UNION_ROWS) {
+        throw new CollectError(
+          'UNION_TOO_LARGE',
+          `${paid.toLocaleString('en')} paid MCUs are more rows than the ${MAX_UNION_ROWS.toLocaleString('en')} a union is built from: use --outputs <file> (and --png) instead of --out`,
+        );
       }
-      const summary = {
-        batches: got.batches,
-        mcus: got.outputs.size,
-        size: runtime.size,
-        out,
-        ...(image ? { png: image } : {}),
-      };
-      print(summary, flags.json ?? false, () =>
-        table([
-          ['batches', got.batches],
-          ['MCUs', `${got.outputs.size} of ${runtime.size ?? 'unbounded'}`],
-          ['union', out],
-          ...(image ? [['image', image] as [string, unknown]] : []),
-        ]),
-      );
-    } finally {
-      runtime.dispose();
-    }
-  });
+      const runtime = await loadContract(info.code, {
+        memoryLimitMiB: 1024,
+        timeoutMs: 300_000,
+        maxResultBytes: 256 * 1024 * 1024,
+      });
+      try {
+        const got = await collectResults(Buffer.from(hex, 'hex'), refs, fetchByRpc(rpc), (done, total) => {
+          if (!flags.json && process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
+        });
+        if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');
+        if (out !== undefined) await writeFile(out, `${JSON.stringify(await unionOf(got, runtime))}\n`);
+        if (flags.outputs) await writeOutputLines(flags.outputs, got);
+        let image: string | undefined;
+        if (flags.png) {
+          const size = runtime.size ?? got.batches.at(-1)?.end ?? 0;
+          const width = flags.width ? wholeNumber(flags.width, '--width', 1, 1 << 20) : Math.round(Math.sqrt(2 * size));
+          await writeFile(flags.png, gridPng(outputReader(got), width, Math.ceil(size / width)));
+          image = flags.png;
+        }
+        const summary = {
+          batches: got.batches.length,
+          mcus: got.mcus,
+          size: runtime.size,
+          ...(out ? { out } : {}),
+          ...(flags.outputs ? { outputs: flags.outputs } : {}),
+          ...(image ? { png: image } : {}),
+        };
+        print(summary, flags.json ?? false, () =>
+          table([
+            ['batches', got.batches.length],
+            ['MCUs', `${got.mcus} of ${runtime.size ?? 'unbounded'}`],
+            ['union', out ?? `not built (over ${MAX_UNION_ROWS.toLocaleString('en')} MCUs; see --outputs)`],
+            ...(flags.outputs ? [['outputs', flags.outputs] as [string, unknown]] : []),
+            ...(image ? [['image', image] as [string, unknown]] : []),
+          ]),
+        );
+      } finally {
+        runtime.dispose();
+      }
+    },
+  );
 
   withClientOptions(
     contract

@@ -30,6 +30,13 @@ export class SessionEnd extends ZiError<
   | 'EXPIRED'
 > {}
 
+/**
+ * Longest a lease should take at the Solver's measured rate. Long enough
+ * that a batch's fixed costs (a sandbox call, a round trip, a payout) are
+ * lost in its work, short enough that a Solver is paid often.
+ */
+export const LEASE_TARGET_MS = 10_000;
+
 /** Endings that are nobody's fault: the Solver is not scored down for them. */
 const BLAMELESS = new Set(['BUDGET_EXHAUSTED', 'EXPIRED']);
 
@@ -240,7 +247,9 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     // computes one while the other's results travel and are checked.
     const leaseMore = async () => {
       const byBytes = bytesPerMcu > 0 ? Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / bytesPerMcu)) : cb.maxBatch;
-      size = Math.min(size * cb.growth, cb.maxBatch, byBytes);
+      // A Solver of slow MCUs is paid every LEASE_TARGET_MS or so, however large the maximum batch.
+      const byTime = perMcuMs > 0 ? Math.max(1, Math.floor(LEASE_TARGET_MS / perMcuMs)) : cb.maxBatch;
+      size = Math.min(size * cb.growth, cb.maxBatch, byBytes, byTime);
       const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * size * 4);
       const next = cb.book.lease(stream.remotePeer, size, ttl);
       if (next) {

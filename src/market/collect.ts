@@ -1,13 +1,16 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { cidFromString, cidOf } from '../content/cid.ts';
-import { outputList } from '../content/outputs.ts';
+import { type Outputs, outputAt, outputList } from '../content/outputs.ts';
 import { decodeResults } from '../content/results.ts';
 import { foldResults } from './fold.ts';
 import type { ContractRuntime, JsonValue, ResultRow } from './sandbox.ts';
 
-export class CollectError extends ZiError<'CID_MISMATCH' | 'WRONG_BATCH'> {}
+export class CollectError extends ZiError<'CID_MISMATCH' | 'WRONG_BATCH' | 'UNION_TOO_LARGE'> {}
 
 export interface PaidBatchRef {
   start: number;
@@ -15,30 +18,41 @@ export interface PaidBatchRef {
   cid: string;
 }
 
+export interface PaidBatch {
+  start: number;
+  end: number;
+  outputs: Outputs;
+}
+
 export interface Collected {
-  /** Every paid output by index. */
-  outputs: Map<number, JsonValue>;
-  /** The contract's union of all batches' [index, input, output] rows. */
-  union: JsonValue;
-  batches: number;
+  /** Every paid batch, lowest index first, its outputs as the column it was stored in. */
+  batches: PaidBatch[];
+  /** MCUs paid: the batches' lengths summed. */
+  mcus: number;
 }
 
 /**
- * The Bidder's results: every paid batch fetched by CID, checked against its
- * CID and its paid range, turned into the paper's [index, input, output] rows
- * and folded with the contract's union.
+ * Most rows a union is built from. Rows cross into the sandbox as JSON text
+ * (a Mandelbrot row is about 35 characters) and live on the host's heap as
+ * arrays while they are folded, so past a few million the fold would run out
+ * of memory instead of failing clearly. Larger contracts are read by index
+ * (collectedOutput), or written out batch by batch.
+ */
+export const MAX_UNION_ROWS = 1 << 22;
+
+/**
+ * The Bidder's results: every paid batch fetched by CID and checked against
+ * its CID and its paid range. Outputs stay in their columns (a boolean is a
+ * byte), so a contract of tens of millions of MCUs fits in memory.
  */
 export async function collectResults(
   contract: Hash,
-  batches: readonly PaidBatchRef[],
+  refs: readonly PaidBatchRef[],
   fetch: (cid: string) => Promise<Uint8Array>,
-  runtime: ContractRuntime,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Collected> {
-  const outputs = new Map<number, JsonValue>();
-  const rows: ResultRow[][] = [];
-  let done = 0;
-  for (const b of batches) {
+  const batches: PaidBatch[] = [];
+  for (const b of refs) {
     const bytes = await fetch(b.cid);
     // Trust nothing fetched until it hashes to the CID the chain paid for.
     if (!equalBytes(cidOf(bytes).bytes, cidFromString(b.cid).bytes)) {
@@ -57,13 +71,74 @@ export async function collectResults(
         `batch ${b.cid} holds other results than contract ${toHex(contract)} paid for`,
       );
     }
-    const inputs = await runtime.inputRange(b.start, b.end - b.start);
-    const values = outputList(r.outputs);
-    rows.push(values.map((o, k) => [b.start + k, inputs[k]!, o]));
-    values.forEach((o, k) => {
-      outputs.set(b.start + k, o);
-    });
-    onProgress?.(++done, batches.length);
+    batches.push({ start: b.start, end: b.end, outputs: r.outputs });
+    onProgress?.(batches.length, refs.length);
   }
-  return { outputs, union: await foldResults(runtime, rows), batches: batches.length };
+  batches.sort((a, b) => a.start - b.start);
+  return { batches, mcus: batches.reduce((n, b) => n + (b.end - b.start), 0) };
+}
+
+/** A reader of outputs by index; fast for indices read in order, as an image is drawn. */
+export function outputReader(c: Collected): (index: number) => JsonValue | undefined {
+  let at = 0;
+  return (i) => {
+    let b = c.batches[at];
+    if (b === undefined || i < b.start || i >= b.end) {
+      // Binary search for the last batch starting at or before i.
+      let lo = 0;
+      let hi = c.batches.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (c.batches[mid]!.start <= i) lo = mid;
+        else hi = mid - 1;
+      }
+      at = lo;
+      b = c.batches[at];
+      if (b === undefined || i < b.start || i >= b.end) return undefined;
+    }
+    return outputAt(b.outputs, i - b.start);
+  };
+}
+
+/**
+ * The paper's merged result: the [index, input, output] rows of every batch,
+ * inputs recomputed by the contract, folded with its union. UNION_TOO_LARGE
+ * past MAX_UNION_ROWS rows.
+ */
+export async function unionOf(c: Collected, runtime: ContractRuntime): Promise<JsonValue> {
+  if (c.mcus > MAX_UNION_ROWS) {
+    throw new CollectError(
+      'UNION_TOO_LARGE',
+      `${c.mcus.toLocaleString('en')} paid MCUs are more rows than the ${MAX_UNION_ROWS.toLocaleString('en')} a union is built from`,
+      { mcus: c.mcus, limit: MAX_UNION_ROWS },
+    );
+  }
+  const rows: ResultRow[][] = [];
+  for (const b of c.batches) {
+    const inputs = await runtime.inputRange(b.start, b.end - b.start);
+    rows.push(outputList(b.outputs).map((o, k) => [b.start + k, inputs[k]!, o]));
+  }
+  return foldResults(runtime, rows);
+}
+
+/**
+ * Every paid output as one line of JSON, `[index, output]`, lowest index
+ * first, written as it is produced: for contracts too large for a union.
+ */
+export async function writeOutputLines(file: string, c: Collected): Promise<void> {
+  const out = createWriteStream(file);
+  const failed = once(out, 'error').then(([err]) => Promise.reject(err));
+  failed.catch(() => undefined);
+  const STEP = 1 << 16;
+  for (const b of c.batches) {
+    const n = b.end - b.start;
+    for (let k = 0; k < n; k += STEP) {
+      let text = '';
+      for (let j = k; j < Math.min(n, k + STEP); j++)
+        text += `[${b.start + j},${JSON.stringify(outputAt(b.outputs, j))}]\n`;
+      if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+    }
+  }
+  out.end();
+  await finished(out);
 }

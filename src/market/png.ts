@@ -38,12 +38,12 @@ function chunk(type: string, data: Buffer): Buffer {
 /**
  * A grid of MCU outputs as an image: MCU i is column i % width of row
  * floor(i / width), rows counted from the bottom (the Mandelbrot example's
- * layout). Truthy outputs are black, the rest white, missing ones grey.
+ * layout). Truthy outputs are black, the rest white, missing (undefined) ones grey.
  */
-export function gridPng(outputs: ReadonlyMap<number, unknown>, width: number, height: number): Uint8Array {
+export function gridPng(output: (index: number) => unknown, width: number, height: number): Uint8Array {
   return encodePng(width, height, (x, y) => {
-    const i = (height - 1 - y) * width + x;
-    if (!outputs.has(i)) return 0x80;
-    return outputs.get(i) ? 0x00 : 0xff;
+    const o = output((height - 1 - y) * width + x);
+    if (o === undefined) return 0x80;
+    return o ? 0x00 : 0xff;
   });
 }

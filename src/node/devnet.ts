@@ -11,7 +11,8 @@ import { formatZi } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { generatePrivateKey, publicKeyOf } from '../chain/keys.ts';
 import { NETWORKS } from '../chain/params.ts';
-import { collectResults, type PaidBatchRef } from '../market/collect.ts';
+import { outputAt, outputCount } from '../content/outputs.ts';
+import { collectResults, MAX_UNION_ROWS, outputReader, type PaidBatchRef, unionOf } from '../market/collect.ts';
 import { gridPng } from '../market/png.ts';
 import { loadContract } from '../market/sandbox.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
@@ -43,24 +44,22 @@ export interface DevnetOptions {
 export interface DevnetReport {
   dir: string;
   size: number;
-  /** Signed MCUs per second between 20 % and 90 % of the contract: the market in steady state. */
-  steadyRate: number;
-  /** The index window that steady state covers (leases go out lowest index first). */
-  steadyFrom: number;
-  steadyTo: number;
+  /**
+   * Signed MCUs per second between 20 % and 90 % of the contract: the market
+   * in steady state. Undefined when a small contract was solved between two polls.
+   */
+  steadyRate?: number;
   firstSignedMs?: number;
   firstOnChainMs?: number;
   seconds: number;
 }
 
 /** The signing rate between 20 % and 90 % of the work: no start-up, no tail. */
-function steadyRate(
-  samples: { at: number; signed: number }[],
-  size: number,
-): { rate: number; from: number; to: number } {
-  const a = samples.find((x) => x.signed >= 0.2 * size) ?? samples[0]!;
-  const b = samples.find((x) => x.signed >= 0.9 * size) ?? samples.at(-1)!;
-  return { rate: ((b.signed - a.signed) / Math.max(1, b.at - a.at)) * 1000, from: a.signed, to: b.signed };
+function steadyRate(samples: { at: number; signed: number }[], size: number): number | undefined {
+  const a = samples.find((x) => x.signed >= 0.2 * size);
+  const b = samples.find((x) => x.signed >= 0.9 * size);
+  if (a === undefined || b === undefined || b.at === a.at) return undefined;
+  return ((b.signed - a.signed) / (b.at - a.at)) * 1000;
 }
 
 interface Proc {
@@ -180,13 +179,10 @@ export class Devnet {
       }
       await Promise.race([sleep(250), this.o.interrupted]);
     }
-    const steady = steadyRate(samples, size);
     const report: DevnetReport = {
       dir: this.base,
       size,
-      steadyRate: steady.rate,
-      steadyFrom: steady.from,
-      steadyTo: steady.to,
+      steadyRate: steadyRate(samples, size),
       firstSignedMs: firstSigned === undefined ? undefined : firstSigned - included,
       firstOnChainMs: firstOnChain === undefined ? undefined : firstOnChain - included,
       seconds: (samples.at(-1)!.at - included) / 1000,
@@ -211,16 +207,29 @@ export class Devnet {
       maxResultBytes: 256 * 1024 * 1024,
     });
     try {
-      const got = await collectResults(Buffer.from(contract, 'hex'), batches, fetchByRpc(node.rpc), runtime);
+      out(`fetching ${batches.length} paid batches by CID and checking them against a local recomputation…`);
+      const got = await collectResults(Buffer.from(contract, 'hex'), batches, fetchByRpc(node.rpc));
       const png = join(this.base, 'mandelbrot.png');
-      await writeFile(join(this.base, 'mandelbrot.json'), `${JSON.stringify(got.union)}\n`);
-      await writeFile(png, gridPng(got.outputs, 4 * this.o.scale, 2 * this.o.scale));
-      const local = await runtime.runRange(0, size);
-      const union = got.union as [number, unknown, unknown][];
-      const byIndex = new Map(union.map((r) => [r[0], r[2]]));
-      const mismatches = local.outputs.filter((o, i) => byIndex.get(i) !== o).length;
-      if (mismatches > 0 || union.length !== size) {
-        throw new DevnetError('MISMATCH', `the union differs from a local recomputation at ${mismatches} indices`);
+      await writeFile(png, gridPng(outputReader(got), 4 * this.o.scale, 2 * this.o.scale));
+      // Every paid output against the contract computed here, a million MCUs at a time.
+      const paid = outputReader(got);
+      let mismatches = 0;
+      for (let from = 0; from < size; from += 1 << 20) {
+        const local = await runtime.outputRange(from, Math.min(1 << 20, size - from));
+        for (let k = 0; k < outputCount(local); k++) if (paid(from + k) !== outputAt(local, k)) mismatches++;
+      }
+      if (mismatches > 0 || got.mcus !== size) {
+        throw new DevnetError('MISMATCH', `the results differ from a local recomputation at ${mismatches} indices`);
+      }
+      // The union too, while it is small enough to build: its rows are the paid outputs in index order.
+      let unionFile: string | undefined;
+      if (got.mcus <= MAX_UNION_ROWS) {
+        const union = (await unionOf(got, runtime)) as [number, unknown, unknown][];
+        if (union.length !== size || union.some((row, i) => row[0] !== i || row[2] !== paid(i))) {
+          throw new DevnetError('MISMATCH', 'the union differs from the paid outputs in index order');
+        }
+        unionFile = join(this.base, 'mandelbrot.json');
+        await writeFile(unionFile, `${JSON.stringify(union)}\n`);
       }
       const info = await node.rpc.call<{ height: number }>('getinfo');
       const c = await node.rpc.call<{ paidMcus: string; price: string; escrow: string }>('getcontract', {
@@ -228,14 +237,19 @@ export class Devnet {
       });
       out('');
       out(`image       ${png}`);
-      out(`union       checked: identical to a local recomputation of all ${size.toLocaleString()} MCUs`);
+      out(`results     checked: identical to a local recomputation of all ${size.toLocaleString()} MCUs`);
+      out(
+        unionFile
+          ? `union       ${unionFile}`
+          : `union       not built: over ${MAX_UNION_ROWS.toLocaleString()} MCUs (zi contract results --outputs writes them)`,
+      );
       out(`blocks      ${info.height}`);
       out(`payouts     ${batches.length}`);
       out(
         `Li paid     ${(BigInt(c.paidMcus) * BigInt(c.price)).toLocaleString()} Li (${formatZi(BigInt(c.paidMcus) * BigInt(c.price))} Zi)`,
       );
       out(
-        `MCU rate    ${Math.round(r.steadyRate).toLocaleString()} MCU/s steady, ${Math.round(size / r.seconds).toLocaleString()} MCU/s overall (${r.seconds.toFixed(1)} s from the contract's block)`,
+        `MCU rate    ${r.steadyRate === undefined ? '' : `${Math.round(r.steadyRate).toLocaleString()} MCU/s steady, `}${Math.round(size / r.seconds).toLocaleString()} MCU/s overall (${r.seconds.toFixed(1)} s from the contract's block)`,
       );
       if (r.firstSignedMs !== undefined) {
         out(

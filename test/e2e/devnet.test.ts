@@ -10,7 +10,10 @@ test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example e
   const r = await runZi(['devnet', '--dir', dir, '--scale', '40', '--miners', '2', '--solvers', '2']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /posted the Mandelbrot contract/);
-  assert.match(r.stdout, /union {7}checked: identical to a local recomputation of all 12,800 MCUs/);
+  assert.match(r.stdout, /results {5}checked: identical to a local recomputation of all 12,800 MCUs/);
+  assert.match(r.stdout, /union {7}\S+mandelbrot\.json/);
+  const union = JSON.parse(await readFile(join(dir, 'mandelbrot.json'), 'utf8')) as unknown[];
+  assert.equal(union.length, 12_800);
   assert.match(r.stdout, /payouts {5}\d+/);
   const png = await readFile(join(dir, 'mandelbrot.png'));
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"

@@ -9,12 +9,13 @@ import { TX_KINDS } from '../../src/chain/transaction.ts';
 import { cidFromBytes } from '../../src/content/cid.ts';
 import { outputList } from '../../src/content/outputs.ts';
 import { decodeResults } from '../../src/content/results.ts';
+import { MAX_UNION_ROWS } from '../../src/market/collect.ts';
 import { decodePaidBatch, getContract, getPaidRanges, STATE_PAID_BATCH } from '../../src/market/contract-state.ts';
 import { payoutRules } from '../../src/market/contract-tx.ts';
 import { loadContract } from '../../src/market/sandbox.ts';
 import type { ZiNode } from '../../src/node/node.ts';
 import { keypair, tempDir } from '../support/chain.ts';
-import { runZiOk } from '../support/cli.ts';
+import { runZi, runZiOk } from '../support/cli.ts';
 import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 
@@ -129,3 +130,45 @@ async function payoutFees(node: ZiNode, id: Uint8Array): Promise<bigint> {
   }
   return fees;
 }
+
+test('zi contract results past MAX_UNION_ROWS: outputs and image are written, the union is skipped or refused', async (t) => {
+  const bidder = keypair();
+  const bidderNode = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv } });
+  await until('the bidder is funded', () => bidderNode.chain.height >= 1);
+  const size = MAX_UNION_ROWS + 1000;
+  const code = `const size = ${size};\nfunction input(i) { return i; }\nfunction mcu(x) { return x % 3 === 0; }\n`;
+  const body = contractBody({ code, price: 1n, budget: 20_000_000n, maxBatch: 1 << 20 });
+  const post = postContract(bidder, 0n, bidderNode.chain.genesisHash, body);
+  await bidderNode.mempool.accept(post);
+  const id = post.hash();
+  await until('the contract is mined', () => getContract(bidderNode.chain.state, id) !== undefined);
+  const solver = keypair();
+  await startZiNode(t, {
+    peers: bidderNode.network!.addresses(),
+    market: { solver: { key: solver.priv, threads: 1 } },
+  });
+  await until(
+    'every index is paid on chain',
+    () => getContract(bidderNode.chain.state, id)?.paidMcus === BigInt(size),
+    120_000,
+  );
+
+  const dir = await tempDir(t, 'zi-results-');
+  const client = ['--datadir', bidderNode.config.datadir, '--rpc-port', String(bidderNode.rpc.port)];
+  const named = await runZi(['contract', 'results', toHex(id), '--out', join(dir, 'union.json'), ...client]);
+  assert.equal(named.code, 1);
+  assert.match(named.stderr, /more rows than the 4,194,304 a union is built from: use --outputs/);
+
+  const lines = join(dir, 'outputs.jsonl');
+  const png = join(dir, 'grid.png');
+  const summary = JSON.parse(
+    await runZiOk(['contract', 'results', toHex(id), '--outputs', lines, '--png', png, '--json', ...client]),
+  );
+  assert.equal(summary.mcus, size);
+  assert.equal(summary.out, undefined);
+  const text = await readFile(lines, 'utf8');
+  const rows = text.trimEnd().split('\n');
+  assert.equal(rows.length, size);
+  for (const i of [0, 1, 2, 3, MAX_UNION_ROWS, size - 1]) assert.equal(rows[i], `[${i},${i % 3 === 0}]`);
+  assert.equal((await readFile(png)).readUInt32BE(16), Math.round(Math.sqrt(2 * size)));
+});
