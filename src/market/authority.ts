@@ -51,6 +51,8 @@ export interface AuthorityDeps {
   clock?: () => number;
   /** Time a first lease (one MCU) may take; later leases get more as measured. */
   baseLeaseMs?: number;
+  /** Longest a lease should take at the Solver's measured rate (default LEASE_TARGET_MS). */
+  leaseTargetMs?: number;
   maxSessions?: number;
   /** A signed payout not on chain after this long gives its range back to the pool. */
   payoutGraceMs?: number;
@@ -104,6 +106,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       clock: Date.now,
       ...deps,
       baseLeaseMs: deps.baseLeaseMs ?? 30_000,
+      leaseTargetMs: deps.leaseTargetMs ?? LEASE_TARGET_MS,
     };
     this.pub = publicKeyOf(deps.key);
     this.address = addressOf(this.pub);
@@ -247,8 +250,8 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     // computes one while the other's results travel and are checked.
     const leaseMore = async () => {
       const byBytes = bytesPerMcu > 0 ? Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / bytesPerMcu)) : cb.maxBatch;
-      // A Solver of slow MCUs is paid every LEASE_TARGET_MS or so, however large the maximum batch.
-      const byTime = perMcuMs > 0 ? Math.max(1, Math.floor(LEASE_TARGET_MS / perMcuMs)) : cb.maxBatch;
+      // A Solver of slow MCUs is paid every leaseTargetMs or so, however large the maximum batch.
+      const byTime = perMcuMs > 0 ? Math.max(1, Math.floor(this.d.leaseTargetMs / perMcuMs)) : cb.maxBatch;
       size = Math.min(size * cb.growth, cb.maxBatch, byBytes, byTime);
       const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * size * 4);
       const next = cb.book.lease(stream.remotePeer, size, ttl);

@@ -19,6 +19,8 @@ export interface MarketConfig {
   ipfsApi?: string;
   /** Time a first lease may take (later ones scale with the measured pace); default 30 s. */
   leaseMs?: number;
+  /** Longest a lease should take at a Solver's measured rate; default LEASE_TARGET_MS (10 s). */
+  leaseTargetMs?: number;
 }
 
 export interface MarketServices {
@@ -71,6 +73,7 @@ export async function startMarket(opts: {
       key: config.authorityKey,
       logger: logger.child({ mod: 'authority' }),
       baseLeaseMs: config.leaseMs,
+      leaseTargetMs: config.leaseTargetMs,
     });
     authority.start();
   }

@@ -172,3 +172,33 @@ test('zi contract results past MAX_UNION_ROWS: outputs and image are written, th
   for (const i of [0, 1, 2, 3, MAX_UNION_ROWS, size - 1]) assert.equal(rows[i], `[${i},${i % 3 === 0}]`);
   assert.equal((await readFile(png)).readUInt32BE(16), Math.round(Math.sqrt(2 * size)));
 });
+
+test('leases of slow MCUs stay near the lease target instead of growing to the maximum batch', async (t) => {
+  const bidder = keypair();
+  const bidderNode = await startZiNode(t, {
+    mine: bidder.address,
+    market: { authorityKey: bidder.priv, leaseTargetMs: 100 },
+  });
+  await until('the bidder is funded', () => bidderNode.chain.height >= 1);
+  // About 0.3 ms an MCU: 100 ms of work is a few hundred MCUs.
+  const code = `const size = 4000;\nfunction input(i) { return i; }\nfunction mcu(x) { let s = x; for (let k = 0; k < 300000; k++) s = (s * 31 + k) % 1000003; return s; }\n`;
+  const body = contractBody({ code, price: 1n, budget: 1_000_000n, maxBatch: 1 << 20 });
+  const post = postContract(bidder, 0n, bidderNode.chain.genesisHash, body);
+  await bidderNode.mempool.accept(post);
+  const id = post.hash();
+  await until('the contract is mined', () => getContract(bidderNode.chain.state, id) !== undefined);
+  const solver = keypair();
+  await startZiNode(t, {
+    peers: bidderNode.network!.addresses(),
+    market: { solver: { key: solver.priv, threads: 1 } },
+  });
+  await until(
+    'every index is paid on chain',
+    () => getContract(bidderNode.chain.state, id)?.paidMcus === 4000n,
+    120_000,
+  );
+  const sizes = (await paidBatches(bidderNode, id)).map((b) => b.end - b.start);
+  // Doubling alone would have reached 2,048 (1 + 2 + … + 2,048 ≥ 4,000).
+  assert.ok(Math.max(...sizes) <= 1024, `batch sizes ${sizes.join(', ')}`);
+  assert.ok(sizes.length >= 12, `${sizes.length} batches`);
+});
