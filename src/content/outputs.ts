@@ -97,46 +97,26 @@ export function outputList(o: Outputs): JsonValue[] {
 }
 
 /** The outputs of consecutive parts as one column (typed when every part has the same typed kind). */
-export function concatOutputs(parts: readonly Outputs[]): Outputs {
+export function concatOutputs(all: readonly Outputs[]): Outputs {
+  // Empty parts (a lease smaller than the thread count) have no kind of their own.
+  const parts = all.filter((p) => outputCount(p) > 0);
   if (parts.length === 1) return parts[0]!;
   const first = parts[0];
-  if (first?.kind === 'bool' && parts.every((p) => p.kind === 'bool')) {
-    return {
-      kind: 'bool',
-      values: joined(
-        Uint8Array,
-        parts.map((p) => p.values as Uint8Array),
-      ),
-    };
+  const width = (p: Outputs) => (p.kind === 'vec' ? p.width : 0);
+  if (
+    first === undefined ||
+    first.kind === 'json' ||
+    parts.some((p) => p.kind !== first.kind || width(p) !== width(first))
+  ) {
+    return outputsOf(parts.flatMap(outputList));
   }
-  if (first?.kind === 'f64' && parts.every((p) => p.kind === 'f64')) {
-    return {
-      kind: 'f64',
-      values: joined(
-        Float64Array,
-        parts.map((p) => p.values as Float64Array),
-      ),
-    };
-  }
-  if (first?.kind === 'vec' && parts.every((p) => p.kind === 'vec' && p.width === first.width)) {
-    return {
-      kind: 'vec',
-      width: first.width,
-      values: joined(
-        Float64Array,
-        parts.map((p) => p.values as Float64Array),
-      ),
-    };
-  }
-  return outputsOf(parts.flatMap(outputList));
-}
-
-function joined<T extends Uint8Array | Float64Array>(ctor: new (n: number) => T, arrays: T[]): T {
-  const out = new ctor(arrays.reduce((n, a) => n + a.length, 0));
+  const values = new (first.kind === 'bool' ? Uint8Array : Float64Array)(
+    parts.reduce((n, p) => n + p.values.length, 0),
+  );
   let at = 0;
-  for (const a of arrays) {
-    out.set(a as never, at);
-    at += a.length;
+  for (const p of parts) {
+    values.set(p.values as ArrayLike<number>, at);
+    at += p.values.length;
   }
-  return out;
+  return { ...first, values } as Outputs;
 }

@@ -61,5 +61,7 @@ describe('output columns', () => {
     assert.deepEqual(concatOutputs([outputsOf(['a']), outputsOf([true])]), outputsOf(['a', true]));
     assert.deepEqual(concatOutputs([outputsOf([1]), outputsOf(['x']), outputsOf([2])]).kind, 'json');
     assert.deepEqual(concatOutputs([outputsOf([1]), outputsOf([2])]), outputsOf([1, 2]));
+    assert.deepEqual(concatOutputs([outputsOf([true]), outputsOf([])]), outputsOf([true]));
+    assert.deepEqual(concatOutputs([]), outputsOf([]));
   });
 });
