@@ -5,10 +5,9 @@ import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { cidFromString, cidOf } from '../content/cid.ts';
-import { type Outputs, outputAt, outputList } from '../content/outputs.ts';
+import { type Outputs, outputAt } from '../content/outputs.ts';
 import { decodeResults } from '../content/results.ts';
-import { foldResults } from './fold.ts';
-import type { ContractRuntime, JsonValue, ResultRow } from './sandbox.ts';
+import type { ContractRuntime, JsonValue } from './sandbox.ts';
 
 export class CollectError extends ZiError<'CID_MISMATCH' | 'WRONG_BATCH' | 'UNION_TOO_LARGE'> {}
 
@@ -32,11 +31,12 @@ export interface Collected {
 }
 
 /**
- * Most rows a union is built from. Rows cross into the sandbox as JSON text
- * (a Mandelbrot row is about 35 characters) and live on the host's heap as
- * arrays while they are folded, so past a few million the fold would run out
- * of memory instead of failing clearly. Larger contracts are read by index
- * (collectedOutput), or written out batch by batch.
+ * Most rows a union is built from. The rows are built and folded inside the
+ * contract's isolate and the result leaves it as one JSON text: a Mandelbrot
+ * row is about 100 bytes there and 30 characters of text, so past a few
+ * million rows the fold would hit the isolate's memory cap or the result
+ * limit instead of failing clearly. Larger contracts are read by index
+ * (outputReader) or written out line by line (writeOutputLines).
  */
 export const MAX_UNION_ROWS = 1 << 22;
 
@@ -113,12 +113,7 @@ export async function unionOf(c: Collected, runtime: ContractRuntime): Promise<J
       { mcus: c.mcus, limit: MAX_UNION_ROWS },
     );
   }
-  const rows: ResultRow[][] = [];
-  for (const b of c.batches) {
-    const inputs = await runtime.inputRange(b.start, b.end - b.start);
-    rows.push(outputList(b.outputs).map((o, k) => [b.start + k, inputs[k]!, o]));
-  }
-  return foldResults(runtime, rows);
+  return runtime.unionRows(c.batches);
 }
 
 /**

@@ -402,6 +402,41 @@ const decodeColumn = (kind, data, n) => {
   return out;
 };
 
+// The paper's merged result in one call: the [index, input, output] rows of
+// each paid batch (cols = [spans, kind0, data0, kind1, data1, …], spans =
+// start, count, start, count, …; inputs recomputed here), folded pairwise
+// like a balanced tree with the contract's union (or concatenation). One
+// crossing in and one out, instead of every row crossing at every level.
+const arrayConcat = Array.prototype.concat;
+const unionRows = (input, union, cols) => {
+  const spans = cols[0];
+  let level = new ArrayCtor(spans.length / 2);
+  for (let j = 0; j < level.length; j++) {
+    const start = spans[2 * j];
+    const n = spans[2 * j + 1];
+    const ys = decodeColumn(cols[1 + 2 * j], cols[2 + 2 * j], n);
+    const rows = new ArrayCtor(n);
+    for (let k = 0; k < n; k++) {
+      failedAt = start + k;
+      rows[k] = [start + k, input(start + k), ys[k]];
+    }
+    level[j] = rows;
+  }
+  failedAt = undefined;
+  while (level.length > 1) {
+    const next = new ArrayCtor(Math.ceil(level.length / 2));
+    for (let j = 0; j < next.length; j++) {
+      const a = level[2 * j];
+      const b = level[2 * j + 1];
+      next[j] = b === undefined ? a : union !== undefined ? union(a, b) : apply(arrayConcat, a, [b]);
+    }
+    level = next;
+  }
+  const u = level.length === 0 ? [] : level[0];
+  checkJson(u, 'the result of union');
+  return ok(textOf(u));
+};
+
 // The index a range call failed at, for the error report.
 let failedAt;
 
@@ -641,6 +676,8 @@ return function run(op, a, b) {
         checkJson(u, 'the result of union');
         return ok(textOf(u));
       }
+      case 'unionRows':
+        return unionRows(input, union, a);
       case 'validate': {
         let verdict;
         if (validate !== undefined) verdict = validate(typeof a === 'string' ? parse(a) : rowsOf(a));

@@ -20,7 +20,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import ivm from 'isolated-vm';
-import { type Outputs, outputsOf } from '../content/outputs.ts';
+import { type Outputs, outputCount, outputsOf } from '../content/outputs.ts';
 import { type ContractCodeInfo, checkContractCode } from './contract-code.ts';
 import { SandboxError, type SandboxErrorCode, type SandboxErrorMeta } from './sandbox-errors.ts';
 import { preludeSource, STRICT_PREFIX } from './sandbox-prelude.ts';
@@ -290,6 +290,34 @@ export class ContractRuntime {
     const ta = this.#jsonArg(a, 'union');
     const tb = this.#jsonArg(b, 'union');
     return JSON.parse((await this.#call('union', ta, tb)) as string) as JsonValue;
+  }
+
+  /**
+   * The contract's merged result of paid batches: the [index, input, output]
+   * rows of each (inputs recomputed by input(i)), folded pairwise like a
+   * balanced tree with union (or concatenation), all in one call.
+   */
+  async unionRows(batches: readonly { start: number; outputs: Outputs }[]): Promise<JsonValue> {
+    const spans = new Float64Array(2 * batches.length);
+    const cols: (number | Column)[] = [spans];
+    let bytes = 0;
+    batches.forEach((b, j) => {
+      const n = outputCount(b.outputs);
+      this.#checkRange(b.start, n);
+      spans[2 * j] = b.start;
+      spans[2 * j + 1] = n;
+      const [kind, data] = columnOfOutputs(b.outputs);
+      bytes += typeof data === 'string' ? data.length : data.byteLength;
+      cols.push(kind, data);
+    });
+    if (bytes > this.limits.maxResultBytes) {
+      throw new SandboxError('BAD_ARGUMENT', `argument of unionRows is over ${this.limits.maxResultBytes} bytes`, {
+        op: 'unionRows',
+        limit: this.limits.maxResultBytes,
+        actual: bytes,
+      });
+    }
+    return JSON.parse((await this.#call('unionRows', cols)) as string) as JsonValue;
   }
 
   /**
@@ -756,6 +784,20 @@ function decodeColumn(kind: unknown, data: unknown, count: number): JsonValue[] 
     if (Array.isArray(parsed) && parsed.length === count) return parsed as JsonValue[];
   }
   throw bad();
+}
+
+/** Outputs in the prelude's column encoding. */
+function columnOfOutputs(o: Outputs): [number, Column] {
+  switch (o.kind) {
+    case 'bool':
+      return [COLUMN_BOOL, o.values];
+    case 'f64':
+      return [COLUMN_F64, o.values];
+    case 'vec':
+      return [COLUMN_VEC + o.width, o.values];
+    case 'json':
+      return [COLUMN_TEXT, JSON.stringify(o.values)];
+  }
 }
 
 /** A column as the prelude encodes it, in the content layer's Outputs form. */

@@ -187,7 +187,7 @@ export class Devnet {
       firstOnChainMs: firstOnChain === undefined ? undefined : firstOnChain - included,
       seconds: (samples.at(-1)!.at - included) / 1000,
     };
-    if (this.o.results !== false) await this.results(first, contract, code, size, report, (Date.now() - t0) / 1000);
+    if (this.o.results !== false) await this.results(first, contract, code, size, report, t0);
     return report;
   }
 
@@ -197,7 +197,7 @@ export class Devnet {
     code: string,
     size: number,
     r: DevnetReport,
-    total: number,
+    startedAt: number,
   ): Promise<void> {
     const { out } = this.o;
     const batches = await node.rpc.call<PaidBatchRef[]>('getpayouts', { id: contract });
@@ -256,7 +256,7 @@ export class Devnet {
           `first paid  signed ${Math.round(r.firstSignedMs)} ms after the contract's block, in a block after ${Math.round(r.firstOnChainMs ?? 0)} ms`,
         );
       }
-      out(`total       ${total.toFixed(1)} s, start to finish`);
+      out(`total       ${((Date.now() - startedAt) / 1000).toFixed(1)} s, start to finish`);
     } finally {
       runtime.dispose();
     }
@@ -360,7 +360,10 @@ export class Devnet {
         if (p.child.exitCode !== null) return;
         const exited = new Promise((r) => p.child.once('exit', r));
         p.child.kill('SIGTERM');
-        await Promise.race([exited, sleep(10_000).then(() => p.child.kill('SIGKILL'))]);
+        // Cleared once it exits: a pending timer would keep `zi devnet` alive for its full 10 s.
+        const kill = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(kill);
       }),
     );
   }

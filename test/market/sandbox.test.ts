@@ -751,6 +751,44 @@ describe('dispose and SandboxPool', () => {
   });
 });
 
+test('unionRows folds the rows of paid batches with union, pairwise like a balanced tree, in one call', async () => {
+  // A union that shows the order it was applied in.
+  const tree = await loadContract(`const size = 100;
+function input(i) { return 'x' + i; }
+function mcu(x) { return x; }
+function union(a, b) { return [{ l: a, r: b }]; }`);
+  const concat = await loadContract(
+    'const size = 100;\nfunction input(i) { return [i, -i]; }\nfunction mcu(x) { return x; }',
+  );
+  try {
+    const batches = [0, 10, 20].map((start) => ({ start, outputs: outputsOf([start % 20 === 0, true]) }));
+    const row = (i: number, o: boolean) => [i, `x${i}`, o];
+    assert.deepEqual(await tree.unionRows(batches), [
+      {
+        l: [{ l: [row(0, true), row(1, true)], r: [row(10, false), row(11, true)] }],
+        r: [row(20, true), row(21, true)],
+      },
+    ]);
+    // No union declared: concatenation; typed and JSON columns alike.
+    assert.deepEqual(
+      await concat.unionRows([
+        { start: 5, outputs: outputsOf([[1, 2]]) },
+        { start: 7, outputs: outputsOf([{ a: 1 }, 'z']) },
+      ]),
+      [
+        [5, [5, -5], [1, 2]],
+        [7, [7, -7], { a: 1 }],
+        [8, [8, -8], 'z'],
+      ],
+    );
+    assert.deepEqual(await concat.unionRows([]), []);
+    await refused(() => concat.unionRows([{ start: 99, outputs: outputsOf([1, 2]) }]), 'BAD_ARGUMENT');
+  } finally {
+    tree.dispose();
+    concat.dispose();
+  }
+});
+
 test('inputRange gives exactly the inputs runRange computes, without running mcu', async () => {
   const rt = await loadContract(
     'const size = 10;\nfunction input(i) { return { a: i, b: [i, -i] }; }\nfunction mcu(x) { throw new Error("not called"); }\n',
