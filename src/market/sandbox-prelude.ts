@@ -464,6 +464,14 @@ const runRange = (input, mcu, from, n) => {
   return [cx.kind, dx, cy.kind, dy];
 };
 
+// The reply of a call that fills one column.
+const oneColumn = (c) => {
+  const data = columnData(c);
+  if (sizeOf(data) > MAX_RESULT_BYTES) throw tooLarge();
+  if (touched !== null) return failure(undefined, undefined);
+  return [c.kind, data];
+};
+
 // The outputs of a range alone: what a Solver sends (results carry no
 // inputs), without filling an input column per MCU.
 const outputRange = (input, mcu, from, n) => {
@@ -475,10 +483,7 @@ const outputRange = (input, mcu, from, n) => {
     failedAt = from + k;
     throw err;
   }
-  const dy = columnData(cy);
-  if (sizeOf(dy) > MAX_RESULT_BYTES) throw tooLarge();
-  if (touched !== null) return failure(undefined, undefined);
-  return [cy.kind, dy];
+  return oneColumn(cy);
 };
 
 // The inputs of a range alone: what a validator needs to rebuild the
@@ -492,10 +497,7 @@ const inputRange = (input, from, n) => {
     failedAt = from + k;
     throw err;
   }
-  const dx = columnData(cx);
-  if (sizeOf(dx) > MAX_RESULT_BYTES) throw tooLarge();
-  if (touched !== null) return failure(undefined, undefined);
-  return [cx.kind, dx];
+  return oneColumn(cx);
 };
 
 // mcu(input(i)) at the indices the default validate checks (every 100th) in
@@ -512,10 +514,7 @@ const sampleRange = (input, mcu, from, n) => {
     failedAt = first + 100 * k;
     throw err;
   }
-  const dy = columnData(cy);
-  if (sizeOf(dy) > MAX_RESULT_BYTES) throw tooLarge();
-  if (touched !== null) return failure(undefined, undefined);
-  return [cy.kind, dy];
+  return oneColumn(cy);
 };
 
 // One column of range results. It is filled speculatively as a typed array

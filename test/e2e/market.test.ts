@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { stateKey } from '../../src/chain/store/layout.ts';
@@ -13,6 +13,7 @@ import { MAX_UNION_ROWS } from '../../src/market/collect.ts';
 import { decodePaidBatch, getContract, getPaidRanges, STATE_PAID_BATCH } from '../../src/market/contract-state.ts';
 import { payoutRules } from '../../src/market/contract-tx.ts';
 import { loadContract } from '../../src/market/sandbox.ts';
+import type { MarketConfig } from '../../src/node/market.ts';
 import type { ZiNode } from '../../src/node/node.ts';
 import { keypair, tempDir } from '../support/chain.ts';
 import { runZi, runZiOk } from '../support/cli.ts';
@@ -131,27 +132,37 @@ async function payoutFees(node: ZiNode, id: Uint8Array): Promise<bigint> {
   return fees;
 }
 
-test('zi contract results past MAX_UNION_ROWS: outputs and image are written, the union is skipped or refused', async (t) => {
+/** A Bidder node and one Solver node that solve `code` (of `size` MCUs) to the last index. */
+async function solveOnChain(
+  t: TestContext,
+  code: string,
+  size: number,
+  market: Partial<MarketConfig> = {},
+): Promise<{ bidderNode: ZiNode; id: Uint8Array }> {
   const bidder = keypair();
-  const bidderNode = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv } });
+  const bidderNode = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv, ...market } });
   await until('the bidder is funded', () => bidderNode.chain.height >= 1);
-  const size = MAX_UNION_ROWS + 1000;
-  const code = `const size = ${size};\nfunction input(i) { return i; }\nfunction mcu(x) { return x % 3 === 0; }\n`;
-  const body = contractBody({ code, price: 1n, budget: 20_000_000n, maxBatch: 1 << 20 });
+  const body = contractBody({ code, price: 1n, budget: BigInt(size) * 5n + 1_000_000n, maxBatch: 1 << 20 });
   const post = postContract(bidder, 0n, bidderNode.chain.genesisHash, body);
   await bidderNode.mempool.accept(post);
   const id = post.hash();
   await until('the contract is mined', () => getContract(bidderNode.chain.state, id) !== undefined);
-  const solver = keypair();
   await startZiNode(t, {
     peers: bidderNode.network!.addresses(),
-    market: { solver: { key: solver.priv, threads: 1 } },
+    market: { solver: { key: keypair().priv, threads: 1 } },
   });
   await until(
     'every index is paid on chain',
     () => getContract(bidderNode.chain.state, id)?.paidMcus === BigInt(size),
     120_000,
   );
+  return { bidderNode, id };
+}
+
+test('zi contract results past MAX_UNION_ROWS: outputs and image are written, the union is skipped or refused', async (t) => {
+  const size = MAX_UNION_ROWS + 1000;
+  const code = `const size = ${size};\nfunction input(i) { return i; }\nfunction mcu(x) { return x % 3 === 0; }\n`;
+  const { bidderNode, id } = await solveOnChain(t, code, size);
 
   const dir = await tempDir(t, 'zi-results-');
   const client = ['--datadir', bidderNode.config.datadir, '--rpc-port', String(bidderNode.rpc.port)];
@@ -174,29 +185,9 @@ test('zi contract results past MAX_UNION_ROWS: outputs and image are written, th
 });
 
 test('leases of slow MCUs stay near the lease target instead of growing to the maximum batch', async (t) => {
-  const bidder = keypair();
-  const bidderNode = await startZiNode(t, {
-    mine: bidder.address,
-    market: { authorityKey: bidder.priv, leaseTargetMs: 100 },
-  });
-  await until('the bidder is funded', () => bidderNode.chain.height >= 1);
   // About 0.3 ms an MCU: 100 ms of work is a few hundred MCUs.
   const code = `const size = 4000;\nfunction input(i) { return i; }\nfunction mcu(x) { let s = x; for (let k = 0; k < 300000; k++) s = (s * 31 + k) % 1000003; return s; }\n`;
-  const body = contractBody({ code, price: 1n, budget: 1_000_000n, maxBatch: 1 << 20 });
-  const post = postContract(bidder, 0n, bidderNode.chain.genesisHash, body);
-  await bidderNode.mempool.accept(post);
-  const id = post.hash();
-  await until('the contract is mined', () => getContract(bidderNode.chain.state, id) !== undefined);
-  const solver = keypair();
-  await startZiNode(t, {
-    peers: bidderNode.network!.addresses(),
-    market: { solver: { key: solver.priv, threads: 1 } },
-  });
-  await until(
-    'every index is paid on chain',
-    () => getContract(bidderNode.chain.state, id)?.paidMcus === 4000n,
-    120_000,
-  );
+  const { bidderNode, id } = await solveOnChain(t, code, 4000, { leaseTargetMs: 100 });
   const sizes = (await paidBatches(bidderNode, id)).map((b) => b.end - b.start);
   // Doubling alone would have reached 2,048 (1 + 2 + … + 2,048 ≥ 4,000).
   assert.ok(Math.max(...sizes) <= 1024, `batch sizes ${sizes.join(', ')}`);
