@@ -209,10 +209,10 @@ export class Devnet {
     try {
       out(`fetching ${batches.length} paid batches by CID and checking them against a local recomputation…`);
       const got = await collectResults(Buffer.from(contract, 'hex'), batches, fetchByRpc(node.rpc));
-      const png = join(this.base, 'mandelbrot.png');
-      await writeFile(png, gridPng(outputReader(got), 4 * this.o.scale, 2 * this.o.scale));
-      // Every paid output against the contract computed here, a million MCUs at a time.
       const paid = outputReader(got);
+      const png = join(this.base, 'mandelbrot.png');
+      await writeFile(png, gridPng(paid, 4 * this.o.scale, 2 * this.o.scale));
+      // Every paid output against the contract computed here, a million MCUs at a time.
       let mismatches = 0;
       for (let from = 0; from < size; from += 1 << 20) {
         const local = await runtime.outputRange(from, Math.min(1 << 20, size - from));
