@@ -220,7 +220,7 @@ export function contractCommand(program: Command): void {
       .argument('<id>', 'contract id')
       .option(
         '--out <file>',
-        `where to write the union (JSON; default <id>.json; skipped past ${MAX_UNION_ROWS.toLocaleString('en')} MCUs unless named)`,
+        `where to write the union (JSON; default <id>.json); a union is built for up to ${MAX_UNION_ROWS.toLocaleString('en')} paid MCUs, past that use --outputs`,
       )
       .option('--outputs <file>', 'also write every paid output, one JSON line [index, output] per MCU (any size)')
       .option('--png <file>', 'also draw boolean outputs as an image (MCU i at column i % width, rows from the bottom)')
