@@ -185,8 +185,8 @@ test('zi contract results past MAX_UNION_ROWS: outputs and image are written, th
 });
 
 test('leases of slow MCUs stay near the lease target instead of growing to the maximum batch', async (t) => {
-  // About 0.3 ms an MCU: 100 ms of work is a few hundred MCUs.
-  const code = `const size = 4000;\nfunction input(i) { return i; }\nfunction mcu(x) { let s = x; for (let k = 0; k < 300000; k++) s = (s * 31 + k) % 1000003; return s; }\n`;
+  // About 0.45 ms an MCU here: 100 ms of work is about 220 MCUs.
+  const code = `const size = 4000;\nfunction input(i) { return i; }\nfunction mcu(x) { let s = x; for (let k = 0; k < 100000; k++) s = (s * 31 + k) % 1000003; return s; }\n`;
   const { bidderNode, id } = await solveOnChain(t, code, 4000, { leaseTargetMs: 100 });
   const sizes = (await paidBatches(bidderNode, id)).map((b) => b.end - b.start);
   // Doubling alone would have reached 2,048 (1 + 2 + … + 2,048 ≥ 4,000).
