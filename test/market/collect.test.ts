@@ -70,6 +70,23 @@ describe('collecting paid results', () => {
     }
   });
 
+  test('holds more outputs than a Map can (2^24): the example contract has 50 million', async () => {
+    const BATCH = 1 << 20;
+    const batches = Array.from({ length: 17 }, (_, j) => ({
+      start: j * BATCH,
+      end: (j + 1) * BATCH,
+      outputs: { kind: 'bool' as const, values: new Uint8Array(BATCH).fill(j % 2) },
+    }));
+    const s = store(batches);
+    const got = await collectResults(contract, s.refs, s.fetch);
+    assert.equal(got.mcus, 17 * BATCH);
+    const at = outputReader(got);
+    assert.equal(at(0), false);
+    assert.equal(at(BATCH), true);
+    assert.equal(at(17 * BATCH - 1), false);
+    assert.equal(at(17 * BATCH), undefined);
+  });
+
   test('writes every output as a JSON line, lowest index first', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'zi-collect-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
