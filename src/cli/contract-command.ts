@@ -4,7 +4,7 @@ import { formatZi, parseAmount } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import {
-  CollectError,
+  assertUnionFits,
   collectResults,
   MAX_UNION_ROWS,
   outputReader,
@@ -237,12 +237,7 @@ export function contractCommand(program: Command): void {
       const paid = refs.reduce((n, b) => n + (b.end - b.start), 0);
       // Known before anything is fetched: a named union that cannot be built is an error, a default one is skipped.
       const out = flags.out ?? (paid <= MAX_UNION_ROWS ? `${hex}.json` : undefined);
-      if (out !== undefined && paid > MAX_UNION_ROWS) {
-        throw new CollectError(
-          'UNION_TOO_LARGE',
-          `${paid.toLocaleString('en')} paid MCUs are more rows than the ${MAX_UNION_ROWS.toLocaleString('en')} a union is built from: use --outputs <file> (and --png) instead of --out`,
-        );
-      }
+      if (out !== undefined) assertUnionFits(paid);
       const runtime = await loadContract(info.code, {
         memoryLimitMiB: 1024,
         timeoutMs: 300_000,

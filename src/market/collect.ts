@@ -106,14 +106,19 @@ export function outputReader(c: Collected): (index: number) => JsonValue | undef
  * past MAX_UNION_ROWS rows.
  */
 export async function unionOf(c: Collected, runtime: ContractRuntime): Promise<JsonValue> {
-  if (c.mcus > MAX_UNION_ROWS) {
+  assertUnionFits(c.mcus);
+  return runtime.unionRows(c.batches);
+}
+
+/** UNION_TOO_LARGE unless a union of `mcus` rows can be built (checked before anything is fetched). */
+export function assertUnionFits(mcus: number): void {
+  if (mcus > MAX_UNION_ROWS) {
     throw new CollectError(
       'UNION_TOO_LARGE',
-      `${c.mcus.toLocaleString('en')} paid MCUs are more rows than the ${MAX_UNION_ROWS.toLocaleString('en')} a union is built from`,
-      { mcus: c.mcus, limit: MAX_UNION_ROWS },
+      `${mcus.toLocaleString('en')} paid MCUs are more rows than the ${MAX_UNION_ROWS.toLocaleString('en')} a union is built from: write the outputs (zi contract results --outputs <file>, and --png) instead`,
+      { mcus, limit: MAX_UNION_ROWS },
     );
   }
-  return runtime.unionRows(c.batches);
 }
 
 /**

@@ -168,7 +168,10 @@ test('zi contract results past MAX_UNION_ROWS: outputs and image are written, th
   const client = ['--datadir', bidderNode.config.datadir, '--rpc-port', String(bidderNode.rpc.port)];
   const named = await runZi(['contract', 'results', toHex(id), '--out', join(dir, 'union.json'), ...client]);
   assert.equal(named.code, 1);
-  assert.match(named.stderr, /more rows than the 4,194,304 a union is built from: use --outputs/);
+  assert.match(
+    named.stderr,
+    /more rows than the 4,194,304 a union is built from: write the outputs \(zi contract results --outputs/,
+  );
 
   const lines = join(dir, 'outputs.jsonl');
   const png = join(dir, 'grid.png');
