@@ -723,37 +723,9 @@ function encodeRows(rows: readonly ResultRow[]): (number | Column)[] | undefined
     xs[k] = row[1];
     ys[k] = row[2];
   }
-  const [kx, dx] = encodeColumn(xs);
-  const [ky, dy] = encodeColumn(ys);
+  const [kx, dx] = columnOfOutputs(outputsOf(xs));
+  const [ky, dy] = columnOfOutputs(outputsOf(ys));
   return [idx, kx, dx, ky, dy];
-}
-
-function encodeColumn(values: JsonValue[]): [number, Column] {
-  const n = values.length;
-  const first = values[0];
-  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  if (n > 0 && values.every(finite)) return [COLUMN_F64, Float64Array.from(values as number[])];
-  if (n > 0 && values.every((v) => typeof v === 'boolean')) {
-    return [COLUMN_BOOL, Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0))];
-  }
-  if (Array.isArray(first) && first.length >= 1 && first.length <= 16) {
-    const m = first.length;
-    const out = new Float64Array(n * m);
-    let k = 0;
-    for (; k < n; k++) {
-      const v = values[k];
-      if (!Array.isArray(v) || v.length !== m) break;
-      let j = 0;
-      for (; j < m; j++) {
-        const e = v[j];
-        if (!finite(e)) break;
-        out[k * m + j] = e;
-      }
-      if (j < m) break;
-    }
-    if (k === n) return [COLUMN_VEC + m, out];
-  }
-  return [COLUMN_TEXT, JSON.stringify(values)];
 }
 
 /** One column of range results back to JSON values; BAD_RESULT if it does not hold exactly `count`. */
@@ -804,16 +776,12 @@ function columnOfOutputs(o: Outputs): [number, Column] {
 function outputsOfColumn(kind: unknown, data: unknown, count: number): Outputs {
   if (kind === COLUMN_BOOL && data instanceof Uint8Array && data.length === count)
     return { kind: 'bool', values: data };
-  if (kind === COLUMN_F64 && data instanceof Float64Array && data.length === count) {
-    // + 0 turns -0 into 0, as a JSON round trip would.
-    for (let k = 0; k < count; k++) data[k] = data[k]! + 0;
-    return { kind: 'f64', values: data };
-  }
-  if (typeof kind === 'number' && kind > COLUMN_VEC && kind <= COLUMN_VEC + 16 && data instanceof Float64Array) {
-    const width = kind - COLUMN_VEC;
+  const width = kind === COLUMN_F64 ? 1 : typeof kind === 'number' && kind > COLUMN_VEC ? kind - COLUMN_VEC : 0;
+  if (width >= 1 && width <= 16 && data instanceof Float64Array) {
     if (data.length !== count * width) throw new SandboxError('BAD_RESULT', 'range outputs have the wrong shape');
+    // + 0 turns -0 into 0, as a JSON round trip would.
     for (let k = 0; k < data.length; k++) data[k] = data[k]! + 0;
-    return { kind: 'vec', width, values: data };
+    return kind === COLUMN_F64 ? { kind: 'f64', values: data } : { kind: 'vec', width, values: data };
   }
   return outputsOf(decodeColumn(kind, data, count));
 }
