@@ -61,7 +61,10 @@ function union(a, b) {
 //               return False
 //       return True
 //
-// The default recomputes every index divisible by 100 and compares both the
-// input (a right answer cannot be paired with a wrong point) and the output.
-// It works on the results as compact columns, far cheaper for a Bidder than
-// a declared validate, which receives every row as an array.
+// The paper's fixed sample (index % 100) is one a Solver can predict, so
+// the default recomputes a sample it cannot: the indices that sampling.ts
+// draws from a seed the authority picks after the batch arrives (the
+// contract's sampleRate per mille of the batch, 10 by default), comparing
+// both the input (a right answer cannot be paired with a wrong point) and
+// the output. It works on the results as compact columns, far cheaper for
+// a Bidder than a declared validate, which receives every row as an array.

@@ -57,11 +57,13 @@ function weightOf(mask) {
 
 /**
  * Every claimed subset is checked (cheap: 32 additions each), so no Solver
- * is paid for a wrong answer; every 100th MCU is redone in full, so a
- * Solver that skips work and claims "nothing found" is caught with
- * probability 1 - 0.99^k over k batches' worth of samples.
+ * is paid for a wrong answer; a seeded sample of the MCUs (zi.sample: the
+ * contract's sampleRate per mille, drawn from a seed the Solver cannot know
+ * when it sends its results) is redone in full, so a Solver that skips a
+ * fraction f of its work and claims "nothing found" passes a batch with
+ * probability about (1 - f)^k for a sample of k.
  */
-function validate(results) {
+function validate(results, seed) {
   for (const [i, high, found] of results) {
     if (high !== i || !Array.isArray(found)) return false;
     for (let k = 0; k < found.length; k++) {
@@ -70,7 +72,9 @@ function validate(results) {
       if (k > 0 && mask <= found[k - 1]) return false;
       if (weightOf(mask) !== TARGET) return false;
     }
-    if (i % 100 === 0 && JSON.stringify(mcu(i)) !== JSON.stringify(found)) return false;
+  }
+  for (const [i, , found] of zi.sample(results, seed)) {
+    if (JSON.stringify(mcu(i)) !== JSON.stringify(found)) return false;
   }
   return true;
 }

@@ -83,13 +83,14 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
 
   /**
    * A transaction from outside (RPC, gossip): the kind's admission policy
-   * runs first, after the cheap stateless checks.
+   * runs first, after the cheap stateless checks. `origin` is the peer id
+   * it came from, or 'rpc'.
    */
-  async accept(tx: Transaction): Promise<MempoolEntry> {
+  async accept(tx: Transaction, origin = 'rpc'): Promise<MempoolEntry> {
     if (this.byId.has(toHex(tx.hash()))) return this.add(tx);
     checkTransaction(tx, this.chain.checkDeps);
     const rules = this.chain.rules.get(tx.kind);
-    await rules.admit?.(tx, txBody(tx, this.chain.rules, this.chain), this.chain.params);
+    await rules.admit?.(tx, txBody(tx, this.chain.rules, this.chain), this.chain.params, origin);
     return this.add(tx);
   }
 

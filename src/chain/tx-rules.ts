@@ -31,9 +31,10 @@ export interface TxRules<Body = unknown> {
   /**
    * Node policy before the mempool takes a transaction from outside (RPC,
    * gossip): checks too costly or machine-dependent for consensus, such as
-   * compiling contract code in the sandbox.
+   * compiling contract code in the sandbox. `origin` names who sent it (a
+   * peer id, or 'rpc'), for per-origin budgets.
    */
-  admit?(tx: Transaction, body: Body, params: NetworkParams): Promise<void>;
+  admit?(tx: Transaction, body: Body, params: NetworkParams, origin: string): Promise<void>;
   apply(state: StateWriter, tx: Transaction, body: Body, ctx: TxContext): void;
   /** Who pays the fee, when not the sender (a payout's fee comes from its contract's escrow). */
   payFee?(state: StateWriter, tx: Transaction, body: Body): void;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatZi, parseAmount } from '../chain/amount.ts';
@@ -12,12 +13,12 @@ import {
   unionOf,
   writeOutputLines,
 } from '../market/collect.ts';
-import { checkContractCode } from '../market/contract-code.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
 import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRules } from '../market/contract-tx.ts';
 import { gridPng } from '../market/png.ts';
-import { loadContract } from '../market/sandbox.ts';
 import { fetchByRpc } from '../node/content-client.ts';
+import { checkContractCode } from '../sandbox/code.ts';
+import { loadContract } from '../sandbox/index.ts';
 import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
 import { wholeNumber } from './options.ts';
 import { print, table } from './output.ts';
@@ -306,9 +307,13 @@ export function contractCommand(program: Command): void {
     .option('--count <n>', 'how many MCUs', '10')
     .option('--memory <MiB>', 'sandbox memory', '128')
     .option('--timeout <ms>', 'sandbox CPU time for the batch', '60000')
+    .option('--sample-rate <permille>', 'share of the MCUs that validate recomputes, per mille', '10')
     .option('--json', 'print JSON for scripts', false)
     .action(
-      async (file: string, flags: { from: string; count: string; memory: string; timeout: string; json: boolean }) => {
+      async (
+        file: string,
+        flags: { from: string; count: string; memory: string; timeout: string; sampleRate: string; json: boolean },
+      ) => {
         const code = await readCode(file);
         checkContractCode(code);
         const runtime = await loadContract(code, {
@@ -322,7 +327,13 @@ export function contractCommand(program: Command): void {
           const result = await runtime.runRange(from, count);
           const seconds = (performance.now() - t0) / 1000;
           const rows = result.outputs.map((out, k) => [from + k, result.inputs[k], out]);
-          const valid = await runtime.validate(rows as never);
+          // A fresh seed, as an authority draws one for each batch it receives.
+          const seed = new Uint8Array(randomBytes(32));
+          const valid = await runtime.validate(
+            rows as never,
+            seed,
+            wholeNumber(flags.sampleRate, '--sample-rate', 1, 1000),
+          );
           const summary = { size: runtime.size, from, count, seconds, mcuPerSecond: count / seconds, valid };
           print({ ...summary, rows }, flags.json, () =>
             [

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Address, addressOf } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
@@ -9,6 +10,8 @@ import type { Log } from '../chain/log.ts';
 import { cidOf } from '../content/cid.ts';
 import { outputAt, outputList } from '../content/outputs.ts';
 import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from '../content/results.ts';
+import type { ContractRuntime, ResultRow, SandboxPool } from '../sandbox/index.ts';
+import { sampleIndices } from '../sandbox/sampling.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { signPayout } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
@@ -16,7 +19,6 @@ import { LeaseBook, type LeaseStatus } from './leases.ts';
 import { ackMessage, DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
 import { contractBody } from './rpc.ts';
-import type { ContractRuntime, ResultRow, SandboxPool } from './sandbox.ts';
 
 export class SessionEnd extends ZiError<
   | 'BAD_FRAME'
@@ -73,6 +75,8 @@ interface ContractBook {
   price: bigint;
   growth: number;
   maxBatch: number;
+  /** Per mille of each batch that the default validation recomputes (DESIGN §4 Sampling). */
+  sampleRate: number;
   /** Signed payouts not yet seen on chain: escrow this authority has promised. */
   promised: { range: Range; cost: bigint; at: number }[];
 }
@@ -168,7 +172,16 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
         const runtime = () => this.d.sandboxes.get(key, body.code, limits);
         const book = new LeaseBook((await runtime()).size, this.d.clock);
         book.setPaid(getPaidRanges(this.d.chain.state, id));
-        return { book, runtime, price: body.price, growth: body.growth, maxBatch: body.maxBatch, promised: [] };
+        return {
+          book,
+          runtime,
+          price: body.price,
+          growth: body.growth,
+          maxBatch: body.maxBatch,
+          // TODO(sampling merge): the contract field lands with the sampleRate transaction change.
+          sampleRate: (body as { sampleRate?: number }).sampleRate ?? 10,
+          promised: [],
+        };
       })();
       p.catch(() => this.books.delete(key));
       this.books.set(key, p);
@@ -346,18 +359,22 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       throw new SessionEnd('BAD_RESULT', 'the results do not cover exactly the leased range');
     }
     const runtime = await cb.runtime();
+    // Drawn now, after the batch arrived: the Solver could not know which
+    // indices would be checked when it computed (or skipped) them.
+    const seed = new Uint8Array(randomBytes(32));
     let ok: boolean;
     if (runtime.hasValidate) {
       // Results carry outputs only; the inputs are the contract's own, recomputed here.
       const inputs = await runtime.inputRange(lease.start, lease.end - lease.start);
       const rows: ResultRow[] = outputList(results.outputs).map((out, k) => [lease.start + k, inputs[k]!, out]);
-      ok = await runtime.validate(rows);
+      ok = await runtime.validate(rows, seed, cb.sampleRate);
     } else {
-      // The default validate (every 100th index recomputed), in one sandbox call.
-      const sample = await runtime.sampleRange(lease.start, lease.end - lease.start);
+      // The default validation: the seeded sample recomputed, in one sandbox call.
+      const indices = sampleIndices(seed, lease.start, lease.end - lease.start, cb.sampleRate);
+      const outputs = await runtime.sampleAt(indices);
       // Compared in canonical form: the batch's objects arrive with sorted keys.
-      ok = sample.indices.every(
-        (i, k) => canonicalJson(sample.outputs[k]) === canonicalJson(outputAt(results.outputs, i - lease.start)),
+      ok = indices.every(
+        (i, k) => canonicalJson(outputs[k]) === canonicalJson(outputAt(results.outputs, i - lease.start)),
       );
     }
     if (!ok)

@@ -7,7 +7,7 @@ import type { Hash } from '../chain/hash.ts';
 import { cidFromString, cidOf } from '../content/cid.ts';
 import { type Outputs, outputAt } from '../content/outputs.ts';
 import { decodeResults } from '../content/results.ts';
-import type { ContractRuntime, JsonValue } from './sandbox.ts';
+import type { ContractRuntime, JsonValue } from '../sandbox/index.ts';
 
 export class CollectError extends ZiError<'CID_MISMATCH' | 'WRONG_BATCH' | 'UNION_TOO_LARGE'> {}
 

@@ -6,7 +6,8 @@ import { type Hash, sha256 } from '../chain/hash.ts';
 import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import type { TxRules } from '../chain/tx-rules.ts';
-import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from './contract-code.ts';
+import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from '../sandbox/code.ts';
+import { admitContractCode } from './admission.ts';
 import {
   addOpenProblems,
   getPaidRanges,
@@ -20,7 +21,6 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
-import { loadContract } from './sandbox.ts';
 
 /** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
 export const MIN_BUDGET_MCUS = 1000n;
@@ -139,11 +139,11 @@ export const contractRules: TxRules<ContractBody> = {
     }
   },
   spends: (b) => b.budget,
-  async admit(_tx, b) {
+  async admit(_tx, b, _params, origin) {
     // The code must really compile and run its top level in a sandbox with the
-    // limits it declares; the error (with its line) goes back to the Bidder.
-    const runtime = await loadContract(b.code, { memoryLimitMiB: b.memoryMiB, timeoutMs: b.timeoutMs });
-    runtime.dispose();
+    // limits it declares, within admission's deadline and the origin's
+    // budget; the error (with its line) goes back to the Bidder.
+    await admitContractCode(b.code, { memoryLimitMiB: b.memoryMiB, timeoutMs: b.timeoutMs }, origin);
   },
   apply(state, tx, b, ctx) {
     debit(state, tx.from, b.budget);

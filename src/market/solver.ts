@@ -12,13 +12,13 @@ import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
 import { concatOutputs, type Outputs, outputList, outputsOf } from '../content/outputs.ts';
 import { encodeResults } from '../content/results.ts';
+import { type ContractRuntime, type JsonValue, loadContract } from '../sandbox/index.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
 import { contractBody } from './rpc.ts';
-import { type ContractRuntime, type JsonValue, loadContract } from './sandbox.ts';
 
 export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
 

@@ -14,7 +14,7 @@ import { NETWORKS } from '../chain/params.ts';
 import { outputAt, outputCount } from '../content/outputs.ts';
 import { collectResults, MAX_UNION_ROWS, outputReader, type PaidBatchRef, unionOf } from '../market/collect.ts';
 import { gridPng } from '../market/png.ts';
-import { loadContract } from '../market/sandbox.ts';
+import { loadContract } from '../sandbox/index.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
 import { cookiePath, walletPath } from './config.ts';
 import { fetchByRpc } from './content-client.ts';

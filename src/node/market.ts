@@ -5,9 +5,9 @@ import { openContentStore } from '../content/index.ts';
 import type { ContentStore } from '../content/store.ts';
 import { Authority } from '../market/authority.ts';
 import type { MarketHost, ResultStore } from '../market/host.ts';
-import { SandboxPool } from '../market/sandbox.ts';
 import { Solver, type SolverDeps } from '../market/solver.ts';
 import type { Network } from '../p2p/network.ts';
+import { SandboxPool } from '../sandbox/index.ts';
 import type { Logger } from './logger.ts';
 import { createMarketHost } from './market-host.ts';
 

@@ -101,7 +101,7 @@ export class Gossip {
       const tx = Transaction.fromBytes(msg.data, chain.params.maxTxBytes);
       id = toHex(tx.hash());
       this.incoming.add(id);
-      await mempool.accept(tx);
+      await mempool.accept(tx, peer);
       return 'accept' as TopicValidatorResult;
     } catch (err) {
       this.deps.misconduct(peer, err, 'tx');

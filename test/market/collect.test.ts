@@ -15,7 +15,7 @@ import {
   unionOf,
   writeOutputLines,
 } from '../../src/market/collect.ts';
-import { loadContract } from '../../src/market/sandbox.ts';
+import { loadContract } from '../../src/sandbox/index.ts';
 
 const contract = new Uint8Array(32).fill(7);
 const CODE = `const size = 100;

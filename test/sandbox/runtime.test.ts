@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { outputAt, outputList, outputsOf } from '../../src/content/outputs.ts';
-import { CONTRACT_ECMA_VERSION } from '../../src/market/contract-code.ts';
+import { CONTRACT_ECMA_VERSION } from '../../src/sandbox/code.ts';
+import type { SandboxErrorCode } from '../../src/sandbox/errors.ts';
 import {
   type ContractRuntime,
   checkContractCode,
@@ -13,10 +14,13 @@ import {
   SANDBOX_POLICY,
   SandboxError,
   SandboxPool,
-} from '../../src/market/sandbox.ts';
-import type { SandboxErrorCode } from '../../src/market/sandbox-errors.ts';
+} from '../../src/sandbox/index.ts';
+import { sampleIndices } from '../../src/sandbox/sampling.ts';
 
 const COUNTER = 'const size = 1000;\nfunction input(i) { return i; }\n';
+/** A fixed seed and the default rate: these tests are about the runtime, not the draw. */
+const SEED = new Uint8Array(32).fill(3);
+const RATE = 10;
 
 /** Asserts that `fn` rejects with a SandboxError of `code`, and returns it. */
 async function refused(fn: () => Promise<unknown> | unknown, code: SandboxErrorCode): Promise<SandboxError> {
@@ -160,47 +164,109 @@ describe('ContractRuntime', () => {
       assert.deepEqual(range.outputs[5], { n: 100, square: 10000 });
       const rows = rangeRows(range);
       assert.deepEqual(rows[0], [95, 95, { n: 95, square: 9025 }]);
-      assert.equal(await rt.validate(rows), true);
+      assert.equal(await rt.validate(rows, SEED, RATE), true);
       assert.deepEqual(await rt.union([1, 2], [3]), [1, 2, 3]);
       await refused(() => rt.union({ a: 1 }, [3]), 'BAD_ARGUMENT');
     });
   });
 
-  test('the default validate recomputes every 100th index, input and output', async () => {
+  test('the default validate recomputes the seeded sample, input and output', async () => {
     await withMcu('function mcu(x) { return x * 3; }', async (rt) => {
       const rows = rangeRows(await rt.runRange(0, 250));
-      assert.equal(await rt.validate(rows), true);
-      // A wrong output at an unsampled index passes: 1% sampling, as the paper.
+      assert.equal(await rt.validate(rows, SEED, RATE), true);
+      // 250 rows at 10 per mille: 3 sampled indices, the ones sampling.ts draws from the seed.
+      const picked = sampleIndices(SEED, 0, 250, RATE);
+      assert.equal(picked.length, 3);
+      const unsampledIndex = [...Array(250).keys()].find((i) => !picked.includes(i))!;
       const unsampled = rows.map((r) => [...r]) as typeof rows;
-      unsampled[42][2] = -1;
-      assert.equal(await rt.validate(unsampled), true);
+      unsampled[unsampledIndex]![2] = -1;
+      assert.equal(await rt.validate(unsampled, SEED, RATE), true, 'a sample, not every row');
       const wrongOutput = rows.map((r) => [...r]) as typeof rows;
-      wrongOutput[200][2] = -1;
-      assert.equal(await rt.validate(wrongOutput), false);
+      wrongOutput[picked[1]!]![2] = -1;
+      assert.equal(await rt.validate(wrongOutput, SEED, RATE), false);
+      // At 1000 per mille every row is recomputed.
+      assert.equal(await rt.validate(unsampled, SEED, 1000), false);
       // The right answer to the wrong question is caught too.
       const wrongInput = rows.map((r) => [...r]) as typeof rows;
-      wrongInput[100] = [100, 7, 21];
-      assert.equal(await rt.validate(wrongInput), false);
-      assert.equal(await rt.validate([[0, 0] as never]), false);
-      assert.equal(await rt.validate([[-100, -100, -300]]), false);
-      assert.equal(await rt.validate([['0', 0, 0] as never]), false);
-      // Mixed columns travel as JSON text; the sampled row is still checked.
+      const j = picked[0]!;
+      wrongInput[j] = [j, j + 1, 3 * (j + 1)];
+      assert.equal(await rt.validate(wrongInput, SEED, RATE), false);
+      // The paper's fixed sample (index % 100 == 0) is no defence: faking the
+      // rest is caught under almost every seed.
+      const faked = rows.map(([i, x, y]) => [i, x, i % 100 === 0 ? y : 0]) as typeof rows;
+      let caught = 0;
+      for (let s = 0; s < 20; s++) {
+        if (!(await rt.validate(faked, new Uint8Array(32).fill(s + 10), RATE))) caught++;
+      }
+      assert.equal(caught, 20);
+      assert.equal(await rt.validate([[0, 0] as never], SEED, RATE), false);
+      assert.equal(await rt.validate([[-100, -100, -300]], SEED, RATE), false);
+      assert.equal(await rt.validate([['0', 0, 0] as never], SEED, RATE), false);
+      // Rows that are not one contiguous batch are refused.
       assert.equal(
-        await rt.validate([
-          [0, 0, 0],
-          [1, 'one', { x: 1 }],
-        ] as never),
-        true,
-      );
-      assert.equal(
-        await rt.validate([
-          [0, 'zero', 0],
-          [1, 1, 3],
-        ] as never),
+        await rt.validate(
+          [
+            [0, 0, 0],
+            [2, 2, 6],
+          ],
+          SEED,
+          1000,
+        ),
         false,
       );
-      assert.equal(await rt.validate([]), true);
+      // Mixed columns travel as JSON text; the sampled row is still checked.
+      assert.equal(
+        await rt.validate(
+          [
+            [0, 0, 0],
+            [1, 'one', { x: 1 }],
+          ] as never,
+          SEED,
+          1,
+        ),
+        sampleIndices(SEED, 0, 2, 1)[0] === 0,
+      );
+      assert.equal(
+        await rt.validate(
+          [
+            [0, 'zero', 0],
+            [1, 1, 3],
+          ] as never,
+          SEED,
+          1000,
+        ),
+        false,
+      );
+      assert.equal(await rt.validate([], SEED, RATE), true);
+      await refused(() => rt.validate(rows, new Uint8Array(31), RATE), 'BAD_ARGUMENT');
+      await refused(() => rt.validate(rows, SEED, 0), 'BAD_ARGUMENT');
     });
+  });
+
+  test('a declared validate gets the seed, and zi.sample draws the same indices as the host', async () => {
+    const source = `${COUNTER}function mcu(x) { return x + 1; }
+function validate(rows, seed) {
+  return zi.sample(rows, seed).every(([i, x, y]) => y === mcu(x)) && zi.sampleIndices(seed, 5, 100).length === 1;
+}`;
+    const rt = await loadContract(source);
+    try {
+      const rows = rangeRows(await rt.runRange(0, 500));
+      assert.equal(await rt.validate(rows, SEED, RATE), true);
+      const bad = rows.map((r) => [...r]) as typeof rows;
+      for (const i of sampleIndices(SEED, 0, 500, RATE)) bad[i]![2] = 0;
+      assert.equal(await rt.validate(bad, SEED, RATE), false);
+      // The indices seen inside equal the host's.
+      const probe = await loadContract(`${COUNTER}function mcu(x) { return x; }
+function validate(rows, seed) { throw new Error(JSON.stringify(zi.sampleIndices(seed, 7, 10000, 3))); }`);
+      try {
+        const err = await refused(() => probe.validate([[0, 0, 0]], SEED, RATE), 'THROWN');
+        assert.ok(err.message.includes(JSON.stringify(sampleIndices(SEED, 7, 10000, 3))), err.message);
+      } finally {
+        probe.dispose();
+      }
+    } finally {
+      rt.dispose();
+    }
   });
 
   test("the contract's own union and validate are used, and validate must answer a boolean", async () => {
@@ -212,10 +278,10 @@ function validate(rs) { return rs.length === 2 ? true : rs.length === 3 ? 'yes' 
       assert.equal(rt.hasUnion, true);
       assert.equal(rt.hasValidate, true);
       assert.deepEqual(await rt.union([1], [2]), { merged: [1, 2] });
-      assert.equal(await rt.validate([[0, 0, [0]]]), false);
-      assert.equal(await rt.validate(rangeRows(await rt.runRange(0, 2))), true);
+      assert.equal(await rt.validate([[0, 0, [0]]], SEED, RATE), false);
+      assert.equal(await rt.validate(rangeRows(await rt.runRange(0, 2)), SEED, RATE), true);
       const three = rangeRows(await rt.runRange(0, 3));
-      await refused(() => rt.validate(three), 'BAD_RESULT');
+      await refused(() => rt.validate(three, SEED, RATE), 'BAD_RESULT');
     } finally {
       rt.dispose();
     }
@@ -470,7 +536,7 @@ function mcu(x) { return x % 2 === 0 ? { n: x } : [x, x]; }`;
       // objects serialise, but not the harness's framing.
       assert.equal(range.outputs.length, 4);
       assert.equal(await rt.input(3), 3);
-      assert.equal(typeof (await rt.validate([[1, 1, [1, 1]]])), 'boolean');
+      assert.equal(typeof (await rt.validate([[1, 1, [1, 1]]], SEED, RATE)), 'boolean');
     } finally {
       rt.dispose();
     }
@@ -805,27 +871,19 @@ test('inputRange gives exactly the inputs runRange computes, without running mcu
   }
 });
 
-test('sampleRange gives mcu(input(i)) at every 100th index of a range, as the default validate checks', async () => {
+test('sampleAt gives mcu(input(i)) at the given indices, as the default validation compares them', async () => {
   const rt = await loadContract(
     'const size = 1000;\nfunction input(i) { return i * 2; }\nfunction mcu(x) { return [x, x + 1]; }\n',
   );
   try {
-    assert.deepEqual(await rt.sampleRange(150, 300), {
-      indices: [200, 300, 400],
-      outputs: [
-        [400, 401],
-        [600, 601],
-        [800, 801],
-      ],
-    });
-    assert.deepEqual(await rt.sampleRange(0, 101), {
-      indices: [0, 100],
-      outputs: [
-        [0, 1],
-        [200, 201],
-      ],
-    });
-    assert.deepEqual(await rt.sampleRange(101, 50), { indices: [], outputs: [] });
+    assert.deepEqual(await rt.sampleAt([200, 300, 999]), [
+      [400, 401],
+      [600, 601],
+      [1998, 1999],
+    ]);
+    assert.deepEqual(await rt.sampleAt([]), []);
+    await refused(() => rt.sampleAt([5, 5]), 'BAD_ARGUMENT');
+    await refused(() => rt.sampleAt([1000]), 'BAD_ARGUMENT');
   } finally {
     rt.dispose();
   }

@@ -33,6 +33,8 @@ export type SandboxErrorCode =
   | 'RESULT_TOO_LARGE'
   /** Contract code touched the clock, randomness, timers, WebAssembly or another machine-dependent API. */
   | 'NONDETERMINISTIC'
+  /** The sandbox process died during the call (killed from outside, or crashed). */
+  | 'CRASHED'
   /** The runtime was disposed by its owner. */
   | 'DISPOSED';
 
@@ -53,6 +55,8 @@ export interface SandboxErrorMeta {
   limit?: number;
   /** The measured size that exceeded `limit`. */
   actual?: number;
+  /** Peak resident memory of the sandbox process during the call, in bytes (watchdog kills). */
+  rssBytes?: number;
 }
 
 export class SandboxError extends ZiError<SandboxErrorCode, SandboxErrorMeta> {}

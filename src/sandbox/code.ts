@@ -4,7 +4,7 @@
  * code, so this module parses with a pinned parser and runs nothing.
  */
 import { type Node, parse } from 'acorn';
-import { SandboxError } from './sandbox-errors.ts';
+import { SandboxError } from './errors.ts';
 
 /** Largest contract source, in UTF-8 bytes (DESIGN §4). */
 export const MAX_CONTRACT_CODE_BYTES = 64 * 1024;

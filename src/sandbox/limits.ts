@@ -1,0 +1,52 @@
+import { SandboxError } from './errors.ts';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface SandboxLimits {
+  /** Heap cap of the contract's isolate, in MiB. Exceeding it fails the call (MEMORY_LIMIT). */
+  memoryLimitMiB: number;
+  /** Time cap of one call, in ms: the contract's top level and the operation each get this much. */
+  timeoutMs: number;
+  /**
+   * Largest result of one call, and largest argument: 8 bytes per number and
+   * 1 per boolean in a numeric or boolean column of range results, the
+   * length of the JSON text (UTF-16 code units) otherwise.
+   */
+  maxResultBytes: number;
+}
+
+interface Bounds {
+  min: number;
+  default: number;
+  max: number;
+}
+
+/** Node policy bounds for the limits a contract declares (DESIGN §4). */
+export const SANDBOX_POLICY: Readonly<Record<keyof SandboxLimits, Bounds>> = Object.freeze({
+  memoryLimitMiB: { min: 8, default: 128, max: 1024 },
+  timeoutMs: { min: 1, default: 10_000, max: 300_000 },
+  maxResultBytes: { min: 1024, default: 16 * 1024 * 1024, max: 256 * 1024 * 1024 },
+});
+
+/** Deepest nesting of arrays/objects in one input or output value. */
+export const MAX_JSON_DEPTH = 64;
+
+/** The name contract code runs under; stack traces and error lines refer to it. */
+export const CONTRACT_FILENAME = 'contract.js';
+
+/** Fills in defaults and refuses limits outside the node policy (BAD_ARGUMENT). */
+export function resolveLimits(limits: Partial<SandboxLimits> = {}): SandboxLimits {
+  const out = {} as SandboxLimits;
+  for (const key of Object.keys(SANDBOX_POLICY) as (keyof SandboxLimits)[]) {
+    const bounds = SANDBOX_POLICY[key];
+    const value = limits[key] ?? bounds.default;
+    if (!Number.isSafeInteger(value) || value < bounds.min || value > bounds.max) {
+      throw new SandboxError('BAD_ARGUMENT', `${key} must be an integer in [${bounds.min}, ${bounds.max}]`, {
+        name: key,
+        limit: bounds.max,
+      });
+    }
+    out[key] = value;
+  }
+  return out;
+}

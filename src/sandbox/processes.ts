@@ -1,0 +1,396 @@
+/**
+ * The sandbox processes (DESIGN §4, "Sandbox isolation"): contract code runs
+ * in child processes of the node that the node can SIGKILL. In-process
+ * isolates can hang their host for good (a rejected promise whose reason has
+ * looping getters spins a host thread while isolated-vm copies it out; a Map
+ * grown to the heap limit never returns) and strings can take several times
+ * the isolate's memory cap; a process can always be killed.
+ *
+ * Each process runs one call at a time. While a call runs, a watchdog reads
+ * the process's wall time, CPU time and resident memory and SIGKILLs it when
+ * any passes the call's budget:
+ *   wall  > 2 × timeout + WALL_SLACK_MS      → TIMEOUT
+ *   CPU   > 4 × timeout + CPU_SLACK_MS       → TIMEOUT
+ *   RSS   > RSS at call start + memory cap + MEMORY_MARGIN_MIB → MEMORY_LIMIT
+ * (2 × timeout: the contract's top level and the operation each get one
+ * timeout; isolated-vm enforces those itself, so the watchdog only ever
+ * fires on what isolated-vm cannot stop). The call then fails with that
+ * typed error and the next call starts a fresh process.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { SandboxError, type SandboxErrorCode } from './errors.ts';
+import type { CallArg, RawReply } from './isolate.ts';
+import type { SandboxLimits } from './limits.ts';
+import type { FromWorker, ToWorker } from './worker.ts';
+
+/** Resident memory a call may add beyond its contract's memory cap before its process is killed. */
+export const MEMORY_MARGIN_MIB = 64;
+const WALL_SLACK_MS = 2_000;
+const CPU_SLACK_MS = 1_000;
+/** How often a running call's process is measured. */
+const WATCH_INTERVAL_MS = 10;
+/** A process that has not said it is ready by then is killed (and the call fails CRASHED). */
+const START_TIMEOUT_MS = 15_000;
+/** Contracts one process keeps compiled; the least recently used goes first. */
+const RESIDENT_CONTRACTS = 8;
+/** Linux's USER_HZ: the unit of utime and stime in /proc/PID/stat. */
+const CLOCK_TICKS_PER_S = 100;
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+
+export interface CallOptions {
+  /** Settle within this many ms of the call, queueing and start-up included (TIMEOUT otherwise). */
+  deadlineMs?: number;
+}
+
+interface Job {
+  key: string;
+  source: string;
+  limits: SandboxLimits;
+  op: string;
+  a: CallArg;
+  b: CallArg;
+  deadline: number;
+  resolve: (reply: RawReply) => void;
+  reject: (err: Error) => void;
+}
+
+interface Running {
+  job: Job;
+  id: number;
+  wallLimit: number;
+  cpuLimitTicks: number;
+  rssLimit: number;
+  cpuStart: number;
+  rssPeak: number;
+}
+
+class SandboxProcess {
+  readonly child: ChildProcess;
+  /** Contracts compiled in this process, least recently used first. */
+  readonly loaded = new Set<string>();
+  ready = false;
+  dead = false;
+  running: Running | undefined;
+  /** Why the watchdog killed it, for the failing call. */
+  killedFor: SandboxError | undefined;
+  stderr = '';
+  readonly started = performance.now();
+
+  constructor(onMessage: (p: SandboxProcess, m: FromWorker) => void, onExit: (p: SandboxProcess) => void) {
+    this.child = fork(WORKER, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // Not the node's own flags (a test runner's, an inspector's).
+      execArgv: [],
+    });
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-2000);
+    });
+    this.child.on('message', (m: FromWorker) => onMessage(this, m));
+    this.child.on('exit', () => {
+      this.dead = true;
+      onExit(this);
+    });
+    this.child.on('error', () => {
+      // A failed spawn or a send to a dead child: 'exit' follows, or the watchdog times it out.
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  send(message: ToWorker): void {
+    if (this.dead || !this.child.connected) return;
+    this.child.send(message, (err) => {
+      // A message too large to serialise, or a child already gone: the child is of no more use.
+      if (err) this.kill(new SandboxError('CRASHED', `sandbox process: ${err.message}`));
+    });
+  }
+
+  kill(reason: SandboxError): void {
+    if (this.dead) return;
+    this.killedFor ??= reason;
+    this.child.kill('SIGKILL');
+  }
+
+  /** Keeps the node's event loop alive only while a call runs here. */
+  hold(busy: boolean): void {
+    const channel = this.child.channel as { ref(): void; unref(): void } | undefined;
+    const stderr = this.child.stderr as unknown as { ref(): void; unref(): void } | null;
+    if (busy) {
+      this.child.ref();
+      channel?.ref();
+      stderr?.ref();
+    } else {
+      this.child.unref();
+      channel?.unref();
+      stderr?.unref();
+    }
+  }
+}
+
+/** CPU ticks (user + system) and resident bytes of a process, from /proc; undefined where there is no /proc. */
+function measure(pid: number): { ticks: number; rss: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    return { ticks: Number(fields[11]) + Number(fields[12]), rss: rss === null ? 0 : Number(rss[1]) * 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+const every = new Set<SandboxProcesses>();
+let exitHook = false;
+
+/**
+ * A pool of sandbox processes. Calls queue in order and go to an idle
+ * process, one that already holds the contract first; up to `max` run side
+ * by side.
+ */
+export class SandboxProcesses {
+  readonly max: number;
+  #procs: SandboxProcess[] = [];
+  #queue: Job[] = [];
+  #refs = new Map<string, number>();
+  #nextId = 1;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: { max?: number } = {}) {
+    this.max = options.max ?? Math.max(2, availableParallelism());
+    if (!Number.isSafeInteger(this.max) || this.max < 1) {
+      throw new SandboxError('BAD_ARGUMENT', 'a sandbox pool needs at least one process', { name: 'max' });
+    }
+    every.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      // Children never outlive the node, however it exits.
+      process.on('exit', () => {
+        for (const pool of every) pool.close();
+      });
+    }
+  }
+
+  /** Process ids of the live sandbox processes. */
+  get pids(): number[] {
+    return this.#procs.filter((p) => !p.dead).map((p) => p.pid);
+  }
+
+  /** Contract key of a source with its limits: the same key is the same compiled isolate. */
+  static keyOf(source: string, limits: SandboxLimits): string {
+    return createHash('sha256').update(JSON.stringify(limits)).update('\0').update(source).digest('hex');
+  }
+
+  /** A runtime holds a key while it lives; processes drop a contract nobody holds. */
+  retain(key: string): void {
+    this.#refs.set(key, (this.#refs.get(key) ?? 0) + 1);
+  }
+
+  release(key: string): void {
+    const n = (this.#refs.get(key) ?? 1) - 1;
+    if (n > 0) {
+      this.#refs.set(key, n);
+      return;
+    }
+    this.#refs.delete(key);
+    for (const p of this.#procs) {
+      if (p.loaded.delete(key)) p.send({ t: 'drop', key });
+    }
+  }
+
+  run(
+    key: string,
+    source: string,
+    limits: SandboxLimits,
+    op: string,
+    a: CallArg,
+    b: CallArg,
+    options: CallOptions = {},
+  ): Promise<RawReply> {
+    if (this.#closed)
+      return Promise.reject(new SandboxError('DISPOSED', 'the sandbox processes were shut down', { op }));
+    return new Promise<RawReply>((resolve, reject) => {
+      const deadline =
+        options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + options.deadlineMs;
+      this.#queue.push({ key, source, limits, op, a, b, deadline, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Kills every process at once and fails every queued and running call (DISPOSED). Never waits. */
+  close(): void {
+    this.#closed = true;
+    every.delete(this);
+    const err = () => new SandboxError('DISPOSED', 'the sandbox processes were shut down');
+    for (const job of this.#queue.splice(0)) job.reject(err());
+    for (const p of this.#procs) {
+      const r = p.running;
+      p.running = undefined;
+      r?.job.reject(err());
+      p.kill(err());
+    }
+    this.#procs = [];
+    this.#stopWatch();
+  }
+
+  #dispatch(): void {
+    for (let k = 0; k < this.#queue.length; ) {
+      const job = this.#queue[k]!;
+      const idle = this.#procs.filter((p) => p.ready && !p.dead && p.running === undefined);
+      const proc = idle.find((p) => p.loaded.has(job.key)) ?? idle[0];
+      if (proc === undefined) {
+        if (this.#procs.filter((p) => !p.dead).length < this.max) this.#spawn();
+        break;
+      }
+      this.#queue.splice(k, 1);
+      this.#start(proc, job);
+    }
+    this.#watchIfNeeded();
+  }
+
+  #spawn(): void {
+    const proc = new SandboxProcess(
+      (p, m) => this.#onMessage(p, m),
+      (p) => this.#onExit(p),
+    );
+    proc.hold(true);
+    this.#procs.push(proc);
+  }
+
+  #start(proc: SandboxProcess, job: Job): void {
+    const id = this.#nextId++;
+    const fresh = !proc.loaded.has(job.key);
+    proc.loaded.delete(job.key);
+    proc.loaded.add(job.key);
+    if (proc.loaded.size > RESIDENT_CONTRACTS) {
+      const oldest = proc.loaded.values().next().value as string;
+      proc.loaded.delete(oldest);
+      proc.send({ t: 'drop', key: oldest });
+    }
+    const now = performance.now();
+    const m = measure(proc.pid);
+    const t = job.limits.timeoutMs;
+    proc.running = {
+      job,
+      id,
+      wallLimit: Math.min(now + 2 * t + WALL_SLACK_MS, job.deadline),
+      cpuLimitTicks: (m?.ticks ?? 0) + Math.ceil(((4 * t + CPU_SLACK_MS) * CLOCK_TICKS_PER_S) / 1000),
+      rssLimit: (m?.rss ?? 0) + (job.limits.memoryLimitMiB + MEMORY_MARGIN_MIB) * 1024 * 1024,
+      cpuStart: m?.ticks ?? 0,
+      rssPeak: m?.rss ?? 0,
+    };
+    proc.hold(true);
+    proc.send(
+      fresh
+        ? { t: 'call', id, key: job.key, source: job.source, limits: job.limits, op: job.op, a: job.a, b: job.b }
+        : { t: 'call', id, key: job.key, op: job.op, a: job.a, b: job.b },
+    );
+  }
+
+  #onMessage(proc: SandboxProcess, m: FromWorker): void {
+    if (m.t === 'ready') {
+      proc.ready = true;
+      proc.hold(false);
+      this.#dispatch();
+      return;
+    }
+    const r = proc.running;
+    if (r === undefined || r.id !== m.id) return;
+    proc.running = undefined;
+    proc.hold(false);
+    if (m.t === 'done') r.job.resolve(m.reply as RawReply);
+    else r.job.reject(new SandboxError(m.code as SandboxErrorCode, m.message, m.meta));
+    this.#dispatch();
+  }
+
+  #onExit(proc: SandboxProcess): void {
+    this.#procs = this.#procs.filter((p) => p !== proc);
+    const r = proc.running;
+    proc.running = undefined;
+    if (r !== undefined) {
+      r.job.reject(
+        proc.killedFor ??
+          new SandboxError('CRASHED', `${r.job.op}: the sandbox process died during the call`, {
+            op: r.job.op,
+          }),
+      );
+    } else if (!proc.ready && !this.#closed) {
+      // It died starting up: fail the oldest waiting call rather than respawning forever.
+      const job = this.#queue.shift();
+      const tail = proc.stderr.trim().split('\n').pop() ?? '';
+      job?.reject(
+        new SandboxError('CRASHED', `a sandbox process failed to start${tail ? `: ${tail}` : ''}`, { op: job.op }),
+      );
+    }
+    if (!this.#closed) this.#dispatch();
+  }
+
+  #watchIfNeeded(): void {
+    const active = this.#queue.length > 0 || this.#procs.some((p) => p.running !== undefined || !p.ready);
+    if (active && this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#watch(), WATCH_INTERVAL_MS);
+    } else if (!active) {
+      this.#stopWatch();
+    }
+  }
+
+  #stopWatch(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #watch(): void {
+    const now = performance.now();
+    for (const job of this.#queue.filter((j) => now > j.deadline)) {
+      this.#queue.splice(this.#queue.indexOf(job), 1);
+      job.reject(timedOut(job.op, job.limits.timeoutMs, 'waited past its deadline for a sandbox process'));
+    }
+    for (const p of this.#procs) {
+      if (!p.ready && !p.dead && now - p.started > START_TIMEOUT_MS) {
+        p.kill(new SandboxError('CRASHED', 'a sandbox process did not start in time'));
+      }
+      const r = p.running;
+      if (r === undefined || p.dead) continue;
+      const m = measure(p.pid);
+      if (m !== undefined) r.rssPeak = Math.max(r.rssPeak, m.rss);
+      const { op, limits } = r.job;
+      if (m !== undefined && m.rss > r.rssLimit) {
+        p.kill(memoryKilled(op, limits.memoryLimitMiB, r.rssPeak));
+      } else if (now > r.wallLimit || (m !== undefined && m.ticks > r.cpuLimitTicks)) {
+        // Near the cap when time ran out: a heap thrashing at its limit, not a slow loop.
+        const nearCap =
+          m !== undefined &&
+          m.rss - (r.rssLimit - (limits.memoryLimitMiB + MEMORY_MARGIN_MIB) * 1048576) >
+            0.75 * limits.memoryLimitMiB * 1048576;
+        p.kill(
+          nearCap
+            ? memoryKilled(op, limits.memoryLimitMiB, r.rssPeak)
+            : timedOut(op, limits.timeoutMs, 'ran past its time limit'),
+        );
+      }
+    }
+    this.#watchIfNeeded();
+  }
+}
+
+function timedOut(op: string, limit: number, what: string): SandboxError {
+  return new SandboxError('TIMEOUT', `${op}: contract code ${what} (${limit} ms per call)`, { op, limit });
+}
+
+function memoryKilled(op: string, limit: number, rss: number): SandboxError {
+  return new SandboxError('MEMORY_LIMIT', `${op}: contract code exceeded the ${limit} MiB memory limit`, {
+    op,
+    limit,
+    rssBytes: rss,
+  });
+}
