@@ -10,6 +10,9 @@
  * language's builtins. `SAMPLING_SOURCE` is that source, ready to embed.
  */
 
+/** Sample rates are per mille, 1 to this (every MCU); the functions below spell it out, being self-contained. */
+export const MAX_SAMPLE_RATE = 1000;
+
 /** The size of the sample of `count` MCUs at `ratePermille`: max(1, ⌈count · rate / 1000⌉), at most `count`. */
 export function sampleSize(count: number, ratePermille: number): number {
   if (typeof count !== 'number' || typeof ratePermille !== 'number') {

@@ -3,7 +3,13 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import ivm from 'isolated-vm';
-import { SAMPLING_SOURCE, sampleIndices, sampleSize, samplingSha256 } from '../../src/sandbox/sampling.ts';
+import {
+  MAX_SAMPLE_RATE,
+  SAMPLING_SOURCE,
+  sampleIndices,
+  sampleSize,
+  samplingSha256,
+} from '../../src/sandbox/sampling.ts';
 
 /** Seed number i: fixed, so every run measures the same trials. */
 function seedOf(i: number, tag = 'seed'): Uint8Array {
@@ -78,7 +84,8 @@ describe('sampleIndices', () => {
     assert.equal(sampleSize(101, 10), 2);
     assert.equal(sampleSize(65_536, 10), 656);
     assert.equal(sampleSize(65_536, 1), 66);
-    assert.equal(sampleSize(7, 1000), 7);
+    assert.equal(sampleSize(7, MAX_SAMPLE_RATE), 7);
+    assert.throws(() => sampleSize(7, MAX_SAMPLE_RATE + 1), RangeError);
     assert.equal(sampleSize(0, 10), 0);
     assert.equal(sampleSize(2 ** 32, 1), 4_294_968);
     const seed = seedOf(0);
