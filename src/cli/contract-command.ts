@@ -14,11 +14,20 @@ import {
   writeOutputLines,
 } from '../market/collect.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
-import { type ContractBody, closeRules, contractRules, MIN_BUDGET_MCUS, topupRules } from '../market/contract-tx.ts';
+import {
+  type ContractBody,
+  closeRules,
+  contractRules,
+  DEFAULT_SAMPLE_RATE,
+  minimumBudget,
+  topupRules,
+} from '../market/contract-tx.ts';
 import { gridPng } from '../market/png.ts';
+import { resolveNetwork } from '../node/config.ts';
 import { fetchByRpc } from '../node/content-client.ts';
 import { checkContractCode } from '../sandbox/code.ts';
 import { loadContract } from '../sandbox/index.ts';
+import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
 import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
 import { wholeNumber } from './options.ts';
 import { print, table } from './output.ts';
@@ -67,13 +76,21 @@ export function contractCommand(program: Command): void {
       .description('post a contract: its code, price per MCU and budget (locked in escrow)')
       .argument('<file>', 'contract code (a plain script declaring size, input, mcu, and optionally union, validate)')
       .requiredOption('--price <amount>', 'pay per MCU, e.g. 10li')
-      .requiredOption('--budget <amount>', 'escrow, at least 1,000 MCUs × (price + validation fee), e.g. 2.5 (Zi)')
+      .requiredOption(
+        '--budget <amount>',
+        "escrow, at least 1,000 MCUs × (price + validation fee) plus their payouts' fees, e.g. 2.5 (Zi)",
+      )
       .option('--delegate', 'let a staked Validator validate and sign payouts', false)
       .option('--validation-fee <amount>', 'per MCU, for the Validator (with --delegate)')
       .option(
         '--max-batch <n>',
         "largest batch of MCUs leased at once (leases also stay under 10 s of a Solver's work and half an IPFS block of results)",
         '1048576',
+      )
+      .option(
+        '--sample-rate <permille>',
+        'per mille of each batch that validation recomputes, from a seed drawn after the batch arrives (1–1000)',
+        String(DEFAULT_SAMPLE_RATE),
       )
       .option('--growth <n>', 'each lease is this many times the last (1, 2, 4, …)', '2')
       .option('--memory <MiB>', 'sandbox memory per isolate', '128')
@@ -88,6 +105,7 @@ export function contractCommand(program: Command): void {
         delegate: boolean;
         validationFee?: string;
         maxBatch: string;
+        sampleRate: string;
         growth: string;
         memory: string;
         timeout: string;
@@ -100,6 +118,7 @@ export function contractCommand(program: Command): void {
         code: await readCode(file),
         price: parseAmount(flags.price),
         budget: parseAmount(flags.budget),
+        sampleRate: wholeNumber(flags.sampleRate, '--sample-rate', 1, MAX_SAMPLE_RATE),
         growth: wholeNumber(flags.growth, '--growth', 1, 16),
         maxBatch: wholeNumber(flags.maxBatch, '--max-batch', 1, 10_000_000),
         validation: flags.delegate ? VALIDATION_DELEGATED : VALIDATION_BIDDER,
@@ -107,9 +126,12 @@ export function contractCommand(program: Command): void {
         memoryMiB: wholeNumber(flags.memory, '--memory', 8, 1024),
         timeoutMs: wholeNumber(flags.timeout, '--timeout', 1, 300_000),
       };
-      const minimum = MIN_BUDGET_MCUS * (body.price + body.validationFee);
+      const minimum = minimumBudget(body, resolveNetwork(flags.network).minFeePerByte);
       if (body.budget < minimum) {
-        throw new ContractCliError('BAD_OPTION', `--budget must cover 1,000 MCUs: at least ${formatZi(minimum)} Zi`);
+        throw new ContractCliError(
+          'BAD_OPTION',
+          `--budget must cover 1,000 MCUs and their payouts' fees: at least ${formatZi(minimum)} Zi`,
+        );
       }
       // Refuse locally what the network would refuse, before anything is paid.
       checkContractCode(body.code);

@@ -15,7 +15,7 @@ import { sampleIndices } from '../sandbox/sampling.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { signPayout } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
-import { LeaseBook, type LeaseStatus } from './leases.ts';
+import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
 import { ackMessage, DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
 import { contractBody } from './rpc.ts';
@@ -178,8 +178,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
           price: body.price,
           growth: body.growth,
           maxBatch: body.maxBatch,
-          // TODO(sampling merge): the contract field lands with the sampleRate transaction change.
-          sampleRate: (body as { sampleRate?: number }).sampleRate ?? 10,
+          sampleRate: body.sampleRate,
           promised: [],
         };
       })();
@@ -210,7 +209,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     const held: { leases: Lease[] } = { leases: [] };
     try {
       cb = await this.contractBook(disc.contract);
-      lease = cb.book.lease(disc.peerId, 1, this.d.baseLeaseMs);
+      lease = cb.book.lease(disc.peerId, FIRST_LEASE, this.d.baseLeaseMs);
       if (!lease) return;
       held.leases.push(lease);
       stream = await this.d.host.dial(disc.peerId, disc.addrs, 10_000);
@@ -255,7 +254,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     cb: ContractBook,
     held: { leases: Lease[] },
   ): Promise<void> {
-    let size = 1;
+    let size = FIRST_LEASE;
     let sentAt = this.d.clock();
     let perMcuMs = 0;
     let bytesPerMcu = 0;
@@ -265,7 +264,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const byBytes = bytesPerMcu > 0 ? Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / bytesPerMcu)) : cb.maxBatch;
       // A Solver of slow MCUs is paid every leaseTargetMs or so, however large the maximum batch.
       const byTime = perMcuMs > 0 ? Math.max(1, Math.floor(this.d.leaseTargetMs / perMcuMs)) : cb.maxBatch;
-      size = Math.min(size * cb.growth, cb.maxBatch, byBytes, byTime);
+      size = Math.min(nextLeaseSize(size, cb.growth, cb.maxBatch), byBytes, byTime);
       const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * size * 4);
       const next = cb.book.lease(stream.remotePeer, size, ttl);
       if (next) {

@@ -31,6 +31,8 @@ export interface ContractRecord {
   status: number;
   growth: number;
   maxBatch: number;
+  /** Per mille of each batch that validation recomputes (docs/PROTOCOL.md "Sampling"). */
+  sampleRate: number;
   openedHeight: number;
   closedHeight: number;
   /** Heights of the first and the latest payout (0: none yet); the bootstrap rules read them. */
@@ -56,6 +58,7 @@ export function encodeContract(c: ContractRecord): Uint8Array {
     .u8(c.status)
     .u8(c.growth)
     .u32(c.maxBatch)
+    .u16(c.sampleRate)
     .u32(c.openedHeight)
     .u32(c.closedHeight)
     .u32(c.firstPayoutHeight)
@@ -77,6 +80,7 @@ export function decodeContract(bytes: Uint8Array): ContractRecord {
     status: r.u8(),
     growth: r.u8(),
     maxBatch: r.u32(),
+    sampleRate: r.u16(),
     openedHeight: r.u32(),
     closedHeight: r.u32(),
     firstPayoutHeight: r.u32(),

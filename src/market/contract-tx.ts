@@ -4,9 +4,11 @@ import { decodeExact, equalBytes, Writer } from '../chain/encoding.ts';
 import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
 import { type Hash, sha256 } from '../chain/hash.ts';
 import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
-import { TX_KINDS } from '../chain/transaction.ts';
+import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import type { TxRules } from '../chain/tx-rules.ts';
+import { cidOf } from '../content/cid.ts';
 import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from '../sandbox/code.ts';
+import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
 import { admitContractCode } from './admission.ts';
 import {
   addOpenProblems,
@@ -20,18 +22,23 @@ import {
   VALIDATION_BIDDER,
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
+import { leasesFor } from './leases.ts';
 import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
 
 /** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
 export const MIN_BUDGET_MCUS = 1000n;
 export const MAX_GROWTH = 16;
 export const MAX_BATCH_LIMIT = 10_000_000;
+/** Per mille of each batch recomputed when a contract does not say (DESIGN.md §4 "Sampling"). */
+export const DEFAULT_SAMPLE_RATE = 10;
 
 export interface ContractBody {
   code: string;
   /** Li per MCU paid to Solvers. */
   price: bigint;
   budget: bigint;
+  /** Per mille of each batch that validation recomputes, 1–1000 (docs/PROTOCOL.md "Sampling"). */
+  sampleRate: number;
   /** Each lease is this many times the previous one (1, 2, 4, … by default). */
   growth: number;
   maxBatch: number;
@@ -83,12 +90,16 @@ export const contractRules: TxRules<ContractBody> = {
       }
       const price = nonZero(r.u64('contract.price'), 'contract.price');
       const budget = r.u64('contract.budget');
+      const sampleRate = r.u16('contract.sampleRate');
       const growth = r.u8('contract.growth');
       const maxBatch = r.u32('contract.maxBatch');
       const validation = r.u8('contract.validation');
       const validationFee = r.u64('contract.validationFee');
       const memoryMiB = r.u16('contract.memoryMiB');
       const timeoutMs = r.u32('contract.timeoutMs');
+      if (sampleRate < 1 || sampleRate > MAX_SAMPLE_RATE) {
+        throw new DecodeError('BAD_VALUE', `sampleRate must be 1..${MAX_SAMPLE_RATE} per mille`);
+      }
       if (growth < 1 || growth > MAX_GROWTH) throw new DecodeError('BAD_VALUE', `growth must be 1..${MAX_GROWTH}`);
       if (maxBatch < 1 || maxBatch > MAX_BATCH_LIMIT) {
         throw new DecodeError('BAD_VALUE', `maxBatch must be 1..${MAX_BATCH_LIMIT}`);
@@ -101,7 +112,7 @@ export const contractRules: TxRules<ContractBody> = {
       }
       if (memoryMiB < 8 || memoryMiB > 1024) throw new DecodeError('BAD_VALUE', 'memoryMiB must be 8..1024');
       if (timeoutMs < 1 || timeoutMs > 300_000) throw new DecodeError('BAD_VALUE', 'timeoutMs must be 1..300000');
-      return { code, price, budget, growth, maxBatch, validation, validationFee, memoryMiB, timeoutMs };
+      return { code, price, budget, sampleRate, growth, maxBatch, validation, validationFee, memoryMiB, timeoutMs };
     });
   },
   encode(b) {
@@ -110,6 +121,7 @@ export const contractRules: TxRules<ContractBody> = {
       .varBytes(code, 4)
       .u64(b.price)
       .u64(b.budget)
+      .u16(b.sampleRate)
       .u8(b.growth)
       .u32(b.maxBatch)
       .u8(b.validation)
@@ -118,12 +130,12 @@ export const contractRules: TxRules<ContractBody> = {
       .u32(b.timeoutMs)
       .finish();
   },
-  check(_tx, b) {
-    const minimum = MIN_BUDGET_MCUS * (b.price + b.validationFee);
+  check(_tx, b, params) {
+    const minimum = minimumBudget(b, params.minFeePerByte);
     if (b.budget < minimum) {
       throw new ValidationError(
         'BUDGET_TOO_SMALL',
-        `budget ${b.budget} Li is below 1,000 MCUs × (price + fee) = ${minimum} Li`,
+        `budget ${b.budget} Li is below 1,000 MCUs × (price + validation fee) plus their payouts' fees = ${minimum} Li`,
         {
           budget: b.budget,
           minimum,
@@ -158,6 +170,7 @@ export const contractRules: TxRules<ContractBody> = {
       status: STATUS_OPEN,
       growth: b.growth,
       maxBatch: b.maxBatch,
+      sampleRate: b.sampleRate,
       openedHeight: ctx.height,
       closedHeight: 0,
       firstPayoutHeight: 0,
@@ -170,6 +183,7 @@ export const contractRules: TxRules<ContractBody> = {
     codeBytes: new TextEncoder().encode(b.code).length,
     price: b.price,
     budget: b.budget,
+    sampleRate: b.sampleRate,
     growth: b.growth,
     maxBatch: b.maxBatch,
     validation: b.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
@@ -308,6 +322,51 @@ export const payoutRules: TxRules<PayoutBody> = {
     authority: format(addressOf(b.authority)),
   }),
 };
+
+/**
+ * The fee a payout pays: the minimum relay fee, minFeePerByte × its size.
+ * Every field but the ranges and the CID is fixed-width, so zeros stand in for
+ * the rest (the fee's own value, the signatures, the nonce).
+ */
+export function payoutFee(minFeePerByte: bigint, p: { ranges: readonly Range[]; cid: Uint8Array }): bigint {
+  const zeros = (n: number) => new Uint8Array(n);
+  const payload = payoutRules.encode({
+    contract: zeros(32),
+    ranges: [...p.ranges],
+    price: 0n,
+    timestamp: 0,
+    authority: zeros(PUBKEY_SIZE),
+    authoritySig: zeros(SIGNATURE_SIZE),
+  });
+  const tx = Transaction.create({
+    kind: TX_KINDS.payout,
+    sender: zeros(PUBKEY_SIZE),
+    nonce: 0n,
+    fee: 0n,
+    cid: p.cid,
+    payload,
+    signature: zeros(SIGNATURE_SIZE),
+  });
+  return minFeePerByte * BigInt(tx.size);
+}
+
+/** A batch's results are addressed by a CIDv1 of their SHA-256; every such CID has this length. */
+const RESULTS_CID = cidOf(new Uint8Array(0)).bytes;
+
+/**
+ * What a contract must hold when it opens (whitepaper §3): its first 1,000
+ * MCUs at price + validation fee, and "the transaction fees", the fees of the
+ * payouts (one range each) that pay those MCUs to one Solver on the lease
+ * schedule 1, g, g², … up to the maximum batch.
+ */
+export function minimumBudget(
+  b: Pick<ContractBody, 'price' | 'validationFee' | 'growth' | 'maxBatch'>,
+  minFeePerByte: bigint,
+): bigint {
+  const payouts = BigInt(leasesFor(Number(MIN_BUDGET_MCUS), b.growth, b.maxBatch));
+  const fee = payoutFee(minFeePerByte, { ranges: [{ start: 0, end: 1 }], cid: RESULTS_CID });
+  return MIN_BUDGET_MCUS * (b.price + b.validationFee) + payouts * fee;
+}
 
 export const closeRules: TxRules<CloseBody> = {
   kind: TX_KINDS.close,

@@ -1,6 +1,28 @@
 import type { Lease } from './messages.ts';
 import { MAX_INDEX, type Range, rangeCount, subtract, union } from './ranges.ts';
 
+/** A session's first lease, sent with the ack: one MCU. */
+export const FIRST_LEASE = 1;
+
+/**
+ * The lease after one of `last` MCUs: growth × last, at most the contract's
+ * maximum batch (1, g, g², …). The authority may lease less than this, to keep
+ * a batch's results and time within bounds, never more.
+ */
+export function nextLeaseSize(last: number, growth: number, maxBatch: number): number {
+  return Math.min(last * growth, maxBatch);
+}
+
+/** How many leases, so payouts, a session needs for its first `mcus` MCUs on that schedule. */
+export function leasesFor(mcus: number, growth: number, maxBatch: number): number {
+  let leases = 0;
+  for (let done = 0, size = FIRST_LEASE; done < mcus; size = nextLeaseSize(size, growth, maxBatch)) {
+    done += size;
+    leases++;
+  }
+  return leases;
+}
+
 export interface LeaseStatus {
   size: number | null;
   /** Paid on chain or signed by this authority and on its way there. */

@@ -40,6 +40,7 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
     paidMcus: c.paidMcus,
     growth: c.growth,
     maxBatch: c.maxBatch,
+    sampleRate: c.sampleRate,
     openedHeight: c.openedHeight,
     ...(c.closedHeight ? { closedHeight: c.closedHeight } : {}),
   };

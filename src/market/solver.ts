@@ -15,7 +15,7 @@ import { encodeResults } from '../content/results.ts';
 import { type ContractRuntime, type JsonValue, loadContract } from '../sandbox/index.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
-import { payoutRules } from './contract-tx.ts';
+import { payoutFee, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
 import { contractBody } from './rpc.ts';
@@ -331,7 +331,10 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
           authority: first.authorityKey,
           authoritySig: new Uint8Array(64),
         };
-        const fee = this.payoutFee(draft);
+        const fee = payoutFee(this.d.chain.params.minFeePerByte, {
+          ranges: [{ start: lease.start, end: lease.end }],
+          cid,
+        });
         await stream.write({
           type: 'result',
           leaseId: lease.id,
@@ -407,17 +410,6 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     );
     const tamper = this.d.tamper;
     return tamper ? outputsOf(outputList(outputs).map((o, k) => tamper(lease.start + k, o))) : outputs;
-  }
-
-  /** The minimum relay fee for a payout (its size does not depend on the fee's value). */
-  private payoutFee(draft: Omit<PayoutDraft, 'fee'>): bigint {
-    // Every field is fixed-width or already known: an unsigned draft has the final size.
-    const unsigned = Transaction.create({
-      ...this.payoutFields({ ...draft, fee: 0n }, 0n),
-      sender: this.pub,
-      signature: new Uint8Array(64),
-    });
-    return this.d.chain.params.minFeePerByte * BigInt(unsigned.size);
   }
 
   private payoutFields(d: PayoutDraft, nonce: bigint) {

@@ -33,6 +33,15 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI', asy
   );
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /COMPILE_ERROR.*line 3/);
+  const post = (...flags: string[]) =>
+    runZi(['contract', 'post', code, '--price', '10li', '--passphrase-file', pass, ...flags], env);
+  const badRate = await post('--budget', '1', '--sample-rate', '1001');
+  assert.equal(badRate.code, 1);
+  assert.match(badRate.stderr, /BAD_OPTION.*--sample-rate must be a whole number from 1 to 1000/);
+  // 1,000 MCUs at 10 Li and the fees of their 10 payouts (1, 2, … 512 MCUs) at 320 Li each.
+  const small = await post('--budget', '13199li');
+  assert.equal(small.code, 1);
+  assert.match(small.stderr, /BAD_OPTION.*at least 0\.0000132 Zi/);
 
   const posted = JSON.parse(
     await runZiOk(
@@ -44,6 +53,8 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI', asy
         '10li',
         '--budget',
         '0.00002',
+        '--sample-rate',
+        '25',
         '--passphrase-file',
         pass,
         '--wait',
@@ -64,6 +75,8 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI', asy
   assert.equal(shown.status, 'open');
   assert.equal(shown.code, SQUARE_CODE);
   assert.deepEqual(shown.paidRanges, []);
+  assert.equal(shown.sampleRate, 25);
+  assert.equal(JSON.parse(await runZiOk(['contract', 'status', posted.id, '--json'], env)).sampleRate, 25);
   const info = JSON.parse(await runZiOk(['chain', 'info', '--json'], env));
   assert.equal(info.difficulty.openProblems, 1);
 

@@ -12,7 +12,9 @@ import {
   STATE_CONTRACT,
   STATUS_CLOSED,
 } from '../../src/market/contract-state.ts';
-import { payoutRules } from '../../src/market/contract-tx.ts';
+import { contractRules, minimumBudget, payoutFee, payoutRules } from '../../src/market/contract-tx.ts';
+import { FIRST_LEASE, nextLeaseSize } from '../../src/market/leases.ts';
+import type { Range } from '../../src/market/ranges.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { devnet, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
 import { closeContract, contractBody, payout, postContract, topup } from '../support/market.ts';
@@ -77,7 +79,7 @@ test('a contract locks its budget in escrow, counts as an open problem, and clos
 
 test('payouts: paid once per index, only by the authority, at the contract price, within escrow', async (t) => {
   const { tc, bidder, g } = await marketChain(t);
-  const post = postContract(bidder, 0n, g, contractBody({ budget: 1_000_000n }));
+  const post = postContract(bidder, 0n, g, contractBody({ budget: 1_010_000n }));
   await mine(tc, { txs: [post], miner: MINER });
   const id = post.hash();
   const solver = keypair();
@@ -93,7 +95,7 @@ test('payouts: paid once per index, only by the authority, at the contract price
   assert.deepEqual(getPaidRanges(tc.chain.state, id), [{ start: 0, end: 3 }]);
   // 3 MCUs at 1,000 Li; the two payouts' fees come out of escrow, not the Solver's pay.
   assert.equal(getAccount(tc.chain.state, solver.address).balance, 3_000n);
-  assert.equal(getContract(tc.chain.state, id)!.escrow, 1_000_000n - 3_000n - 2_000n);
+  assert.equal(getContract(tc.chain.state, id)!.escrow, 1_010_000n - 3_000n - 2_000n);
 
   await expectInvalid(tc, [payout(solver, bidder, id, [{ start: 2, end: 5 }], 2n, g)], 'RANGE_ALREADY_PAID');
   await expectInvalid(tc, [payout(solver, stranger, id, [{ start: 10, end: 11 }], 2n, g)], 'NOT_AUTHORITY');
@@ -135,6 +137,69 @@ test('contracts whose code does not parse, lacks mcu/input, or whose budget is t
     'MISSING_EXPORT',
   );
   await expectInvalid(tc, [postContract(bidder, 0n, g, contractBody({ budget: 999_999n }))], 'BUDGET_TOO_SMALL');
+});
+
+test('the sample rate is part of the contract: 1–1000 per mille, one encoding, kept in the record', async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  const body = contractBody({ sampleRate: 37 });
+  const bytes = contractRules.encode(body);
+  assert.deepEqual(contractRules.decode(bytes, devnet), body);
+  assert.equal(contractRules.toJSON(body, String).sampleRate, 37);
+  for (const bad of [0, 1001, 65_535]) {
+    assert.throws(() => contractRules.decode(contractRules.encode({ ...body, sampleRate: bad }), devnet), {
+      code: 'BAD_VALUE',
+      message: /sampleRate must be 1\.\.1000/,
+    });
+  }
+  const post = postContract(bidder, 0n, g, body);
+  await mine(tc, { txs: [post], miner: MINER });
+  assert.equal(getContract(tc.chain.state, post.hash())!.sampleRate, 37);
+});
+
+test("a minimum-budget contract pays its first 1,000 MCUs in full, with its payouts' fees", async (t) => {
+  const cases = [
+    { price: 10n, growth: 2, maxBatch: 1_048_576, validation: 0, validationFee: 0n }, // the CLI's defaults
+    { price: 3n, growth: 3, maxBatch: 50, validation: 0, validationFee: 0n },
+    { price: 1n, growth: 1, maxBatch: 1, validation: 1, validationFee: 2n }, // 1,000 payouts of one MCU
+  ];
+  for (const terms of cases) {
+    const { tc, bidder, g } = await marketChain(t);
+    const budget = minimumBudget(terms, devnet.minFeePerByte);
+    const post = postContract(bidder, 0n, g, contractBody({ ...terms, budget }));
+    await mine(tc, { txs: [post], miner: MINER });
+    await expectInvalid(
+      tc,
+      [postContract(bidder, 1n, g, contractBody({ ...terms, budget: budget - 1n }))],
+      'BUDGET_TOO_SMALL',
+    );
+    const id = post.hash();
+    const solver = keypair();
+    // One Solver's leases: 1, g, g², … up to the maximum batch, each paid at the minimum relay fee.
+    const txs: Transaction[] = [];
+    for (
+      let start = 0, size = FIRST_LEASE;
+      start < 1000;
+      start += size, size = nextLeaseSize(size, terms.growth, terms.maxBatch)
+    ) {
+      const ranges: Range[] = [{ start, end: Math.min(1000, start + size) }];
+      const cid = new Uint8Array([1, 0x55, 0x12, 0x20, ...new Uint8Array(32).fill(txs.length & 0xff)]);
+      const fee = payoutFee(devnet.minFeePerByte, { ranges, cid });
+      const tx = payout(solver, bidder, id, ranges, BigInt(txs.length), g, { price: terms.price, cid, fee });
+      assert.equal(fee, devnet.minFeePerByte * BigInt(tx.size), 'payoutFee is the relay minimum of the real payout');
+      txs.push(tx);
+    }
+    await mine(tc, { txs, miner: MINER });
+    const c = getContract(tc.chain.state, id)!;
+    assert.equal(
+      c.paidMcus,
+      1000n,
+      JSON.stringify(terms, (_, v) => (typeof v === 'bigint' ? `${v}` : v)),
+    );
+    assert.equal(getAccount(tc.chain.state, solver.address).balance, 1000n * terms.price);
+    assert.equal(c.heldFees, 1000n * terms.validationFee);
+    assert.equal(c.escrow, 0n, 'the minimum is exactly enough');
+    await assertConserved(tc.chain);
+  }
 });
 
 test('the mempool compiles contract code in the sandbox and returns the error with its line', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LeaseBook } from '../../src/market/leases.ts';
+import { FIRST_LEASE, LeaseBook, leasesFor, nextLeaseSize } from '../../src/market/leases.ts';
 import { MAX_INDEX, type Range } from '../../src/market/ranges.ts';
 
 /** A hand-driven clock, so expiry is exact and tests never sleep. */
@@ -346,5 +346,20 @@ describe('LeaseBook', () => {
     const st = book.status();
     assert.equal(st.remaining, 0);
     assert.equal(book.complete, true);
+  });
+});
+
+describe('the lease schedule', () => {
+  it('grows 1, g, g², … up to the maximum batch, and counts the leases a number of MCUs needs', () => {
+    const sizes = [FIRST_LEASE];
+    while (sizes.length < 8) sizes.push(nextLeaseSize(sizes.at(-1)!, 3, 100));
+    assert.deepEqual(sizes, [1, 3, 9, 27, 81, 100, 100, 100]);
+    assert.equal(leasesFor(1000, 2, 1_048_576), 10); // 1 + 2 + … + 512 = 1023
+    assert.equal(leasesFor(1023, 2, 1_048_576), 10);
+    assert.equal(leasesFor(1024, 2, 1_048_576), 11);
+    assert.equal(leasesFor(1000, 2, 32), 36); // 1 … 16, then 31 leases of 32
+    assert.equal(leasesFor(1000, 1, 1_048_576), 1000);
+    assert.equal(leasesFor(1000, 16, 1), 1000);
+    assert.equal(leasesFor(0, 2, 64), 0);
   });
 });

@@ -21,6 +21,7 @@ export function contractBody(overrides: Partial<ContractBody> = {}): ContractBod
     code: SQUARE_CODE,
     price: 1_000n,
     budget: 2_000_000n,
+    sampleRate: 10,
     growth: 2,
     maxBatch: 64,
     validation: 0,
@@ -69,12 +70,12 @@ export function payout(
   ranges: Range[],
   nonce: bigint,
   genesis: Uint8Array,
-  opts: { price?: bigint; cid?: Uint8Array; timestamp?: number } = {},
+  opts: { price?: bigint; cid?: Uint8Array; timestamp?: number; fee?: bigint } = {},
 ) {
   const price = opts.price ?? 1_000n;
   const cid = opts.cid ?? new Uint8Array([1, 0x55, 0x12, 0x20, ...new Uint8Array(32).fill(7)]);
   const timestamp = opts.timestamp ?? 1_800_000_000_000;
-  const fee = 1_000n;
+  const fee = opts.fee ?? 1_000n;
   const authoritySig = signPayout(
     { contract, solver: solver.address, ranges, price, fee, timestamp, cid },
     authority.priv,
