@@ -12,13 +12,16 @@ import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
 import { concatOutputs, type Outputs, outputList, outputsOf } from '../content/outputs.ts';
 import { encodeResults } from '../content/results.ts';
-import { type ContractRuntime, type JsonValue, loadContract } from '../sandbox/index.ts';
+import { type ContractRuntime, type JsonValue, loadContract, type SandboxProcesses } from '../sandbox/index.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { payoutFee, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
 import { contractBody } from './rpc.ts';
+
+/** What measuring one contract's speed may cost a Solver at most, ms. */
+export const MEASURE_DEADLINE_MS = 3_000;
 
 export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
 
@@ -32,6 +35,8 @@ export interface SolverDeps {
   logger: Log;
   /** Sandboxes computing one lease side by side. */
   threads: number;
+  /** The sandbox processes its contracts run in (default: the shared ones). */
+  processes?: SandboxProcesses;
   /** Work this contract only; otherwise the best-paying open one. */
   contract?: Hash;
   minPrice?: bigint;
@@ -90,7 +95,8 @@ interface Engines {
  * worker sandboxes, and submits the payouts it gets signed.
  */
 export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: [string] }> {
-  private readonly d: Required<Omit<SolverDeps, 'contract' | 'tamper'>> & Pick<SolverDeps, 'contract' | 'tamper'>;
+  private readonly d: Required<Omit<SolverDeps, 'contract' | 'tamper' | 'processes'>> &
+    Pick<SolverDeps, 'contract' | 'tamper' | 'processes'>;
   private readonly pub: Uint8Array;
   private running = false;
   private loop?: Promise<void>;
@@ -145,7 +151,9 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     this.disposeEngines();
     const body = await contractBody(this.d.chain, id);
     const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
-    const runtimes = await Promise.all(Array.from({ length: this.d.threads }, () => loadContract(body.code, limits)));
+    const runtimes = await Promise.all(
+      Array.from({ length: this.d.threads }, () => loadContract(body.code, limits, { processes: this.d.processes })),
+    );
     this.engines = { id: key, runtimes, size: runtimes[0]!.size };
     return this.engines;
   }
@@ -172,18 +180,24 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     const known = this.rates.get(key);
     if (known !== undefined) return known;
     let rate = 0;
+    // One deadline for the whole measurement: a contract that hangs whoever
+    // runs it costs this Solver at most MEASURE_DEADLINE_MS, once (the rate
+    // 0 is remembered, so it is skipped from then on).
+    const deadline = performance.now() + MEASURE_DEADLINE_MS;
+    const left = () => Math.max(1, deadline - performance.now());
     try {
       const body = await contractBody(this.d.chain, id);
-      const rt = await loadContract(body.code, {
-        memoryLimitMiB: body.memoryMiB,
-        timeoutMs: Math.min(body.timeoutMs, 5_000),
-      });
+      const rt = await loadContract(
+        body.code,
+        { memoryLimitMiB: body.memoryMiB, timeoutMs: Math.min(body.timeoutMs, MEASURE_DEADLINE_MS) },
+        { processes: this.d.processes, deadlineMs: left() },
+      );
       try {
         let n = 1;
         for (;;) {
           const count = rt.size === null ? n : Math.min(n, rt.size);
           const t0 = performance.now();
-          await rt.runRange(0, count);
+          await rt.runRange(0, count, { deadlineMs: left() });
           const ms = performance.now() - t0;
           // Bounded so a cheap MCU's sample stays small; the rate is what counts, not the total.
           if (ms > 50 || count === rt.size || n >= 1 << 16) {

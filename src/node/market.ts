@@ -7,7 +7,7 @@ import { Authority } from '../market/authority.ts';
 import type { MarketHost, ResultStore } from '../market/host.ts';
 import { Solver, type SolverDeps } from '../market/solver.ts';
 import type { Network } from '../p2p/network.ts';
-import { SandboxPool } from '../sandbox/index.ts';
+import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
 import type { Logger } from './logger.ts';
 import { createMarketHost } from './market-host.ts';
 
@@ -61,7 +61,10 @@ export async function startMarket(opts: {
   });
   const host = await createMarketHost(network);
   const results = resultStore(content);
-  const sandboxes = new SandboxPool();
+  // This node's own sandbox processes: stopping it kills them at once, so
+  // shutdown never waits on contract code.
+  const processes = new SandboxProcesses({ max: Math.max(2, config.solver?.threads ?? 0) + 1 });
+  const sandboxes = new SandboxPool({ processes });
   let authority: Authority | undefined;
   let solver: Solver | undefined;
   if (config.authorityKey) {
@@ -78,7 +81,15 @@ export async function startMarket(opts: {
     authority.start();
   }
   if (config.solver) {
-    solver = new Solver({ chain, mempool, host, results, logger: logger.child({ mod: 'solver' }), ...config.solver });
+    solver = new Solver({
+      chain,
+      mempool,
+      host,
+      results,
+      processes,
+      logger: logger.child({ mod: 'solver' }),
+      ...config.solver,
+    });
     solver.start();
   }
   return {
@@ -88,6 +99,7 @@ export async function startMarket(opts: {
     solver,
     sandboxes,
     async stop() {
+      processes.close();
       authority?.stop();
       await solver?.stop();
       sandboxes.dispose();

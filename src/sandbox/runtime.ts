@@ -185,10 +185,10 @@ export class ContractRuntime {
    * input(i) and mcu(input(i)) for every i in [from, from + count), in one
    * call. The input passes to mcu as input returned it, as in plain JS.
    */
-  async runRange(from: number, count: number): Promise<RangeResult> {
+  async runRange(from: number, count: number, options?: CallOptions): Promise<RangeResult> {
     this.#checkRange(from, count);
     if (count === 0) return { from, inputs: [], outputs: [] };
-    const reply = this.#columns(await this.#call('runRange', from, count), 4, 'runRange');
+    const reply = this.#columns(await this.#call('runRange', from, count, options), 4, 'runRange');
     return {
       from,
       inputs: decodeColumn(reply[0], reply[1], count, MAX_JSON_DEPTH, 'runRange'),
