@@ -2,6 +2,8 @@ import { OrphanBlockError } from '../chain/chain.ts';
 import { FutureBlockError } from '../chain/checks.ts';
 import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
 import { MempoolError } from '../chain/mempool.ts';
+import { AdmissionError } from '../market/admission.ts';
+import { SandboxError } from '../sandbox/errors.ts';
 
 /** Misconduct seen on the wire that is not a chain rule: framing, limits, manners. */
 export class PeerError extends ZiError<
@@ -57,6 +59,13 @@ export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response
       err.code === 'RATE_LIMITED' ? 2 : err.code === 'TIMEOUT' ? 5 : err.code === 'UNEXPECTED' ? 20 : BAN_SCORE;
     return { verdict: penalty >= BAN_SCORE ? 'reject' : 'ignore', penalty, reason: err.code };
   }
+  if (err instanceof SandboxError) {
+    // Contract code at admission that hangs, bloats or kills its sandbox
+    // costs us a process: a few such from one peer add up to a ban.
+    const costly = err.code === 'TIMEOUT' || err.code === 'MEMORY_LIMIT' || err.code === 'CRASHED';
+    return { verdict: 'ignore', penalty: costly ? 10 : 5, reason: `SANDBOX_${err.code}` };
+  }
+  if (err instanceof AdmissionError) return { verdict: 'ignore', penalty: 2, reason: err.code };
   if (err instanceof ZiError) {
     // Any other typed error is ours (store, shutdown): the peer is not to blame.
     return { verdict: 'ignore', penalty: 0, reason: err.code };
