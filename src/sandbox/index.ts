@@ -6,12 +6,14 @@ export {
   CONTRACT_FILENAME,
   type JsonValue,
   MAX_JSON_DEPTH,
+  MEMORY_MARGIN_MIB,
+  memoryCeiling,
   resolveLimits,
   SANDBOX_POLICY,
   type SandboxLimits,
 } from './limits.ts';
 export { SandboxPool, type SandboxPoolOptions } from './pool.ts';
-export { MEMORY_MARGIN_MIB, SandboxProcesses } from './processes.ts';
+export { SandboxProcesses } from './processes.ts';
 export {
   ContractRuntime,
   defaultProcesses,

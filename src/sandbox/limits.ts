@@ -50,3 +50,15 @@ export function resolveLimits(limits: Partial<SandboxLimits> = {}): SandboxLimit
   }
   return out;
 }
+
+/**
+ * Resident memory a sandbox process may hold beyond its contract's memory
+ * cap: the process itself (Node and isolated-vm, about 45-60 MiB), plus two
+ * copies of the largest result (out of the isolate, and serialised).
+ */
+export const MEMORY_MARGIN_MIB = 64;
+
+/** Resident bytes past which a sandbox process running a call with these limits is killed. */
+export function memoryCeiling(limits: SandboxLimits): number {
+  return (limits.memoryLimitMiB + MEMORY_MARGIN_MIB) * 1024 * 1024 + 2 * limits.maxResultBytes;
+}

@@ -11,7 +11,10 @@
  * any passes the call's budget:
  *   wall  > 2 × timeout + WALL_SLACK_MS      → TIMEOUT
  *   CPU   > 4 × timeout + CPU_SLACK_MS       → TIMEOUT
- *   RSS   > RSS at call start + memory cap + MEMORY_MARGIN_MIB → MEMORY_LIMIT
+ *   RSS   > memoryCeiling(limits)             → MEMORY_LIMIT
+ * The process watches its own resident memory too, every millisecond, and
+ * kills itself past the same ceiling (worker.ts): strings and buffers can
+ * grow by hundreds of MiB between two of the host's looks.
  * (2 × timeout: the contract's top level and the operation each get one
  * timeout; isolated-vm enforces those itself, so the watchdog only ever
  * fires on what isolated-vm cannot stop). The call then fails with that
@@ -24,11 +27,9 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SandboxError, type SandboxErrorCode } from './errors.ts';
 import type { CallArg, RawReply } from './isolate.ts';
-import type { SandboxLimits } from './limits.ts';
+import { memoryCeiling, type SandboxLimits } from './limits.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
-/** Resident memory a call may add beyond its contract's memory cap before its process is killed. */
-export const MEMORY_MARGIN_MIB = 64;
 const WALL_SLACK_MS = 2_000;
 const CPU_SLACK_MS = 1_000;
 /** How often a running call's process is measured. */
@@ -65,7 +66,6 @@ interface Running {
   wallLimit: number;
   cpuLimitTicks: number;
   rssLimit: number;
-  cpuStart: number;
   rssPeak: number;
 }
 
@@ -93,7 +93,8 @@ class SandboxProcess {
       this.stderr = (this.stderr + chunk).slice(-2000);
     });
     this.child.on('message', (m: FromWorker) => onMessage(this, m));
-    this.child.on('exit', () => {
+    // 'close', not 'exit': stderr is read to its end first (it may say why the process died).
+    this.child.on('close', () => {
       this.dead = true;
       onExit(this);
     });
@@ -285,8 +286,7 @@ export class SandboxProcesses {
       id,
       wallLimit: Math.min(now + 2 * t + WALL_SLACK_MS, job.deadline),
       cpuLimitTicks: (m?.ticks ?? 0) + Math.ceil(((4 * t + CPU_SLACK_MS) * CLOCK_TICKS_PER_S) / 1000),
-      rssLimit: (m?.rss ?? 0) + (job.limits.memoryLimitMiB + MEMORY_MARGIN_MIB) * 1024 * 1024,
-      cpuStart: m?.ticks ?? 0,
+      rssLimit: memoryCeiling(job.limits),
       rssPeak: m?.rss ?? 0,
     };
     proc.hold(true);
@@ -318,11 +318,14 @@ export class SandboxProcesses {
     const r = proc.running;
     proc.running = undefined;
     if (r !== undefined) {
+      const oom = /ZI_SANDBOX_MEMORY (\d+)/.exec(proc.stderr);
       r.job.reject(
         proc.killedFor ??
-          new SandboxError('CRASHED', `${r.job.op}: the sandbox process died during the call`, {
-            op: r.job.op,
-          }),
+          (oom !== null
+            ? memoryKilled(r.job.op, r.job.limits.memoryLimitMiB, Number(oom[1]))
+            : new SandboxError('CRASHED', `${r.job.op}: the sandbox process died during the call`, {
+                op: r.job.op,
+              })),
       );
     } else if (!proc.ready && !this.#closed) {
       // It died starting up: fail the oldest waiting call rather than respawning forever.
@@ -367,11 +370,8 @@ export class SandboxProcesses {
       if (m !== undefined && m.rss > r.rssLimit) {
         p.kill(memoryKilled(op, limits.memoryLimitMiB, r.rssPeak));
       } else if (now > r.wallLimit || (m !== undefined && m.ticks > r.cpuLimitTicks)) {
-        // Near the cap when time ran out: a heap thrashing at its limit, not a slow loop.
-        const nearCap =
-          m !== undefined &&
-          m.rss - (r.rssLimit - (limits.memoryLimitMiB + MEMORY_MARGIN_MIB) * 1048576) >
-            0.75 * limits.memoryLimitMiB * 1048576;
+        // Near the ceiling when time ran out: a heap thrashing at its limit, not a slow loop.
+        const nearCap = m !== undefined && m.rss > 0.75 * r.rssLimit;
         p.kill(
           nearCap
             ? memoryKilled(op, limits.memoryLimitMiB, r.rssPeak)

@@ -4,9 +4,10 @@
  * (processes.ts). It holds no state the node needs: the host may SIGKILL it
  * at any moment and start another.
  */
+import { writeSync } from 'node:fs';
 import { SandboxError } from './errors.ts';
 import { type CallArg, IsolateRunner } from './isolate.ts';
-import type { SandboxLimits } from './limits.ts';
+import { memoryCeiling, type SandboxLimits } from './limits.ts';
 
 export type ToWorker =
   | {
@@ -42,7 +43,20 @@ async function call(m: Extract<ToWorker, { t: 'call' }>): Promise<void> {
       runner = new IsolateRunner(m.source, m.limits);
       runners.set(m.key, runner);
     }
-    send({ t: 'done', id: m.id, reply: await runner.call(m.op, m.a, m.b) });
+    const ceiling = memoryCeiling(runner.limits);
+    // The host looks every 10 ms; strings double faster than that.
+    const watch = setInterval(() => {
+      const rss = process.memoryUsage.rss();
+      if (rss > ceiling) {
+        writeSync(2, `\nZI_SANDBOX_MEMORY ${rss}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
+    }, 1);
+    try {
+      send({ t: 'done', id: m.id, reply: await runner.call(m.op, m.a, m.b) });
+    } finally {
+      clearInterval(watch);
+    }
   } catch (err) {
     const e =
       err instanceof SandboxError
