@@ -440,7 +440,7 @@ function handleLikeTheHost(outcome: Outcome<unknown>): string {
 
 describe('escape attempts reach no host object and change no host state', () => {
   for (const c of CASES) {
-    test(c.name, async () => {
+    test(c.name, async (t) => {
       guard.label(c.name);
       let rt: ContractRuntime | undefined;
       try {
@@ -456,6 +456,7 @@ describe('escape attempts reach no host object and change no host state', () => 
           assert.equal(c.codes, undefined, `expected ${c.codes?.join('/')}, got ${JSON.stringify(outcome.value)}`);
         }
         const text = handleLikeTheHost(outcome);
+        t.diagnostic(outcome.error instanceof SandboxError ? outcome.error.code : `value ${text.slice(0, 100)}`);
         assert.doesNotMatch(text, /pid:\d/, 'contract code reached a process object');
         assert.ok(
           !text.includes(REPO),
