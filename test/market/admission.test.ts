@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  ADMISSION_BUDGET_MS,
+  ADMISSION_DEADLINE_MS,
+  ADMISSION_REFILL_PER_S,
+  AdmissionBudget,
+  AdmissionError,
+  admitContractCode,
+} from '../../src/market/admission.ts';
+import { SandboxError } from '../../src/sandbox/index.ts';
+
+const LIMITS = { memoryLimitMiB: 32, timeoutMs: 10_000 };
+const OK = 'function input(i) { return i; }\nfunction mcu(x) { return x; }\n';
+const SPINS = 'for (;;) {}\nfunction input(i) { return i; }\nfunction mcu(x) { return x; }\n';
+const HANGS =
+  'Promise.reject(new Proxy({}, { get() { for (;;) {} } }));\nfunction input(i) { return i; }\nfunction mcu(x) { return x; }\n';
+
+test('an origin that spends its admission budget is refused until it refills; others are not', () => {
+  let now = 0;
+  const budget = new AdmissionBudget(() => now);
+  budget.check('peer-a');
+  budget.spend('peer-a', ADMISSION_BUDGET_MS);
+  assert.throws(
+    () => budget.check('peer-a'),
+    (e: unknown) => e instanceof AdmissionError && e.code === 'ADMISSION_BUDGET',
+  );
+  budget.check('peer-b');
+  now += 1000 / ADMISSION_REFILL_PER_S + 1; // a little over one ms of budget back
+  budget.check('peer-a');
+  // Cheap refusals still cost something, so a flood of them adds up.
+  const cheap = new AdmissionBudget(() => now);
+  let admitted = 0;
+  for (let k = 0; k < 10_000; k++) {
+    try {
+      cheap.check('flood');
+      cheap.spend('flood', 0);
+      admitted++;
+    } catch {
+      break;
+    }
+  }
+  assert.ok(admitted > 0 && admitted < 1000, `${admitted} free admissions`);
+});
+
+test('admission ends within its deadline for code that loops or hangs its host at top level', async () => {
+  for (const code of [SPINS, HANGS]) {
+    const t0 = performance.now();
+    await assert.rejects(
+      admitContractCode(code, LIMITS, 'test-hostile'),
+      (e: unknown) => e instanceof SandboxError && e.code === 'TIMEOUT',
+    );
+    assert.ok(performance.now() - t0 < ADMISSION_DEADLINE_MS + 1_000, `took ${Math.round(performance.now() - t0)} ms`);
+  }
+  // That origin's budget is spent; an honest one is admitted at once.
+  await assert.rejects(admitContractCode(OK, LIMITS, 'test-hostile'), AdmissionError);
+  await admitContractCode(OK, LIMITS, 'test-honest');
+});
