@@ -371,7 +371,7 @@ export class SandboxProcesses {
         p.kill(memoryKilled(op, limits.memoryLimitMiB, r.rssPeak));
       } else if (now > r.wallLimit || (m !== undefined && m.ticks > r.cpuLimitTicks)) {
         // Near the ceiling when time ran out: a heap thrashing at its limit, not a slow loop.
-        const nearCap = m !== undefined && m.rss > 0.75 * r.rssLimit;
+        const nearCap = m !== undefined && m.rss > r.rssLimit - (limits.memoryLimitMiB / 4) * 1048576;
         p.kill(
           nearCap
             ? memoryKilled(op, limits.memoryLimitMiB, r.rssPeak)

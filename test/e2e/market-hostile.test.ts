@@ -4,7 +4,7 @@ import { getAccount } from '../../src/chain/accounts.ts';
 import { getContract, getPaidRanges } from '../../src/market/contract-state.ts';
 import { cookiePath } from '../../src/node/config.ts';
 import { RpcClient } from '../../src/node/rpc/client.ts';
-import { keypair } from '../support/chain.ts';
+import { keypair, transfer } from '../support/chain.ts';
 import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 
@@ -21,12 +21,13 @@ test('a hostile contract beside an honest one: the Solver skips it and is paid b
   const attacker = keypair();
   const node = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv } });
   const peer = node.network!.addresses();
-  const bad = await startZiNode(t, { mine: attacker.address, peers: peer, market: { authorityKey: attacker.priv } });
+  const bad = await startZiNode(t, { peers: peer, market: { authorityKey: attacker.priv } });
+  await until('the bidder is funded', () => getAccount(node.chain.state, bidder.address).balance > 200n * 10n ** 9n);
+  await node.mempool.accept(transfer(bidder, attacker.address, 100n * 10n ** 9n, 0n, node.chain.genesisHash));
   await until(
-    'both are funded',
-    () => node.chain.height >= 3 && getAccount(node.chain.state, attacker.address).balance > 0n,
+    'the attacker is funded, as its node sees it',
+    () => getAccount(bad.chain.state, attacker.address).balance > 0n,
   );
-
   // The attacker posts on its own node; the miner admits it from gossip.
   const hostile = postContract(
     attacker,
@@ -60,7 +61,7 @@ test('a hostile contract beside an honest one: the Solver skips it and is paid b
 
   const honest = postContract(
     bidder,
-    0n,
+    1n,
     node.chain.genesisHash,
     contractBody({ code: HONEST, price: 1_000n, maxBatch: 64 }),
   );
