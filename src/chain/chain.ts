@@ -18,8 +18,10 @@ import {
   STATUS_CONNECTED,
   STATUS_HAS_BODY,
   STATUS_INVALID,
+  StoreError,
 } from './store/chaindb.ts';
 import { STATE_OPEN_PROBLEMS } from './store/layout.ts';
+import { reindexHint } from './store/open.ts';
 import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
 
 export type { ChainEntry };
@@ -35,6 +37,8 @@ export interface ChainOptions {
   clock?: () => number;
   /** Extra threads for block signature checks (default: all cores but one). */
   verifyThreads?: number;
+  /** Open a store whose reindex is under way (reindex.ts only). */
+  reindexing?: boolean;
 }
 
 export interface TipChange {
@@ -84,23 +88,35 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   static async open(opts: ChainOptions): Promise<Chain> {
     const genesis = genesisBlock(opts.params);
-    const store = await ChainDB.open(opts.path, genesis, opts.params);
+    const store = await ChainDB.open(opts.path, genesis, opts.params, { reindexing: opts.reindexing });
     const chain = new Chain(store, opts, genesis);
-    await chain.load();
+    try {
+      await chain.load();
+    } catch (err) {
+      await chain.close();
+      throw err;
+    }
     return chain;
   }
 
   private async load(): Promise<void> {
     for await (const e of this.store.entries()) this.index.set(toHex(e.hash), e);
     const tip = this.index.get(toHex(await this.store.tipHash()));
-    if (tip === undefined) throw new ZiError('CORRUPT', 'tip block has no index entry');
+    if (tip === undefined) throw this.damaged('the tip block has no index entry');
     this.#tip = tip;
     for (let e: ChainEntry | undefined = tip; e; e = e.height === 0 ? undefined : this.entry(e.header.parent)) {
       this.mainChain[e.height] = e.hash;
     }
     if (this.mainChain.length !== tip.height + 1 || this.mainChain.some((h) => h === undefined)) {
-      throw new ZiError('CORRUPT', 'main chain has a gap in the block index');
+      throw this.damaged('the main chain has a gap in the block index');
     }
+  }
+
+  private damaged(what: string): StoreError {
+    const dir = this.store.path;
+    return new StoreError('DB_CORRUPT', `chain database ${dir} is damaged: ${what}; ${reindexHint(dir)}`, {
+      file: dir,
+    });
   }
 
   close(): Promise<void> {
@@ -254,7 +270,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     let e: ChainEntry = entry;
     while (!this.isMain(e)) {
       const parent = this.entry(e.header.parent);
-      if (parent === undefined) throw new ZiError('CORRUPT', 'side chain has a gap in the block index');
+      if (parent === undefined) throw this.damaged('a side chain has a gap in the block index');
       e = parent;
     }
     return e;
@@ -274,7 +290,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const connected: Block[] = [];
     for (const e of path) {
       const block = e === target && targetBlock ? targetBlock : await this.getBlock(e.hash);
-      if (block === undefined) throw new ZiError('CORRUPT', `block body ${toHex(e.hash)} is missing`);
+      if (block === undefined) throw this.damaged(`block body ${toHex(e.hash)} is missing`);
       try {
         await this.connectTip(block, e);
       } catch (err) {
@@ -361,9 +377,9 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   private async disconnectTip(): Promise<Block> {
     const entry = this.#tip;
-    if (entry.height === 0) throw new ZiError('CORRUPT', 'cannot disconnect genesis');
+    if (entry.height === 0) throw this.damaged('the chain wants to disconnect genesis');
     const block = await this.getBlock(entry.hash);
-    if (block === undefined) throw new ZiError('CORRUPT', `block body ${toHex(entry.hash)} is missing`);
+    if (block === undefined) throw this.damaged(`block body ${toHex(entry.hash)} is missing`);
     await this.store.disconnect(this.record(block, entry, []));
     this.mainChain.length = entry.height;
     this.#tip = this.entry(entry.header.parent)!;

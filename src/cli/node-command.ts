@@ -84,6 +84,11 @@ export function nodeCommand(program: Command): void {
         '--bidder',
         "unlock the wallet and act as your contracts' authority: lease, validate, sign payouts",
         false,
+      )
+      .option(
+        '--reindex',
+        'first rebuild the state and indexes from the blocks stored in the data dir (after damage)',
+        false,
       ),
   ).action(async (flags) => {
     const config = resolveConfig(flags);
