@@ -26,6 +26,9 @@ import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
 
 export type { ChainEntry };
 
+/** Main-chain blocks whose body and undo data are read back at every start. */
+const CHECK_BLOCKS = 6;
+
 /** A block whose parent we do not have: the caller fetches ancestors. */
 export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string; hash: string }> {}
 
@@ -110,6 +113,13 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.mainChain.length !== tip.height + 1 || this.mainChain.some((h) => h === undefined)) {
       throw this.damaged('the main chain has a gap in the block index');
     }
+    // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.
+    await this.store.verifyState();
+    for (let h = tip.height; h > Math.max(0, tip.height - CHECK_BLOCKS); h--) {
+      const e = this.entryAtHeight(h)!;
+      if ((await this.store.getBlockBytes(e.hash)) === undefined) throw this.damaged(`block ${h} has no body`);
+      if (!(await this.store.hasUndo(e.hash))) throw this.damaged(`block ${h} has no undo data`);
+    }
   }
 
   private damaged(what: string): StoreError {
@@ -167,8 +177,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     return h !== undefined && toHex(h) === toHex(entry.hash);
   }
 
-  getBlock(hash: Hash): Promise<Block | undefined> {
-    return this.store.getBlock(hash, this.params);
+  /** A stored block; one whose entry says it is stored but that is not there is damage (DB_CORRUPT). */
+  async getBlock(hash: Hash): Promise<Block | undefined> {
+    const block = await this.store.getBlock(hash, this.params);
+    const entry = this.entry(hash);
+    if (block === undefined && entry && entry.status & STATUS_HAS_BODY) {
+      throw this.damaged(`the body of block ${entry.height} (${toHex(hash)}) is missing`);
+    }
+    return block;
   }
 
   openProblems(state: StateReader = this.state): number {

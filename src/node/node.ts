@@ -10,7 +10,7 @@ import { reindex } from '../chain/reindex.ts';
 import type { TxRulesRegistry } from '../chain/tx-rules.ts';
 import { Miner } from '../miner/miner.ts';
 import { Network } from '../p2p/network.ts';
-import { readKeystore } from '../wallet/keystore.ts';
+import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, mempoolPath, type NodeConfig, walletPath } from './config.ts';
 import type { Logger } from './logger.ts';
 import { type MarketConfig, type MarketServices, startMarket } from './market.ts';
@@ -209,7 +209,9 @@ async function walletAddress(config: NodeConfig): Promise<Uint8Array> {
   try {
     const file = await readKeystore(walletPath(config.datadir));
     return parseAddress(file.address, config.params.hrp);
-  } catch {
+  } catch (err) {
+    // A damaged keystore says so; only a missing one asks for a wallet or an address.
+    if (!(err instanceof KeystoreError) || err.code !== 'NOT_FOUND') throw err;
     throw new NodeError(
       'NO_MINER_ADDRESS',
       `--mine needs an address for the rewards: pass --miner-address, or create a wallet first (zi wallet create --network ${config.params.name})`,

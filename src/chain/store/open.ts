@@ -25,13 +25,16 @@ export function reindexHint(dir: string): string {
 /** Files LevelDB writes before any data, so a directory holding only these has nothing to lose. */
 const EMPTY_DB_FILES = new Set(['LOCK', 'LOG', 'LOG.old']);
 
+const CHAIN_FILE_HINT =
+  'restore the directory from a backup, or move the file away to start an empty chain that downloads its blocks from peers';
+
 /**
  * A database directory is new when it does not exist or holds nothing but
  * what LevelDB writes before the first record. Only then may it be created:
  * creating over existing files (say, after CURRENT was lost) makes LevelDB
  * start an empty database and delete the old tables as garbage.
  */
-export async function isNewDatabase(path: string): Promise<boolean> {
+export async function isNewDatabase(path: string, fileHint = CHAIN_FILE_HINT): Promise<boolean> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
@@ -40,11 +43,9 @@ export async function isNewDatabase(path: string): Promise<boolean> {
     throw err;
   }
   if (!info.isDirectory()) {
-    throw new StoreError(
-      'DB_NOT_DIRECTORY',
-      `${path} is a file, not a database directory: restore the directory from a backup, or move the file away to start an empty chain that downloads its blocks from peers`,
-      { file: path },
-    );
+    throw new StoreError('DB_NOT_DIRECTORY', `${path} is a file, not a database directory: ${fileHint}`, {
+      file: path,
+    });
   }
   return (await readdir(path)).every((f) => EMPTY_DB_FILES.has(f));
 }
@@ -65,10 +66,32 @@ export async function openLevel(path: string, what = 'chain database', hint = re
   return db;
 }
 
+/**
+ * Why the level database in `path` does not open, as a StoreError, found by
+ * opening it once more without creating anything: for stores such as the IPFS
+ * blockstore whose wrappers keep only "Database failed to open".
+ */
+export async function diagnoseLevel(path: string, what: string, hint: string): Promise<unknown> {
+  const probe = new Level(path, { createIfMissing: false });
+  try {
+    await probe.open();
+  } catch (err) {
+    return openError(path, err, what, hint);
+  }
+  await probe.close();
+  return undefined;
+}
+
 /** Turns LevelDB's "Database failed to open" into an error that names the file and what to do. */
 export async function openError(path: string, err: unknown, what: string, hint: string): Promise<unknown> {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const reason = cause?.message ?? (err as Error)?.message ?? String(err);
+  const current = await readFile(join(path, 'CURRENT'), 'utf8').catch(() => undefined);
+  if (current !== undefined && !/^MANIFEST-\d+\n$/.test(current)) {
+    // LevelDB reads any text there as a file name and reports that file missing.
+    const file = join(path, 'CURRENT');
+    return new StoreError('DB_CORRUPT', `${what} file ${file} is damaged (it names no MANIFEST): ${hint}`, { file });
+  }
   if (cause?.code === 'LEVEL_LOCKED') return new StoreError('DB_LOCKED', `${path} is in use by another process`);
   if (cause?.code === 'LEVEL_IO_ERROR' && reason.endsWith('Not a directory')) {
     return new StoreError('DB_NOT_DIRECTORY', `${path} is not a directory (${reason}): ${hint}`, { file: path });
