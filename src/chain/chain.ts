@@ -18,11 +18,16 @@ import {
   STATUS_CONNECTED,
   STATUS_HAS_BODY,
   STATUS_INVALID,
+  StoreError,
 } from './store/chaindb.ts';
 import { STATE_OPEN_PROBLEMS } from './store/layout.ts';
+import { reindexHint } from './store/open.ts';
 import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
 
 export type { ChainEntry };
+
+/** Main-chain blocks whose body and undo data are read back at every start. */
+const CHECK_BLOCKS = 6;
 
 /** A block whose parent we do not have: the caller fetches ancestors. */
 export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string; hash: string }> {}
@@ -35,6 +40,8 @@ export interface ChainOptions {
   clock?: () => number;
   /** Extra threads for block signature checks (default: all cores but one). */
   verifyThreads?: number;
+  /** Open a store whose reindex is under way (reindex.ts only). */
+  reindexing?: boolean;
 }
 
 export interface TipChange {
@@ -84,23 +91,42 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   static async open(opts: ChainOptions): Promise<Chain> {
     const genesis = genesisBlock(opts.params);
-    const store = await ChainDB.open(opts.path, genesis, opts.params);
+    const store = await ChainDB.open(opts.path, genesis, opts.params, { reindexing: opts.reindexing });
     const chain = new Chain(store, opts, genesis);
-    await chain.load();
+    try {
+      await chain.load();
+    } catch (err) {
+      await chain.close();
+      throw err;
+    }
     return chain;
   }
 
   private async load(): Promise<void> {
     for await (const e of this.store.entries()) this.index.set(toHex(e.hash), e);
     const tip = this.index.get(toHex(await this.store.tipHash()));
-    if (tip === undefined) throw new ZiError('CORRUPT', 'tip block has no index entry');
+    if (tip === undefined) throw this.damaged('the tip block has no index entry');
     this.#tip = tip;
     for (let e: ChainEntry | undefined = tip; e; e = e.height === 0 ? undefined : this.entry(e.header.parent)) {
       this.mainChain[e.height] = e.hash;
     }
     if (this.mainChain.length !== tip.height + 1 || this.mainChain.some((h) => h === undefined)) {
-      throw new ZiError('CORRUPT', 'main chain has a gap in the block index');
+      throw this.damaged('the main chain has a gap in the block index');
     }
+    // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.
+    await this.store.verifyState();
+    for (let h = tip.height; h > Math.max(0, tip.height - CHECK_BLOCKS); h--) {
+      const e = this.entryAtHeight(h)!;
+      if ((await this.store.getBlockBytes(e.hash)) === undefined) throw this.damaged(`block ${h} has no body`);
+      if (!(await this.store.hasUndo(e.hash))) throw this.damaged(`block ${h} has no undo data`);
+    }
+  }
+
+  private damaged(what: string): StoreError {
+    const dir = this.store.path;
+    return new StoreError('DB_CORRUPT', `chain database ${dir} is damaged: ${what}; ${reindexHint(dir)}`, {
+      file: dir,
+    });
   }
 
   close(): Promise<void> {
@@ -151,8 +177,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     return h !== undefined && toHex(h) === toHex(entry.hash);
   }
 
-  getBlock(hash: Hash): Promise<Block | undefined> {
-    return this.store.getBlock(hash, this.params);
+  /** A stored block; one whose entry says it is stored but that is not there is damage (DB_CORRUPT). */
+  async getBlock(hash: Hash): Promise<Block | undefined> {
+    const block = await this.store.getBlock(hash, this.params);
+    const entry = this.entry(hash);
+    if (block === undefined && entry && entry.status & STATUS_HAS_BODY) {
+      throw this.damaged(`the body of block ${entry.height} (${toHex(hash)}) is missing`);
+    }
+    return block;
   }
 
   openProblems(state: StateReader = this.state): number {
@@ -254,7 +286,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     let e: ChainEntry = entry;
     while (!this.isMain(e)) {
       const parent = this.entry(e.header.parent);
-      if (parent === undefined) throw new ZiError('CORRUPT', 'side chain has a gap in the block index');
+      if (parent === undefined) throw this.damaged('a side chain has a gap in the block index');
       e = parent;
     }
     return e;
@@ -274,7 +306,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const connected: Block[] = [];
     for (const e of path) {
       const block = e === target && targetBlock ? targetBlock : await this.getBlock(e.hash);
-      if (block === undefined) throw new ZiError('CORRUPT', `block body ${toHex(e.hash)} is missing`);
+      if (block === undefined) throw this.damaged(`block body ${toHex(e.hash)} is missing`);
       try {
         await this.connectTip(block, e);
       } catch (err) {
@@ -361,9 +393,9 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   private async disconnectTip(): Promise<Block> {
     const entry = this.#tip;
-    if (entry.height === 0) throw new ZiError('CORRUPT', 'cannot disconnect genesis');
+    if (entry.height === 0) throw this.damaged('the chain wants to disconnect genesis');
     const block = await this.getBlock(entry.hash);
-    if (block === undefined) throw new ZiError('CORRUPT', `block body ${toHex(entry.hash)} is missing`);
+    if (block === undefined) throw this.damaged(`block body ${toHex(entry.hash)} is missing`);
     await this.store.disconnect(this.record(block, entry, []));
     this.mainChain.length = entry.height;
     this.#tip = this.entry(entry.header.parent)!;

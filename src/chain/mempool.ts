@@ -41,7 +41,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   private readonly chain: Chain;
   private readonly byId = new Map<string, MempoolEntry>();
   private readonly bySender = new Map<string, MempoolEntry[]>();
-  private readonly maxBytes: number;
+  readonly maxBytes: number;
   private readonly bump: bigint;
   private bytes = 0;
 

@@ -59,14 +59,15 @@ async function runNode(
   onStarted?: (node: ZiNode) => void,
 ): Promise<void> {
   const node = await ZiNode.start(config, { logger, market });
-  const endpoint = endpointPath(config.datadir);
-  await writeFile(endpoint, JSON.stringify({ host: node.rpc.host, port: node.rpc.port, pid: process.pid }));
+  // Before any await: a signal right after "node started" must still stop the node cleanly (and save mempool.dat).
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     void node.stop();
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  const endpoint = endpointPath(config.datadir);
+  await writeFile(endpoint, JSON.stringify({ host: node.rpc.host, port: node.rpc.port, pid: process.pid }));
   onStarted?.(node);
   await node.finished;
   await rm(endpoint, { force: true });
@@ -83,6 +84,11 @@ export function nodeCommand(program: Command): void {
       .option(
         '--bidder',
         "unlock the wallet and act as your contracts' authority: lease, validate, sign payouts",
+        false,
+      )
+      .option(
+        '--reindex',
+        'first rebuild the state and indexes from the blocks stored in the data dir (after damage)',
         false,
       ),
   ).action(async (flags) => {

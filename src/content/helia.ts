@@ -8,6 +8,7 @@ import { LevelDatastore } from 'datastore-level';
 import { createHeliaLight, type Helia } from 'helia';
 import type { CID } from 'multiformats/cid';
 import type { Logger } from 'pino';
+import { diagnoseLevel, isNewDatabase } from '../chain/store/open.ts';
 import { checkCid, cidOf, verifyCid } from './cid.ts';
 import { ContentError } from './errors.ts';
 import {
@@ -60,16 +61,27 @@ export function ipfsDir(datadir: string): { blocks: string; datastore: string } 
  */
 export async function openHeliaStore(opts: HeliaStoreOptions): Promise<HeliaContentStore> {
   const dirs = ipfsDir(opts.datadir);
+  const hint = (dir: string) =>
+    `restore ${dir} from a backup, or move it away to start an empty IPFS store (what you pinned is then only where peers have it)`;
+  // As for the chain: created only when new, never over the files of a damaged store.
+  const create = {
+    blocks: await isNewDatabase(dirs.blocks, hint(dirs.blocks)),
+    datastore: await isNewDatabase(dirs.datastore, hint(dirs.datastore)),
+  };
   await mkdir(dirs.blocks, { recursive: true });
   await mkdir(dirs.datastore, { recursive: true });
-  const blocks = new LevelBlockstore(dirs.blocks);
-  const datastore = new LevelDatastore(dirs.datastore);
+  const blocks = new LevelBlockstore(dirs.blocks, { createIfMissing: create.blocks });
+  const datastore = new LevelDatastore(dirs.datastore, { createIfMissing: create.datastore });
   try {
     await blocks.open();
     await datastore.open();
   } catch (err) {
     await blocks.close().catch(() => {});
     await datastore.close().catch(() => {});
+    for (const dir of [dirs.blocks, dirs.datastore]) {
+      const why = await diagnoseLevel(dir, 'IPFS store', hint(dir));
+      if (why !== undefined) throw why;
+    }
     throw new ContentError(
       'UNAVAILABLE',
       `cannot open the IPFS store in ${join(opts.datadir, 'ipfs')}`,
@@ -91,7 +103,15 @@ export async function openHeliaStore(opts: HeliaStoreOptions): Promise<HeliaCont
     await helia.stop().catch(() => {});
     await blocks.close().catch(() => {});
     await datastore.close().catch(() => {});
-    throw new ContentError('UNAVAILABLE', 'cannot start the embedded IPFS node', {}, { cause: err });
+    // Helia reads its datastore as it starts: a damaged one shows here first.
+    const reason = String((err as Error)?.message ?? err).split('\n')[0];
+    const dir = join(opts.datadir, 'ipfs');
+    throw new ContentError(
+      'UNAVAILABLE',
+      `cannot start the embedded IPFS node (${reason}): ${hint(dir)}`,
+      {},
+      { cause: err },
+    );
   }
   return new HeliaContentStore(helia, blocks, datastore, opts.logger, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { parseAddress } from '../chain/address.ts';
 import { ZiError } from '../chain/errors.ts';
+import { MEMPOOL_FILE } from '../chain/mempool-file.ts';
 import { isNetworkName, NETWORKS, type NetworkParams } from '../chain/params.ts';
 
 export class ConfigError extends ZiError<'BAD_OPTION'> {}
@@ -21,6 +22,8 @@ export interface NodeConfig {
   peers?: string[];
   /** LAN discovery by mDNS. */
   mdns?: boolean;
+  /** Rebuild the state and indexes from the stored blocks before starting. */
+  reindex?: boolean;
 }
 
 export interface NodeFlags {
@@ -33,6 +36,7 @@ export interface NodeFlags {
   listen?: string[];
   peer?: string[];
   mdns?: boolean;
+  reindex?: boolean;
 }
 
 /** ~/.zi/<network>, or $ZI_HOME/<network> when set (tests, several nodes on one machine). */
@@ -72,6 +76,7 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     listen: multiaddrs(flags.listen ?? [`/ip4/0.0.0.0/tcp/${params.defaultP2pPort}`], '--listen'),
     peers: multiaddrs(flags.peer ?? [], '--peer'),
     mdns: flags.mdns ?? false,
+    reindex: flags.reindex ?? false,
   };
 }
 
@@ -88,6 +93,10 @@ function multiaddrs(values: string[], what: string): string[] {
 
 export function cookiePath(datadir: string): string {
   return join(datadir, '.cookie');
+}
+
+export function mempoolPath(datadir: string): string {
+  return join(datadir, MEMPOOL_FILE);
 }
 
 export function walletPath(datadir: string): string {

@@ -5,11 +5,13 @@ import { Chain } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import { Mempool } from '../chain/mempool.ts';
+import { loadMempool, saveMempool } from '../chain/mempool-file.ts';
+import { reindex } from '../chain/reindex.ts';
 import type { TxRulesRegistry } from '../chain/tx-rules.ts';
 import { Miner } from '../miner/miner.ts';
 import { Network } from '../p2p/network.ts';
-import { readKeystore } from '../wallet/keystore.ts';
-import { cookiePath, type NodeConfig, walletPath } from './config.ts';
+import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
+import { cookiePath, mempoolPath, type NodeConfig, walletPath } from './config.ts';
 import type { Logger } from './logger.ts';
 import { type MarketConfig, type MarketServices, startMarket } from './market.ts';
 import { createRpcServer, type RpcServer } from './rpc/server.ts';
@@ -60,17 +62,31 @@ export class ZiNode {
     const { logger } = opts;
     const { params } = config;
     await mkdir(config.datadir, { recursive: true, mode: 0o700 });
-    const chain = await Chain.open({
-      path: join(config.datadir, 'chain'),
-      params,
-      rules: opts.rules ?? nodeRules(),
-    }).catch((err) => {
-      if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err?.cause?.code === 'LEVEL_LOCKED') {
+    const chainOpts = { path: join(config.datadir, 'chain'), params, rules: opts.rules ?? nodeRules() };
+    const locked = (err: { code?: string }) => {
+      if (err?.code === 'DB_LOCKED') {
         throw new NodeError('DATADIR_LOCKED', `another zi node is already using ${config.datadir}`);
       }
       throw err;
-    });
+    };
+    if (config.reindex) {
+      logger.info({ datadir: config.datadir }, 'reindexing: rebuilding the state from the stored blocks');
+      const report = await reindex(chainOpts, (p) => logger.info(p, 'reindex progress')).catch(locked);
+      logger.info(report, 'reindex done');
+      if (report.damaged + report.unreachable > 0) {
+        logger.warn(
+          { damaged: report.damaged, unreachable: report.unreachable },
+          'stored blocks were lost: the node downloads them again from its peers',
+        );
+      }
+    }
+    const chain = await Chain.open(chainOpts).catch(locked);
     const mempool = new Mempool(chain);
+    const saved = await loadMempool(mempoolPath(config.datadir), mempool, chain.genesisHash, params.maxTxBytes);
+    if (saved.refused)
+      logger.warn({ err: saved.refused.toJSON() }, 'mempool.dat refused: starting with an empty mempool');
+    else if (saved.loaded + saved.dropped > 0)
+      logger.info({ loaded: saved.loaded, dropped: saved.dropped }, 'mempool loaded');
     chain.on('tip', (change) => {
       mempool.onTip(change);
       const fields = { height: change.tip.height, hash: toHex(change.tip.hash), mempool: mempool.count };
@@ -175,6 +191,12 @@ export class ZiNode {
       await this.market?.stop();
       await this.network?.stop();
       await this.rpc.close();
+      try {
+        const saved = await saveMempool(mempoolPath(this.config.datadir), this.mempool, this.chain.genesisHash);
+        this.logger.info({ txs: saved }, 'mempool saved');
+      } catch (err) {
+        this.logger.error({ err: String(err) }, 'mempool.dat not written');
+      }
       await this.chain.close();
       this.logger.info({ height: this.chain.height }, 'stopped');
       this.done.resolve();
@@ -187,7 +209,9 @@ async function walletAddress(config: NodeConfig): Promise<Uint8Array> {
   try {
     const file = await readKeystore(walletPath(config.datadir));
     return parseAddress(file.address, config.params.hrp);
-  } catch {
+  } catch (err) {
+    // A damaged keystore says so; only a missing one asks for a wallet or an address.
+    if (!(err instanceof KeystoreError) || err.code !== 'NOT_FOUND') throw err;
     throw new NodeError(
       'NO_MINER_ADDRESS',
       `--mine needs an address for the rewards: pass --miner-address, or create a wallet first (zi wallet create --network ${config.params.name})`,

@@ -1,13 +1,12 @@
-import { Level } from 'level';
 import type { Address } from '../address.ts';
 import { Block } from '../block.ts';
 import { concatBytes, equalBytes, Reader, toHex, Writer } from '../encoding.ts';
-import { ZiError } from '../errors.ts';
 import { bigIntToBytes32, type Hash, hashToBigInt } from '../hash.ts';
 import { BlockHeader, HEADER_SIZE } from '../header.ts';
 import type { NetworkParams } from '../params.ts';
 import type { StateChange, StateReader } from '../state.ts';
 import {
+  DB_REINDEXING,
   DB_TIP,
   DB_VERSION,
   dbKey,
@@ -21,6 +20,10 @@ import {
   SCHEMA_VERSION,
   u32be,
 } from './layout.ts';
+import { type LevelDB, openLevel, reindexHint, repairLevel, StoreError } from './open.ts';
+import { seal, unseal } from './seal.ts';
+
+export { StoreError } from './open.ts';
 
 export const STATUS_HAS_BODY = 1;
 export const STATUS_INVALID = 2;
@@ -37,8 +40,6 @@ export interface ChainEntry {
   /** |Po| in the state after this block; valid once STATUS_CONNECTED. */
   openProblems: number;
 }
-
-export class StoreError extends ZiError<'WRONG_NETWORK' | 'CORRUPT' | 'SCHEMA'> {}
 
 export function encodeEntry(e: ChainEntry): Uint8Array {
   return new Writer(HEADER_SIZE + 37)
@@ -108,43 +109,73 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
   throw new RangeError('prefix has no end');
 }
 
+/** What the first half of a reindex found among the stored blocks. */
+export interface ReindexScan {
+  /** LevelDB's own repair ran first, because the database did not open. */
+  repaired: boolean;
+  /** Readable stored blocks (genesis left out), with the old main chain's marked. */
+  blocks: { hash: Hash; height: number; main: boolean }[];
+  /** Stored blocks that failed their checksum, did not decode or did not match their key: deleted. */
+  damaged: number;
+}
+
+const DERIVED_PREFIXES = [PREFIX_ENTRY, PREFIX_HEIGHT, PREFIX_UNDO, PREFIX_TX, PREFIX_ADDRESS, PREFIX_STATE];
+
 /**
  * The node's only persistent store. Every connect and disconnect is one
  * atomic level batch holding the state changes, undo data, indexes and the
  * new tip together, so a crash leaves the node at exactly one committed tip.
+ * Every value but the version record is sealed with a checksum (seal.ts).
  */
 export class ChainDB implements StateReader {
   private readonly stateCache = new Map<string, Uint8Array | null>();
 
-  private readonly db: Level<Uint8Array, Uint8Array>;
-  private constructor(db: Level<Uint8Array, Uint8Array>) {
+  private readonly db: LevelDB;
+  readonly path: string;
+  private constructor(db: LevelDB, path: string) {
     this.db = db;
+    this.path = path;
   }
 
-  static async open(path: string, genesis: Block, params: NetworkParams): Promise<ChainDB> {
-    const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
-    await db.open();
-    const store = new ChainDB(db);
+  /** `reindexing` lets reindex.ts open a store whose reindex is under way; anyone else is refused. */
+  static async open(
+    path: string,
+    genesis: Block,
+    params: NetworkParams,
+    opts: { reindexing?: boolean } = {},
+  ): Promise<ChainDB> {
+    const store = new ChainDB(await openLevel(path), path);
     try {
-      await store.init(genesis, params);
+      await store.init(genesis, params, opts.reindexing ?? false);
     } catch (err) {
-      await db.close();
+      await store.db.close();
       throw err;
     }
     return store;
   }
 
-  private async init(genesis: Block, params: NetworkParams): Promise<void> {
-    const version = await this.db.get(DB_VERSION);
-    const expected = concatBytes(u32be(SCHEMA_VERSION), genesis.hash());
+  private async init(genesis: Block, params: NetworkParams, reindexing: boolean): Promise<void> {
+    const version = await this.db.get(DB_VERSION).catch((err) => this.fail(err));
     if (version !== undefined) {
-      if (!equalBytes(version.subarray(4), genesis.hash())) {
-        throw new StoreError('WRONG_NETWORK', `this data directory belongs to another network than ${params.name}`);
+      checkVersion(version, genesis, params);
+      if (!reindexing && (await this.db.get(DB_REINDEXING)) !== undefined) {
+        throw new StoreError(
+          'DB_REINDEXING',
+          `a reindex of ${this.path} was interrupted: run \`zi node --reindex\` again to finish it`,
+          { file: this.path },
+        );
       }
-      if (!equalBytes(version, expected))
-        throw new StoreError('SCHEMA', 'data directory has an unknown schema version');
       return;
     }
+    for await (const _ of this.range({ limit: 1 })) {
+      throw new StoreError('DB_CORRUPT', `${this.path} has records but no version record: ${reindexHint(this.path)}`, {
+        file: this.path,
+      });
+    }
+    await this.writeGenesis(genesis);
+  }
+
+  private async writeGenesis(genesis: Block): Promise<void> {
     const entry: ChainEntry = {
       hash: genesis.hash(),
       header: genesis.header,
@@ -153,13 +184,159 @@ export class ChainDB implements StateReader {
       status: STATUS_HAS_BODY | STATUS_CONNECTED,
       openProblems: 0,
     };
-    await this.db.batch([
+    await this.write([
       { type: 'put', key: dbKey(PREFIX_BLOCK, entry.hash), value: genesis.toBytes() },
       { type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) },
       { type: 'put', key: dbKey(PREFIX_HEIGHT, u32be(0)), value: entry.hash },
       { type: 'put', key: DB_TIP, value: entry.hash },
-      { type: 'put', key: DB_VERSION, value: expected },
     ]);
+    // The version goes last and unsealed: a store without it was never finished.
+    await this.db.put(DB_VERSION, concatBytes(u32be(SCHEMA_VERSION), genesis.hash()));
+  }
+
+  /**
+   * The first half of `zi node --reindex`: keeps the stored blocks and drops
+   * everything derived from them (index entries, state, undo data, indexes,
+   * tip), leaving a store at genesis whose blocks reindex.ts connects again.
+   * A database that does not open goes through LevelDB's repair first, which
+   * rebuilds CURRENT and MANIFEST from the tables it finds; what was only in a
+   * lost table is gone, and those blocks come back from peers. A marker record
+   * makes a start refuse a store whose reindex was interrupted.
+   */
+  static async prepareReindex(path: string, genesis: Block, params: NetworkParams): Promise<ReindexScan> {
+    let repaired = false;
+    let db: LevelDB;
+    try {
+      db = await openLevel(path);
+    } catch (err) {
+      if (!(err instanceof StoreError) || (err.code !== 'DB_MISSING' && err.code !== 'DB_CORRUPT')) throw err;
+      await repairLevel(path);
+      repaired = true;
+      db = await openLevel(path);
+    }
+    try {
+      const version = await db.get(DB_VERSION);
+      if (version !== undefined) checkVersion(version, genesis, params, true);
+      const store = new ChainDB(db, path);
+      await db.put(DB_REINDEXING, new Uint8Array([1]));
+      const oldTip = await store.tipHash().catch(() => undefined);
+      for (const p of DERIVED_PREFIXES) await db.clear({ gte: new Uint8Array([p]), lt: new Uint8Array([p + 1]) });
+      await db.del(DB_TIP);
+      let scan: Omit<ReindexScan, 'repaired'>;
+      try {
+        scan = await store.scanBlocks(genesis, params, version, oldTip);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION' || repaired) throw err;
+        // A table that fails mid-scan: LevelDB's repair keeps what it can still read of it.
+        await db.close();
+        await repairLevel(path);
+        repaired = true;
+        db = await openLevel(path);
+        scan = await new ChainDB(db, path).scanBlocks(genesis, params, version, oldTip);
+      }
+      await db.del(DB_VERSION);
+      await new ChainDB(db, path).writeGenesis(genesis);
+      return { repaired, ...scan };
+    } finally {
+      await db.close();
+    }
+  }
+
+  private async scanBlocks(
+    genesis: Block,
+    params: NetworkParams,
+    version: Uint8Array | undefined,
+    oldTip: Hash | undefined,
+  ): Promise<Omit<ReindexScan, 'repaired'>> {
+    // Schema 1 stored blocks unsealed; they are sealed as they are read.
+    const unsealed = version !== undefined && new DataView(version.buffer, version.byteOffset).getUint32(0) === 1;
+    const headers = new Map<string, { hash: Hash; height: number; parent: Hash; main: boolean }>();
+    const bad: Uint8Array[] = [];
+    const resealed: Op[] = [];
+    const genesisId = toHex(genesis.hash());
+    for await (const [key, raw] of this.db.iterator({
+      gt: new Uint8Array([PREFIX_BLOCK]),
+      lt: new Uint8Array([PREFIX_BLOCK + 1]),
+    })) {
+      const hash = new Uint8Array(key.subarray(1));
+      try {
+        const bytes = unsealed ? raw : unseal(key, raw, this.path);
+        const block = Block.fromBytes(bytes, params.maxBlockBytes, params.maxTxBytes);
+        if (!equalBytes(block.hash(), hash) || !equalBytes(block.computeMerkleRoot(), block.header.merkleRoot)) {
+          throw new StoreError('DB_CORRUPT', 'stored block does not match its key');
+        }
+        if (unsealed) resealed.push({ type: 'put', key: new Uint8Array(key), value: bytes });
+        if (toHex(hash) !== genesisId) {
+          headers.set(toHex(hash), { hash, height: block.header.height, parent: block.header.parent, main: false });
+        }
+      } catch {
+        bad.push(new Uint8Array(key));
+      }
+      if (resealed.length >= 256) await this.write(resealed.splice(0));
+    }
+    await this.write(resealed);
+    for (const key of bad) await this.db.del(key);
+    // The old main chain goes first at each height, so a tie resolves to the tip the node had.
+    for (let h = oldTip && headers.get(toHex(oldTip)); h; h = headers.get(toHex(h.parent))) h.main = true;
+    const blocks = [...headers.values()]
+      .sort((a, b) => a.height - b.height || Number(b.main) - Number(a.main))
+      .map(({ hash, height, main }) => ({ hash, height, main }));
+    return { blocks, damaged: bad.length };
+  }
+
+  /** The last step of a reindex: the store is whole again. */
+  async endReindex(): Promise<void> {
+    await this.db.del(DB_REINDEXING);
+  }
+
+  /** A stored block that cannot join the index (its parent is gone): peers send it again. */
+  async deleteBlock(hash: Hash): Promise<void> {
+    await this.db.del(dbKey(PREFIX_BLOCK, hash));
+  }
+
+  private async read(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const raw = await this.db.get(key).catch((err) => this.fail(err));
+    return raw === undefined ? undefined : unseal(key, raw, this.path);
+  }
+
+  /** A LevelDB read error (a damaged table, a lost file) as the typed error every caller knows. */
+  private fail(err: unknown): never {
+    const code = (err as { code?: string })?.code;
+    const reason = String((err as Error)?.message);
+    // Some read paths of classic-level give LevelDB's status text without a code.
+    if (code !== 'LEVEL_CORRUPTION' && code !== 'LEVEL_IO_ERROR' && !/^(Corruption|IO error): /.test(reason)) throw err;
+    throw new StoreError(
+      'DB_CORRUPT',
+      `chain database ${this.path} is damaged (${reason}): ${reindexHint(this.path)}`,
+      {
+        file: this.path,
+      },
+    );
+  }
+
+  /** Every [key, value] in a range, unsealed, with read errors typed. */
+  private async *range(opts: {
+    gt?: Uint8Array;
+    gte?: Uint8Array;
+    lt?: Uint8Array;
+    lte?: Uint8Array;
+    reverse?: boolean;
+    limit?: number;
+  }): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const it = this.db.iterator(opts);
+    try {
+      for (;;) {
+        const next = await it.next().catch((err) => this.fail(err));
+        if (next === undefined) return;
+        yield [next[0], unseal(next[0], next[1], this.path)];
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  private write(ops: Op[]): Promise<void> {
+    return this.db.batch(ops.map((op) => (op.type === 'put' ? { ...op, value: seal(op.key, op.value) } : op)));
   }
 
   close(): Promise<void> {
@@ -167,14 +344,28 @@ export class ChainDB implements StateReader {
   }
 
   async tipHash(): Promise<Hash> {
-    const tip = await this.db.get(DB_TIP);
-    if (tip === undefined) throw new StoreError('CORRUPT', 'no tip recorded');
+    const tip = await this.read(DB_TIP);
+    if (tip === undefined) {
+      throw new StoreError('DB_CORRUPT', `${this.path} records no tip: ${reindexHint(this.path)}`, { file: this.path });
+    }
     return new Uint8Array(tip);
+  }
+
+  /**
+   * The start-up check: every state record passes its seal. A flipped byte
+   * in a key moves a record to a key nobody reads, which would look like a
+   * record that never existed; its seal (over key and value) fails here
+   * instead. It reads the whole state, which is small next to the blocks.
+   */
+  async verifyState(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.stateEntries()) n++;
+    return n;
   }
 
   /** Every known block entry, for the in-memory index. */
   async *entries(): AsyncGenerator<ChainEntry> {
-    for await (const value of this.db.values({
+    for await (const [, value] of this.range({
       gt: new Uint8Array([PREFIX_ENTRY]),
       lt: new Uint8Array([PREFIX_ENTRY + 1]),
     })) {
@@ -183,20 +374,24 @@ export class ChainDB implements StateReader {
   }
 
   async getBlock(hash: Hash, params: NetworkParams): Promise<Block | undefined> {
-    const raw = await this.db.get(dbKey(PREFIX_BLOCK, hash));
+    const raw = await this.read(dbKey(PREFIX_BLOCK, hash));
     return raw === undefined ? undefined : Block.fromBytes(raw, params.maxBlockBytes, params.maxTxBytes);
   }
 
+  async hasUndo(hash: Hash): Promise<boolean> {
+    return (await this.read(dbKey(PREFIX_UNDO, hash))) !== undefined;
+  }
+
   async getBlockBytes(hash: Hash): Promise<Uint8Array | undefined> {
-    return this.db.get(dbKey(PREFIX_BLOCK, hash));
+    return this.read(dbKey(PREFIX_BLOCK, hash));
   }
 
   async hashAtHeight(height: number): Promise<Hash | undefined> {
-    return this.db.get(dbKey(PREFIX_HEIGHT, u32be(height)));
+    return this.read(dbKey(PREFIX_HEIGHT, u32be(height)));
   }
 
   async txLocation(txid: Hash): Promise<{ block: Hash; position: number } | undefined> {
-    const raw = await this.db.get(dbKey(PREFIX_TX, txid));
+    const raw = await this.read(dbKey(PREFIX_TX, txid));
     if (raw === undefined) return undefined;
     const r = new Reader(raw);
     return { block: r.bytes(32), position: r.u32() };
@@ -207,7 +402,7 @@ export class ChainDB implements StateReader {
     const out: { height: number; position: number | 'reward'; id: Hash }[] = [];
     const gt = dbKey(PREFIX_ADDRESS, address);
     const lt = dbKey(PREFIX_ADDRESS, address, new Uint8Array(8).fill(0xff));
-    for await (const [key, value] of this.db.iterator({ gt, lte: lt, reverse: true, limit })) {
+    for await (const [key, value] of this.range({ gt, lte: lt, reverse: true, limit })) {
       const r = new Reader(key.subarray(21));
       const height = r.u32();
       const pos = r.u32();
@@ -220,27 +415,33 @@ export class ChainDB implements StateReader {
   async *stateEntries(prefix: Uint8Array = new Uint8Array()): AsyncGenerator<[Uint8Array, Uint8Array]> {
     const gte = dbKey(PREFIX_STATE, prefix);
     const lt = prefixEnd(gte);
-    for await (const [k, v] of this.db.iterator({ gte, lt })) yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
+    for await (const [k, v] of this.range({ gte, lt })) yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
     const id = toHex(key);
     const hit = this.stateCache.get(id);
     if (hit !== undefined) return hit ?? undefined;
-    const raw = this.db.getSync(dbKey(PREFIX_STATE, key));
-    const value = raw === undefined ? undefined : new Uint8Array(raw);
+    const dbk = dbKey(PREFIX_STATE, key);
+    let raw: Uint8Array | undefined;
+    try {
+      raw = this.db.getSync(dbk);
+    } catch (err) {
+      this.fail(err);
+    }
+    const value = raw === undefined ? undefined : new Uint8Array(unseal(dbk, raw, this.path));
     if (this.stateCache.size > 1_000_000) this.stateCache.clear();
     this.stateCache.set(id, value ?? null);
     return value;
   }
 
   async putEntry(entry: ChainEntry): Promise<void> {
-    await this.db.put(dbKey(PREFIX_ENTRY, entry.hash), encodeEntry(entry));
+    await this.write([{ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) }]);
   }
 
   /** A block that may or may not join the main chain: stored with its entry. */
   async saveBlock(block: Block, entry: ChainEntry): Promise<void> {
-    await this.db.batch([
+    await this.write([
       { type: 'put', key: dbKey(PREFIX_BLOCK, entry.hash), value: block.toBytes() },
       { type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) },
     ]);
@@ -258,14 +459,18 @@ export class ChainDB implements StateReader {
     ops.push({ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
     for (const op of this.indexOps(rec)) ops.push({ ...op, type: 'put' });
     ops.push({ type: 'put', key: DB_TIP, value: entry.hash });
-    await this.db.batch(ops);
+    await this.write(ops);
     for (const c of changes) this.stateCache.set(toHex(c.key), c.value ?? null);
   }
 
   async disconnect(rec: ConnectRecord): Promise<void> {
     const { entry } = rec;
-    const raw = await this.db.get(dbKey(PREFIX_UNDO, entry.hash));
-    if (raw === undefined) throw new StoreError('CORRUPT', `no undo data for block ${toHex(entry.hash)}`);
+    const raw = await this.read(dbKey(PREFIX_UNDO, entry.hash));
+    if (raw === undefined) {
+      throw new StoreError('DB_CORRUPT', `no undo data for block ${toHex(entry.hash)}: ${reindexHint(this.path)}`, {
+        file: this.path,
+      });
+    }
     const undo = decodeUndo(raw);
     const ops: Op[] = [];
     for (const u of undo) {
@@ -276,10 +481,9 @@ export class ChainDB implements StateReader {
     ops.push({ type: 'del', key: dbKey(PREFIX_HEIGHT, u32be(entry.height)) });
     for (const op of this.indexOps(rec)) ops.push({ type: 'del', key: op.key });
     ops.push({ type: 'put', key: DB_TIP, value: entry.header.parent });
-    await this.db.batch(ops);
+    await this.write(ops);
     for (const u of undo) this.stateCache.set(toHex(u.key), u.previous ?? null);
   }
-
   private indexOps(rec: ConnectRecord): { key: Uint8Array; value: Uint8Array }[] {
     const { block, entry, parties } = rec;
     const h = u32be(entry.height);
@@ -298,4 +502,20 @@ export class ChainDB implements StateReader {
     ops.push({ key: dbKey(PREFIX_ADDRESS, block.header.miner, h, u32be(REWARD_POSITION)), value: entry.hash });
     return ops;
   }
+}
+
+/** Refuses another network's data and other schemas; a reindex may upgrade schema 1. */
+function checkVersion(version: Uint8Array, genesis: Block, params: NetworkParams, reindexing = false): void {
+  if (version.length !== 36 || !equalBytes(version.subarray(4), genesis.hash())) {
+    throw new StoreError('WRONG_NETWORK', `this data directory belongs to another network than ${params.name}`);
+  }
+  const schema = new DataView(version.buffer, version.byteOffset).getUint32(0);
+  if (schema === SCHEMA_VERSION || (reindexing && schema === 1)) return;
+  if (schema === 1) {
+    throw new StoreError(
+      'SCHEMA',
+      'this data directory was made by an older zi (schema 1): rebuild it with `zi node --reindex`',
+    );
+  }
+  throw new StoreError('SCHEMA', `data directory has an unknown schema version ${schema}`);
 }

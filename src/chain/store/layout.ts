@@ -2,7 +2,8 @@
  * Every database key of a Zi node, in one place.
  *
  * Database (level, keys and values are raw bytes):
- *   V                       -> u32 schema version ‖ genesis hash      (refuse another network's data)
+ *   V                       -> u32 schema version ‖ genesis hash      (refuse another network's data; unsealed)
+ *   X                       -> 1                                      (a reindex is under way; unsealed)
  *   R                       -> tip hash                               (written in each block's batch)
  *   b ‖ hash                -> block bytes                            (any block ever accepted)
  *   e ‖ hash                -> index entry (see chaindb.ts)           (header, chain work, status)
@@ -12,6 +13,8 @@
  *   a ‖ address ‖ u32 height ‖ u32 position -> txid                  (address history, main chain only)
  *   s ‖ state key           -> state value                            (ledger state at the tip)
  *
+ * Every value but V and X ends in a 4-byte CRC-32 of key and value (seal.ts).
+ *
  * State keys (inside `s`), the first byte names the owner:
  *   0x01 ‖ address          -> account: u64 balance ‖ u64 nonce       (chain core)
  *   0x02                    -> u32 open problems |Po|                 (chain core; kept by the market domain)
@@ -19,10 +22,12 @@
  *   0x20 – 0x2f             -> validator domain
  *   0x30 – 0x3f             -> audit domain and the shared fund
  */
-export const SCHEMA_VERSION = 1;
+/** 2: values sealed with a checksum. A schema-1 store is upgraded by `zi node --reindex`. */
+export const SCHEMA_VERSION = 2;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
+export const DB_REINDEXING = new Uint8Array([0x58]); // 'X'
 export const PREFIX_BLOCK = 0x62; // 'b'
 export const PREFIX_ENTRY = 0x65; // 'e'
 export const PREFIX_HEIGHT = 0x6e; // 'n'

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Level } from 'level';
+import { getAccount } from '../../src/chain/accounts.ts';
+import { Chain } from '../../src/chain/chain.ts';
+import { toHex } from '../../src/chain/encoding.ts';
+import { reindex } from '../../src/chain/reindex.ts';
+import { DB_VERSION, PREFIX_BLOCK, SCHEMA_VERSION, u32be } from '../../src/chain/store/layout.ts';
+import { coreRules } from '../../src/chain/tx-rules.ts';
+import {
+  devnet,
+  type Keypair,
+  keypair,
+  mine,
+  nextBlock,
+  openChain,
+  type TestChain,
+  transfer,
+} from '../support/chain.ts';
+
+/** A short history with transfers and a side branch, closed, its tables flushed to .ldb files. */
+async function history(t: Parameters<typeof openChain>[0]) {
+  const tc = await openChain(t);
+  const alice = keypair();
+  const bob = keypair();
+  for (let i = 0; i < 4; i++) await mine(tc, { miner: alice.address });
+  // A side branch off height 3, one block long: it stays a side chain.
+  const side = nextBlock({ ...tc, chain: tc.chain }, { miner: bob.address });
+  for (let i = 0; i < 6; i++) {
+    const txs =
+      i % 2 === 0 ? [transfer(alice, bob.address, 1_000_000n + BigInt(i), BigInt(i / 2), tc.chain.genesisHash)] : [];
+    await mine(tc, { miner: alice.address, txs });
+  }
+  await tc.chain.addBlock(side).catch(() => undefined);
+  const snap = await snapshot(tc.chain, alice, bob);
+  await tc.chain.close();
+  await flush(join(tc.dir, 'chain'));
+  return { tc, alice, bob, snap, path: join(tc.dir, 'chain') };
+}
+
+async function snapshot(chain: Chain, ...keys: Keypair[]) {
+  return {
+    tip: toHex(chain.tip.hash),
+    height: chain.height,
+    accounts: keys.map((k) => getAccount(chain.state, k.address)),
+    history: (await chain.store.history(keys[1]!.address, 100)).map((h) => `${h.height}/${h.position}/${toHex(h.id)}`),
+  };
+}
+
+/** Reopening makes LevelDB write its log out as a table, so there are .ldb files to damage. */
+async function flush(path: string): Promise<void> {
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  await db.close();
+}
+
+function reopen(tc: TestChain) {
+  return Chain.open({ path: join(tc.dir, 'chain'), params: devnet, rules: coreRules(), clock: tc.clock.fn });
+}
+
+test('deleting chain/CURRENT is refused with DB_MISSING naming it, the tables are kept, and --reindex brings the chain back', async (t) => {
+  const { tc, snap, path, alice, bob } = await history(t);
+  const before = (await readdir(path)).filter((f) => f.endsWith('.ldb'));
+  assert.ok(before.length > 0);
+  await unlink(join(path, 'CURRENT'));
+  await assert.rejects(reopen(tc), (err: Error & { code?: string; meta?: { file?: string } }) => {
+    assert.equal(err.code, 'DB_MISSING');
+    assert.equal(err.meta?.file, join(path, 'CURRENT'));
+    assert.match(err.message, /CURRENT is missing.*restore .* from a backup, or .*zi node --reindex/);
+    return true;
+  });
+  // The old code opened an empty chain here and LevelDB deleted these as garbage.
+  assert.deepEqual(
+    (await readdir(path)).filter((f) => f.endsWith('.ldb')),
+    before,
+  );
+
+  const report = await reindex({ path, params: devnet, rules: coreRules(), clock: tc.clock.fn });
+  assert.equal(report.repaired, true);
+  assert.equal(report.damaged, 0);
+  assert.equal(report.stored, 11);
+  assert.equal(report.height, 10);
+  const chain = await reopen(tc);
+  t.after(() => chain.close());
+  assert.deepEqual(await snapshot(chain, alice, bob), snap);
+});
+
+test('each kind of damage to the chain database gets a typed error that names the file', async (t) => {
+  const cases: [string, (path: string) => Promise<unknown>, string, RegExp][] = [
+    ['garbage CURRENT', (p) => writeFile(join(p, 'CURRENT'), 'garbage'), 'DB_CORRUPT', /CURRENT$/],
+    [
+      'garbage MANIFEST',
+      async (p) => writeFile(join(p, (await readdir(p)).find((f) => f.startsWith('MANIFEST'))!), 'garbage'),
+      'DB_CORRUPT',
+      /MANIFEST-\d+$/,
+    ],
+    [
+      'missing MANIFEST',
+      async (p) => unlink(join(p, (await readdir(p)).find((f) => f.startsWith('MANIFEST'))!)),
+      'DB_MISSING',
+      /MANIFEST-\d+$/,
+    ],
+    [
+      'missing .ldb',
+      async (p) => unlink(join(p, (await readdir(p)).find((f) => f.endsWith('.ldb'))!)),
+      'DB_MISSING',
+      /\d+\.ldb$/,
+    ],
+    [
+      'chain is a plain file',
+      async (p) => {
+        await rm(p, { recursive: true });
+        await writeFile(p, 'not a database');
+      },
+      'DB_NOT_DIRECTORY',
+      /chain$/,
+    ],
+  ];
+  for (const [name, damage, code, file] of cases) {
+    const tc = await openChain(t);
+    await mine(tc);
+    await tc.chain.close();
+    const path = join(tc.dir, 'chain');
+    await flush(path);
+    await damage(path);
+    await assert.rejects(reopen(tc), (err: Error & { code?: string; meta?: { file?: string } }) => {
+      assert.equal(err.code, code, `${name}: ${err.message}`);
+      assert.match(err.meta?.file ?? '', file, name);
+      assert.doesNotMatch(err.message, /Database failed to open/, name);
+      assert.match(err.message, /restore|move the file away/, name);
+      return true;
+    });
+  }
+});
+
+test('a flipped byte in a stored block is a checksum failure; --reindex drops that block and what builds on it', async (t) => {
+  const { tc, path } = await history(t);
+  // Damage block 7's record in place, without LevelDB knowing.
+  const chain = await reopen(tc);
+  const seventh = chain.entryAtHeight(7)!.hash;
+  await chain.close();
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const key = new Uint8Array([PREFIX_BLOCK, ...seventh]);
+  const raw = (await db.get(key))!;
+  raw[raw.length - 10]! ^= 0x40;
+  await db.put(key, raw);
+  await db.close();
+
+  // One of the newest six blocks: the start-up check reads it back and finds the damage.
+  await assert.rejects(reopen(tc), { code: 'DB_CORRUPT', message: /fails its checksum.*--reindex/ });
+
+  const report = await reindex({ path, params: devnet, rules: coreRules(), clock: tc.clock.fn });
+  assert.equal(report.damaged, 1);
+  assert.equal(report.unreachable, 3);
+  assert.equal(report.height, 6);
+  const rebuilt = await reopen(tc);
+  t.after(() => rebuilt.close());
+  assert.equal(rebuilt.height, 6);
+  assert.equal(await rebuilt.getBlock(seventh), undefined);
+});
+
+test('an interrupted reindex is refused at the next start until it is run again', async (t) => {
+  const { tc, snap, path, alice, bob } = await history(t);
+  // The first half of a reindex, then the process dies.
+  const { ChainDB } = await import('../../src/chain/store/chaindb.ts');
+  const { genesisBlock } = await import('../../src/chain/genesis.ts');
+  await ChainDB.prepareReindex(path, genesisBlock(devnet), devnet);
+  await assert.rejects(reopen(tc), { code: 'DB_REINDEXING', message: /zi node --reindex/ });
+  await reindex({ path, params: devnet, rules: coreRules(), clock: tc.clock.fn });
+  const chain = await reopen(tc);
+  t.after(() => chain.close());
+  assert.deepEqual(await snapshot(chain, alice, bob), snap);
+});
+
+test('a schema-1 store (values without checksums) is refused with a hint, and --reindex upgrades it', async (t) => {
+  const tc = await openChain(t);
+  const alice = keypair();
+  for (let i = 0; i < 3; i++) await mine(tc, { miner: alice.address });
+  const hashes = [1, 2, 3].map((h) => tc.chain.entryAtHeight(h)!.hash);
+  const bodies = await Promise.all(hashes.map((h) => tc.chain.store.getBlockBytes(h)));
+  await tc.chain.close();
+  // What zi schema 1 left on disk for these blocks: raw bodies, version 1.
+  const path = join(tc.dir, 'chain');
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  for (const [i, h] of hashes.entries()) await db.put(new Uint8Array([PREFIX_BLOCK, ...h]), bodies[i]!);
+  const version = (await db.get(DB_VERSION))!;
+  assert.equal(new DataView(version.buffer, version.byteOffset).getUint32(0), SCHEMA_VERSION);
+  await db.put(DB_VERSION, new Uint8Array([...u32be(1), ...version.subarray(4)]));
+  await db.close();
+
+  await assert.rejects(reopen(tc), { code: 'SCHEMA', message: /older zi.*zi node --reindex/ });
+  const report = await reindex({ path, params: devnet, rules: coreRules(), clock: tc.clock.fn });
+  assert.equal(report.height, 3);
+  const chain = await reopen(tc);
+  t.after(() => chain.close());
+  assert.equal(getAccount(chain.state, alice.address).balance, 3n * devnet.subsidy);
+  assert.ok(await readFile(join(path, 'CURRENT')));
+});
