@@ -75,7 +75,7 @@ test('a hostile contract beside an honest one: the Solver skips it and is paid b
 
   // A Solver that picks for itself, without --contract.
   const solver = keypair();
-  await startZiNode(t, { peers: peer, market: { solver: { key: solver.priv, threads: 1 } } });
+  const solving = await startZiNode(t, { peers: peer, market: { solver: { key: solver.priv, threads: 1 } } });
   await until(
     'the Solver is paid by the honest contract',
     () =>
@@ -93,4 +93,9 @@ test('a hostile contract beside an honest one: the Solver skips it and is paid b
   const info = await rpc.call<{ height: number }>('getinfo');
   assert.ok(info.height >= height + 2);
   assert.ok(performance.now() - r0 < 1_000, 'RPC answers promptly');
+
+  // Shutdown never waits on contract code: the Solver stops mid-batch at once.
+  const s0 = performance.now();
+  await solving.stop();
+  assert.ok(performance.now() - s0 < 3_000, `the Solver took ${Math.round(performance.now() - s0)} ms to stop`);
 });
