@@ -45,7 +45,11 @@ export interface RpcServerOptions {
   maxBodyBytes?: number;
   /** Most requests in one batch; default 100. */
   maxBatch?: number;
-  /** Default 64. */
+  /**
+   * Connection slots; default 64. When all are taken, a new connection
+   * replaces the oldest one that has not shown the cookie, so a client
+   * without the cookie cannot lock out one that has it.
+   */
   maxConnections?: number;
   /** Time allowed to receive the headers; default 10 s. */
   headersTimeoutMs?: number;
@@ -62,12 +66,16 @@ export interface RpcServer {
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_BATCH = 100;
+export const DEFAULT_MAX_CONNECTIONS = 64;
 const CLOSE_GRACE_MS = 5000;
 const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
 };
+/** Node's default limit on the header section; past it the parser answers 431. */
+const MAX_HEAD_BYTES = 16 * 1024;
+const AUTH_LINE = /\r\nauthorization:[ \t]*([^\r\n]*)\r\n/i;
 const REQUEST_MEMBERS: ReadonlySet<string> = new Set(['jsonrpc', 'method', 'params', 'id']);
 const noop = (): void => {};
 const silentLogger: RpcLogger = { info: noop, warn: noop, error: noop };
@@ -79,12 +87,16 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
   const log = opts.logger ?? silentLogger;
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   if (!Number.isSafeInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
     throw new RpcServerError('BAD_OPTIONS', `RPC port must be an integer in 0..65535, got ${opts.port}`);
   }
   if (!Number.isSafeInteger(maxBody) || maxBody < 1)
     throw new RpcServerError('BAD_OPTIONS', 'maxBodyBytes must be ≥ 1');
   if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new RpcServerError('BAD_OPTIONS', 'maxBatch must be ≥ 1');
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
+    throw new RpcServerError('BAD_OPTIONS', 'maxConnections must be ≥ 1');
+  }
   // A null-prototype copy: "toString" or "__proto__" must never resolve to a method.
   const methods = new Map<string, RpcMethod>();
   for (const [name, method] of Object.entries(opts.methods)) {
@@ -206,10 +218,63 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
     return timingSafeEqual(given, expectedAuth);
   }
 
+  // Every open socket; those that have not shown the cookie yet are also in
+  // `unproven`, oldest first (a Set keeps insertion order).
+  const sockets = new Set<Socket>();
+  const unproven = new Set<Socket>();
+
+  function admit(socket: Socket): void {
+    socket.once('close', () => {
+      sockets.delete(socket);
+      unproven.delete(socket);
+    });
+    if (sockets.size >= maxConnections) {
+      const victim = unproven.values().next().value;
+      if (victim === undefined) {
+        // Every slot holds a client with the cookie: refuse the newcomer.
+        socket.destroy();
+        return;
+      }
+      sockets.delete(victim);
+      unproven.delete(victim);
+      victim.destroy();
+    }
+    sockets.add(socket);
+    unproven.add(socket);
+    watchForCookie(socket);
+  }
+
+  /**
+   * Settles the cookie as soon as the Authorization line has arrived, not
+   * when the whole header section has: a client that trickles its headers
+   * keeps its slot once it has shown the cookie, and one with a wrong cookie
+   * is answered 401 at once. (A 'data' listener makes Node feed the HTTP
+   * parser from JS; the parser sees each chunk first.)
+   */
+  function watchForCookie(socket: Socket): void {
+    let head = '';
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString('latin1');
+      // A complete header section has already been through onRequest.
+      if (!unproven.has(socket) || head.includes('\r\n\r\n') || head.length > MAX_HEAD_BYTES) {
+        socket.off('data', onData);
+        return;
+      }
+      const line = AUTH_LINE.exec(head);
+      if (!line) return;
+      socket.off('data', onData);
+      if (authorized(line[1])) unproven.delete(socket);
+      else answerAndDrop(socket, '401 Unauthorized', 'www-authenticate: Basic realm="zi"\r\n');
+    };
+    socket.on('data', onData);
+  }
+
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!authorized(req.headers.authorization)) {
-      return sendEmpty(req, res, 401, { 'www-authenticate': 'Basic realm="zi"' });
+      // No second try on this connection: it would hold a slot for free.
+      return sendEmpty(req, res, 401, { 'www-authenticate': 'Basic realm="zi"', connection: 'close' });
     }
+    unproven.delete(req.socket);
     if (req.url !== '/') return sendText(req, res, 404, 'not found: the JSON-RPC endpoint is POST /\n');
     if (req.method !== 'POST') return sendText(req, res, 405, 'method not allowed: use POST\n', { allow: 'POST' });
     if (!isJsonContentType(req.headers['content-type'])) {
@@ -257,19 +322,17 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
       });
     },
   );
-  server.maxConnections = opts.maxConnections ?? 64;
+  // Not server.maxConnections: that refuses newcomers, so whoever holds the
+  // slots first keeps them.
+  server.on('connection', admit);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed HTTP, oversized headers, timeouts: answer if we still can, then drop.
     log.debug?.({ code: err.code }, 'rpc client error');
-    if (!socket.writable || err.code === 'ECONNRESET') {
+    if (err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    // end() only half-closes: a peer that never reads or closes would keep
-    // the socket forever.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    answerAndDrop(socket, err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request');
   });
   server.on('error', (err) => log.error({ err }, 'rpc server error'));
 
@@ -399,6 +462,18 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-larg
     req.once('error', () => settle('aborted'));
     req.once('close', () => settle('aborted'));
   });
+}
+
+/** A bare answer on a socket the HTTP layer has no response for, then the end of it. */
+function answerAndDrop(socket: Socket, status: string, headers = ''): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status}\r\n${headers}connection: close\r\ncontent-length: 0\r\n\r\n`);
+  // end() only half-closes: a peer that never reads or closes would keep
+  // the socket forever.
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: string, close = false): void {

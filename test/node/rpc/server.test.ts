@@ -450,6 +450,124 @@ describe('robustness', () => {
   });
 });
 
+describe('connection slots', () => {
+  /** A raw socket that has sent `text`; `closed` says what it got back. */
+  function raw(port: number, text: string) {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    socket.on('error', () => {});
+    const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(got)));
+    socket.write(text);
+    return {
+      socket,
+      closed,
+      get got() {
+        return got;
+      },
+    };
+  }
+  const connected = (s: { socket: import('node:net').Socket }) =>
+    new Promise<void>((resolve) => (s.socket.connecting ? s.socket.once('connect', resolve) : resolve()));
+  const start = 'POST / HTTP/1.1\r\nHost: x\r\n';
+  const settle = () => new Promise((r) => setTimeout(r, 100));
+
+  async function slotServer(t: { after(fn: () => Promise<void>): void }): Promise<{ port: number; auth: string }> {
+    const d = await mkdtemp(join(tmpdir(), 'zi-rpc-slots-'));
+    const path = join(d, '.cookie');
+    const s = await createRpcServer({
+      port: 0,
+      cookiePath: path,
+      methods,
+      maxConnections: 4,
+      headersTimeoutMs: 20_000,
+    });
+    t.after(async () => {
+      await s.close();
+      await rm(d, { recursive: true, force: true });
+    });
+    const c = await readCookie(path);
+    return { port: s.port, auth: `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` };
+  }
+
+  test('clients without the cookie holding every slot are dropped, oldest first, for one with it', async (t) => {
+    const { port, auth: a } = await slotServer(t);
+    const squatters = [];
+    for (let i = 0; i < 4; i++) {
+      squatters.push(raw(port, start));
+      await connected(squatters[i]!);
+      await settle();
+    }
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: ['ok'] });
+    const honest = raw(
+      port,
+      `${start}Authorization: ${a}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await squatters[0]!.closed;
+    await settle();
+    assert.match(honest.got, /^HTTP\/1\.1 200 [\s\S]*"result":"ok"/);
+    assert.deepEqual(
+      squatters.map((q) => q.socket.destroyed),
+      [true, false, false, false],
+    );
+    for (const q of squatters) q.socket.destroy();
+    honest.socket.destroy();
+  });
+
+  test('a client that has sent its cookie line keeps its slot while it trickles the other headers', async (t) => {
+    const { port, auth: a } = await slotServer(t);
+    const slow = raw(port, `${start}Authorization: ${a}\r\nX-Slow: 1\r\n`);
+    await connected(slow);
+    await settle();
+    const squatters = [];
+    for (let i = 0; i < 8; i++) {
+      squatters.push(raw(port, start));
+      await connected(squatters[i]!);
+    }
+    await settle();
+    assert.equal(slow.socket.destroyed, false);
+    assert.ok(squatters.filter((q) => q.socket.destroyed).length >= 5);
+    // It finishes its request and is answered.
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'echo', params: ['slow'] });
+    slow.socket.write(`Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await settle();
+    assert.match(slow.got, /^HTTP\/1\.1 200 [\s\S]*"result":"slow"/);
+    for (const q of [...squatters, slow]) q.socket.destroy();
+  });
+
+  test('when every slot holds a client with the cookie, a newcomer is refused and they stay', async (t) => {
+    const { port, auth: a } = await slotServer(t);
+    const held = [];
+    for (let i = 0; i < 4; i++) {
+      held.push(raw(port, `${start}Authorization: ${a}\r\n`));
+      await connected(held[i]!);
+    }
+    await settle();
+    const late = raw(port, start);
+    assert.equal(await late.closed, '');
+    assert.ok(held.every((h) => !h.socket.destroyed));
+    for (const h of held) h.socket.destroy();
+  });
+
+  test('a wrong cookie line is answered 401 before the headers are complete, and the socket closed', async (t) => {
+    const { port } = await slotServer(t);
+    const wrong = raw(port, `${start}Authorization: Basic ${Buffer.from('__cookie__:00').toString('base64')}\r\n`);
+    const got = await wrong.closed;
+    assert.match(got, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+    // A wrong cookie in a request sent at once also closes the connection.
+    const whole = raw(port, `${start}Authorization: Basic eA==\r\nContent-Length: 0\r\n\r\n${start}\r\n`);
+    const answers = (await whole.closed).match(/HTTP\/1\.1 /g) ?? [];
+    assert.equal(answers.length, 1);
+    // Rest of a split request after the early 401: no crash, no second answer.
+    const split = raw(port, `${start}Authorization: Basic eA==\r\n`);
+    await settle();
+    split.socket.write('Content-Length: 0\r\n\r\n');
+    assert.equal(((await split.closed).match(/HTTP\/1\.1 /g) ?? []).length, 1);
+  });
+});
+
 describe('client', () => {
   test('round trip with positional and named params; bigint params as strings', async () => {
     const client = new RpcClient({ port: server.port, cookiePath });
