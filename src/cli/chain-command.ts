@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatZi } from '../chain/amount.ts';
 import { type ClientFlags, clientOptions, connect } from './client.ts';
+import { blockRef, hexId } from './options.ts';
 import { print, table } from './output.ts';
 
 type Info = {
@@ -69,10 +70,12 @@ export function chainCommand(program: Command): void {
     .argument('<id>', 'block hash (64 hex) or height')
     .option('--txs', 'include whole transactions', false)
     .action(async (id: string, flags: ClientFlags & { txs: boolean }) => {
+      const ref = blockRef(id);
       const { rpc } = await connect(flags);
-      const block = /^\d+$/.test(id)
-        ? await rpc.call<Record<string, unknown>>('getblockbyheight', { height: Number(id), verbose: flags.txs })
-        : await rpc.call<Record<string, unknown>>('getblock', { hash: id, verbose: flags.txs });
+      const block =
+        'height' in ref
+          ? await rpc.call<Record<string, unknown>>('getblockbyheight', { height: ref.height, verbose: flags.txs })
+          : await rpc.call<Record<string, unknown>>('getblock', { hash: ref.hash, verbose: flags.txs });
       print(block, flags.json ?? false, () =>
         table([
           ['hash', block.hash],
@@ -125,8 +128,9 @@ export function chainCommand(program: Command): void {
   clientOptions(chain.command('tx').description('a transaction by id (chain or mempool)'))
     .argument('<txid>', 'transaction id (64 hex)')
     .action(async (txid: string, flags: ClientFlags) => {
+      const id = hexId(txid, 'a transaction id');
       const { rpc } = await connect(flags);
-      const tx = await rpc.call<Record<string, string>>('gettransaction', { txid });
+      const tx = await rpc.call<Record<string, string>>('gettransaction', { txid: id });
       print(tx, flags.json ?? false, () =>
         table(
           Object.entries(tx).map(([k, v]): [string, unknown] => [

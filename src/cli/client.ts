@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { NetworkParams } from '../chain/params.ts';
-import { cookiePath, defaultDatadir, resolveNetwork } from '../node/config.ts';
+import { cookiePath, defaultDatadir, resolveNetwork, wholeNumber } from '../node/config.ts';
 import { RpcClient } from '../node/rpc/client.ts';
 
 export interface ClientFlags {
@@ -27,7 +27,7 @@ export function endpointPath(datadir: string): string {
 export async function connect(flags: ClientFlags): Promise<Client> {
   const params = resolveNetwork(flags.network);
   const datadir = flags.datadir ?? defaultDatadir(params.name);
-  let port = flags.rpcPort === undefined ? undefined : Number(flags.rpcPort);
+  let port = flags.rpcPort === undefined ? undefined : wholeNumber(flags.rpcPort, '--rpc-port', 1, 65535);
   if (port === undefined) {
     try {
       port = JSON.parse(await readFile(endpointPath(datadir), 'utf8')).port as number;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { formatZi, parseAmount } from '../chain/amount.ts';
+import { formatZi, MAX_AMOUNT, parseAmount } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import {
@@ -23,13 +23,13 @@ import {
   topupRules,
 } from '../market/contract-tx.ts';
 import { gridPng } from '../market/png.ts';
-import { resolveNetwork } from '../node/config.ts';
+import { resolveNetwork, wholeNumber } from '../node/config.ts';
 import { fetchByRpc } from '../node/content-client.ts';
 import { checkContractCode } from '../sandbox/code.ts';
 import { loadContract } from '../sandbox/index.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
 import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
-import { wholeNumber } from './options.ts';
+import { hexId } from './options.ts';
 import { print, table } from './output.ts';
 import { signAndSend, type WalletFlags } from './tx-sender.ts';
 
@@ -53,14 +53,13 @@ async function readCode(file: string): Promise<string> {
 }
 
 function contractId(text: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new ContractCliError('BAD_OPTION', 'a contract id is 64 hex characters');
-  return text.toLowerCase();
+  return hexId(text, 'a contract id');
 }
 
 type SendFlags = WalletFlags & { fee?: string; wait: boolean };
 
 function sendOpts(flags: SendFlags) {
-  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee), wait: flags.wait };
+  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee, '--fee'), wait: flags.wait };
 }
 
 function sentStatus(height: number | undefined): string {
@@ -116,17 +115,23 @@ export function contractCommand(program: Command): void {
       }
       const body: ContractBody = {
         code: await readCode(file),
-        price: parseAmount(flags.price),
-        budget: parseAmount(flags.budget),
+        price: parseAmount(flags.price, '--price'),
+        budget: parseAmount(flags.budget, '--budget'),
         sampleRate: wholeNumber(flags.sampleRate, '--sample-rate', 1, MAX_SAMPLE_RATE),
         growth: wholeNumber(flags.growth, '--growth', 1, 16),
         maxBatch: wholeNumber(flags.maxBatch, '--max-batch', 1, 10_000_000),
         validation: flags.delegate ? VALIDATION_DELEGATED : VALIDATION_BIDDER,
-        validationFee: flags.delegate ? parseAmount(flags.validationFee ?? '1li') : 0n,
+        validationFee: flags.delegate ? parseAmount(flags.validationFee ?? '1li', '--validation-fee') : 0n,
         memoryMiB: wholeNumber(flags.memory, '--memory', 8, 1024),
         timeoutMs: wholeNumber(flags.timeout, '--timeout', 1, 300_000),
       };
       const minimum = minimumBudget(body, resolveNetwork(flags.network).minFeePerByte);
+      if (minimum > MAX_AMOUNT) {
+        throw new ContractCliError(
+          'BAD_OPTION',
+          `--price is too large: a budget for 1,000 MCUs at it would be over the largest amount, ${formatZi(MAX_AMOUNT)} Zi`,
+        );
+      }
       if (body.budget < minimum) {
         throw new ContractCliError(
           'BAD_OPTION',
@@ -250,8 +255,9 @@ export function contractCommand(program: Command): void {
       .option('--width <n>', 'image width (default: the Mandelbrot layout, sqrt(2 × size))'),
   ).action(
     async (id: string, flags: ClientFlags & { out?: string; outputs?: string; png?: string; width?: string }) => {
-      const { rpc } = await connect(flags);
       const hex = contractId(id);
+      const width = flags.width === undefined ? undefined : wholeNumber(flags.width, '--width', 1, 1 << 20);
+      const { rpc } = await connect(flags);
       const info = await rpc.call<{ code: string; memoryMiB: number; timeoutMs: number }>('getcontract', {
         id: hex,
         code: true,
@@ -276,8 +282,8 @@ export function contractCommand(program: Command): void {
         let image: string | undefined;
         if (flags.png) {
           const size = runtime.size ?? got.batches.at(-1)?.end ?? 0;
-          const width = flags.width ? wholeNumber(flags.width, '--width', 1, 1 << 20) : Math.round(Math.sqrt(2 * size));
-          await writeFile(flags.png, gridPng(outputReader(got), width, Math.ceil(size / width)));
+          const w = width ?? Math.round(Math.sqrt(2 * size));
+          await writeFile(flags.png, gridPng(outputReader(got), w, Math.ceil(size / w)));
           image = flags.png;
         }
         const summary = {

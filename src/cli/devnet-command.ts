@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseAmount } from '../chain/amount.ts';
+import { wholeNumber } from '../node/config.ts';
 import { Devnet } from '../node/devnet.ts';
-import { wholeNumber } from './options.ts';
 
 export function devnetCommand(program: Command): void {
   program
@@ -25,7 +25,7 @@ export function devnetCommand(program: Command): void {
         miners: wholeNumber(flags.miners, '--miners', 1, 8),
         solvers: wholeNumber(flags.solvers, '--solvers', 1, 8),
         scale: wholeNumber(flags.scale, '--scale', 10, 5000),
-        price: parseAmount(flags.price),
+        price: parseAmount(flags.price, '--price'),
         keep: flags.keep,
         out: (line) => process.stdout.write(`${line}\n`),
         interrupted,

@@ -1,20 +1,46 @@
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../node/node.ts';
+import { VERSION } from '../node/version.ts';
 import { chainCommand } from './chain-command.ts';
 import { contractCommand } from './contract-command.ts';
 import { devnetCommand } from './devnet-command.ts';
 import { nodeCommand } from './node-command.ts';
-import { reportError } from './output.ts';
+import { reportError, usageLine } from './output.ts';
 import { walletCommand } from './wallet-command.ts';
 
+/** An argument like "-1li" or "-5": a negative number, which Commander would take for an unknown option. */
+const NEGATIVE = /^-\d/;
+const MARK = '\u0000';
+const unmark = (v: unknown): unknown =>
+  typeof v === 'string' && v.startsWith(MARK) ? v.slice(1) : Array.isArray(v) ? v.map(unmark) : v;
+
+/**
+ * No zi value is negative, but "-1li" must reach the check of the value it
+ * was meant for, so the user reads "amount must not be negative" rather than
+ * "unknown option '-1li'". Commander sees such arguments marked as plain
+ * words; the mark comes off before any action runs.
+ */
+class ZiCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new ZiCommand(name);
+  }
+
+  override parseOptions(argv: string[]): { operands: string[]; unknown: string[] } {
+    const r = super.parseOptions(argv.map((a) => (NEGATIVE.test(a) ? MARK + a : a)));
+    return { operands: r.operands.map((a) => unmark(a) as string), unknown: r.unknown.map((a) => unmark(a) as string) };
+  }
+}
+
 export function buildProgram(): Command {
-  const program = new Command('zi')
+  const program = new ZiCommand('zi')
     .description('Zi: a proof-of-work blockchain whose purpose is a marketplace for computation')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(usageLine(text)) })
     .exitOverride()
     // A fixed width keeps help (and docs/CLI.md, made from it) the same on every terminal.
-    .configureHelp({ helpWidth: 100 });
+    .configureHelp({ helpWidth: 100 })
+    .hook('preAction', (_program, action) => {
+      for (const [key, value] of Object.entries(action.opts())) action.setOptionValue(key, unmark(value));
+    });
   nodeCommand(program);
   walletCommand(program);
   chainCommand(program);

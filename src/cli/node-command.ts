@@ -5,10 +5,11 @@ import { fromHex } from '../chain/encoding.ts';
 import { type NodeConfig, resolveConfig } from '../node/config.ts';
 import { createLogger, type Logger } from '../node/logger.ts';
 import type { MarketConfig } from '../node/market.ts';
-import { ZiNode } from '../node/node.ts';
+import type { ZiNode } from '../node/node.ts';
 import { decryptKey, readKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
 import { endpointPath, walletOption } from './client.ts';
+import { hexId } from './options.ts';
 import { walletFile } from './tx-sender.ts';
 
 /** commander's accumulator for repeatable options. */
@@ -58,6 +59,9 @@ async function runNode(
   market: MarketConfig,
   onStarted?: (node: ZiNode) => void,
 ): Promise<void> {
+  // Loaded only here: libp2p and the rest of the node take a second to load,
+  // which every other zi command would pay for nothing.
+  const { ZiNode } = await import('../node/node.ts');
   const node = await ZiNode.start(config, { logger, market });
   // Before any await: a signal right after "node started" must still stop the node cleanly (and save mempool.dat).
   const shutdown = (signal: string) => {
@@ -117,18 +121,13 @@ export function nodeCommand(program: Command): void {
       listen: flags.listen ?? ['/ip4/0.0.0.0/tcp/0'],
       rpcPort: flags.rpcPort ?? 0,
     });
+    const contract = flags.contract === undefined ? undefined : fromHex(hexId(flags.contract, '--contract'), 32);
+    const minPrice = parseAmount(flags.minPrice, '--min-price');
     const logger = createLogger();
     const key = await unlockWallet(flags);
     const market: MarketConfig = {
       ipfsApi: flags.ipfsApi,
-      solver: {
-        key,
-        threads: config.threads,
-        contract:
-          flags.contract === undefined ? undefined : fromHex(String(flags.contract).toLowerCase(), 32, '--contract'),
-        minPrice: parseAmount(flags.minPrice),
-        bootstrap: flags.bootstrap,
-      },
+      solver: { key, threads: config.threads, contract, minPrice, bootstrap: flags.bootstrap },
     };
     await runNode(config, logger, market, (node) => {
       const solver = node.market?.solver;

@@ -1,12 +1,25 @@
-import { ZiError } from '../chain/errors.ts';
+import { ConfigError, wholeNumber } from '../node/config.ts';
 
-export class OptionError extends ZiError<'BAD_OPTION'> {}
-
-/** A command-line whole number within bounds, or a clear error naming the option. */
-export function wholeNumber(text: string, what: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new OptionError('BAD_OPTION', `${what} must be a whole number from ${min} to ${max}`);
+/** A 64-hex id (txid, contract id), lower-cased, or a clear error naming it. */
+export function hexId(text: string, what: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) {
+    throw new ConfigError('BAD_OPTION', `${what} must be 64 hex characters, got "${short(text)}"`);
   }
-  return n;
+  return text.toLowerCase();
+}
+
+/** `zi chain block` takes a height or a hash. */
+export function blockRef(text: string): { height: number } | { hash: string } {
+  if (/^\d+$/.test(text) || text.trim().startsWith('-')) {
+    return { height: wholeNumber(text, 'block height', 0, Number.MAX_SAFE_INTEGER) };
+  }
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return { hash: text.toLowerCase() };
+  throw new ConfigError(
+    'BAD_OPTION',
+    `a block is named by its height (0, 1, …) or its hash (64 hex characters), got "${short(text)}"`,
+  );
+}
+
+function short(text: string): string {
+  return text.length <= 80 ? text : `${text.slice(0, 80)}…`;
 }

@@ -6,7 +6,7 @@ import { ZiError } from '../chain/errors.ts';
 import { generatePrivateKey, parsePrivateKeyHex, publicKeyOf } from '../chain/keys.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import { transferRules } from '../chain/tx-rules.ts';
-import { resolveNetwork } from '../node/config.ts';
+import { resolveNetwork, wholeNumber } from '../node/config.ts';
 import { encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
 import { clientOptions, connect, walletOption } from './client.ts';
@@ -72,6 +72,8 @@ export function walletCommand(program: Command): void {
     .option('--address <address>', 'any address instead of the wallet')
     .action(async (flags: WalletFlags & { address?: string }) => {
       const address = flags.address ?? (await readKeystore(walletFile(flags))).address;
+      // Checked here, so a typo is named even when no node runs.
+      parseAddress(address, resolveNetwork(flags.network).hrp);
       const { rpc } = await connect(flags);
       const acct = await rpc.call<{ balance: string; nonce: string; pending: string[] }>('getaccount', { address });
       print(acct, flags.json ?? false, () =>
@@ -97,7 +99,7 @@ export function walletCommand(program: Command): void {
       const { tx, txid, height } = await signAndSend(
         flags,
         { kind: TX_KINDS.transfer, payload: transferRules.encode({ to, amount }) },
-        { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee), wait: flags.wait, client },
+        { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee, '--fee'), wait: flags.wait, client },
       );
       const out = {
         txid,
@@ -118,12 +120,15 @@ export function walletCommand(program: Command): void {
     });
 
   clientWalletOptions(wallet.command('history').description('transactions and mining rewards, newest first'))
-    .option('--limit <n>', 'how many entries', '20')
+    .option('--limit <n>', 'how many entries, 1 to 1000', '20')
     .option('--address <address>', 'any address instead of the wallet')
     .action(async (flags: WalletFlags & { limit: string; address?: string }) => {
+      const limit = wholeNumber(flags.limit, '--limit', 1, 1000);
       const address = flags.address ?? (await readKeystore(walletFile(flags))).address;
+      // Checked here, so a typo is named even when no node runs.
+      parseAddress(address, resolveNetwork(flags.network).hrp);
       const { rpc, params } = await connect(flags);
-      const rows = await rpc.call<Record<string, string>[]>('gethistory', { address, limit: Number(flags.limit) });
+      const rows = await rpc.call<Record<string, string>[]>('gethistory', { address, limit });
       print(rows, flags.json ?? false, () => {
         if (rows.length === 0) return 'no transactions yet';
         return rows

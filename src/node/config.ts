@@ -51,24 +51,29 @@ export function resolveNetwork(name = 'devnet'): NetworkParams {
   return NETWORKS[name];
 }
 
-function port(value: string | number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new ConfigError('BAD_OPTION', `${what} must be a port number (0-65535)`);
+/**
+ * A command-line whole number within bounds, or a clear error naming the
+ * option. Decimal digits only: "0x10", "1e3" and "" are not numbers here.
+ */
+export function wholeNumber(text: string | number, what: string, min: number, max: number): number {
+  if (typeof text === 'string' && text.trim().startsWith('-')) {
+    throw new ConfigError('BAD_OPTION', `${what} must not be negative, got "${text}"`);
+  }
+  const n = typeof text === 'number' ? text : /^\d{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError('BAD_OPTION', `${what} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
   return n;
 }
 
 export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const params = resolveNetwork(flags.network);
-  const threads = flags.threads === undefined ? availableParallelism() : Number(flags.threads);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
-    throw new ConfigError('BAD_OPTION', '--threads must be a whole number from 1 to 256');
-  }
+  const threads =
+    flags.threads === undefined ? availableParallelism() : wholeNumber(flags.threads, '--threads', 1, 256);
   return {
     params,
     datadir: flags.datadir ?? defaultDatadir(params.name, env),
-    rpcPort: port(flags.rpcPort, params.defaultRpcPort, '--rpc-port'),
+    rpcPort: flags.rpcPort === undefined ? params.defaultRpcPort : wholeNumber(flags.rpcPort, '--rpc-port', 0, 65535),
     rpcHost: '127.0.0.1',
     mine: flags.mine ?? false,
     minerAddress: flags.minerAddress === undefined ? undefined : parseAddress(flags.minerAddress, params.hrp),

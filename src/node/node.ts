@@ -17,10 +17,11 @@ import { type MarketConfig, type MarketServices, startMarket } from './market.ts
 import { createRpcServer, type RpcServer } from './rpc/server.ts';
 import { rpcMethods } from './rpc-methods.ts';
 import { nodeRules } from './rules.ts';
+import { VERSION } from './version.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
-export class NodeError extends ZiError<'DATADIR_LOCKED' | 'NO_MINER_ADDRESS' | 'NO_NETWORK'> {}
+export class NodeError extends ZiError<'DATADIR_LOCKED' | 'DATADIR_UNUSABLE' | 'NO_MINER_ADDRESS' | 'NO_NETWORK'> {}
 
 /** A full node: chain, mempool, optional miner and the JSON-RPC server, wired together. */
 export class ZiNode {
@@ -61,7 +62,12 @@ export class ZiNode {
   ): Promise<ZiNode> {
     const { logger } = opts;
     const { params } = config;
-    await mkdir(config.datadir, { recursive: true, mode: 0o700 });
+    await mkdir(config.datadir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'a file is in the way' : (err.code ?? err.message);
+      throw new NodeError('DATADIR_UNUSABLE', `cannot use ${config.datadir} as the data directory: ${why}`, {
+        path: config.datadir,
+      });
+    });
     const chainOpts = { path: join(config.datadir, 'chain'), params, rules: opts.rules ?? nodeRules() };
     const locked = (err: { code?: string }) => {
       if (err?.code === 'DB_LOCKED') {

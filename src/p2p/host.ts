@@ -14,7 +14,7 @@ import { ZiError } from '../chain/errors.ts';
 import type { NetworkParams } from '../chain/params.ts';
 import type { WireNames } from './topics.ts';
 
-export class HostError extends ZiError<'BAD_PEER_KEY' | 'LISTEN_FAILED'> {}
+export class HostError extends ZiError<'BAD_PEER_KEY' | 'LISTEN_FAILED' | 'ADDRESS_IN_USE'> {}
 
 export type ZiLibp2p = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
 
@@ -148,13 +148,26 @@ export async function createHost(opts: HostOptions): Promise<ZiLibp2p> {
       },
     });
   } catch (err) {
-    throw new HostError(
-      'LISTEN_FAILED',
-      `cannot listen on ${opts.listen.join(', ')}: ${(err as Error).message}`,
-      {
-        listen: opts.listen,
-      },
+    throw listenError(opts.listen, err);
+  }
+}
+
+/**
+ * libp2p reports failed listen addresses in one message of many lines, with a
+ * stack per address; the operator gets one line: which address, and why.
+ */
+function listenError(listen: string[], err: unknown): HostError {
+  const text = err instanceof Error ? err.message : String(err);
+  const failed = [...text.matchAll(/^\s+(\/\S+): (?:\w*Error: )?(.+)$/gm)].map((m) => ({ addr: m[1]!, why: m[2]! }));
+  const meta = { listen };
+  if (failed.length > 0 && failed.every((f) => f.why.includes('EADDRINUSE'))) {
+    return new HostError(
+      'ADDRESS_IN_USE',
+      `p2p address ${failed.map((f) => f.addr).join(', ')} is already in use (is another zi node running? choose another port with --listen)`,
+      meta,
       { cause: err },
     );
   }
+  const why = failed.length > 0 ? failed.map((f) => `${f.addr}: ${f.why}`).join('; ') : text.split('\n')[0];
+  return new HostError('LISTEN_FAILED', `cannot listen on ${listen.join(', ')}: ${why}`, meta, { cause: err });
 }

@@ -334,7 +334,6 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
     }
     answerAndDrop(socket, err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request');
   });
-  server.on('error', (err) => log.error({ err }, 'rpc server error'));
 
   const cookieLine = await writeCookie(opts.cookiePath);
   expectedAuth = createHash('sha256').update(cookieLine).digest();
@@ -361,6 +360,8 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
       port: opts.port,
     });
   }
+  // Only now: a failed listen is the typed error above, not also a logged stack.
+  server.on('error', (err) => log.error({ err }, 'rpc server error'));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
   log.info({ host, port, cookie: opts.cookiePath }, 'rpc server listening');
