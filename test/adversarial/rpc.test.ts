@@ -19,21 +19,24 @@ const HONEST_BOUND_MS = 1000;
 
 /**
  * Slowloris: each socket sends a request line and then one header line every
- * 500 ms, never finishing the headers; a socket the node closes is opened
- * again 20 ms later. Stops by itself after `ms`.
+ * 500 ms, never finishing the headers; every other socket starts with a
+ * wrong cookie. A socket the node closes is opened again 20 ms later. Stops
+ * by itself after `ms`.
  */
 function slowloris(port: number, sockets: number, ms: number): Promise<{ opened: number }> {
   const end = Date.now() + ms;
   const live = new Set<Socket>();
   let opened = 0;
+  const wrongCookie = `Authorization: Basic ${Buffer.from('__cookie__:guess').toString('base64')}\r\n`;
   const open = (): void => {
     if (Date.now() >= end) return;
+    const first = `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n${opened % 2 === 0 ? '' : wrongCookie}`;
     opened++;
     const s = connect(port, '127.0.0.1');
     live.add(s);
     let line = 0;
     const drip = setInterval(() => s.write(`X-Slow-${line++}: a\r\n`), 500);
-    s.on('connect', () => s.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+    s.on('connect', () => s.write(first));
     s.on('data', () => {});
     s.on('error', () => {});
     s.on('close', () => {
