@@ -160,6 +160,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         status: () => localStatus(this.chain),
         onStatus: (peer, status, connection) => this.onStatus(peer, status, connection),
         allow: (peer) => !this.book.isBanned(peer.toString()) && this.limiter.take(peer.toString()),
+        ready: (peer) => this.peerStates.get(peer.toString())?.status !== undefined,
         receiveTxs: (peer, txs) => this.receiveTxs(peer.toString(), txs),
         misconduct: (peer, err, what) => this.misconduct(peer.toString(), err, what),
       }),
@@ -449,6 +450,7 @@ export class Network extends EventEmitter<NetworkEvents> {
           await pushTxs(this.host, p.id, this.names, b);
         } catch (err) {
           this.log.debug({ peer: key, err: String(err) }, 'transaction push failed');
+          this.misconduct(key, err, 'response');
           break;
         }
       }
@@ -482,7 +484,7 @@ export class Network extends EventEmitter<NetworkEvents> {
 
   private async addHeld(peer: string, block: Block): Promise<void> {
     try {
-      const result = await this.chain.addBlock(block);
+      const result = await this.chain.addBlock(block, { requested: false });
       const entry = this.chain.entry(block.hash());
       if (entry && result !== 'duplicate') this.learn(peer, entry);
     } catch (err) {
