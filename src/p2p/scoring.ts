@@ -160,7 +160,8 @@ export class PeerBook {
     const now = this.clock();
     const total = this.score(peer) + points;
     this.scores.set(peer, { points: total, at: now });
-    if (total < BAN_SCORE || this.isBanned(peer)) return false;
+    // Rounded, so five 20-point breaches in a row ban although the first ones decayed a hair meanwhile.
+    if (Math.round(total) < BAN_SCORE || this.isBanned(peer)) return false;
     this.ban(peer, reason);
     return true;
   }

@@ -80,7 +80,7 @@ export function unfundedTransfers(n: number, genesis: Hash): Transaction[] {
 export async function rawPeer(
   t: Hooks,
   target: TestNode,
-  serve?: (req: Uint8Array) => Uint8Array | undefined,
+  serve?: (req: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array>,
 ): Promise<ZiLibp2p> {
   const host = await createHost({
     params: devnet,
@@ -99,7 +99,7 @@ export async function rawPeer(
   await host.handle(names.sync, async (stream) => {
     const lp = lpStream(stream, { maxDataLength: 1 << 20 });
     const req = (await lp.read()).subarray();
-    const answer = serve?.(req) ?? encodeStatus(localStatus(target.chain));
+    const answer = (await serve?.(req)) ?? encodeStatus(localStatus(target.chain));
     await lp.write(answer);
     await stream.close();
   });
