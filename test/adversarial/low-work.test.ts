@@ -32,8 +32,10 @@ test('a low-work side chain forked at genesis is neither stored nor relayed, and
   await attacker.net.connect(target.net.addresses()[0]!);
   await until('peers ready', () => target.net.peerCount === 2);
 
+  let published = 0;
   for (const b of fork) {
     if (target.net.isBanned(attacker.net.peerId)) break;
+    published++;
     attacker.net.publishBlock(b);
     await sleep(20);
   }
@@ -43,6 +45,7 @@ test('a low-work side chain forked at genesis is neither stored nor relayed, and
   assert.equal(storedAt(tcTarget), 0, 'stored at the target');
   assert.equal(storedAt(tcObserver), 0, 'relayed to the observer');
   assert.equal(target.net.bans().find((b) => b.peer === attacker.net.peerId)?.reason, 'LOW_WORK');
+  t.diagnostic(`banned after ${published} of ${fork.length} blocks (${fork.reduce((n, b) => n + b.size, 0)} bytes)`);
   // The honest observer is untouched.
   assert.equal(target.net.isBanned(observer.net.peerId), false);
   assert.equal(target.net.book.score(observer.net.peerId), 0);

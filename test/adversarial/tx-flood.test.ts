@@ -33,11 +33,9 @@ test('a nonce-gap flood costs no signature check and gets its sender banned; an 
     ),
   );
   const started = performance.now();
-  let sent = 0;
   for (let i = 0; i < flood.length; i += 100) {
     try {
       await pushTxs(attacker, target.net.host.peerId, names, flood.slice(i, i + 100));
-      sent += 100;
     } catch {
       break; // hung up on: banned
     }
@@ -48,7 +46,7 @@ test('a nonce-gap flood costs no signature check and gets its sender banned; an 
   assert.equal(target.mempool.count, 0);
   // Refused before the signature was looked at: none of them entered the verified-signature cache.
   assert.equal(flood.filter((tx) => tcTarget.chain.verified.has(tx.hash())).length, 0);
-  t.diagnostic(`${sent} gap txs pushed in ${Math.round(ms)} ms before the ban`);
+  t.diagnostic(`gap flood refused and its sender banned in ${Math.round(ms)} ms`);
 
   // The honest peer's transaction and block still go through.
   const tx = transfer(rich, keypair().address, 5n, 0n, g);
