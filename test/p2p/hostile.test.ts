@@ -66,7 +66,9 @@ test('hostile peers are refused and banned while honest nodes keep syncing and m
   const honest = await startTestNode(tc1);
   const miner = await startTestNode(tc2);
   await honest.net.connect(miner.net.addresses()[0]!);
-  await mineMany(tc2, 5);
+  // Funded, so its badly signed transaction passes the cheap checks and reaches the signature check.
+  const rich = keypair();
+  await mineMany(tc2, 5, rich.address);
   await until('honest synced', () => tc1.chain.height === 5);
 
   // The honest miner keeps mining and announcing throughout.
@@ -90,7 +92,6 @@ test('hostile peers are refused and banned while honest nodes keep syncing and m
     await loop;
   });
 
-  const rich = keypair();
   const goodTx = transfer(rich, keypair().address, 5n, 0n, tc1.chain.genesisHash);
   const badSig = Transaction.create({ ...goodTx, signature: new Uint8Array(randomBytes(64)) });
   const onTip = (txs: Transaction[] = []) =>
