@@ -41,9 +41,14 @@ export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string
 /**
  * An unrequested block whose chain would not have more work than the tip:
  * not stored (Bitcoin Core's AcceptBlock does the same), so low-work side
- * chains cost their sender, not our disk. EQUAL_WORK is a lost race, not a fault.
+ * chains cost their sender, not our disk. NOT_AHEAD is within RACE_BLOCKS of
+ * our tip's work (two miners racing: nobody's fault); LOW_WORK is further
+ * behind (a branch nobody honest still relays).
  */
-export class LowWorkBlockError extends ZiError<'LOW_WORK' | 'EQUAL_WORK', { hash: string; height: number }> {}
+export class LowWorkBlockError extends ZiError<'LOW_WORK' | 'NOT_AHEAD', { hash: string; height: number }> {}
+
+/** How many of our newest blocks' work a competing chain may trail by and still be a race. */
+export const RACE_BLOCKS = 6;
 
 export interface AddOptions {
   /**
@@ -228,6 +233,18 @@ export class Chain extends EventEmitter<ChainEvents> {
     return difficultyFloor(this.params, parent.height, parent.openProblems);
   }
 
+  /** The refusal for a chain of `work` that would not move the tip, or undefined if it would. */
+  lowWork(work: bigint, hash: string, height: number): LowWorkBlockError | undefined {
+    const tip = this.#tip;
+    if (work > tip.chainwork) return undefined;
+    const base = this.entryAtHeight(Math.max(0, tip.height - RACE_BLOCKS))!;
+    const code = work >= base.chainwork ? 'NOT_AHEAD' : 'LOW_WORK';
+    return new LowWorkBlockError(code, `block ${hash} would not make a chain with more work than the tip`, {
+      hash,
+      height,
+    });
+  }
+
   /** Context for a block built on the tip (templates, mempool checks). */
   nextContext(timestamp = Math.max(this.clock(), this.#tip.header.timestamp + this.params.Tsec * 1000)): TxContext {
     return { params: this.params, height: this.#tip.height + 1, timestamp };
@@ -292,12 +309,9 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.params,
     );
     const chainwork = parent.chainwork + workFromTarget(targetFromDifficulty(block.header.difficulty));
-    if (!requested && chainwork <= this.#tip.chainwork) {
-      const code = chainwork === this.#tip.chainwork ? 'EQUAL_WORK' : 'LOW_WORK';
-      throw new LowWorkBlockError(code, `block ${toHex(hash)} would not make a chain with more work than the tip`, {
-        hash: toHex(hash),
-        height: block.header.height,
-      });
+    if (!requested) {
+      const low = this.lowWork(chainwork, toHex(hash), block.header.height);
+      if (low) throw low;
     }
     await checkBlock(block, this.checkDeps);
     const entry: ChainEntry = {

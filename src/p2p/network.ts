@@ -5,6 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Block } from '../chain/block.ts';
 import type { Chain, ChainEntry, TipChange } from '../chain/chain.ts';
+import { targetFromDifficulty, workFromTarget } from '../chain/difficulty.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Log } from '../chain/log.ts';
@@ -470,7 +471,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         'orphan block: fetching ancestors',
       );
     }
-    this.sync.want(peer, block.header.parent);
+    this.sync.want(peer, block.header.parent, workFromTarget(targetFromDifficulty(block.header.difficulty)));
   }
 
   private readonly onChainBlock = (block: Block): void => {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Block } from '../chain/block.ts';
-import { type Chain, LowWorkBlockError, OrphanBlockError } from '../chain/chain.ts';
+import { type Chain, OrphanBlockError } from '../chain/chain.ts';
 import { checkHeader, FutureBlockError } from '../chain/checks.ts';
 import { targetFromDifficulty, workFromTarget } from '../chain/difficulty.ts';
 import { toHex } from '../chain/encoding.ts';
@@ -84,6 +84,8 @@ interface Pending {
 interface Session {
   peer: string;
   target?: Hash;
+  /** Work of the held block waiting on `target`: its chain's work is the target's plus this. */
+  heldWork: bigint;
   exhausted: boolean;
   startHeight: number;
   startedAt: number;
@@ -131,8 +133,8 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private headersInFlight = false;
   private connecting = false;
   private readonly inflight = new Map<string, number>();
-  /** Ancestors to fetch: a peer sent a block whose parent we lack. */
-  private wants: { peer: string; hash: Hash }[] = [];
+  /** Ancestors to fetch: a peer sent a block whose parent we lack (`work`: that block's own). */
+  private wants: { peer: string; hash: Hash; work: bigint }[] = [];
   /** Peers that just failed to give us their claimed chain: not followed again for a while. */
   private readonly cooldown = new Map<string, number>();
   private readonly samples: { at: number; height: number }[] = [];
@@ -190,12 +192,15 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     void this.connectReady();
   }
 
-  /** A block from `peer` had an unknown parent: fetch its ancestors from that peer. */
-  want(peer: string, hash: Hash): void {
+  /**
+   * A block from `peer` had an unknown parent: fetch its ancestors from that
+   * peer. `work` is the held block's own, which counts towards its chain's.
+   */
+  want(peer: string, hash: Hash, work = 0n): void {
     const hex = toHex(hash);
     if (this.wants.some((w) => toHex(w.hash) === hex) || this.byHash.has(hex)) return;
     if (this.wants.length >= 64) this.wants.shift();
-    this.wants.push({ peer, hash });
+    this.wants.push({ peer, hash, work });
     this.poke();
   }
 
@@ -243,6 +248,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     this.session = {
       peer,
       ...(want ? { target: want.hash } : {}),
+      heldWork: want?.work ?? 0n,
       exhausted: false,
       startHeight: this.chain.height,
       startedAt: now,
@@ -352,7 +358,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       const work: bigint = prev.work + workFromTarget(targetFromDifficulty(h.difficulty));
       prev = { hash, raw: h.hash(), height: h.height, timestamp: h.timestamp, work };
       s.cursor = prev;
-      if (work > this.chain.tip.chainwork) s.workShown = true;
+      if (work + s.heldWork > this.chain.tip.chainwork) s.workShown = true;
       if (!(known && this.pending.length === 0)) {
         const p: Pending = { header: h, hash, height: h.height, lacking: new Set(), ...(known ? { have: true } : {}) };
         this.pending.push(p);
@@ -375,10 +381,8 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private checkWork(s: Session): void {
     if (s.workShown || (!s.exhausted && this.pending.length < this.opts.presyncHeaders)) return;
     if (s.cursor === undefined || this.pending.length === 0) return;
-    throw new LowWorkBlockError('LOW_WORK', `the chain to ${s.cursor.hash} has no more work than our tip`, {
-      hash: s.cursor.hash,
-      height: s.cursor.height,
-    });
+    const low = this.chain.lowWork(s.cursor.work + s.heldWork, s.cursor.hash, s.cursor.height);
+    if (low) throw low;
   }
 
   private scheduleBodies(): void {

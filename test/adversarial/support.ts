@@ -104,6 +104,11 @@ export async function rawPeer(
     await stream.close();
   });
   await host.dial(target.net.host.getMultiaddrs()[0]!);
+  if (serve === undefined) {
+    // Requests before the status exchange are out of order (and scored): wait for it.
+    const id = host.peerId.toString();
+    await until('status exchanged', () => target.net.peers().some((p) => p.id === id && p.ready));
+  }
   return host;
 }
 

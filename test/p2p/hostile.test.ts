@@ -40,6 +40,9 @@ async function hostile(t: { after(fn: () => Promise<void>): void }, target: Test
     await stream.close();
   });
   await host.dial(target.net.host.getMultiaddrs()[0]!);
+  // Requests before the status exchange are out of order (and scored): wait for it.
+  const id = host.peerId.toString();
+  await until('status exchanged', () => target.net.peers().some((p) => p.id === id && p.ready));
   return host;
 }
 

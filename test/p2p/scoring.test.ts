@@ -12,8 +12,8 @@ test('one table decides what an error costs the peer that caused it', () => {
     [new FutureBlockError('FUTURE_BLOCK', 'early', { timestamp: 0, now: 0 }), 'block', 'ignore', 1],
     [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 1],
     [new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 1 }), 'block', 'ignore', 5],
-    // A lost race (same work as our tip) is nobody's fault.
-    [new LowWorkBlockError('EQUAL_WORK', 'tie', { hash: '', height: 1 }), 'block', 'ignore', 0],
+    // A race (within RACE_BLOCKS of our tip's work) is nobody's fault.
+    [new LowWorkBlockError('NOT_AHEAD', 'race', { hash: '', height: 1 }), 'block', 'ignore', 0],
     [new ValidationError('DIFFICULTY_TOO_LOW', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('BAD_POW', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('INSUFFICIENT_FUNDS', 'x'), 'block', 'reject', BAN_SCORE],
