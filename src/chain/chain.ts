@@ -1,8 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { Address } from './address.ts';
 import type { Block } from './block.ts';
-import { type CheckDeps, checkBlock, VerifiedTxCache, verifyHeaderContext } from './checks.ts';
-import { nextDifficulty, targetFromDifficulty, workFromTarget } from './difficulty.ts';
+import { type CheckDeps, checkBlock, checkHeader, VerifiedTxCache, verifyHeaderContext } from './checks.ts';
+import {
+  difficultyFloor,
+  nextDifficulty,
+  problemsOpenedAtMost,
+  targetFromDifficulty,
+  workFromTarget,
+} from './difficulty.ts';
 import { toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { genesisBlock } from './genesis.ts';
@@ -31,6 +37,27 @@ const CHECK_BLOCKS = 6;
 
 /** A block whose parent we do not have: the caller fetches ancestors. */
 export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string; hash: string }> {}
+
+/**
+ * An unrequested block whose chain would not have more work than the tip:
+ * not stored (Bitcoin Core's AcceptBlock does the same), so low-work side
+ * chains cost their sender, not our disk. NOT_AHEAD is within RACE_BLOCKS of
+ * our tip's work (two miners racing: nobody's fault); LOW_WORK is further
+ * behind (a branch nobody honest still relays).
+ */
+export class LowWorkBlockError extends ZiError<'LOW_WORK' | 'NOT_AHEAD', { hash: string; height: number }> {}
+
+/** How many of our newest blocks' work a competing chain may trail by and still be a race. */
+export const RACE_BLOCKS = 6;
+
+export interface AddOptions {
+  /**
+   * We asked for this block (sync, on a header chain with more work than the
+   * tip): stored even as a side block. Default true; gossip and held blocks
+   * pass false, and are then stored only if they make a chain with more work.
+   */
+  requested?: boolean;
+}
 
 export interface ChainOptions {
   path: string;
@@ -197,6 +224,27 @@ export class Chain extends EventEmitter<ChainEvents> {
     return nextDifficulty(this.params, parent.height, parent.openProblems);
   }
 
+  /**
+   * The lowest difficulty a child of `parent` may claim: exact once the
+   * parent is connected, else the floor from its |Po| bound (difficultyFloor).
+   */
+  lowestDifficultyAfter(parent: ChainEntry): number {
+    if (parent.status & STATUS_CONNECTED) return this.difficultyAfter(parent);
+    return difficultyFloor(this.params, parent.height, parent.openProblems);
+  }
+
+  /** The refusal for a chain of `work` that would not move the tip, or undefined if it would. */
+  lowWork(work: bigint, hash: string, height: number): LowWorkBlockError | undefined {
+    const tip = this.#tip;
+    if (work > tip.chainwork) return undefined;
+    const base = this.entryAtHeight(Math.max(0, tip.height - RACE_BLOCKS))!;
+    const code = work >= base.chainwork ? 'NOT_AHEAD' : 'LOW_WORK';
+    return new LowWorkBlockError(code, `block ${hash} would not make a chain with more work than the tip`, {
+      hash,
+      height,
+    });
+  }
+
   /** Context for a block built on the tip (templates, mempool checks). */
   nextContext(timestamp = Math.max(this.clock(), this.#tip.header.timestamp + this.params.Tsec * 1000)): TxContext {
     return { params: this.params, height: this.#tip.height + 1, timestamp };
@@ -215,13 +263,14 @@ export class Chain extends EventEmitter<ChainEvents> {
   /**
    * Validates and stores a block, and moves the tip if its chain has more
    * work. Throws ValidationError (the sender is at fault), OrphanBlockError
-   * or FutureBlockError (nobody is at fault).
+   * or FutureBlockError (nobody is at fault), or LowWorkBlockError (an
+   * unrequested block that would not move the tip).
    */
-  addBlock(block: Block): Promise<AddResult> {
-    return this.exclusive(() => this.add(block));
+  addBlock(block: Block, opts: AddOptions = {}): Promise<AddResult> {
+    return this.exclusive(() => this.add(block, opts.requested ?? true));
   }
 
-  private async add(block: Block): Promise<AddResult> {
+  private async add(block: Block, requested: boolean): Promise<AddResult> {
     const hash = block.hash();
     const known = this.entry(hash);
     if (known && known.status & STATUS_INVALID) {
@@ -239,7 +288,15 @@ export class Chain extends EventEmitter<ChainEvents> {
       await this.markInvalid(block, parent.chainwork);
       throw new ValidationError('INVALID_PARENT', 'block builds on an invalid block');
     }
-    await checkBlock(block, this.checkDeps);
+    // Everything that costs one hash or less comes before the signatures.
+    checkHeader(block.header, this.params);
+    const floor = this.lowestDifficultyAfter(parent);
+    if (block.header.difficulty < floor) {
+      throw new ValidationError(
+        'DIFFICULTY_TOO_LOW',
+        `difficulty ${block.header.difficulty} is below the lowest ${floor} its parent's chain allows`,
+      );
+    }
     verifyHeaderContext(
       block.header,
       {
@@ -251,13 +308,20 @@ export class Chain extends EventEmitter<ChainEvents> {
       },
       this.params,
     );
+    const chainwork = parent.chainwork + workFromTarget(targetFromDifficulty(block.header.difficulty));
+    if (!requested) {
+      const low = this.lowWork(chainwork, toHex(hash), block.header.height);
+      if (low) throw low;
+    }
+    await checkBlock(block, this.checkDeps);
     const entry: ChainEntry = {
       hash,
       header: block.header,
       height: block.header.height,
-      chainwork: parent.chainwork + workFromTarget(targetFromDifficulty(block.header.difficulty)),
+      chainwork,
       status: STATUS_HAS_BODY,
-      openProblems: 0,
+      // An upper bound until connected (see ChainEntry.openProblems).
+      openProblems: parent.openProblems + problemsOpenedAtMost(block.txs),
     };
     await this.store.saveBlock(block, entry);
     this.index.set(toHex(hash), entry);

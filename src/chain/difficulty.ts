@@ -1,4 +1,5 @@
 import type { DifficultyParams } from './params.ts';
+import { type Transaction, TX_KINDS } from './transaction.ts';
 
 /** Difficulty in leading zero bits, fixed-point with 16 fraction bits. */
 export type DifficultyQ16 = number;
@@ -11,6 +12,31 @@ export function nextDifficulty(p: DifficultyParams, parentHeight: number, openPr
   let D = Math.log(Math.max(parentHeight, 1)) / Math.max((openProblems / p.C1) * p.C2, p.C3) - p.Ct * T;
   D = Math.min(Math.max(D, p.Dmin), p.Dmax);
   return Math.floor(D * Q);
+}
+
+/**
+ * The lowest difficulty a child of a block at `parentHeight` can be asked
+ * for when |Po| after that block is not known yet (its parent was never
+ * connected) but is at most `maxOpenProblems`. Sound because D never rises
+ * with |Po|: ln(max(Hb, 1)) ≥ 0 and the divisor max(|Po|/C1·C2, C3) only
+ * grows with |Po| (C1, C2 > 0), and the clamp and floor are monotone; so
+ * |Po| ≤ bound gives D(|Po|) ≥ D(bound). test/chain/difficulty.test.ts checks
+ * it against every |Po| up to the bound.
+ */
+export function difficultyFloor(p: DifficultyParams, parentHeight: number, maxOpenProblems: number): DifficultyQ16 {
+  return nextDifficulty(p, parentHeight, maxOpenProblems);
+}
+
+/**
+ * How much a block can raise |Po| at most: only a contract transaction opens
+ * a problem (one each, src/market/contract-tx.ts); every other kind keeps or
+ * lowers the count. Stuffing a block with transfers therefore does not let
+ * its children claim a lower difficulty.
+ */
+export function problemsOpenedAtMost(txs: readonly Transaction[]): number {
+  let n = 0;
+  for (const tx of txs) if (tx.kind === TX_KINDS.contract) n++;
+  return n;
 }
 
 /** floor(2^(256 − D)) computed exactly from the quantized D, no floats. */

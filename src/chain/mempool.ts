@@ -82,12 +82,15 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   }
 
   /**
-   * A transaction from outside (RPC, gossip): the kind's admission policy
-   * runs first, after the cheap stateless checks. `origin` is the peer id
-   * it came from, or 'rpc'.
+   * A transaction from outside (RPC, gossip): the cheap checks (known, fee,
+   * nonce, balance: a map lookup each) run before the signature, and the
+   * kind's admission policy (which may compile code) last, so a flood of
+   * transactions that cannot be admitted costs no signature check. `origin`
+   * is the peer id it came from, or 'rpc'.
    */
   async accept(tx: Transaction, origin = 'rpc'): Promise<MempoolEntry> {
     if (this.byId.has(toHex(tx.hash()))) return this.add(tx);
+    this.admit(tx, { dryRun: true });
     checkTransaction(tx, this.chain.checkDeps);
     const rules = this.chain.rules.get(tx.kind);
     await rules.admit?.(tx, txBody(tx, this.chain.rules, this.chain), this.chain.params, origin);
@@ -101,7 +104,8 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     return entry;
   }
 
-  private admit(tx: Transaction): MempoolEntry {
+  /** `dryRun`: every check but the signature, nothing changed. */
+  private admit(tx: Transaction, opts: { dryRun?: boolean } = {}): MempoolEntry {
     const id = toHex(tx.hash());
     if (this.byId.has(id))
       throw new MempoolError('ALREADY_KNOWN', 'transaction is already in the mempool', { txid: id });
@@ -113,7 +117,6 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
         minFee,
       });
     }
-    checkTransaction(tx, this.chain.checkDeps);
 
     const sender = toHex(tx.from);
     const queue = this.bySender.get(sender) ?? [];
@@ -145,6 +148,8 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     const ctx = this.chain.nextContext();
     for (const e of queue.slice(0, slot)) applyTransaction(overlay, e.tx, this.chain.rules, ctx);
     applyTransaction(overlay, tx, this.chain.rules, ctx);
+    // Last, as it is the one costly check (cached, so a block of these costs nothing again).
+    if (!opts.dryRun) checkTransaction(tx, this.chain.checkDeps);
 
     const entry: MempoolEntry = {
       tx,
@@ -154,6 +159,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
       feeRate: Number(tx.fee) / tx.size,
       addedAt: this.chain.now(),
     };
+    if (opts.dryRun) return entry;
     let freed = 0;
     for (const e of queue.slice(slot)) freed += e.size;
     this.makeRoom(entry, freed);

@@ -79,7 +79,8 @@ export class Gossip {
       block = Block.fromBytes(msg.data, chain.params.maxBlockBytes, chain.params.maxTxBytes);
       // Proof of work first: it costs one hash, and a block without it costs the sender its standing.
       checkHeader(block.header, chain.params);
-      const result = await chain.addBlock(block);
+      // Unrequested: stored only if its chain gets more work than our tip (else LOW_WORK, not relayed).
+      const result = await chain.addBlock(block, { requested: false });
       if (result === 'duplicate') return 'ignore' as TopicValidatorResult;
       this.deps.accepted(peer, block, result);
       return 'accept' as TopicValidatorResult;

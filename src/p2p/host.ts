@@ -93,6 +93,41 @@ export function hostLimits(params: NetworkParams) {
   };
 }
 
+/**
+ * gossipsub's peer scoring, set explicitly. Its default IP-colocation term
+ * graylists every peer behind one IP once more than 10 peer ids come from
+ * it (a LAN, a NAT, loopback): their blocks would be dropped unvalidated and
+ * a bad-PoW sender among them never judged. Zi's unit of blame is the peer
+ * id (scoring.ts PeerBook bans it), so colocation is off. No topic scores:
+ * invalid messages cost the sender through judge(), not through gossipsub.
+ * What remains is gossipsub's own protocol-behaviour penalty (IWANT spam,
+ * grafting during backoff) and these thresholds.
+ */
+export const GOSSIP_SCORE = {
+  params: {
+    topics: {},
+    appSpecificScore: () => 0,
+    IPColocationFactorWeight: 0,
+    IPColocationFactorThreshold: 10,
+    IPColocationFactorWhitelist: new Set<string>(),
+    behaviourPenaltyWeight: -10,
+    behaviourPenaltyThreshold: 0,
+    behaviourPenaltyDecay: 0.2,
+  },
+  thresholds: {
+    /** Below it no gossip (IHAVE/IWANT) is exchanged with the peer. */
+    gossipThreshold: -10,
+    /** Below it our own messages are not flood-published to the peer. */
+    publishThreshold: -50,
+    /** Below it everything the peer sends is dropped unread. */
+    graylistThreshold: -80,
+    /** Peer exchange is taken only from peers above this. */
+    acceptPXThreshold: 10,
+    /** Mesh median below this triggers opportunistic grafting. */
+    opportunisticGraftThreshold: 20,
+  },
+} as const;
+
 export async function createHost(opts: HostOptions): Promise<ZiLibp2p> {
   const limits = hostLimits(opts.params);
   const gater = (peer: PeerId) => opts.isBanned(peer);
@@ -144,6 +179,8 @@ export async function createHost(opts: HostOptions): Promise<ZiLibp2p> {
           maxOutboundStreams: 2,
           // Blocks come every T seconds: a short heartbeat grafts new peers into the mesh quickly.
           heartbeatInterval: 500,
+          scoreParams: { ...GOSSIP_SCORE.params, IPColocationFactorWhitelist: new Set<string>() },
+          scoreThresholds: GOSSIP_SCORE.thresholds,
         }),
       },
     });

@@ -5,6 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Block } from '../chain/block.ts';
 import type { Chain, ChainEntry, TipChange } from '../chain/chain.ts';
+import { targetFromDifficulty, workFromTarget } from '../chain/difficulty.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Log } from '../chain/log.ts';
@@ -160,6 +161,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         status: () => localStatus(this.chain),
         onStatus: (peer, status, connection) => this.onStatus(peer, status, connection),
         allow: (peer) => !this.book.isBanned(peer.toString()) && this.limiter.take(peer.toString()),
+        ready: (peer) => this.peerStates.get(peer.toString())?.status !== undefined,
         receiveTxs: (peer, txs) => this.receiveTxs(peer.toString(), txs),
         misconduct: (peer, err, what) => this.misconduct(peer.toString(), err, what),
       }),
@@ -449,6 +451,7 @@ export class Network extends EventEmitter<NetworkEvents> {
           await pushTxs(this.host, p.id, this.names, b);
         } catch (err) {
           this.log.debug({ peer: key, err: String(err) }, 'transaction push failed');
+          this.misconduct(key, err, 'response');
           break;
         }
       }
@@ -468,7 +471,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         'orphan block: fetching ancestors',
       );
     }
-    this.sync.want(peer, block.header.parent);
+    this.sync.want(peer, block.header.parent, workFromTarget(targetFromDifficulty(block.header.difficulty)));
   }
 
   private readonly onChainBlock = (block: Block): void => {
@@ -482,7 +485,7 @@ export class Network extends EventEmitter<NetworkEvents> {
 
   private async addHeld(peer: string, block: Block): Promise<void> {
     try {
-      const result = await this.chain.addBlock(block);
+      const result = await this.chain.addBlock(block, { requested: false });
       const entry = this.chain.entry(block.hash());
       if (entry && result !== 'duplicate') this.learn(peer, entry);
     } catch (err) {

@@ -67,6 +67,8 @@ export interface ServeDeps {
   /** Throws PeerError WRONG_GENESIS for a peer of another network. */
   onStatus(peer: PeerId, status: Status, connection: Connection): void;
   allow(peer: PeerId): boolean;
+  /** The status exchange with this peer is done: anything but a status request before it is out of order. */
+  ready(peer: PeerId): boolean;
   /** Admits pushed transactions; returns how many were new and valid. */
   receiveTxs(peer: PeerId, txs: Transaction[]): Promise<number>;
   misconduct(peer: PeerId, err: unknown, what: 'request'): void;
@@ -80,6 +82,9 @@ export function syncHandler(deps: ServeDeps) {
       if (!deps.allow(peer)) throw new PeerError('RATE_LIMITED', 'too many sync requests');
       const lp = lpStream(stream, { maxDataLength: LIMITS.requestBytes, maxBufferSize: 64 * 1024 });
       const req = decodeRequest((await lp.read({ signal })).subarray(), deps.chain.params.maxTxBytes);
+      if (req.type !== 'status' && !deps.ready(peer)) {
+        throw new PeerError('OUT_OF_ORDER', `${req.type} request before the status exchange`);
+      }
       switch (req.type) {
         case 'status': {
           // Answer first: a peer of another network learns why it is refused.

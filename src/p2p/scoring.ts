@@ -1,4 +1,4 @@
-import { OrphanBlockError } from '../chain/chain.ts';
+import { LowWorkBlockError, OrphanBlockError } from '../chain/chain.ts';
 import { FutureBlockError } from '../chain/checks.ts';
 import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
 import { MempoolError } from '../chain/mempool.ts';
@@ -7,7 +7,15 @@ import { SandboxError } from '../sandbox/errors.ts';
 
 /** Misconduct seen on the wire that is not a chain rule: framing, limits, manners. */
 export class PeerError extends ZiError<
-  'MALFORMED' | 'OVERSIZED' | 'UNEXPECTED' | 'WRONG_GENESIS' | 'RATE_LIMITED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'BANNED'
+  | 'MALFORMED'
+  | 'OVERSIZED'
+  | 'UNEXPECTED'
+  | 'OUT_OF_ORDER'
+  | 'WRONG_GENESIS'
+  | 'RATE_LIMITED'
+  | 'TIMEOUT'
+  | 'BAD_RESPONSE'
+  | 'BANNED'
 > {}
 
 /** gossipsub's three answers: forward, drop quietly, drop and blame the sender. */
@@ -36,18 +44,40 @@ const FRAMING_FAULTS = new Set([
 ]);
 
 /**
+ * Mempool refusals an honest relay seldom causes (it checked the same rules
+ * on its own view): each costs a point or two, so only floods add up.
+ * NONCE_USED, ALREADY_KNOWN and MEMPOOL_FULL follow from blocks and timing
+ * alone and stay free.
+ */
+const MEMPOOL_PENALTIES: Partial<Record<MempoolError['code'], number>> = {
+  FEE_TOO_LOW: 2,
+  NONCE_GAP: 1,
+  REPLACEMENT_UNDERPRICED: 1,
+};
+
+/** Points for a block that cannot be used yet: never a ban alone, 100 of them are. */
+const HELD_BLOCK_PENALTY = 1;
+/** Points for an unrequested block on a chain more than RACE_BLOCKS behind our tip. */
+const LOW_WORK_PENALTY = 5;
+
+/**
  * The one place that decides what an error costs the peer it came from.
  * `what` says where it arose: a gossiped block or tx, or a sync request or
  * response. The rule: bad data that cannot depend on our own view (decoding,
  * proof of work, signatures, consensus rules of a block) bans at once;
  * data that may just be early or late (a future block, an unknown parent, a
- * spent nonce) is never punished, or only a little so floods still add up.
+ * nonce gap, a chain with less work) costs a little, so one slip never
+ * bans but a flood adds up (Bitcoin Core scores unconnecting headers the same way).
  */
 export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response'): Judgement {
-  if (err instanceof FutureBlockError) return { verdict: 'ignore', penalty: 0, reason: err.code };
-  if (err instanceof OrphanBlockError) return { verdict: 'ignore', penalty: 0, reason: err.code };
+  if (err instanceof FutureBlockError || err instanceof OrphanBlockError) {
+    return { verdict: 'ignore', penalty: HELD_BLOCK_PENALTY, reason: err.code };
+  }
+  if (err instanceof LowWorkBlockError) {
+    return { verdict: 'ignore', penalty: err.code === 'LOW_WORK' ? LOW_WORK_PENALTY : 0, reason: err.code };
+  }
   if (err instanceof MempoolError) {
-    return { verdict: 'ignore', penalty: err.code === 'FEE_TOO_LOW' ? 2 : 0, reason: err.code };
+    return { verdict: 'ignore', penalty: MEMPOOL_PENALTIES[err.code] ?? 0, reason: err.code };
   }
   if (err instanceof DecodeError) return { verdict: 'reject', penalty: BAN_SCORE, reason: `DECODE_${err.code}` };
   if (err instanceof ValidationError) {
@@ -56,7 +86,13 @@ export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response
   }
   if (err instanceof PeerError) {
     const penalty =
-      err.code === 'RATE_LIMITED' ? 2 : err.code === 'TIMEOUT' ? 5 : err.code === 'UNEXPECTED' ? 20 : BAN_SCORE;
+      err.code === 'RATE_LIMITED'
+        ? 2
+        : err.code === 'TIMEOUT'
+          ? 5
+          : err.code === 'UNEXPECTED' || err.code === 'OUT_OF_ORDER'
+            ? 20
+            : BAN_SCORE;
     return { verdict: penalty >= BAN_SCORE ? 'reject' : 'ignore', penalty, reason: err.code };
   }
   if (err instanceof SandboxError) {
@@ -124,7 +160,8 @@ export class PeerBook {
     const now = this.clock();
     const total = this.score(peer) + points;
     this.scores.set(peer, { points: total, at: now });
-    if (total < BAN_SCORE || this.isBanned(peer)) return false;
+    // Rounded, so five 20-point breaches in a row ban although the first ones decayed a hair meanwhile.
+    if (Math.round(total) < BAN_SCORE || this.isBanned(peer)) return false;
     this.ban(peer, reason);
     return true;
   }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Block } from '../chain/block.ts';
 import { type Chain, OrphanBlockError } from '../chain/chain.ts';
 import { checkHeader, FutureBlockError } from '../chain/checks.ts';
+import { targetFromDifficulty, workFromTarget } from '../chain/difficulty.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ValidationError, ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
@@ -34,8 +35,15 @@ export interface SyncOptions {
   batch?: number;
   /** Body requests in flight per peer. */
   perPeer?: number;
-  /** Headers kept ahead of the chain tip, at most. */
+  /** Headers kept ahead of the chain tip, at most, once their chain has shown more work than the tip. */
   headersAhead?: number;
+  /**
+   * Headers kept at most while their chain has not yet shown more work than
+   * our tip (no body is fetched before it has): how deep a reorg can be.
+   */
+  presyncHeaders?: number;
+  /** Side blocks (never on the main chain) stored from one peer's sessions, at most. */
+  maxSidePerPeer?: number;
   /** How often progress is logged while a long sync runs. */
   progressMs?: number;
 }
@@ -76,11 +84,21 @@ interface Pending {
 interface Session {
   peer: string;
   target?: Hash;
+  /** Work of the held block waiting on `target`: its chain's work is the target's plus this. */
+  heldWork: bigint;
   exhausted: boolean;
   startHeight: number;
   startedAt: number;
   /** The newest header of this session's chain seen so far (pending or already held). */
-  cursor?: { hash: string; raw: Hash; height: number; timestamp: number };
+  cursor?: { hash: string; raw: Hash; height: number; timestamp: number; work: bigint };
+  /**
+   * The headers' chain has shown more work than our tip: only then are
+   * bodies fetched (Bitcoin Core's headers pre-sync work threshold, without
+   * the second pass: Zi keeps the headers, within presyncHeaders).
+   */
+  workShown: boolean;
+  /** Blocks of this session stored as side blocks since one last moved the tip. */
+  side: number;
 }
 
 /**
@@ -94,7 +112,17 @@ interface Session {
  */
 export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private readonly opts: Required<
-    Pick<SyncOptions, 'window' | 'maxBufferedBytes' | 'batch' | 'perPeer' | 'headersAhead' | 'progressMs'>
+    Pick<
+      SyncOptions,
+      | 'window'
+      | 'maxBufferedBytes'
+      | 'batch'
+      | 'perPeer'
+      | 'headersAhead'
+      | 'presyncHeaders'
+      | 'maxSidePerPeer'
+      | 'progressMs'
+    >
   > &
     SyncOptions;
   private readonly chain: Chain;
@@ -105,13 +133,15 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private headersInFlight = false;
   private connecting = false;
   private readonly inflight = new Map<string, number>();
-  /** Ancestors to fetch: a peer sent a block whose parent we lack. */
-  private wants: { peer: string; hash: Hash }[] = [];
+  /** Ancestors to fetch: a peer sent a block whose parent we lack (`work`: that block's own). */
+  private wants: { peer: string; hash: Hash; work: bigint }[] = [];
   /** Peers that just failed to give us their claimed chain: not followed again for a while. */
   private readonly cooldown = new Map<string, number>();
   private readonly samples: { at: number; height: number }[] = [];
   private readonly downloaded = new Map<string, number>();
   private readonly backoff = new Map<string, number>();
+  /** Side blocks stored per peer that never became main: past maxSidePerPeer the peer is not followed. */
+  private readonly staleSide = new Map<string, number>();
   private retryTimer?: NodeJS.Timeout;
   private progressTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -124,6 +154,8 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       batch: 32,
       perPeer: 2,
       headersAhead: 2 * LIMITS.headers,
+      presyncHeaders: 50 * LIMITS.headers,
+      maxSidePerPeer: 1024,
       progressMs: 2000,
       ...opts,
     };
@@ -152,19 +184,23 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       this.poke();
       return;
     }
-    if (!this.headersInFlight && !s.exhausted && this.pending.length < this.opts.headersAhead) {
+    const ahead = s.workShown ? this.opts.headersAhead : this.opts.presyncHeaders;
+    if (!this.headersInFlight && !s.exhausted && this.pending.length < ahead) {
       void this.fetchHeaders(s);
     }
     this.scheduleBodies();
     void this.connectReady();
   }
 
-  /** A block from `peer` had an unknown parent: fetch its ancestors from that peer. */
-  want(peer: string, hash: Hash): void {
+  /**
+   * A block from `peer` had an unknown parent: fetch its ancestors from that
+   * peer. `work` is the held block's own, which counts towards its chain's.
+   */
+  want(peer: string, hash: Hash, work = 0n): void {
     const hex = toHex(hash);
     if (this.wants.some((w) => toHex(w.hash) === hex) || this.byHash.has(hex)) return;
     if (this.wants.length >= 64) this.wants.shift();
-    this.wants.push({ peer, hash });
+    this.wants.push({ peer, hash, work });
     this.poke();
   }
 
@@ -194,14 +230,17 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private startSession(): void {
     const now = Date.now();
     const ids = this.peerIds();
-    this.wants = this.wants.filter((w) => this.chain.entry(w.hash) === undefined && ids.has(w.peer));
+    const followable = (id: string) => (this.staleSide.get(id) ?? 0) < this.opts.maxSidePerPeer;
+    this.wants = this.wants.filter(
+      (w) => this.chain.entry(w.hash) === undefined && ids.has(w.peer) && followable(w.peer),
+    );
     const want = this.wants.shift();
     let peer = want?.peer;
     if (peer === undefined) {
       const work = this.chain.tip.chainwork;
       const best = this.opts
         .peers()
-        .filter((p) => p.chainwork > work && (this.cooldown.get(p.id) ?? 0) <= now)
+        .filter((p) => p.chainwork > work && (this.cooldown.get(p.id) ?? 0) <= now && followable(p.id))
         .sort((a, b) => (b.chainwork > a.chainwork ? 1 : b.chainwork < a.chainwork ? -1 : 0))[0];
       peer = best?.id;
     }
@@ -209,9 +248,12 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     this.session = {
       peer,
       ...(want ? { target: want.hash } : {}),
+      heldWork: want?.work ?? 0n,
       exhausted: false,
       startHeight: this.chain.height,
       startedAt: now,
+      workShown: false,
+      side: 0,
     };
     this.opts.logger.debug({ peer, target: want ? toHex(want.hash) : undefined }, 'sync session started');
   }
@@ -221,6 +263,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     if (s === undefined) return;
     this.session = undefined;
     this.clear();
+    if (s.side > 0) this.staleSide.set(s.peer, (this.staleSide.get(s.peer) ?? 0) + s.side);
     const peer = this.opts.peers().find((p) => p.id === s.peer);
     if (reason !== undefined || (peer && peer.chainwork > this.chain.tip.chainwork)) {
       // It claimed more work than it delivered (or went away): try others first.
@@ -272,7 +315,12 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
 
   private acceptHeaders(s: Session, headers: BlockHeader[]): void {
     if (headers.length === 0) {
+      if (s.target && s.cursor === undefined && this.chain.entry(s.target) === undefined) {
+        // It relayed a block it cannot give the ancestors of: it never had them.
+        throw new PeerError('UNEXPECTED', 'peer cannot serve the ancestors of the block it sent');
+      }
       s.exhausted = true;
+      this.checkWork(s);
       return;
     }
     const { params } = this.chain;
@@ -283,7 +331,13 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       const parent = this.chain.entry(first.parent);
       if (parent === undefined) throw new PeerError('BAD_RESPONSE', 'headers do not connect to the locator');
       if (prev !== undefined) this.clear();
-      prev = { hash: toHex(parent.hash), raw: parent.hash, height: parent.height, timestamp: parent.header.timestamp };
+      prev = {
+        hash: toHex(parent.hash),
+        raw: parent.hash,
+        height: parent.height,
+        timestamp: parent.header.timestamp,
+        work: parent.chainwork,
+      };
     }
     const targetHex = s.target ? toHex(s.target) : undefined;
     for (const h of headers) {
@@ -301,8 +355,10 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
         return;
       }
       const known = this.chain.entry(h.hash());
-      prev = { hash, raw: h.hash(), height: h.height, timestamp: h.timestamp };
+      const work: bigint = prev.work + workFromTarget(targetFromDifficulty(h.difficulty));
+      prev = { hash, raw: h.hash(), height: h.height, timestamp: h.timestamp, work };
       s.cursor = prev;
+      if (work + s.heldWork > this.chain.tip.chainwork) s.workShown = true;
       if (!(known && this.pending.length === 0)) {
         const p: Pending = { header: h, hash, height: h.height, lacking: new Set(), ...(known ? { have: true } : {}) };
         this.pending.push(p);
@@ -310,14 +366,28 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       }
       if (hash === targetHex) {
         s.exhausted = true;
-        return;
+        break;
       }
     }
     if (headers.length < LIMITS.headers) s.exhausted = true;
+    this.checkWork(s);
+  }
+
+  /**
+   * A chain whose headers end (or fill the pre-sync window) without more
+   * work than our tip is not worth a body: the sender of a low-work branch
+   * pays for it, as an unrequested low-work block does.
+   */
+  private checkWork(s: Session): void {
+    if (s.workShown || (!s.exhausted && this.pending.length < this.opts.presyncHeaders)) return;
+    if (s.cursor === undefined || this.pending.length === 0) return;
+    const low = this.chain.lowWork(s.cursor.work + s.heldWork, s.cursor.hash, s.cursor.height);
+    if (low) throw low;
   }
 
   private scheduleBodies(): void {
-    if (this.session === undefined || this.bufferedBytes >= this.opts.maxBufferedBytes) return;
+    if (this.session === undefined || !this.session.workShown) return;
+    if (this.bufferedBytes >= this.opts.maxBufferedBytes) return;
     const sessionPeer = this.session.peer;
     const todo = this.pending
       .slice(0, this.opts.window)
@@ -398,7 +468,10 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
         if (p.have || p.block === undefined) continue;
         this.bufferedBytes -= p.block.size;
         try {
-          await this.chain.addBlock(p.block);
+          const result = await this.chain.addBlock(p.block);
+          const s = this.session;
+          if (s && result === 'side') s.side++;
+          else if (s && result !== 'duplicate') s.side = 0;
           progressed = true;
           this.sample();
         } catch (err) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OrphanBlockError } from '../../src/chain/chain.ts';
+import { LowWorkBlockError, OrphanBlockError } from '../../src/chain/chain.ts';
 import { FutureBlockError } from '../../src/chain/checks.ts';
 import { DecodeError, ValidationError, ZiError } from '../../src/chain/errors.ts';
 import { MempoolError } from '../../src/chain/mempool.ts';
@@ -8,14 +8,22 @@ import { BAN_SCORE, judge, PeerBook, PeerError } from '../../src/p2p/scoring.ts'
 
 test('one table decides what an error costs the peer that caused it', () => {
   const cases: [unknown, 'block' | 'tx' | 'request' | 'response', string, number][] = [
-    [new FutureBlockError('FUTURE_BLOCK', 'early', { timestamp: 0, now: 0 }), 'block', 'ignore', 0],
-    [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 0],
+    // Held blocks cost a point each: never a ban alone, a flood of 100 is.
+    [new FutureBlockError('FUTURE_BLOCK', 'early', { timestamp: 0, now: 0 }), 'block', 'ignore', 1],
+    [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 1],
+    [new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 1 }), 'block', 'ignore', 5],
+    // A race (within RACE_BLOCKS of our tip's work) is nobody's fault.
+    [new LowWorkBlockError('NOT_AHEAD', 'race', { hash: '', height: 1 }), 'block', 'ignore', 0],
+    [new ValidationError('DIFFICULTY_TOO_LOW', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('BAD_POW', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('INSUFFICIENT_FUNDS', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('BAD_SIGNATURE', 'x'), 'tx', 'reject', BAN_SCORE],
     // A spent nonce or an empty balance may be our view lagging: a nudge, not a ban.
     [new ValidationError('INSUFFICIENT_FUNDS', 'x'), 'tx', 'ignore', 5],
     [new MempoolError('ALREADY_KNOWN', 'x'), 'tx', 'ignore', 0],
+    [new MempoolError('NONCE_USED', 'x'), 'tx', 'ignore', 0],
+    [new MempoolError('NONCE_GAP', 'x'), 'tx', 'ignore', 1],
+    [new PeerError('OUT_OF_ORDER', 'x'), 'request', 'ignore', 20],
     [new DecodeError('TRAILING_BYTES', 'x'), 'request', 'reject', BAN_SCORE],
     [new PeerError('WRONG_GENESIS', 'x'), 'response', 'reject', BAN_SCORE],
     [new PeerError('RATE_LIMITED', 'x'), 'request', 'ignore', 2],

@@ -37,7 +37,11 @@ export interface ChainEntry {
   /** Cumulative work of the chain ending here. */
   readonly chainwork: bigint;
   status: number;
-  /** |Po| in the state after this block; valid once STATUS_CONNECTED. */
+  /**
+   * |Po| in the state after this block once STATUS_CONNECTED; before that an
+   * upper bound of it (the parent's value plus the problems this block can
+   * open), which bounds the difficulty its children may claim from below.
+   */
   openProblems: number;
 }
 
