@@ -21,7 +21,10 @@ import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } 
 import { contractBody } from './rpc.ts';
 
 /** What measuring one contract's speed may cost a Solver at most, ms. */
-export const MEASURE_DEADLINE_MS = 3_000;
+export const MEASURE_DEADLINE_MS = 5_000;
+/** A contract that failed its measurement is measured again after this, doubling up to the maximum. */
+export const MEASURE_RETRY_MS = 60_000;
+export const MEASURE_RETRY_MAX_MS = 60 * 60_000;
 
 export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
 
@@ -101,8 +104,11 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   private running = false;
   private loop?: Promise<void>;
   private engines?: Engines;
-  private readonly rates = new Map<string, number>();
+  /** Measured rates; a failed measurement (rate 0) is retried at retryAt. */
+  private readonly rates = new Map<string, { rate: number; backoff: number; retryAt: number }>();
   private readonly stop$ = new AbortController();
+  /** The session's stream, so stop() can end it at once. */
+  private current?: FrameStream;
   private awaiting?: { contract: Hash; resolve: (s: FrameStream) => void };
   readonly stats = { mcus: 0, earned: 0n, payouts: 0 };
 
@@ -136,6 +142,8 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   async stop(): Promise<void> {
     this.running = false;
     this.stop$.abort();
+    // A session may be waiting on its authority for seconds: end it now.
+    this.current?.abort(new Error('the Solver is stopping'));
     await this.loop?.catch(() => undefined);
     this.disposeEngines();
   }
@@ -178,11 +186,12 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   private async measure(id: Hash): Promise<number> {
     const key = toHex(id);
     const known = this.rates.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined && (known.rate > 0 || this.d.clock() < known.retryAt)) return known.rate;
     let rate = 0;
     // One deadline for the whole measurement: a contract that hangs whoever
-    // runs it costs this Solver at most MEASURE_DEADLINE_MS, once (the rate
-    // 0 is remembered, so it is skipped from then on).
+    // runs it costs this Solver at most MEASURE_DEADLINE_MS, and is then
+    // skipped; it is measured again only after a backoff that doubles (a
+    // slow machine under load may have misjudged an honest contract).
     const deadline = performance.now() + MEASURE_DEADLINE_MS;
     const left = () => Math.max(1, deadline - performance.now());
     try {
@@ -215,7 +224,8 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         'contract does not run here; skipped',
       );
     }
-    this.rates.set(key, rate);
+    const backoff = Math.min(MEASURE_RETRY_MAX_MS, 2 * (known?.backoff ?? MEASURE_RETRY_MS / 2));
+    this.rates.set(key, { rate, backoff, retryAt: this.d.clock() + backoff });
     return rate;
   }
 
@@ -317,6 +327,8 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   private async session(stream: FrameStream, contract: Hash, commitments: Hash[]): Promise<void> {
     const key = toHex(contract);
     const log = { contract: key.slice(0, 16), authority: stream.remotePeer };
+    this.current = stream;
+    if (!this.running) stream.abort(new Error('the Solver is stopping'));
     try {
       const first = await stream.read(10_000);
       if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
