@@ -35,4 +35,4 @@ export const sigBackend: SigBackend = libsecp ? 'libsecp256k1' : 'openssl';
 /** Why this process verifies slower than it could, or undefined; the verifier warns once when a chain opens. */
 export const sigBackendWarning: string | undefined = libsecp
   ? undefined
-  : `libsecp256k1 (the secp256k1 package's binding) does not load (${loaded.error}); verifying signatures through OpenSSL, several times slower. Reinstall with 'npm install'.`;
+  : `libsecp256k1 (the secp256k1 package's binding) does not load (${loaded.error}); verifying signatures through OpenSSL, several times slower.${process.env.ZI_SECP === 'openssl' ? '' : " Reinstall with 'npm install'."}`;
