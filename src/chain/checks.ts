@@ -101,13 +101,10 @@ export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
     }
     unverified.push({ tx, index: i });
   });
-  // Sighashes are computed by the threads that verify them, not here first.
+  const items = unverified.map(({ tx }) => ({ sig: tx.signature, msg: tx.sigHash(deps.genesis), pub: tx.sender }));
   const bad = deps.verifier
-    ? await deps.verifier.firstInvalidTx(
-        unverified.map(({ tx }) => ({ sig: tx.signature, pub: tx.sender, unsigned: tx.unsignedBytes() })),
-        deps.genesis,
-      )
-    : unverified.findIndex(({ tx }) => !verify(tx.signature, tx.sigHash(deps.genesis), tx.sender));
+    ? await deps.verifier.firstInvalid(items)
+    : items.findIndex((it) => !verify(it.sig, it.msg, it.pub));
   if (bad !== -1) throw txError(badSignature(unverified[bad]!.tx), unverified[bad]!.index);
   for (const { tx } of unverified) deps.cache?.add(tx.hash());
 }

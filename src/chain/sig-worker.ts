@@ -1,16 +1,12 @@
 import { parentPort } from 'node:worker_threads';
 import { verify } from './keys.ts';
-import { sigHashOf } from './transaction.ts';
 
 export interface SigJob {
   id: number;
-  /** n × 64 signature bytes, n × 33 public key bytes. */
+  /** n × 64 signature bytes, n × 32 message bytes, n × 33 public key bytes. */
   sigs: Uint8Array;
-  pubs: Uint8Array;
-  /** n × 32 message bytes; or, with `genesis`, n unsigned transactions end to end, the i-th ending at ends[i]. */
   msgs: Uint8Array;
-  genesis?: Uint8Array;
-  ends?: Uint32Array;
+  pubs: Uint8Array;
 }
 
 export interface SigResult {
@@ -20,14 +16,15 @@ export interface SigResult {
 }
 
 parentPort!.on('message', (job: SigJob) => {
-  const n = job.sigs.length / 64;
+  const n = job.msgs.length / 32;
   let bad = -1;
   for (let i = 0; i < n; i++) {
-    const msg =
-      job.genesis === undefined
-        ? job.msgs.subarray(i * 32, i * 32 + 32)
-        : sigHashOf(job.genesis, job.msgs.subarray(i === 0 ? 0 : job.ends![i - 1], job.ends![i]));
-    if (!verify(job.sigs.subarray(i * 64, i * 64 + 64), msg, job.pubs.subarray(i * 33, i * 33 + 33))) {
+    const ok = verify(
+      job.sigs.subarray(i * 64, i * 64 + 64),
+      job.msgs.subarray(i * 32, i * 32 + 32),
+      job.pubs.subarray(i * 33, i * 33 + 33),
+    );
+    if (!ok) {
       bad = i;
       break;
     }

@@ -30,11 +30,6 @@ const FLAG_MEMO = 1;
 const FLAG_CID = 2;
 const SIGHASH_TAG = new TextEncoder().encode('zi/tx/v1');
 
-/** A transaction's sighash from its unsigned encoding; verification threads compute it too. */
-export function sigHashOf(genesis: Hash, unsigned: Uint8Array): Hash {
-  return sha256(SIGHASH_TAG, genesis, unsigned);
-}
-
 export interface TxFields {
   kind: number;
   /** Compressed secp256k1 public key of the signer. */
@@ -155,10 +150,10 @@ export class Transaction implements TxFields {
 
   /** What the sender signs: bound to one network by its genesis hash. */
   sigHash(genesis: Hash): Hash {
-    return sigHashOf(genesis, this.unsignedBytes());
+    return sha256(SIGHASH_TAG, genesis, this.unsignedBytes());
   }
 
-  /** The encoding without its signature, which is last and fixed-size. */
+  /** The encoding without its signature, which is last and fixed-size: no second encoding per sighash. */
   unsignedBytes(): Uint8Array {
     const b = this.toBytes();
     return b.subarray(0, b.length - SIGNATURE_SIZE);

@@ -3,9 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { generatePrivateKey, publicKeyOf, sign } from '../../src/chain/keys.ts';
 import { sigBackend } from '../../src/chain/libsecp.ts';
-import { type SigItem, SignatureVerifier, type TxSigItem } from '../../src/chain/sig-verifier.ts';
-import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
-import { transferRules } from '../../src/chain/tx-rules.ts';
+import { type SigItem, SignatureVerifier } from '../../src/chain/sig-verifier.ts';
 
 function signed(n: number): SigItem[] {
   return Array.from({ length: n }, (_, i) => {
@@ -38,33 +36,6 @@ describe('SignatureVerifier', () => {
     for (const at of [0, 19, 20, 39]) assert.equal(await verifier.firstInvalid(spoiled(items, at)), at, `at ${at}`);
     assert.equal(await verifier.firstInvalid(spoiled(spoiled(items, 33), 25)), 25);
     assert.equal(await verifier.firstInvalid(spoiled(items.slice(0, 5), 3)), 3, 'a small batch, inline');
-  });
-
-  it('transactions: each thread computes the sighashes it verifies, bound to the genesis', async () => {
-    const genesis = new Uint8Array(32).fill(7);
-    const txs = Array.from({ length: 40 }, (_, i) =>
-      Transaction.sign(
-        {
-          kind: TX_KINDS.transfer,
-          nonce: BigInt(i),
-          fee: 1_000n,
-          payload: transferRules.encode({ to: new Uint8Array(20), amount: 5n }),
-        },
-        generatePrivateKey(),
-        genesis,
-      ),
-    );
-    const item = (tx: Transaction): TxSigItem => ({ sig: tx.signature, pub: tx.sender, unsigned: tx.unsignedBytes() });
-    const items = txs.map(item);
-    assert.equal(await verifier.firstInvalidTx(items, genesis), -1);
-    assert.equal(await verifier.firstInvalidTx(items, new Uint8Array(32)), 0, 'another network');
-    for (const at of [3, 27]) {
-      // A changed fee, the signature kept: only a sighash of the bytes as sent catches it.
-      const forged = Transaction.create({ ...txs[at]!, fee: 2_000n });
-      const spoilt = items.slice();
-      spoilt[at] = item(forged);
-      assert.equal(await verifier.firstInvalidTx(spoilt, genesis), at, `at ${at}`);
-    }
   });
 
   it('with ZI_SECP=openssl it verifies through OpenSSL and says so once', () => {
