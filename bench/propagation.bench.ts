@@ -116,7 +116,7 @@ async function run(name: string, links: [number, number][], relayed: boolean): P
       `${name.padEnd(12)} ${NODES} nodes, ${links.length} links, ${BLOCKS - 1} blocks of ${TXS} transfers ` +
         `${relayed ? '(relayed first)' : '(unseen txs)  '}: ` +
         `median ${percentile(samples, 50).toFixed(1)} ms, p95 ${percentile(samples, 95).toFixed(1)} ms, ` +
-        `max ${samples.at(-1)!.toFixed(1)} ms ${relayed ? '' : ' (target p95 < 100 ms)'}`,
+        `max ${samples.at(-1)!.toFixed(1)} ms${relayed ? '' : ' (target p95 < 100 ms)'}`,
     );
   } finally {
     for (const n of nodes) await n.net.stop();
