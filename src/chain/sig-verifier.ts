@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { verify } from './keys.ts';
+import { type SigBackend, sigBackend, sigBackendWarning } from './libsecp.ts';
 import type { SigJob, SigResult } from './sig-worker.ts';
 
 export interface SigItem {
@@ -12,12 +13,16 @@ export interface SigItem {
 /** Below this, a block's signatures are checked inline: a thread hop costs more. */
 const PARALLEL_MIN = 16;
 
+let warned = false;
+
 /**
  * Signature checks are the ledger's bottleneck (DESIGN.md §8), and each one is
  * independent: a block's batch is split across worker threads and this one,
  * as Bitcoin Core's script-check queue does.
  */
 export class SignatureVerifier {
+  /** What every thread verifies with: libsecp256k1, or OpenSSL where its binding does not load. */
+  readonly backend: SigBackend = sigBackend;
   private readonly threads: number;
   private workers: Worker[] = [];
   private nextId = 1;
@@ -26,6 +31,10 @@ export class SignatureVerifier {
 
   constructor(threads = availableParallelism() - 1) {
     this.threads = Math.max(0, threads);
+    if (sigBackendWarning !== undefined && !warned) {
+      warned = true;
+      process.emitWarning(sigBackendWarning, { code: 'ZI_SECP' });
+    }
   }
 
   private start(): void {

@@ -150,7 +150,13 @@ export class Transaction implements TxFields {
 
   /** What the sender signs: bound to one network by its genesis hash. */
   sigHash(genesis: Hash): Hash {
-    return sha256(SIGHASH_TAG, genesis, this.writeUnsigned(new Writer(160 + this.payload.length)).finish());
+    return sha256(SIGHASH_TAG, genesis, this.unsignedBytes());
+  }
+
+  /** The encoding without its signature, which is last and fixed-size: no second encoding per sighash. */
+  unsignedBytes(): Uint8Array {
+    const b = this.toBytes();
+    return b.subarray(0, b.length - SIGNATURE_SIZE);
   }
 
   get from(): Address {

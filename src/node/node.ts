@@ -170,6 +170,7 @@ export class ZiNode {
           rpc: `${rpc.host}:${rpc.port}`,
           height: chain.height,
           tip: toHex(chain.tip.hash),
+          signatures: chain.verifier.backend,
         },
         'node started',
       );
