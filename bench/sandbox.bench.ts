@@ -8,11 +8,22 @@
 //     sandbox's added cost per MCU (its ns/MCU minus plain JS's ns/MCU for the
 //     same loop keeping inputs and outputs in arrays). Target ≤ 100 ns: the
 //     per-call cost is paid per batch, not per MCU.
-// Times are CPU time of this process (the machine is shared). Also prints the
-// fixed cost of one call and the cost of validating Mandelbrot rows.
+//  3. What process isolation costs per call: a 1-MCU runRange round trip
+//     through the sandbox processes against the same call on an isolate in
+//     this process (IsolateRunner, what a sandbox process runs), alternating.
+// Times are CPU time of this process and its sandbox processes (the machine
+// is shared). Also prints the fixed cost of one call and the cost of
+// validating Mandelbrot rows.
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { type ContractRuntime, loadContract, rangeRows, sandboxProcesses } from '../src/sandbox/index.ts';
+import {
+  type ContractRuntime,
+  loadContract,
+  rangeRows,
+  resolveLimits,
+  sandboxProcesses,
+} from '../src/sandbox/index.ts';
+import { IsolateRunner } from '../src/sandbox/isolate.ts';
 
 type Fn<A, R> = (a: A) => R;
 const mandelbrotSource = readFileSync(new URL('../examples/mandelbrot.js', import.meta.url), 'utf8');
@@ -28,10 +39,25 @@ function compilePlain(source: string): { input: Fn<number, unknown>; mcu: Fn<unk
  * in those: src/sandbox/processes.ts), all threads, in ns. The machine is
  * shared: wall time would count other processes' work; CPU time counts ours.
  * The children's comes from each thread's /proc schedstat (ns resolution).
+ * cpuNs() starts a measurement, cpuNs(start) ends it: reading the children's
+ * /proc files costs this process CPU too, so a start reads them before this
+ * process's figure and an end after it, and neither read is counted.
  */
-function cpuNs(): number {
-  const u = process.cpuUsage();
-  let ns = (u.user + u.system) * 1000;
+function cpuNs(start?: number): number {
+  const own = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) * 1000;
+  };
+  if (start === undefined) {
+    const children = childrenNs();
+    return children + own();
+  }
+  const ns = own();
+  return ns + childrenNs() - start;
+}
+
+function childrenNs(): number {
+  let ns = 0;
   for (const pid of sandboxProcesses()) {
     try {
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -54,7 +80,7 @@ function plainRange(p: ReturnType<typeof compilePlain>, from: number, count: num
     inputs[k] = x;
     outputs[k] = p.mcu(x);
   }
-  const ns = cpuNs() - t;
+  const ns = cpuNs(t);
   if (outputs.length !== count || inputs.length !== count) throw new Error('unreachable');
   return ns;
 }
@@ -62,7 +88,7 @@ function plainRange(p: ReturnType<typeof compilePlain>, from: number, count: num
 async function sandboxRange(rt: ContractRuntime, from: number, count: number): Promise<number> {
   const t = cpuNs();
   const r = await rt.runRange(from, count);
-  const ns = cpuNs() - t;
+  const ns = cpuNs(t);
   if (r.outputs.length !== count) throw new Error('short range');
   return ns;
 }
@@ -72,7 +98,7 @@ function plainOutputs(p: ReturnType<typeof compilePlain>, from: number, count: n
   const t = cpuNs();
   const outputs = new Array(count);
   for (let k = 0; k < count; k++) outputs[k] = p.mcu(p.input(from + k));
-  const ns = cpuNs() - t;
+  const ns = cpuNs(t);
   if (outputs.length !== count) throw new Error('unreachable');
   return ns;
 }
@@ -80,7 +106,7 @@ function plainOutputs(p: ReturnType<typeof compilePlain>, from: number, count: n
 async function sandboxOutputs(rt: ContractRuntime, from: number, count: number): Promise<number> {
   const t = cpuNs();
   await rt.outputRange(from, count);
-  return cpuNs() - t;
+  return cpuNs(t);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -153,7 +179,7 @@ console.log(`node ${process.version}, V8 ${process.versions.v8}`);
   const rows = rangeRows(await rt.runRange(starts[3], COUNT));
   const t = cpuNs();
   const valid = await rt.validate(rows, new Uint8Array(32).fill(1), 10);
-  const ns = cpuNs() - t;
+  const ns = cpuNs(t);
   console.log(`  validate ${fmt(COUNT)} rows (1 % sampled): ${fmt(ns / COUNT)} ns/row CPU, ${valid}`);
   rt.dispose();
 }
@@ -188,5 +214,38 @@ console.log(`node ${process.version}, V8 ${process.versions.v8}`);
     calls.push(Number(process.hrtime.bigint() - t));
   }
   console.log(`  one call (runRange of 1 MCU): ${(median(calls) / 1e6).toFixed(2)} ms wall`);
+  rt.dispose();
+}
+
+// 3. Process isolation, per call
+{
+  const rt = await loadContract(TRIVIAL);
+  const local = new IsolateRunner(TRIVIAL, resolveLimits());
+  const wall: [number[], number[]] = [[], []];
+  const cpu: [number[], number[]] = [[], []];
+  for (let rep = 0; rep < 205; rep++) {
+    for (const [k, call] of [() => rt.runRange(rep, 1), () => local.call('runRange', rep, 1)].entries()) {
+      const c = cpuNs();
+      const t = performance.now();
+      await call();
+      const w = performance.now() - t;
+      const ns = cpuNs(c);
+      // The first calls warm both up.
+      if (rep >= 5) {
+        wall[k]!.push(w);
+        cpu[k]!.push(ns / 1e6);
+      }
+    }
+  }
+  const [pw, lw, pc, lc] = [median(wall[0]!), median(wall[1]!), median(cpu[0]!), median(cpu[1]!)];
+  console.log(`\nProcess isolation: runRange of 1 MCU (trivial), median of ${wall[0]!.length}, alternating`);
+  console.log(`  isolate in this process (IsolateRunner): ${lw.toFixed(2)} ms wall, ${lc.toFixed(2)} ms CPU`);
+  console.log(
+    `  through a sandbox process:               ${pw.toFixed(2)} ms wall, ${pc.toFixed(2)} ms CPU (both processes)`,
+  );
+  console.log(
+    `  added per call by process isolation:     ${(pw - lw).toFixed(2)} ms wall, ${(pc - lc).toFixed(2)} ms CPU`,
+  );
+  local.dispose();
   rt.dispose();
 }

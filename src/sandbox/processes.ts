@@ -12,9 +12,12 @@
  *   wall  > 2 × timeout + WALL_SLACK_MS      → TIMEOUT
  *   CPU   > 4 × timeout + CPU_SLACK_MS       → TIMEOUT
  *   RSS   > memoryCeiling(limits)             → MEMORY_LIMIT
- * The process watches its own resident memory too, every millisecond, and
- * kills itself past the same ceiling (worker.ts): strings and buffers can
- * grow by hundreds of MiB between two of the host's looks.
+ * The host looks every 10-100 ms (as the memory headroom and the limits
+ * need). The process watches its own resident memory too, every 2-50 ms
+ * (every 2 ms near the ceiling), and kills itself past the same ceiling
+ * (worker.ts): strings and buffers can grow by hundreds of MiB between two
+ * of the host's looks. Large columns of a call and its reply travel through
+ * a file shared with the process, not the IPC channel (bulk.ts).
  * (2 × timeout: the contract's top level and the operation each get one
  * timeout; isolated-vm enforces those itself, so the watchdog only ever
  * fires on what isolated-vm cannot stop). The call then fails with that
@@ -22,9 +25,10 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { BULK_FD, closeBulkFile, openBulkFile, stash, unstash } from './bulk.ts';
 import { SandboxError, type SandboxErrorCode } from './errors.ts';
 import type { CallArg, RawReply } from './isolate.ts';
 import { memoryCeiling, type SandboxLimits } from './limits.ts';
@@ -32,14 +36,25 @@ import type { FromWorker, ToWorker } from './worker.ts';
 
 const WALL_SLACK_MS = 2_000;
 const CPU_SLACK_MS = 1_000;
-/** How often a running call's process is measured. */
-const WATCH_INTERVAL_MS = 10;
+/**
+ * How often a running call's process is measured: as often as its memory
+ * headroom needs at BACKSTOP_GROWTH_BYTES_PER_MS, within these bounds, and
+ * never later than a wall limit or a queued call's deadline. The process's
+ * own look (worker.ts) is the fast one; this one is the backstop for a
+ * process whose main thread cannot look (a hostile value being copied out),
+ * and each wake-up costs the node CPU (a fixed 10 ms: 1.3-2 % of a core on a
+ * loaded VM).
+ */
+const WATCH_MIN_MS = 10;
+const WATCH_MAX_MS = 100;
+const BACKSTOP_GROWTH_BYTES_PER_MS = 2 * 1024 * 1024;
 /** A process that has not said it is ready by then is killed (and the call fails CRASHED). */
 const START_TIMEOUT_MS = 15_000;
 /** Contracts one process keeps compiled; the least recently used goes first. */
 const RESIDENT_CONTRACTS = 8;
 /** Linux's USER_HZ: the unit of utime and stime in /proc/PID/stat. */
 const CLOCK_TICKS_PER_S = 100;
+const PAGE_BYTES = 4096;
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -67,6 +82,8 @@ interface Running {
   cpuLimitTicks: number;
   rssLimit: number;
   rssPeak: number;
+  /** Resident bytes at the latest look. */
+  rssLast: number;
 }
 
 class SandboxProcess {
@@ -80,14 +97,23 @@ class SandboxProcess {
   killedFor: SandboxError | undefined;
   stderr = '';
   readonly started = performance.now();
+  /** The file large columns travel through (bulk.ts), if one could be made. */
+  readonly bulk = openBulkFile();
+  /** /proc/PID/stat, opened once: the watchdog re-reads it with one pread. */
+  #stat: number | undefined;
 
   constructor(onMessage: (p: SandboxProcess, m: FromWorker) => void, onExit: (p: SandboxProcess) => void) {
-    this.child = fork(WORKER, [], {
+    this.child = fork(WORKER, this.bulk === undefined ? [] : [`--bulk-fd=${BULK_FD}`], {
       serialization: 'advanced',
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc', this.bulk ?? 'ignore'],
       // Not the node's own flags (a test runner's, an inspector's).
       execArgv: [],
     });
+    try {
+      this.#stat = openSync(`/proc/${this.pid}/stat`, 'r');
+    } catch {
+      // No /proc (or the spawn failed): the watchdog goes by wall time alone.
+    }
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-2000);
@@ -96,6 +122,9 @@ class SandboxProcess {
     // 'close', not 'exit': stderr is read to its end first (it may say why the process died).
     this.child.on('close', () => {
       this.dead = true;
+      closeBulkFile(this.bulk);
+      if (this.#stat !== undefined) closeSync(this.#stat);
+      this.#stat = undefined;
       onExit(this);
     });
     this.child.on('error', () => {
@@ -113,6 +142,20 @@ class SandboxProcess {
       // A message too large to serialise, or a child already gone: the child is of no more use.
       if (err) this.kill(new SandboxError('CRASHED', `sandbox process: ${err.message}`));
     });
+  }
+
+  /** CPU ticks (user + system) and resident bytes, from one read of /proc/PID/stat; undefined where there is none. */
+  measure(): { ticks: number; rss: number } | undefined {
+    if (this.#stat === undefined) return undefined;
+    try {
+      const n = readSync(this.#stat, statBuf, 0, statBuf.length, 0);
+      const stat = statBuf.toString('latin1', 0, n);
+      // Fields after the command name: state is field 3, utime 14, stime 15, rss (pages) 24.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { ticks: Number(fields[11]) + Number(fields[12]), rss: Number(fields[21]) * PAGE_BYTES };
+    } catch {
+      return undefined;
+    }
   }
 
   kill(reason: SandboxError): void {
@@ -137,18 +180,7 @@ class SandboxProcess {
   }
 }
 
-/** CPU ticks (user + system) and resident bytes of a process, from /proc; undefined where there is no /proc. */
-function measure(pid: number): { ticks: number; rss: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
-    return { ticks: Number(fields[11]) + Number(fields[12]), rss: rss === null ? 0 : Number(rss[1]) * 1024 };
-  } catch {
-    return undefined;
-  }
-}
+const statBuf = Buffer.alloc(1024);
 
 const every = new Set<SandboxProcesses>();
 let exitHook = false;
@@ -165,6 +197,8 @@ export class SandboxProcesses {
   #refs = new Map<string, number>();
   #nextId = 1;
   #timer: NodeJS.Timeout | undefined;
+  /** performance.now() when the pending look fires. */
+  #due = Number.POSITIVE_INFINITY;
   #closed = false;
 
   constructor(options: { max?: number } = {}) {
@@ -279,7 +313,7 @@ export class SandboxProcesses {
       proc.send({ t: 'drop', key: oldest });
     }
     const now = performance.now();
-    const m = measure(proc.pid);
+    const m = proc.measure();
     const t = job.limits.timeoutMs;
     proc.running = {
       job,
@@ -288,12 +322,15 @@ export class SandboxProcesses {
       cpuLimitTicks: (m?.ticks ?? 0) + Math.ceil(((4 * t + CPU_SLACK_MS) * CLOCK_TICKS_PER_S) / 1000),
       rssLimit: memoryCeiling(job.limits),
       rssPeak: m?.rss ?? 0,
+      rssLast: m?.rss ?? 0,
     };
     proc.hold(true);
+    const { parts, bulk } = stash(proc.bulk, [job.a, job.b]);
+    const [a, b] = parts as [CallArg, CallArg];
     proc.send(
       fresh
-        ? { t: 'call', id, key: job.key, source: job.source, limits: job.limits, op: job.op, a: job.a, b: job.b }
-        : { t: 'call', id, key: job.key, op: job.op, a: job.a, b: job.b },
+        ? { t: 'call', id, key: job.key, source: job.source, limits: job.limits, op: job.op, a, b, bulk }
+        : { t: 'call', id, key: job.key, op: job.op, a, b, bulk },
     );
   }
 
@@ -308,8 +345,14 @@ export class SandboxProcesses {
     if (r === undefined || r.id !== m.id) return;
     proc.running = undefined;
     proc.hold(false);
-    if (m.t === 'done') r.job.resolve(m.reply as RawReply);
-    else r.job.reject(new SandboxError(m.code as SandboxErrorCode, m.message, m.meta));
+    if (m.t === 'done') {
+      try {
+        if (Array.isArray(m.reply)) unstash(proc.bulk, [m.reply], m.bulk, r.job.limits.maxResultBytes, r.job.op);
+        r.job.resolve(m.reply as RawReply);
+      } catch (err) {
+        r.job.reject(err as Error);
+      }
+    } else r.job.reject(new SandboxError(m.code as SandboxErrorCode, m.message, m.meta));
     this.#dispatch();
   }
 
@@ -340,16 +383,33 @@ export class SandboxProcesses {
 
   #watchIfNeeded(): void {
     const active = this.#queue.length > 0 || this.#procs.some((p) => p.running !== undefined || !p.ready);
-    if (active && this.#timer === undefined) {
-      this.#timer = setInterval(() => this.#watch(), WATCH_INTERVAL_MS);
-    } else if (!active) {
+    if (!active) {
       this.#stopWatch();
+      return;
     }
+    const now = performance.now();
+    let wait = WATCH_MAX_MS;
+    for (const job of this.#queue) wait = Math.min(wait, job.deadline - now);
+    for (const p of this.#procs) {
+      const r = p.running;
+      if (r === undefined) continue;
+      wait = Math.min(wait, r.wallLimit - now, (r.rssLimit - r.rssLast) / BACKSTOP_GROWTH_BYTES_PER_MS);
+    }
+    const due = now + Math.max(WATCH_MIN_MS, wait);
+    if (this.#timer !== undefined && this.#due <= due) return;
+    this.#stopWatch();
+    this.#due = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#due = Number.POSITIVE_INFINITY;
+      this.#watch();
+    }, due - now);
   }
 
   #stopWatch(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#due = Number.POSITIVE_INFINITY;
   }
 
   #watch(): void {
@@ -364,8 +424,11 @@ export class SandboxProcesses {
       }
       const r = p.running;
       if (r === undefined || p.dead) continue;
-      const m = measure(p.pid);
-      if (m !== undefined) r.rssPeak = Math.max(r.rssPeak, m.rss);
+      const m = p.measure();
+      if (m !== undefined) {
+        r.rssPeak = Math.max(r.rssPeak, m.rss);
+        r.rssLast = m.rss;
+      }
       const { op, limits } = r.job;
       if (m !== undefined && m.rss > r.rssLimit) {
         p.kill(memoryKilled(op, limits.memoryLimitMiB, r.rssPeak));
