@@ -16,7 +16,6 @@ export { SandboxPool, type SandboxPoolOptions } from './pool.ts';
 export { SandboxProcesses } from './processes.ts';
 export {
   ContractRuntime,
-  defaultProcesses,
   type LoadOptions,
   loadContract,
   type RangeResult,

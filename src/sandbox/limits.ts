@@ -1,6 +1,7 @@
 import { SandboxError } from './errors.ts';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON value, as contract code produces them: the content layer's type, one definition. */
+export type { JsonValue } from '../content/outputs.ts';
 
 export interface SandboxLimits {
   /** Heap cap of the contract's isolate, in MiB. Exceeding it fails the call (MEMORY_LIMIT). */

@@ -12,16 +12,17 @@
  *   wall  > 2 × timeout + WALL_SLACK_MS      → TIMEOUT
  *   CPU   > 4 × timeout + CPU_SLACK_MS       → TIMEOUT
  *   RSS   > memoryCeiling(limits)             → MEMORY_LIMIT
+ * (2 × timeout: the contract's top level and the operation each get one
+ * timeout; isolated-vm enforces those itself, so the watchdog only ever
+ * fires on what isolated-vm cannot stop). The call then fails with that
+ * typed error and the next call starts a fresh process.
+ *
  * The host looks every 10-100 ms (as the memory headroom and the limits
  * need). The process watches its own resident memory too, every 2-50 ms
  * (every 2 ms near the ceiling), and kills itself past the same ceiling
  * (worker.ts): strings and buffers can grow by hundreds of MiB between two
  * of the host's looks. Large columns of a call and its reply travel through
  * a file shared with the process, not the IPC channel (bulk.ts).
- * (2 × timeout: the contract's top level and the operation each get one
- * timeout; isolated-vm enforces those itself, so the watchdog only ever
- * fires on what isolated-vm cannot stop). The call then fails with that
- * typed error and the next call starts a fresh process.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
