@@ -20,7 +20,7 @@ import { NETWORKS } from '../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
 import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
 import { solveTemplate } from '../src/miner/solve.ts';
-import { buildTemplate, earliestTimestamp } from '../src/miner/template.ts';
+import { buildTemplate } from '../src/miner/template.ts';
 import { Network } from '../src/p2p/network.ts';
 
 const NODES = 8;
@@ -98,7 +98,7 @@ async function run(name: string, links: [number, number][], relayed: boolean): P
         while (!all()) await new Promise((r) => setTimeout(r, 10));
       }
       let hash = '';
-      const template = buildTemplate(origin.chain, undefined, spenderAddr, earliestTimestamp(origin.chain), txs);
+      const template = buildTemplate(origin.chain, undefined, spenderAddr, origin.chain.earliestNext(), txs);
       const block: Block = solveTemplate(template);
       hash = toHex(block.hash());
       const found = performance.now();

@@ -17,7 +17,7 @@ import { NETWORKS } from '../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
 import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
 import { solveTemplate } from '../src/miner/solve.ts';
-import { buildTemplate, earliestTimestamp } from '../src/miner/template.ts';
+import { buildTemplate } from '../src/miner/template.ts';
 import { Network } from '../src/p2p/network.ts';
 
 const BLOCKS = Number(process.env.ZI_BENCH_BLOCKS ?? 2000);
@@ -91,7 +91,7 @@ try {
   const sinks = Array.from({ length: TXS }, () => addressOf(publicKeyOf(generatePrivateKey())));
   const signed = signAll({ privs, sinks, genesis });
   const add = async (txs: Transaction[]) => {
-    now = earliestTimestamp(source);
+    now = source.earliestNext();
     for (const tx of txs) source.verified.add(tx.hash());
     await source.addBlock(solveTemplate(buildTemplate(source, undefined, funderAddr, now, txs)));
   };

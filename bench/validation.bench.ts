@@ -17,7 +17,7 @@ import { SignatureVerifier } from '../src/chain/sig-verifier.ts';
 import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
 import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
 import { solveTemplate } from '../src/miner/solve.ts';
-import { buildTemplate, earliestTimestamp } from '../src/miner/template.ts';
+import { buildTemplate } from '../src/miner/template.ts';
 
 const N = 2000;
 const ROUNDS = 3;
@@ -35,7 +35,7 @@ async function setup(dir: string) {
   let now = params.genesisTimestamp;
   const chain = await Chain.open({ path: dir, params, rules: coreRules(), clock: () => now });
   const next = async (txs: Transaction[], miner: Address) => {
-    now = Math.max(now, earliestTimestamp(chain));
+    now = Math.max(now, chain.earliestNext());
     const block = solveTemplate(buildTemplate(chain, undefined, miner, now, txs));
     await chain.addBlock(block);
     return block;

@@ -1,33 +1,63 @@
 import type { Address } from './address.ts';
 import { Reader, Writer } from './encoding.ts';
-import { ValidationError } from './errors.ts';
+import { DecodeError, ValidationError } from './errors.ts';
 import type { StateReader, StateWriter } from './state.ts';
 import { STATE_ACCOUNT, stateKey } from './store/layout.ts';
 
 export interface Account {
   balance: bigint;
   nonce: bigint;
+  /**
+   * Block timestamps (ms) of the address's latest transactions, oldest
+   * first, at most the network's activeTxCount (activity.ts). Kept in the
+   * account so that counting activity costs no extra state read.
+   */
+  activity: readonly number[];
 }
 
-const EMPTY: Account = Object.freeze({ balance: 0n, nonce: 0n });
+/** Most timestamps an account record may hold (a network's activeTxCount is at most this). */
+export const MAX_ACTIVITY = 64;
+
+const EMPTY: Account = Object.freeze({ balance: 0n, nonce: 0n, activity: Object.freeze([]) });
 
 export function accountKey(address: Address): Uint8Array {
   return stateKey(STATE_ACCOUNT, address);
 }
 
+/** u64 balance ‖ u64 nonce ‖ u8 n ‖ n × u64 timestamp (non-decreasing). */
+export function decodeAccount(raw: Uint8Array): Account {
+  const r = new Reader(raw);
+  const balance = r.u64('account.balance');
+  const nonce = r.u64('account.nonce');
+  const n = r.u8('account.activity');
+  if (n > MAX_ACTIVITY) throw new DecodeError('BAD_VALUE', `an account holds at most ${MAX_ACTIVITY} timestamps`);
+  const activity: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = r.u64('account.activity');
+    if (t > BigInt(Number.MAX_SAFE_INTEGER) || (i > 0 && Number(t) < activity[i - 1]!)) {
+      throw new DecodeError('BAD_VALUE', 'account activity timestamps are in order', { what: 'account.activity' });
+    }
+    activity.push(Number(t));
+  }
+  r.end('account');
+  return { balance, nonce, activity };
+}
+
+export function encodeAccount(acct: Account): Uint8Array {
+  const w = new Writer(17 + 8 * acct.activity.length).u64(acct.balance).u64(acct.nonce).u8(acct.activity.length);
+  for (const t of acct.activity) w.u64(BigInt(t));
+  return w.finish();
+}
+
 export function getAccount(state: StateReader, address: Address): Account {
   const raw = state.get(accountKey(address));
-  if (raw === undefined) return EMPTY;
-  const r = new Reader(raw);
-  const acct = { balance: r.u64(), nonce: r.u64() };
-  r.end('account');
-  return acct;
+  return raw === undefined ? EMPTY : decodeAccount(raw);
 }
 
 export function putAccount(state: StateWriter, address: Address, acct: Account): void {
   // An empty account is no account: keeps the state canonical and small.
-  if (acct.balance === 0n && acct.nonce === 0n) state.del(accountKey(address));
-  else state.put(accountKey(address), new Writer(16).u64(acct.balance).u64(acct.nonce).finish());
+  if (acct.balance === 0n && acct.nonce === 0n && acct.activity.length === 0) state.del(accountKey(address));
+  else state.put(accountKey(address), encodeAccount(acct));
 }
 
 export function credit(state: StateWriter, address: Address, amount: bigint): void {

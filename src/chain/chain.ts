@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { Address } from './address.ts';
 import type { Block } from './block.ts';
-import { type CheckDeps, checkBlock, checkHeader, VerifiedTxCache, verifyHeaderContext } from './checks.ts';
+import {
+  type CheckDeps,
+  checkBlock,
+  checkHeader,
+  earliestChildTime,
+  VerifiedTxCache,
+  verifyHeaderContext,
+} from './checks.ts';
 import {
   difficultyFloor,
   nextDifficulty,
@@ -246,12 +253,22 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** Context for a block built on the tip (templates, mempool checks). */
-  nextContext(timestamp = Math.max(this.clock(), this.#tip.header.timestamp + this.params.Tsec * 1000)): TxContext {
+  nextContext(timestamp = this.nextTimestamp()): TxContext {
     return { params: this.params, height: this.#tip.height + 1, timestamp };
   }
 
   now(): number {
     return this.clock();
+  }
+
+  /** The timestamp a block built on the tip now carries: the clock, or the earliest a child may be stamped. */
+  nextTimestamp(): number {
+    return Math.max(this.clock(), this.earliestNext());
+  }
+
+  /** The earliest timestamp a child of the tip may carry. */
+  earliestNext(): number {
+    return earliestChildTime(this.#tip.header.timestamp, this.params);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -5,9 +5,9 @@ import { ValidationError, ZiError } from './errors.ts';
 import { type Hash, hashToBigInt } from './hash.ts';
 import type { BlockHeader } from './header.ts';
 import { verify } from './keys.ts';
-import { txBody } from './ledger.ts';
+import { blockVotes, indexed, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
-import type { SignatureVerifier } from './sig-verifier.ts';
+import type { SigItem, SignatureVerifier } from './sig-verifier.ts';
 import type { Transaction } from './transaction.ts';
 import type { TxRulesRegistry } from './tx-rules.ts';
 
@@ -43,26 +43,45 @@ export interface CheckDeps {
   verifier?: SignatureVerifier;
 }
 
-/** Everything stateless about a transaction except its signature. */
-function checkTransactionBody(tx: Transaction, deps: CheckDeps): void {
+/** The earliest timestamp a child of a block stamped `parentTimestamp` may carry. */
+export function earliestChildTime(parentTimestamp: number, params: NetworkParams): number {
+  return parentTimestamp + params.Tsec * 1000;
+}
+
+/** A signature to verify, with the error its failure means. */
+interface Signature extends SigItem {
+  fail(): ValidationError;
+}
+
+/**
+ * Everything stateless about a transaction except its signatures, which it
+ * returns: the envelope's and any its kind adds, so that a block verifies
+ * all of them as one batch.
+ */
+function checkTransactionBody(tx: Transaction, deps: CheckDeps): Signature[] {
   const { params, rules } = deps;
   if (tx.size > params.maxTxBytes) {
     throw new ValidationError('TX_TOO_LARGE', `transaction is ${tx.size} bytes, at most ${params.maxTxBytes}`);
   }
   const body = txBody(tx, rules, deps);
-  rules.get(tx.kind).check?.(tx, body, params);
-}
-
-function badSignature(tx: Transaction): ValidationError {
-  return new ValidationError('BAD_SIGNATURE', 'signature does not verify (or is not low-S)', {
-    txid: toHex(tx.hash()),
-  });
+  const kind = rules.get(tx.kind);
+  kind.check?.(tx, body, params);
+  const txid = toHex(tx.hash());
+  const envelope: Signature = {
+    sig: tx.signature,
+    msg: tx.sigHash(deps.genesis),
+    pub: tx.sender,
+    fail: () => new ValidationError('BAD_SIGNATURE', 'signature does not verify (or is not low-S)', { txid }),
+  };
+  const extra = (kind.signatures?.(tx, body) ?? []).map(
+    (s): Signature => ({ ...s, fail: () => new ValidationError(s.code, s.message, { txid }) }),
+  );
+  return [envelope, ...extra];
 }
 
 export function checkTransaction(tx: Transaction, deps: CheckDeps): void {
   if (deps.cache?.has(tx.hash())) return;
-  checkTransactionBody(tx, deps);
-  if (!verify(tx.signature, tx.sigHash(deps.genesis), tx.sender)) throw badSignature(tx);
+  for (const s of checkTransactionBody(tx, deps)) if (!verify(s.sig, s.msg, s.pub)) throw s.fail();
   deps.cache?.add(tx.hash());
 }
 
@@ -85,34 +104,30 @@ export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
     throw new ValidationError('BLOCK_TOO_LARGE', `block is ${block.size} bytes, at most ${deps.params.maxBlockBytes}`);
   }
   if (!equalBytes(block.computeMerkleRoot(), block.header.merkleRoot)) {
-    throw new ValidationError('BAD_MERKLE_ROOT', 'merkle root does not match the transactions');
+    throw new ValidationError('BAD_MERKLE_ROOT', 'merkle root does not match the transactions and votes');
   }
   const seen = new Set<string>();
-  const unverified: { tx: Transaction; index: number }[] = [];
+  const unverified: Transaction[] = [];
+  const sigs: (Signature & { txIndex: number })[] = [];
   block.txs.forEach((tx, i) => {
     const id = toHex(tx.hash());
     if (seen.has(id)) throw new ValidationError('DUPLICATE_TX', `transaction ${id} appears twice`, { txIndex: i });
     seen.add(id);
     if (deps.cache?.has(tx.hash())) return;
     try {
-      checkTransactionBody(tx, deps);
+      for (const s of checkTransactionBody(tx, deps)) sigs.push({ ...s, txIndex: i });
     } catch (err) {
-      throw txError(err, i);
+      throw indexed(err, 'tx', i);
     }
-    unverified.push({ tx, index: i });
+    unverified.push(tx);
   });
-  const items = unverified.map(({ tx }) => ({ sig: tx.signature, msg: tx.sigHash(deps.genesis), pub: tx.sender }));
+  const votes = blockVotes(block, deps.rules, deps);
+  if (votes.length > 0) deps.rules.voteRules!.check?.(votes, block, deps.params);
   const bad = deps.verifier
-    ? await deps.verifier.firstInvalid(items)
-    : items.findIndex((it) => !verify(it.sig, it.msg, it.pub));
-  if (bad !== -1) throw txError(badSignature(unverified[bad]!.tx), unverified[bad]!.index);
-  for (const { tx } of unverified) deps.cache?.add(tx.hash());
-}
-
-function txError(err: unknown, i: number): unknown {
-  if (err instanceof ZiError)
-    return new ValidationError(err.code, `tx ${i}: ${err.message}`, { ...err.meta, txIndex: i });
-  return err;
+    ? await deps.verifier.firstInvalid(sigs)
+    : sigs.findIndex((it) => !verify(it.sig, it.msg, it.pub));
+  if (bad !== -1) throw indexed(sigs[bad]!.fail(), 'tx', sigs[bad]!.txIndex);
+  for (const tx of unverified) deps.cache?.add(tx.hash());
 }
 
 export interface HeaderContext {
@@ -133,7 +148,7 @@ export function verifyHeaderContext(header: BlockHeader, ctx: HeaderContext, par
       `height ${header.height} does not follow parent height ${ctx.parentHeight}`,
     );
   }
-  const earliest = ctx.parentTimestamp + params.Tsec * 1000;
+  const earliest = earliestChildTime(ctx.parentTimestamp, params);
   if (header.timestamp < earliest) {
     throw new ValidationError('TOO_SOON', `block is ${earliest - header.timestamp} ms earlier than parent + T allows`);
   }

@@ -1,9 +1,12 @@
 import { credit, debit, getAccount, putAccount } from './accounts.ts';
+import { recordActivity } from './activity.ts';
+import type { Address } from './address.ts';
 import type { Block } from './block.ts';
+import { toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import type { StateWriter } from './state.ts';
 import type { Transaction } from './transaction.ts';
-import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
+import type { BlockContext, TxContext, TxRulesRegistry } from './tx-rules.ts';
 
 /**
  * The state machine: pure functions of (state, block). The caller hands in an
@@ -12,10 +15,45 @@ import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
  */
 
 const bodies = new WeakMap<Transaction, unknown>();
+const votes = new WeakMap<Uint8Array, unknown>();
 
 export function txBody<B = unknown>(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): B {
   if (!bodies.has(tx)) bodies.set(tx, rules.get(tx.kind).decode(tx.payload, ctx.params));
   return bodies.get(tx) as B;
+}
+
+/** A block's votes, decoded by the domain that registered the section. */
+export function blockVotes(block: Block, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): unknown[] {
+  if (block.votes.length === 0) return [];
+  const section = rules.voteRules;
+  if (section === undefined) {
+    throw new ValidationError('SECTION_NOT_ACTIVE', 'this network does not accept audit votes yet');
+  }
+  return block.votes.map((v, i) => {
+    if (!votes.has(v)) {
+      try {
+        votes.set(v, section.decode(v, ctx.params));
+      } catch (err) {
+        throw indexed(err, 'vote', i);
+      }
+    }
+    return votes.get(v);
+  });
+}
+
+/** The sender and every other party of a transaction, each once. */
+export function partiesOf(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): Address[] {
+  const others = rules.get(tx.kind).parties?.(txBody(tx, rules, ctx)) ?? [];
+  const seen = new Set([toHex(tx.from)]);
+  const out = [tx.from];
+  for (const a of others) {
+    const id = toHex(a);
+    if (!seen.has(id)) {
+      seen.add(id);
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxRulesRegistry, ctx: TxContext): void {
@@ -25,35 +63,47 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
     throw new ValidationError(
       tx.nonce < acct.nonce ? 'NONCE_USED' : 'NONCE_GAP',
       `nonce ${tx.nonce}, expected ${acct.nonce}`,
-      {
-        nonce: tx.nonce,
-        expected: acct.nonce,
-      },
+      { nonce: tx.nonce, expected: acct.nonce },
     );
   }
   putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
-  const kind = rules.get(tx.kind);
-  kind.apply(state, tx, body, ctx);
+  const { rules: kind, state: scoped } = rules.forKind(tx.kind, state);
+  kind.apply(scoped, tx, body, ctx);
   // Taken after the kind's effects, so what a transaction brings in can pay for it.
-  if (kind.payFee) kind.payFee(state, tx, body);
+  if (kind.payFee) kind.payFee(scoped, tx, body);
   else debit(state, tx.from, tx.fee);
+  for (const a of partiesOf(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
 }
 
-/** Applies every transaction, then pays the miner subsidy plus fees. */
+/** Applies every transaction, then the votes, then pays the miner subsidy plus fees, then runs the hooks. */
 export function applyBlock(state: StateWriter, block: Block, rules: TxRulesRegistry, ctx: TxContext): { fees: bigint } {
+  const bctx: BlockContext = { ...ctx, miner: block.header.miner, hash: block.hash(), block };
   let fees = 0n;
   block.txs.forEach((tx, i) => {
     try {
       applyTransaction(state, tx, rules, ctx);
     } catch (err) {
-      if (err instanceof ZiError) {
-        throw new ValidationError(err.code, `tx ${i}: ${err.message}`, { ...err.meta, txIndex: i }, { cause: err });
-      }
-      throw err;
+      throw indexed(err, 'tx', i);
     }
     fees += tx.fee;
   });
+  const items = blockVotes(block, rules, ctx);
+  const section = items.length > 0 ? rules.votes(state) : undefined;
+  items.forEach((item, i) => {
+    try {
+      section!.section.apply(section!.state, item, bctx);
+    } catch (err) {
+      throw indexed(err, 'vote', i);
+    }
+  });
   credit(state, block.header.miner, ctx.params.subsidy + fees);
-  for (const hook of rules.hooks) hook.afterBlock?.(state, ctx);
+  for (const { hook, state: scoped } of rules.hooks(state)) hook.afterBlock(scoped, bctx);
   return { fees };
+}
+
+/** A rule's error as the block's: which transaction or vote broke it. */
+export function indexed(err: unknown, what: 'tx' | 'vote', i: number): unknown {
+  if (!(err instanceof ZiError)) return err;
+  const at = what === 'tx' ? { txIndex: i } : { voteIndex: i };
+  return new ValidationError(err.code, `${what} ${i}: ${err.message}`, { ...err.meta, ...at }, { cause: err });
 }

@@ -24,6 +24,15 @@ export interface MempoolEntry {
   readonly addedAt: number;
 }
 
+/**
+ * Node policy before the mempool takes a transaction from outside (RPC,
+ * gossip): checks too costly or machine-dependent for consensus, such as
+ * compiling contract code in the sandbox. `origin` names who sent it (a peer
+ * id, or 'rpc'), for per-origin budgets. Registered by the node, so
+ * consensus rules never load what a policy needs.
+ */
+export type AdmissionPolicy = (tx: Transaction, body: unknown, origin: string) => Promise<void>;
+
 export interface MempoolOptions {
   /** Total transaction bytes held; the lowest fee rates are evicted beyond it. */
   maxBytes?: number;
@@ -44,12 +53,20 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   readonly maxBytes: number;
   private readonly bump: bigint;
   private bytes = 0;
+  private readonly policies = new Map<number, AdmissionPolicy>();
 
   constructor(chain: Chain, opts: MempoolOptions = {}) {
     super();
     this.chain = chain;
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
     this.bump = opts.replaceBumpPermille ?? 100n;
+  }
+
+  /** Adds the node's admission policy for a kind (at most one per kind). */
+  addPolicy(kind: number, policy: AdmissionPolicy): this {
+    if (this.policies.has(kind)) throw new Error(`an admission policy for kind ${kind} is already set`);
+    this.policies.set(kind, policy);
+    return this;
   }
 
   get count(): number {
@@ -92,8 +109,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     if (this.byId.has(toHex(tx.hash()))) return this.add(tx);
     this.admit(tx, { dryRun: true });
     checkTransaction(tx, this.chain.checkDeps);
-    const rules = this.chain.rules.get(tx.kind);
-    await rules.admit?.(tx, txBody(tx, this.chain.rules, this.chain), this.chain.params, origin);
+    await this.policies.get(tx.kind)?.(tx, txBody(tx, this.chain.rules, this.chain), origin);
     return this.add(tx);
   }
 

@@ -1,9 +1,13 @@
 import { credit, debit } from './accounts.ts';
 import { ADDRESS_SIZE, type Address } from './address.ts';
+import type { Block } from './block.ts';
 import { decodeExact, Writer } from './encoding.ts';
 import { DecodeError, ValidationError } from './errors.ts';
+import type { Hash } from './hash.ts';
 import type { NetworkParams } from './params.ts';
+import type { SigItem } from './sig-verifier.ts';
 import type { StateWriter } from './state.ts';
+import { guardWrites } from './state-guard.ts';
 import { type Transaction, TX_KINDS, txKindName } from './transaction.ts';
 
 /** What a transaction's rules may know besides the state. */
@@ -12,6 +16,20 @@ export interface TxContext {
   /** Height and timestamp of the block being built or connected. */
   height: number;
   timestamp: number;
+}
+
+/** What block sections and hooks see: the block being connected, its hash and its miner. */
+export interface BlockContext extends TxContext {
+  miner: Address;
+  hash: Hash;
+  block: Block;
+}
+
+/** A signature besides the envelope's that a transaction needs (a payout's co-signature). */
+export interface ExtraSignature extends SigItem {
+  /** The ValidationError code and message when it does not verify. */
+  code: string;
+  message: string;
 }
 
 /**
@@ -26,56 +44,136 @@ export interface TxRules<Body = unknown> {
   encode(body: Body): Uint8Array;
   /** Stateless checks beyond decoding (called once per tx, cached with it). */
   check?(tx: Transaction, body: Body, params: NetworkParams): void;
+  /** Signatures besides the envelope's, verified in the same batch as every other signature of the block. */
+  signatures?(tx: Transaction, body: Body): ExtraSignature[];
   /** Li the transaction moves out of the sender's balance besides its fee. */
   spends(body: Body): bigint;
-  /**
-   * Node policy before the mempool takes a transaction from outside (RPC,
-   * gossip): checks too costly or machine-dependent for consensus, such as
-   * compiling contract code in the sandbox. `origin` names who sent it (a
-   * peer id, or 'rpc'), for per-origin budgets.
-   */
-  admit?(tx: Transaction, body: Body, params: NetworkParams, origin: string): Promise<void>;
   apply(state: StateWriter, tx: Transaction, body: Body, ctx: TxContext): void;
   /** Who pays the fee, when not the sender (a payout's fee comes from its contract's escrow). */
   payFee?(state: StateWriter, tx: Transaction, body: Body): void;
-  /** Addresses besides the sender that the transaction touches (history index). */
+  /** Addresses besides the sender that the transaction touches (history index, activity). */
   parties?(body: Body): Address[];
   /** A JSON view for RPC and CLI. */
   toJSON(body: Body, format: (a: Address) => string): Record<string, unknown>;
 }
 
-/** Per-block hooks for domains that keep block-level bookkeeping. */
+/**
+ * The votes section of a block body (block.ts): the core keeps votes as
+ * bytes and commits to them in the merkle root; the domain that registers
+ * the section decodes, checks and applies them after the transactions.
+ */
+export interface VoteSection<Item = unknown> {
+  /** Strict: one canonical item, or a DecodeError. */
+  decode(bytes: Uint8Array, params: NetworkParams): Item;
+  encode(item: Item): Uint8Array;
+  /** Stateless checks of one block's whole section (e.g. at most one vote per contract). */
+  check?(items: readonly Item[], block: Block, params: NetworkParams): void;
+  apply(state: StateWriter, item: Item, ctx: BlockContext): void;
+  toJSON(item: Item, format: (a: Address) => string): Record<string, unknown>;
+}
+
+/** Per-block bookkeeping of a domain, after the block's transactions and votes. */
 export interface BlockHook {
-  afterBlock?(state: StateWriter, ctx: TxContext): void;
+  afterBlock(state: StateWriter, ctx: BlockContext): void;
+}
+
+/** The consensus half of a domain: its rules, its block section, its hooks and the state it owns. */
+export interface ConsensusDomain {
+  name: string;
+  /** First bytes of the state keys it owns, inclusive (store/layout.ts). */
+  owns: readonly [number, number];
+  rules?: readonly TxRules[];
+  votes?: VoteSection;
+  hooks?: readonly BlockHook[];
+}
+
+interface Owned<T> {
+  value: T;
+  domain: ConsensusDomain;
+}
+
+const CORE: ConsensusDomain = { name: 'core', owns: [0x01, 0x0f] };
+
+export interface RegistryOptions {
+  /**
+   * Test-only: each domain's writes go through a guard that throws on a key
+   * outside the prefix it owns (state-guard.ts).
+   */
+  guardWrites?: boolean;
 }
 
 export class TxRulesRegistry {
-  private readonly byKind = new Map<number, TxRules>();
-  readonly hooks: BlockHook[] = [];
+  private readonly byKind = new Map<number, Owned<TxRules>>();
+  private readonly domains: ConsensusDomain[] = [];
+  private voteSection?: Owned<VoteSection>;
+  private readonly hookList: Owned<BlockHook>[] = [];
+  private readonly guarded: boolean;
 
-  register<B>(rules: TxRules<B>): this {
+  constructor(opts: RegistryOptions = {}) {
+    this.guarded = opts.guardWrites ?? false;
+  }
+
+  register<B>(rules: TxRules<B>, domain: ConsensusDomain = CORE): this {
     if (this.byKind.has(rules.kind)) throw new Error(`rules for kind ${rules.kind} registered twice`);
-    this.byKind.set(rules.kind, rules as TxRules);
+    this.byKind.set(rules.kind, { value: rules as TxRules, domain });
     return this;
   }
 
-  addHook(hook: BlockHook): this {
-    this.hooks.push(hook);
+  /** Registers everything a domain brings; two domains may not own overlapping state. */
+  registerDomain(domain: ConsensusDomain): this {
+    const [lo, hi] = domain.owns;
+    for (const d of [CORE, ...this.domains]) {
+      if (lo <= d.owns[1] && d.owns[0] <= hi) throw new Error(`${domain.name} and ${d.name} own overlapping state`);
+    }
+    this.domains.push(domain);
+    for (const r of domain.rules ?? []) this.register(r, domain);
+    if (domain.votes) {
+      if (this.voteSection) throw new Error('the votes section is registered twice');
+      this.voteSection = { value: domain.votes, domain };
+    }
+    for (const h of domain.hooks ?? []) this.hookList.push({ value: h, domain });
     return this;
   }
 
   get(kind: number): TxRules {
-    const rules = this.byKind.get(kind);
-    if (rules === undefined) {
+    return this.owned(kind).value;
+  }
+
+  /** The rules of a kind with the state its domain may write. */
+  forKind(kind: number, state: StateWriter): { rules: TxRules; state: StateWriter } {
+    const o = this.owned(kind);
+    return { rules: o.value, state: this.scope(state, o.domain) };
+  }
+
+  /** The votes section with the state its domain may write; undefined when no domain reads votes. */
+  votes(state: StateWriter): { section: VoteSection; state: StateWriter } | undefined {
+    const o = this.voteSection;
+    return o && { section: o.value, state: this.scope(state, o.domain) };
+  }
+
+  /** The registered votes section (for decoding only). */
+  get voteRules(): VoteSection | undefined {
+    return this.voteSection?.value;
+  }
+
+  hooks(state: StateWriter): { hook: BlockHook; state: StateWriter }[] {
+    return this.hookList.map((o) => ({ hook: o.value, state: this.scope(state, o.domain) }));
+  }
+
+  private scope(state: StateWriter, domain: ConsensusDomain): StateWriter {
+    return this.guarded ? guardWrites(state, domain.name, domain.owns) : state;
+  }
+
+  private owned(kind: number): Owned<TxRules> {
+    const o = this.byKind.get(kind);
+    if (o === undefined) {
       throw new ValidationError(
         'KIND_NOT_ACTIVE',
         `transactions of kind ${txKindName(kind) ?? kind} are not accepted yet`,
-        {
-          kind,
-        },
+        { kind },
       );
     }
-    return rules;
+    return o;
   }
 }
 
@@ -108,6 +206,6 @@ export const transferRules: TxRules<TransferBody> = {
 };
 
 /** The registry of a node with no domains yet: transfers only. */
-export function coreRules(): TxRulesRegistry {
-  return new TxRulesRegistry().register(transferRules);
+export function coreRules(opts: RegistryOptions = {}): TxRulesRegistry {
+  return new TxRulesRegistry(opts).register(transferRules);
 }

@@ -6,7 +6,9 @@
  * a peer that floods hostile contracts costs this node at most its budget.
  */
 import { ZiError } from '../chain/errors.ts';
+import type { AdmissionPolicy } from '../chain/mempool.ts';
 import { loadContract, SandboxProcesses } from '../sandbox/index.ts';
+import type { ContractBody } from './contract-tx.ts';
 
 /** The top level of a contract must finish within this at admission. */
 export const ADMISSION_TIMEOUT_MS = 1_000;
@@ -64,20 +66,41 @@ export class AdmissionBudget {
 }
 
 /**
- * Admission runs in its own sandbox process, so a contract under admission
- * never waits behind a Solver's batch, and one under attack never slows the
- * market's sandboxes.
+ * The node's mempool policy for contract transactions: the code must really
+ * compile and run its top level in a sandbox with the limits it declares,
+ * within admission's deadline and the origin's budget; the error (with its
+ * line) goes back to the Bidder. It runs in a sandbox process of its own, so
+ * a contract under admission never waits behind a Solver's batch, and one
+ * under attack never slows the market's sandboxes.
  */
-let processes: SandboxProcesses | undefined;
-const budget = new AdmissionBudget();
+export class ContractAdmission {
+  readonly #processes = new SandboxProcesses({ max: 1 });
+  readonly #budget: AdmissionBudget;
+
+  constructor(budget = new AdmissionBudget()) {
+    this.#budget = budget;
+  }
+
+  readonly policy: AdmissionPolicy = (_tx, body, origin) => {
+    const b = body as ContractBody;
+    return admitContractCode(b.code, { memoryLimitMiB: b.memoryMiB, timeoutMs: b.timeoutMs }, origin, {
+      processes: this.#processes,
+      budget: this.#budget,
+    });
+  };
+
+  close(): void {
+    this.#processes.close();
+  }
+}
 
 export async function admitContractCode(
   code: string,
   limits: { memoryLimitMiB: number; timeoutMs: number },
   origin: string,
+  { processes, budget }: { processes: SandboxProcesses; budget: AdmissionBudget },
 ): Promise<void> {
   budget.check(origin);
-  processes ??= new SandboxProcesses({ max: 1 });
   const t0 = performance.now();
   try {
     const runtime = await loadContract(

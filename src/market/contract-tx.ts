@@ -3,13 +3,12 @@ import { type Address, addressOf, RESERVED_ADDRESS } from '../chain/address.ts';
 import { decodeExact, equalBytes, Writer } from '../chain/encoding.ts';
 import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
 import { type Hash, sha256 } from '../chain/hash.ts';
-import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
+import { PUBKEY_SIZE, SIGNATURE_SIZE, sign } from '../chain/keys.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import type { TxRules } from '../chain/tx-rules.ts';
 import { cidOf } from '../content/cid.ts';
 import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from '../sandbox/code.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
-import { admitContractCode } from './admission.ts';
 import {
   addOpenProblems,
   getPaidRanges,
@@ -151,12 +150,6 @@ export const contractRules: TxRules<ContractBody> = {
     }
   },
   spends: (b) => b.budget,
-  async admit(_tx, b, _params, origin) {
-    // The code must really compile and run its top level in a sandbox with the
-    // limits it declares, within admission's deadline and the origin's
-    // budget; the error (with its line) goes back to the Bidder.
-    await admitContractCode(b.code, { memoryLimitMiB: b.memoryMiB, timeoutMs: b.timeoutMs }, origin);
-  },
   apply(state, tx, b, ctx) {
     debit(state, tx.from, b.budget);
     putContract(state, tx.hash(), {
@@ -264,13 +257,18 @@ export const payoutRules: TxRules<PayoutBody> = {
     writeRanges(w, b.ranges, 2);
     return w.u64(b.price).u64(BigInt(b.timestamp)).bytes(b.authority).bytes(b.authoritySig).finish();
   },
-  check(tx, b) {
+  check(tx) {
     if (tx.cid === undefined) throw new ValidationError('MISSING_CID', 'a payout names the CID of its results');
-    const message = payoutMessage({ ...b, solver: tx.from, fee: tx.fee, cid: tx.cid });
-    if (!verify(b.authoritySig, message, b.authority)) {
-      throw new ValidationError('BAD_AUTHORITY_SIGNATURE', "the contract authority's signature does not verify");
-    }
   },
+  signatures: (tx, b) => [
+    {
+      sig: b.authoritySig,
+      msg: payoutMessage({ ...b, solver: tx.from, fee: tx.fee, cid: tx.cid! }),
+      pub: b.authority,
+      code: 'BAD_AUTHORITY_SIGNATURE',
+      message: "the contract authority's signature does not verify",
+    },
+  ],
   spends: () => 0n,
   apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);

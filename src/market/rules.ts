@@ -1,7 +1,14 @@
-import type { TxRulesRegistry } from '../chain/tx-rules.ts';
+import type { ConsensusDomain, TxRulesRegistry } from '../chain/tx-rules.ts';
 import { closeRules, contractRules, payoutRules, topupRules } from './contract-tx.ts';
 
-/** Registers the market's transaction kinds: contract, topup, payout, close. */
+/** The market's consensus rules: contract, topup, payout, close, over the state prefix it owns (layout.ts). */
+export const marketConsensus: ConsensusDomain = {
+  name: 'market',
+  owns: [0x10, 0x1f],
+  rules: [contractRules, topupRules, payoutRules, closeRules],
+};
+
+/** Registers the market's transaction kinds. */
 export function registerMarketRules(registry: TxRulesRegistry): TxRulesRegistry {
-  return registry.register(contractRules).register(topupRules).register(payoutRules).register(closeRules);
+  return registry.registerDomain(marketConsensus);
 }

@@ -8,7 +8,7 @@ import { ZiError } from '../chain/errors.ts';
 import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { NonceSearch } from './nonce-search.ts';
-import { buildTemplate, completeBlock, earliestTimestamp, type Template } from './template.ts';
+import { buildTemplate, completeBlock, type Template, type VoteSource } from './template.ts';
 
 export interface MinerOptions {
   chain: Chain;
@@ -18,6 +18,8 @@ export interface MinerOptions {
   logger: Log;
   /** A better template (new transactions) replaces the running one at most this often. */
   refreshMs?: number;
+  /** The votes to put in each block (the domains' section items); none by default. */
+  votes?: VoteSource;
 }
 
 /**
@@ -38,7 +40,7 @@ export class Miner extends EventEmitter<{ mined: [Block] }> {
 
   constructor(opts: MinerOptions) {
     super();
-    this.opts = { refreshMs: 500, ...opts };
+    this.opts = { refreshMs: 500, votes: () => [], ...opts };
     this.search = new NonceSearch({ threads: opts.threads });
   }
 
@@ -82,7 +84,7 @@ export class Miner extends EventEmitter<{ mined: [Block] }> {
     while (this.running) {
       try {
         // A block stamped before parent + T is invalid: wait for the clock instead.
-        const wait = earliestTimestamp(chain) - chain.now();
+        const wait = chain.earliestNext() - chain.now();
         if (wait > 0) await sleep(wait, undefined, { signal: this.stopping.signal });
         await this.mineOne();
       } catch (err) {
@@ -93,9 +95,21 @@ export class Miner extends EventEmitter<{ mined: [Block] }> {
     }
   }
 
+  /** A failing vote source costs its votes, never the block. */
+  private votesFor(height: number, timestamp: number): Uint8Array[] {
+    try {
+      return this.opts.votes({ height, timestamp, miner: this.opts.address });
+    } catch (err) {
+      this.opts.logger.warn({ err: err instanceof ZiError ? err.toJSON() : String(err) }, 'no votes in this block');
+      return [];
+    }
+  }
+
   private async mineOne(): Promise<void> {
     const { chain, mempool, address, logger } = this.opts;
-    const template: Template = buildTemplate(chain, mempool, address);
+    const timestamp = chain.nextTimestamp();
+    const votes = this.votesFor(chain.height + 1, timestamp);
+    const template: Template = buildTemplate(chain, mempool, address, timestamp, undefined, votes);
     this.templateTxs = template.txs.length;
     const ac = new AbortController();
     this.current = ac;

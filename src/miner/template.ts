@@ -1,5 +1,5 @@
 import type { Address } from '../chain/address.ts';
-import { Block } from '../chain/block.ts';
+import { Block, voteId, votesSize } from '../chain/block.ts';
 import type { Chain } from '../chain/chain.ts';
 import { targetFromDifficulty } from '../chain/difficulty.ts';
 import { bigIntToBytes32 } from '../chain/hash.ts';
@@ -13,32 +13,37 @@ export interface Template {
   parent: Uint8Array;
   header: BlockHeader;
   txs: Transaction[];
+  votes: Uint8Array[];
   /** The 104 header bytes before the nonce: constant for the whole search. */
   prefix: Uint8Array;
   target: Uint8Array;
   createdAt: number;
 }
 
-/** The earliest timestamp a child of the tip may carry. */
-export function earliestTimestamp(chain: Chain): number {
-  return chain.tip.header.timestamp + chain.params.Tsec * 1000;
-}
+/** The votes the node's domains want in a block built on the tip (node wiring collects them). */
+export type VoteSource = (at: { height: number; timestamp: number; miner: Address }) => Uint8Array[];
 
+/** Votes first (they are few and small), then the mempool's best transactions in the space left. */
 export function buildTemplate(
   chain: Chain,
   mempool: Mempool | undefined,
   miner: Address,
-  timestamp = Math.max(chain.now(), earliestTimestamp(chain)),
+  timestamp = chain.nextTimestamp(),
   txs?: Transaction[],
+  votes: readonly Uint8Array[] = [],
 ): Template {
   const tip = chain.tip;
-  const chosen = txs ?? mempool?.select(chain.state, chain.params.maxBlockBytes - HEADER_SIZE - 4, timestamp) ?? [];
+  const space = chain.params.maxBlockBytes - HEADER_SIZE - 4 - votesSize(votes);
+  const chosen = txs ?? mempool?.select(chain.state, space, timestamp) ?? [];
   const difficulty = chain.difficultyAfter(tip);
   const header = BlockHeader.create({
     version: HEADER_VERSION,
     height: tip.height + 1,
     parent: tip.hash,
-    merkleRoot: merkleRoot(chosen.map((tx) => tx.hash())),
+    merkleRoot: merkleRoot(
+      chosen.map((tx) => tx.hash()),
+      votes.map(voteId),
+    ),
     timestamp,
     difficulty,
     miner,
@@ -48,6 +53,7 @@ export function buildTemplate(
     parent: tip.hash,
     header,
     txs: chosen,
+    votes: [...votes],
     prefix: header.toBytes().slice(0, NONCE_OFFSET),
     target: bigIntToBytes32(targetFromDifficulty(difficulty)),
     createdAt: chain.now(),
@@ -55,5 +61,5 @@ export function buildTemplate(
 }
 
 export function completeBlock(t: Template, nonce: bigint): Block {
-  return Block.create(t.header.withNonce(nonce), t.txs);
+  return Block.create(t.header.withNonce(nonce), t.txs, t.votes);
 }

@@ -1,7 +1,9 @@
-import { coreRules, type TxRulesRegistry } from '../chain/tx-rules.ts';
-import { registerMarketRules } from '../market/rules.ts';
+import { coreRules, type RegistryOptions, type TxRulesRegistry } from '../chain/tx-rules.ts';
+import { DOMAINS } from './domains.ts';
 
-/** Every transaction kind a node of this version validates. */
-export function nodeRules(): TxRulesRegistry {
-  return registerMarketRules(coreRules());
+/** Every transaction kind, block section and hook a node of this version validates. */
+export function nodeRules(opts: RegistryOptions = {}): TxRulesRegistry {
+  const rules = coreRules(opts);
+  for (const d of DOMAINS) rules.registerDomain(d.consensus);
+  return rules;
 }

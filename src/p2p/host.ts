@@ -61,6 +61,8 @@ export interface HostOptions {
   privateKey: PrivateKey;
   listen: string[];
   mdns: boolean;
+  /** Gossip topics of the node's domains, besides blocks and transactions. */
+  topics?: string[];
   /** Connections kept at most, inbound and outbound together. */
   maxConnections: number;
   /** Inbound connection attempts per second from one host. */
@@ -166,7 +168,7 @@ export async function createHost(opts: HostOptions): Promise<ZiLibp2p> {
         identify: identify({ maxMessageSize: 8 * 1024, maxObservedAddresses: 4 }),
         pubsub: gossipsub({
           globalSignaturePolicy: StrictNoSign,
-          allowedTopics: [opts.names.blocks, opts.names.txs, opts.names.discovery],
+          allowedTopics: [opts.names.blocks, opts.names.txs, ...(opts.topics ?? [])],
           fallbackToFloodsub: false,
           floodPublish: true,
           emitSelf: false,

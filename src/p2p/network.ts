@@ -34,6 +34,8 @@ export interface NetworkOptions {
   /** Peers to stay connected to (redialled when the connection drops). */
   peers?: string[];
   mdns?: boolean;
+  /** Gossip topics the node's domains use besides blocks and transactions (full names). */
+  topics?: string[];
   maxPeers?: number;
   banMs?: number;
   /** Each peer's status is asked again this often, so missed gossip is noticed. */
@@ -143,6 +145,7 @@ export class Network extends EventEmitter<NetworkEvents> {
       privateKey,
       listen: opts.listen,
       mdns: opts.mdns ?? false,
+      topics: opts.topics,
       maxConnections: opts.maxPeers ?? 64,
       inboundPerSecond: opts.inboundPerSecond ?? 10,
       isBanned: (peer) => book.isBanned(peer.toString()),

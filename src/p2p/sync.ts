@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Block } from '../chain/block.ts';
 import { type Chain, OrphanBlockError } from '../chain/chain.ts';
-import { checkHeader, FutureBlockError } from '../chain/checks.ts';
+import { checkHeader, earliestChildTime, FutureBlockError } from '../chain/checks.ts';
 import { targetFromDifficulty, workFromTarget } from '../chain/difficulty.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ValidationError, ZiError } from '../chain/errors.ts';
@@ -345,7 +345,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       if (toHex(h.parent) !== prev.hash) throw new PeerError('BAD_RESPONSE', 'headers are not a chain');
       if (h.height !== prev.height + 1) throw new ValidationError('BAD_HEIGHT', `header height ${h.height}`);
       checkHeader(h, params);
-      if (h.timestamp < prev.timestamp + params.Tsec * 1000) {
+      if (h.timestamp < earliestChildTime(prev.timestamp, params)) {
         throw new ValidationError('TOO_SOON', 'header is earlier than parent + T allows');
       }
       if (h.timestamp > this.chain.now() + params.futureLimitMs) {

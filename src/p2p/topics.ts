@@ -14,10 +14,11 @@ export interface WireNames {
   txs: string;
   /** mDNS service tag, so LAN discovery only finds nodes of the same network. */
   mdnsTag: string;
-  /** Gossip topic of market discoveries (Solvers announcing themselves, DESIGN.md §4). */
-  discovery: string;
-  /** The direct Solver ↔ authority stream protocol. */
-  market: string;
+}
+
+/** A domain's protocol or topic name on a network: `/zi/<network>/<suffix>`. */
+export function domainName(network: NetworkName, suffix: string): string {
+  return `/zi/${network}/${suffix}`;
 }
 
 export function wireNames(network: NetworkName): WireNames {
@@ -26,7 +27,5 @@ export function wireNames(network: NetworkName): WireNames {
     blocks: `/zi/${network}/blocks/1`,
     txs: `/zi/${network}/txs/1`,
     mdnsTag: `_zi-${network}._udp.local`,
-    discovery: `/zi/${network}/market/discovery/1`,
-    market: `/zi/${network}/market/1.0.0`,
   };
 }

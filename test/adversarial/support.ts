@@ -1,6 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { lpStream } from '@libp2p/utils';
-import type { Block } from '../../src/chain/block.ts';
+import { type Block, voteId } from '../../src/chain/block.ts';
+import { earliestChildTime } from '../../src/chain/checks.ts';
 import { targetFromDifficulty } from '../../src/chain/difficulty.ts';
 import type { Hash } from '../../src/chain/hash.ts';
 import { bigIntToBytes32 } from '../../src/chain/hash.ts';
@@ -30,17 +31,21 @@ export interface Tip {
 /** A solved block on any parent, at any claimed difficulty: what an attacker can make without a node. */
 export function blockOn(
   parent: Tip,
-  opts: { txs?: Transaction[]; difficulty?: number; timestamp?: number; params?: NetworkParams } = {},
+  opts: { txs?: Transaction[]; votes?: Uint8Array[]; difficulty?: number; timestamp?: number; params?: NetworkParams } = {},
 ): Block {
   const params = opts.params ?? devnet;
   const txs = opts.txs ?? [];
+  const votes = opts.votes ?? [];
   const difficulty = opts.difficulty ?? params.Dmin * 65536;
   const header = BlockHeader.create({
     version: HEADER_VERSION,
     height: parent.height + 1,
     parent: parent.hash,
-    merkleRoot: merkleRoot(txs.map((tx) => tx.hash())),
-    timestamp: opts.timestamp ?? parent.timestamp + params.Tsec * 1000,
+    merkleRoot: merkleRoot(
+      txs.map((tx) => tx.hash()),
+      votes.map(voteId),
+    ),
+    timestamp: opts.timestamp ?? earliestChildTime(parent.timestamp, params),
     difficulty,
     miner: new Uint8Array(20).fill(0xaa),
     nonce: 0n,
@@ -49,6 +54,7 @@ export function blockOn(
     parent: parent.hash,
     header,
     txs,
+    votes,
     prefix: header.toBytes().slice(0, NONCE_OFFSET),
     target: bigIntToBytes32(targetFromDifficulty(difficulty)),
     createdAt: 0,

@@ -19,9 +19,19 @@ test('mining pays subsidy and fees to the miner; a transfer moves Li and bumps t
   await mine(tc, { miner: alice.address });
   assert.equal(getAccount(tc.chain.state, alice.address).balance, devnet.subsidy);
   const tx = transfer(alice, bob.address, 7_000n, 0n, tc.chain.genesisHash, 500n);
-  await mine(tc, { miner: bob.address, txs: [tx] });
-  assert.deepEqual(getAccount(tc.chain.state, alice.address), { balance: devnet.subsidy - 7_500n, nonce: 1n });
-  assert.deepEqual(getAccount(tc.chain.state, bob.address), { balance: devnet.subsidy + 7_500n, nonce: 0n });
+  const block = await mine(tc, { miner: bob.address, txs: [tx] });
+  // Both parties' activity records the block's time; the mining reward is not a transaction.
+  const at = [block.header.timestamp];
+  assert.deepEqual(getAccount(tc.chain.state, alice.address), {
+    balance: devnet.subsidy - 7_500n,
+    nonce: 1n,
+    activity: at,
+  });
+  assert.deepEqual(getAccount(tc.chain.state, bob.address), {
+    balance: devnet.subsidy + 7_500n,
+    nonce: 0n,
+    activity: at,
+  });
   assert.equal(tc.chain.height, 2);
 });
 
@@ -105,7 +115,7 @@ test('blocks with a bad signature, a reused nonce or a double spend are invalid 
   await assert.rejects(tc.chain.addBlock(nextBlock(tc, { txs: [signed, sameNonce] })), { code: 'NONCE_USED' });
 
   assert.equal(tc.chain.height, 1);
-  assert.deepEqual(getAccount(tc.chain.state, alice.address), { balance: devnet.subsidy, nonce: 0n });
+  assert.deepEqual(getAccount(tc.chain.state, alice.address), { balance: devnet.subsidy, nonce: 0n, activity: [] });
   await mine(tc, { txs: [signed] });
   assert.equal(getAccount(tc.chain.state, bob.address).balance, 10n);
 });

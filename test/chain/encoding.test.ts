@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { Block, MAX_BLOCK_SIZE } from '../../src/chain/block.ts';
+import { Block, MAX_BLOCK_SIZE, MAX_VOTE_BYTES } from '../../src/chain/block.ts';
 import { Reader, Writer } from '../../src/chain/encoding.ts';
 import { DecodeError } from '../../src/chain/errors.ts';
 import { BlockHeader, HEADER_SIZE, HEADER_VERSION, type HeaderFields } from '../../src/chain/header.ts';
@@ -56,9 +56,10 @@ const txFields: fc.Arbitrary<TxFields> = fc.record({
   signature: bytes(64),
 });
 const txArb = txFields.map((f) => Transaction.create(f));
+const voteArb = fc.uint8Array({ minLength: 1, maxLength: 40 });
 const blockArb = fc
-  .tuple(headerArb, fc.array(txArb, { maxLength: 4 }))
-  .map(([header, txs]) => Block.create(header, txs));
+  .tuple(headerArb, fc.array(txArb, { maxLength: 4 }), fc.array(voteArb, { maxLength: 3 }))
+  .map(([header, txs, votes]) => Block.create(header, txs, votes));
 
 function fieldsOfTx(tx: Transaction): TxFields {
   return {
@@ -94,6 +95,7 @@ const reencodeBlock = (b: Block) =>
   Block.create(
     BlockHeader.create(fieldsOfHeader(b.header)),
     b.txs.map((tx) => Transaction.create(fieldsOfTx(tx))),
+    b.votes,
   ).toBytes();
 
 function appendByte(b: Uint8Array, v: number): Uint8Array {
@@ -264,13 +266,14 @@ test('transactions: a changed byte either fails to decode with a DecodeError or 
   );
 });
 
-test('blocks: round trip is byte-identical with equal header and transactions', () => {
+test('blocks: round trip is byte-identical with equal header, transactions and votes', () => {
   fc.assert(
     fc.property(blockArb, (block) => {
       const enc = block.toBytes();
       const back = Block.fromBytes(enc);
       assert.deepEqual(fieldsOfHeader(back.header), fieldsOfHeader(block.header));
       assert.deepEqual(back.txs.map(fieldsOfTx), block.txs.map(fieldsOfTx));
+      assert.deepEqual(back.votes, block.votes);
       assert.deepEqual(reencodeBlock(back), enc);
       assert.deepEqual(back.computeMerkleRoot(), block.computeMerkleRoot());
     }),
@@ -307,12 +310,45 @@ test('blocks: a huge transaction count or transaction length is refused before r
   view.setUint32(HEADER_SIZE, 1);
   view.setUint32(HEADER_SIZE + 4, 0xffffffff);
   assert.throws(() => Block.fromBytes(enc), decodeError('TOO_LARGE'));
-  view.setUint32(HEADER_SIZE + 4, tx.size + 1);
+  view.setUint32(HEADER_SIZE + 4, tx.size + 3);
   assert.throws(() => Block.fromBytes(enc), decodeError('TRUNCATED'));
   // A network's per-transaction bound applies inside blocks too.
   view.setUint32(HEADER_SIZE + 4, tx.size);
   assert.throws(() => Block.fromBytes(enc, MAX_BLOCK_SIZE, tx.size - 1), decodeError('TOO_LARGE'));
   assert.equal(Block.fromBytes(enc, MAX_BLOCK_SIZE, tx.size).txs.length, 1);
+});
+
+test('blocks: an empty votes section is two bytes, and the vote count and lengths are checked before reading on', () => {
+  const header = fc.sample(headerArb, { numRuns: 1, seed: 6 })[0]!;
+  const bare = Block.create(header, []).toBytes();
+  assert.equal(bare.length, HEADER_SIZE + 4 + 2);
+  const withVotes = (tail: Uint8Array) => {
+    const out = new Uint8Array(bare.length - 2 + tail.length);
+    out.set(bare.subarray(0, bare.length - 2));
+    out.set(tail, bare.length - 2);
+    return out;
+  };
+  assert.throws(() => Block.fromBytes(withVotes(new Uint8Array([0xff, 0xff, 0, 1, 7]))), decodeError('TRUNCATED'));
+  assert.throws(() => Block.fromBytes(withVotes(new Uint8Array([0, 1, 0, 0, 0]))), decodeError('BAD_VALUE'));
+  const tooBig = new Writer(8).u16(1).u16(MAX_VOTE_BYTES + 1).u8(0).u8(0).u8(0).finish();
+  assert.throws(() => Block.fromBytes(withVotes(tooBig)), decodeError('TOO_LARGE'));
+  const one = Block.fromBytes(withVotes(new Uint8Array([0, 1, 0, 2, 9, 9])));
+  assert.deepEqual(one.votes, [new Uint8Array([9, 9])]);
+});
+
+test('blocks: the merkle root commits to each vote, its order, and which leaves are votes', () => {
+  const header = fc.sample(headerArb, { numRuns: 1, seed: 7 })[0]!;
+  const tx = fc.sample(txArb, { numRuns: 1, seed: 7 })[0]!;
+  const a = new Uint8Array([1]);
+  const b = new Uint8Array([2]);
+  const roots = [
+    Block.create(header, [tx]),
+    Block.create(header, [tx], [a]),
+    Block.create(header, [tx], [b]),
+    Block.create(header, [tx], [a, b]),
+    Block.create(header, [tx], [b, a]),
+  ].map((blk) => Buffer.from(blk.computeMerkleRoot()).toString('hex'));
+  assert.equal(new Set(roots).size, roots.length, 'every body has its own root');
 });
 
 test('blocks: input over maxBytes is TOO_LARGE before any decoding', () => {

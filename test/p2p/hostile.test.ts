@@ -7,7 +7,7 @@ import { Block } from '../../src/chain/block.ts';
 import { checkHeader } from '../../src/chain/checks.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { Transaction } from '../../src/chain/transaction.ts';
-import { buildTemplate, earliestTimestamp } from '../../src/miner/template.ts';
+import { buildTemplate } from '../../src/miner/template.ts';
 import { createHost, type ZiLibp2p } from '../../src/p2p/host.ts';
 import { encodeRequest, encodeStatus } from '../../src/p2p/messages.ts';
 import { localStatus } from '../../src/p2p/status.ts';
@@ -98,7 +98,7 @@ test('hostile peers are refused and banned while honest nodes keep syncing and m
   const goodTx = transfer(rich, keypair().address, 5n, 0n, tc1.chain.genesisHash);
   const badSig = Transaction.create({ ...goodTx, signature: new Uint8Array(randomBytes(64)) });
   const onTip = (txs: Transaction[] = []) =>
-    solve(buildTemplate(tc1.chain, undefined, rich.address, earliestTimestamp(tc1.chain), txs));
+    solve(buildTemplate(tc1.chain, undefined, rich.address, tc1.chain.earliestNext(), txs));
 
   await t.test('malformed frame on the sync protocol', async () => {
     const h = await hostile(t, honest);

@@ -11,7 +11,7 @@ import type { Mempool } from '../../src/chain/mempool.ts';
 import { NETWORKS, type NetworkParams } from '../../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { coreRules, type TxRulesRegistry, transferRules } from '../../src/chain/tx-rules.ts';
-import { buildTemplate, completeBlock, earliestTimestamp, type Template } from '../../src/miner/template.ts';
+import { buildTemplate, completeBlock, type Template } from '../../src/miner/template.ts';
 
 export const devnet: NetworkParams = NETWORKS.devnet;
 
@@ -108,7 +108,7 @@ export function nextBlock(
   tc: TestChain,
   opts: { miner?: Address; txs?: Transaction[]; mempool?: Mempool } = {},
 ): Block {
-  const ts = earliestTimestamp(tc.chain);
+  const ts = tc.chain.earliestNext();
   tc.clock.now = Math.max(tc.clock.now, ts);
   const template = buildTemplate(tc.chain, opts.mempool, opts.miner ?? new Uint8Array(20).fill(9), ts, opts.txs);
   return solve(template);

@@ -1,10 +1,7 @@
-import type { Message, TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
-import { multiaddr } from '@multiformats/multiaddr';
 import { DecodeError } from '../chain/errors.ts';
-import type { FrameStream, MarketHost } from '../market/host.ts';
+import type { FrameStream, MarketHost } from './host.ts';
 import {
   DISCOVERY_MAX_AGE_MS,
   type Discovery,
@@ -15,11 +12,30 @@ import {
   type Frame,
   MAX_FRAME_BYTES,
   verifyDiscovery,
-} from '../market/messages.ts';
-import type { Network } from '../p2p/network.ts';
+} from './messages.ts';
+
+/** The market's names on a network (P2pPort.name prefixes them with /zi/<network>/). */
+export const MARKET_PROTOCOL = 'market/1.0.0';
+export const DISCOVERY_TOPIC = 'market/discovery/1';
 
 /** Points a market protocol breach costs a peer (the p2p ban score is 100). */
 const MARKET_PENALTY = 25;
+
+/** What the market needs of the node's network (the node's P2pPort has it). */
+export interface MarketP2p {
+  readonly peerId: string;
+  addrs(): string[];
+  name(suffix: string): string;
+  handle(
+    protocol: string,
+    handler: (stream: Stream, peer: string) => void,
+    limits: { maxInboundStreams: number; maxOutboundStreams: number },
+  ): Promise<void>;
+  dial(peer: string, addrs: string[], protocol: string, timeoutMs: number): Promise<Stream>;
+  subscribe(topic: string, validate: (from: string, data: Uint8Array) => 'accept' | 'reject' | 'ignore'): void;
+  publish(topic: string, data: Uint8Array): Promise<void>;
+  penalize(peer: string, points: number, reason: string): void;
+}
 
 function frameStream(stream: Stream, remotePeer: string): FrameStream {
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_FRAME_BYTES + 1024 });
@@ -42,44 +58,40 @@ function frameStream(stream: Stream, remotePeer: string): FrameStream {
 }
 
 /**
- * The market on the node's libp2p host: discoveries on a gossip topic,
+ * The market on the node's network: discoveries on a gossip topic,
  * validated before they are forwarded, and the direct, Noise-encrypted
  * `/zi/<network>/market/1.0.0` stream between Solver and authority.
  */
-export async function createMarketHost(net: Network, clock: () => number = Date.now): Promise<MarketHost> {
-  const { host } = net;
-  const names = { protocol: net.names.market, discovery: net.names.discovery };
-  const pubsub = host.services.pubsub;
+export async function createMarketHost(p2p: MarketP2p, clock: () => number = Date.now): Promise<MarketHost> {
+  const protocol = p2p.name(MARKET_PROTOCOL);
+  const topic = p2p.name(DISCOVERY_TOPIC);
   const discoveryHandlers: ((d: Discovery) => void)[] = [];
   let streamHandler: ((s: FrameStream) => void) | undefined;
 
-  const penalize = (peer: string, reason: string) => {
-    net.book.penalize(peer, MARKET_PENALTY, `market: ${reason}`);
-  };
+  const penalize = (peer: string, reason: string) => p2p.penalize(peer, MARKET_PENALTY, `market: ${reason}`);
 
-  pubsub.topicValidators.set(names.discovery, (from, msg: Message): TopicValidatorResult => {
+  p2p.subscribe(topic, (from, data) => {
     let d: Discovery;
     try {
-      d = decodeDiscovery(msg.data);
+      d = decodeDiscovery(data);
     } catch (err) {
-      penalize(from.toString(), err instanceof DecodeError ? err.code : 'MALFORMED');
-      return 'reject' as TopicValidatorResult;
+      penalize(from, err instanceof DecodeError ? err.code : 'MALFORMED');
+      return 'reject';
     }
     if (!verifyDiscovery(d)) {
-      penalize(from.toString(), 'BAD_SIGNATURE');
-      return 'reject' as TopicValidatorResult;
+      penalize(from, 'BAD_SIGNATURE');
+      return 'reject';
     }
     // Stale or early: not proof of misbehaviour (clocks drift), just not worth relaying.
-    if (Math.abs(clock() - d.timestamp) > DISCOVERY_MAX_AGE_MS) return 'ignore' as TopicValidatorResult;
+    if (Math.abs(clock() - d.timestamp) > DISCOVERY_MAX_AGE_MS) return 'ignore';
     for (const h of discoveryHandlers) h(d);
-    return 'accept' as TopicValidatorResult;
+    return 'accept';
   });
-  pubsub.subscribe(names.discovery);
 
-  await host.handle(
-    names.protocol,
-    async (stream: Stream, connection) => {
-      const s = frameStream(stream, connection.remotePeer.toString());
+  await p2p.handle(
+    protocol,
+    (stream, peer) => {
+      const s = frameStream(stream, peer);
       if (streamHandler) streamHandler(s);
       else stream.abort(new Error('this node is not solving'));
     },
@@ -88,29 +100,19 @@ export async function createMarketHost(net: Network, clock: () => number = Date.
 
   return {
     get peerId() {
-      return host.peerId.toString();
+      return p2p.peerId;
     },
-    addrs: () => net.addresses().slice(0, 8),
+    addrs: () => p2p.addrs(),
     onStream(handler) {
       streamHandler = handler;
     },
     async dial(peerId, addrs, timeoutMs) {
-      const id = peerIdFromString(peerId);
-      const known = addrs.flatMap((a) => {
-        try {
-          return [multiaddr(a)];
-        } catch {
-          return [];
-        }
-      });
-      if (known.length > 0) await host.peerStore.merge(id, { multiaddrs: known });
-      const stream = await host.dialProtocol(id, names.protocol, { signal: AbortSignal.timeout(timeoutMs) });
-      return frameStream(stream, peerId);
+      return frameStream(await p2p.dial(peerId, addrs, protocol, timeoutMs), peerId);
     },
     async publishDiscovery(d) {
       // Our own discovery skips our validator: deliver it to local handlers too (a Solver and its Bidder in one node).
       for (const h of discoveryHandlers) h(d);
-      await pubsub.publish(names.discovery, encodeDiscovery(d));
+      await p2p.publish(topic, encodeDiscovery(d));
     },
     onDiscovery(handler) {
       discoveryHandlers.push(handler);

@@ -1,0 +1,31 @@
+import { STATE_ACCOUNT, STATE_OPEN_PROBLEMS } from './store/layout.ts';
+import type { StateWriter } from './state.ts';
+
+/** Core records every domain moves through the core's own functions (accounts.ts, the |Po| counter). */
+const SHARED = new Set([STATE_ACCOUNT, STATE_OPEN_PROBLEMS]);
+
+export class StateGuardError extends Error {}
+
+/**
+ * Test-only: a writer that lets a domain write only the state prefix it owns
+ * (store/layout.ts) and the core's shared records, so a test over every kind
+ * of transaction proves no domain writes another's state.
+ */
+export function guardWrites(state: StateWriter, domain: string, owns: readonly [number, number]): StateWriter {
+  const check = (key: Uint8Array) => {
+    const p = key[0]!;
+    if (SHARED.has(p) || (p >= owns[0] && p <= owns[1])) return;
+    throw new StateGuardError(`${domain} wrote state key 0x${Buffer.from(key).toString('hex')} outside its prefix`);
+  };
+  return {
+    get: (key) => state.get(key),
+    put(key, value) {
+      check(key);
+      state.put(key, value);
+    },
+    del(key) {
+      check(key);
+      state.del(key);
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { formatAddress } from '../chain/address.ts';
+import type { Chain } from '../chain/chain.ts';
+import { ZiError } from '../chain/errors.ts';
+import type { Log } from '../chain/log.ts';
+import type { AdmissionPolicy, Mempool } from '../chain/mempool.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
+import { cidFromBytes, cidToBytes } from '../content/cid.ts';
+import type { ContentStore } from '../content/store.ts';
+import type { RpcMethod } from '../node/rpc/server.ts';
+import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
+import { ContractAdmission } from './admission.ts';
+import { Authority } from './authority.ts';
+import type { MarketHost, ResultStore } from './host.ts';
+import { createMarketHost, type MarketP2p } from './p2p-host.ts';
+import { marketRpcMethods } from './rpc.ts';
+import { Solver, type SolverDeps } from './solver.ts';
+
+export interface MarketConfig {
+  /** Unlocked key of the Bidder (or Validator): serve its contracts as their authority. */
+  authorityKey?: Uint8Array;
+  /** Run a Solver with this key and these choices. */
+  solver?: Pick<SolverDeps, 'key' | 'threads' | 'contract' | 'minPrice' | 'bootstrap' | 'tamper'>;
+  /** Time a first lease may take (later ones scale with the measured pace); default 30 s. */
+  leaseMs?: number;
+  /** Longest a lease should take at a Solver's measured rate; default LEASE_TARGET_MS (10 s). */
+  leaseTargetMs?: number;
+}
+
+/** What the market needs of its node (the node's DomainContext has it). */
+export interface MarketContext {
+  chain: Chain;
+  mempool: Mempool;
+  logger: Log & { child(bindings: object): Log };
+  p2p?: MarketP2p;
+  content?: ContentStore;
+}
+
+/** A market service asked for on a node that cannot run it. */
+export class MarketConfigError extends ZiError<'NO_NETWORK'> {}
+
+export interface MarketServices {
+  /** Present when the node runs the network (IPFS needs it). */
+  content?: ContentStore;
+  host?: MarketHost;
+  authority?: Authority;
+  solver?: Solver;
+  sandboxes: SandboxPool;
+  rpc: Record<string, RpcMethod>;
+  policies: ReadonlyMap<number, AdmissionPolicy>;
+  info(): unknown;
+  stop(): Promise<void>;
+}
+
+export function resultStore(content: ContentStore): ResultStore {
+  return {
+    put: async (bytes) => cidToBytes(await content.put(bytes, { pin: true })),
+    get: (cid, opts) => content.get(cidFromBytes(cid), opts),
+  };
+}
+
+/**
+ * The market side of a node: the admission policy for contract code, the
+ * market's RPC methods, and when asked for (and the network runs), the
+ * authority service of a Bidder and the Solver.
+ */
+export async function startMarket(ctx: MarketContext, config: MarketConfig = {}): Promise<MarketServices> {
+  const { chain, mempool, logger, content, p2p } = ctx;
+  if ((config.authorityKey || config.solver) && !(p2p && content)) {
+    throw new MarketConfigError('NO_NETWORK', 'the market needs the p2p network: do not turn listening off');
+  }
+  const admission = new ContractAdmission();
+  // This node's own sandbox processes: stopping it kills them at once, so
+  // shutdown never waits on contract code.
+  const processes = new SandboxProcesses({ max: Math.max(2, config.solver?.threads ?? 0) + 1 });
+  const sandboxes = new SandboxPool({ processes });
+  const host = p2p ? await createMarketHost(p2p) : undefined;
+  const results = content ? resultStore(content) : undefined;
+  let authority: Authority | undefined;
+  let solver: Solver | undefined;
+  if (config.authorityKey && host && results) {
+    authority = new Authority({
+      chain,
+      host,
+      results,
+      sandboxes,
+      key: config.authorityKey,
+      logger: logger.child({ mod: 'authority' }),
+      baseLeaseMs: config.leaseMs,
+      leaseTargetMs: config.leaseTargetMs,
+    });
+    authority.start();
+  }
+  if (config.solver && host && results) {
+    solver = new Solver({
+      chain,
+      mempool,
+      host,
+      results,
+      processes,
+      logger: logger.child({ mod: 'solver' }),
+      ...config.solver,
+    });
+    solver.start();
+  }
+  const hrp = chain.params.hrp;
+  return {
+    content,
+    host,
+    authority,
+    solver,
+    sandboxes,
+    rpc: marketRpcMethods({ chain, results, authority, solver }),
+    policies: new Map([[TX_KINDS.contract, admission.policy]]),
+    info: () =>
+      content
+        ? {
+            ipfs: content.kind,
+            authority: authority ? formatAddress(authority.address, hrp) : null,
+            solver: solver ? formatAddress(solver.address, hrp) : null,
+          }
+        : null,
+    async stop() {
+      processes.close();
+      admission.close();
+      authority?.stop();
+      await solver?.stop();
+      sandboxes.dispose();
+    },
+  };
+}
