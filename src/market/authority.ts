@@ -8,9 +8,8 @@ import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, sign } from '../chain/keys.ts';
 import type { Log } from '../chain/log.ts';
 import { cidOf } from '../content/cid.ts';
-import { outputAt, outputList } from '../content/outputs.ts';
-import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from '../content/results.ts';
 import type { ContractRuntime, ResultRow, SandboxPool } from '../sandbox/index.ts';
+import { outputAt, outputList } from '../sandbox/outputs.ts';
 import { sampleIndices } from '../sandbox/sampling.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { signPayout } from './contract-tx.ts';
@@ -18,6 +17,7 @@ import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
 import { ackMessage, DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
+import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from './results.ts';
 import { contractBody } from './rpc.ts';
 
 export class SessionEnd extends ZiError<

@@ -7,7 +7,7 @@ import type { Hash } from '../chain/hash.ts';
 import { stateKey } from '../chain/store/layout.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
-import { defineMethod, type RpcMethod } from '../node/rpc/server.ts';
+import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
 import type { Authority } from './authority.ts';
 import {
   type ContractRecord,

@@ -10,14 +10,14 @@ import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
-import { concatOutputs, type Outputs, outputList, outputsOf } from '../content/outputs.ts';
-import { encodeResults } from '../content/results.ts';
 import { type ContractRuntime, type JsonValue, loadContract, type SandboxProcesses } from '../sandbox/index.ts';
+import { concatOutputs, type Outputs, outputList, outputsOf } from '../sandbox/outputs.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { payoutFee, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
+import { encodeResults } from './results.ts';
 import { contractBody } from './rpc.ts';
 
 /** What measuring one contract's speed may cost a Solver at most, ms. */
