@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Chain } from '../src/chain/chain.ts';
 import type { Mempool } from '../src/chain/mempool.ts';
 import { NETWORKS } from '../src/chain/params.ts';
+import { marketRpcMethods } from '../src/market/rpc.ts';
 import { rpcMethods } from '../src/node/rpc-methods.ts';
 import { describeMethods } from '../src/rpc/methods.ts';
 
@@ -15,13 +16,11 @@ const END = '<!-- methods:end -->';
 
 export function methodList(): string {
   // Building the table reads only the network parameters; no handler runs here.
-  const methods = rpcMethods({
-    chain: { params: NETWORKS.devnet } as Chain,
-    mempool: {} as Mempool,
-    version: '',
-    startedAt: 0,
-    shutdown: () => {},
-  });
+  const chain = { params: NETWORKS.devnet } as Chain;
+  const methods = {
+    ...rpcMethods({ chain, mempool: {} as Mempool, domains: new Map(), version: '', startedAt: 0, shutdown: () => {} }),
+    ...marketRpcMethods({ chain }),
+  };
   const lines = [BEGIN, '', '| method | params | what it does |', '|---|---|---|'];
   for (const m of describeMethods(methods)) {
     const params = m.params.map((p) => `\`${p.name}\` ${p.type}${p.optional ? ' (optional)' : ''}`).join(', ') || '—';

@@ -56,7 +56,9 @@ export class Block {
     }
     const m = r.u16('block.voteCount');
     if (m * MIN_VOTE_SIZE > r.remaining) {
-      throw new DecodeError('TRUNCATED', `block claims ${m} votes in ${r.remaining} bytes`, { what: 'block.voteCount' });
+      throw new DecodeError('TRUNCATED', `block claims ${m} votes in ${r.remaining} bytes`, {
+        what: 'block.voteCount',
+      });
     }
     const votes: Uint8Array[] = [];
     for (let i = 0; i < m; i++) {

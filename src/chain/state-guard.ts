@@ -1,5 +1,5 @@
-import { STATE_ACCOUNT, STATE_OPEN_PROBLEMS } from './store/layout.ts';
 import type { StateWriter } from './state.ts';
+import { STATE_ACCOUNT, STATE_OPEN_PROBLEMS } from './store/layout.ts';
 
 /** Core records every domain moves through the core's own functions (accounts.ts, the |Po| counter). */
 const SHARED = new Set([STATE_ACCOUNT, STATE_OPEN_PROBLEMS]);

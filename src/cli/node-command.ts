@@ -2,9 +2,10 @@ import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatZi, parseAmount } from '../chain/amount.ts';
 import { fromHex } from '../chain/encoding.ts';
+import { marketDomain } from '../market/domain.ts';
+import type { MarketConfig } from '../market/service.ts';
 import { type NodeConfig, resolveConfig } from '../node/config.ts';
 import { createLogger, type Logger } from '../node/logger.ts';
-import type { MarketConfig } from '../node/market.ts';
 import type { ZiNode } from '../node/node.ts';
 import { decryptKey, readKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
@@ -57,12 +58,13 @@ async function runNode(
   config: NodeConfig,
   logger: Logger,
   market: MarketConfig,
+  ipfsApi: string | undefined,
   onStarted?: (node: ZiNode) => void,
 ): Promise<void> {
   // Loaded only here: libp2p and the rest of the node take a second to load,
   // which every other zi command would pay for nothing.
   const { ZiNode } = await import('../node/node.ts');
-  const node = await ZiNode.start(config, { logger, market });
+  const node = await ZiNode.start(config, { logger, ipfsApi, domains: { market } });
   // Before any await: a signal right after "node started" must still stop the node cleanly (and save mempool.dat).
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
@@ -98,9 +100,9 @@ export function nodeCommand(program: Command): void {
   ).action(async (flags) => {
     const config = resolveConfig(flags);
     const logger = createLogger();
-    const market: MarketConfig = { ipfsApi: flags.ipfsApi };
+    const market: MarketConfig = {};
     if (flags.bidder) market.authorityKey = await unlockWallet(flags);
-    await runNode(config, logger, market);
+    await runNode(config, logger, market, flags.ipfsApi);
   });
 
   nodeOptions(
@@ -126,11 +128,10 @@ export function nodeCommand(program: Command): void {
     const logger = createLogger();
     const key = await unlockWallet(flags);
     const market: MarketConfig = {
-      ipfsApi: flags.ipfsApi,
       solver: { key, threads: config.threads, contract, minPrice, bootstrap: flags.bootstrap },
     };
-    await runNode(config, logger, market, (node) => {
-      const solver = node.market?.solver;
+    await runNode(config, logger, market, flags.ipfsApi, (node) => {
+      const solver = node.service(marketDomain).solver;
       solver?.on('progress', (p) =>
         logger.info(
           {

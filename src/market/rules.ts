@@ -1,4 +1,4 @@
-import type { ConsensusDomain, TxRulesRegistry } from '../chain/tx-rules.ts';
+import type { ConsensusDomain } from '../chain/tx-rules.ts';
 import { closeRules, contractRules, payoutRules, topupRules } from './contract-tx.ts';
 
 /** The market's consensus rules: contract, topup, payout, close, over the state prefix it owns (layout.ts). */
@@ -7,8 +7,3 @@ export const marketConsensus: ConsensusDomain = {
   owns: [0x10, 0x1f],
   rules: [contractRules, topupRules, payoutRules, closeRules],
 };
-
-/** Registers the market's transaction kinds. */
-export function registerMarketRules(registry: TxRulesRegistry): TxRulesRegistry {
-  return registry.registerDomain(marketConsensus);
-}

@@ -6,7 +6,7 @@ import type { AdmissionPolicy, Mempool } from '../chain/mempool.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import { cidFromBytes, cidToBytes } from '../content/cid.ts';
 import type { ContentStore } from '../content/store.ts';
-import type { RpcMethod } from '../node/rpc/server.ts';
+import type { RpcMethod } from '../rpc/methods.ts';
 import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
 import { ContractAdmission } from './admission.ts';
 import { Authority } from './authority.ts';

@@ -5,7 +5,7 @@ import type { AdmissionPolicy, Mempool } from '../chain/mempool.ts';
 import type { ConsensusDomain } from '../chain/tx-rules.ts';
 import type { ContentStore } from '../content/store.ts';
 import type { VoteSource } from '../miner/template.ts';
-import type { RpcMethod } from './rpc/server.ts';
+import type { RpcMethod } from '../rpc/methods.ts';
 
 /**
  * How a domain (market, validator, audit) plugs into a node: its consensus

@@ -8,12 +8,18 @@ import { Mempool } from '../chain/mempool.ts';
 import { loadMempool, saveMempool } from '../chain/mempool-file.ts';
 import { reindex } from '../chain/reindex.ts';
 import type { TxRulesRegistry } from '../chain/tx-rules.ts';
+import { openContentStore } from '../content/index.ts';
+import type { ContentStore } from '../content/store.ts';
 import { Miner } from '../miner/miner.ts';
+import type { VoteSource } from '../miner/template.ts';
 import { Network } from '../p2p/network.ts';
+import { domainName } from '../p2p/topics.ts';
 import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, mempoolPath, type NodeConfig, walletPath } from './config.ts';
+import type { DomainContext, DomainService, NodeDomain } from './domain.ts';
+import { DOMAINS, type DomainConfigs, type ServiceOf } from './domains.ts';
 import type { Logger } from './logger.ts';
-import { type MarketConfig, type MarketServices, startMarket } from './market.ts';
+import { p2pPort } from './p2p-port.ts';
 import { createRpcServer, type RpcServer } from './rpc/server.ts';
 import { rpcMethods } from './rpc-methods.ts';
 import { nodeRules } from './rules.ts';
@@ -21,45 +27,66 @@ import { VERSION } from './version.ts';
 
 export { VERSION };
 
-export class NodeError extends ZiError<'DATADIR_LOCKED' | 'DATADIR_UNUSABLE' | 'NO_MINER_ADDRESS' | 'NO_NETWORK'> {}
+export class NodeError extends ZiError<
+  'DATADIR_LOCKED' | 'DATADIR_UNUSABLE' | 'NO_MINER_ADDRESS' | 'RPC_METHOD_TWICE'
+> {}
 
-/** A full node: chain, mempool, optional miner and the JSON-RPC server, wired together. */
+export interface StartOptions {
+  logger: Logger;
+  /** The consensus rules; by default this version's core and domains (plus `moreDomains`). */
+  rules?: TxRulesRegistry;
+  /** Each domain's configuration, by domain name. */
+  domains?: DomainConfigs;
+  /** Domains beyond this version's, started after them (tests plug a fake votes section in this way). */
+  moreDomains?: readonly NodeDomain<never>[];
+  /** A Kubo RPC API to use for IPFS instead of the embedded Helia node. */
+  ipfsApi?: string;
+}
+
+interface Parts {
+  config: NodeConfig;
+  chain: Chain;
+  mempool: Mempool;
+  miner?: Miner;
+  network?: Network;
+  content?: ContentStore;
+  services: Map<string, DomainService>;
+  rpc: RpcServer;
+  logger: Logger;
+}
+
+/** A full node: chain, mempool, network, IPFS, each domain's service, optional miner and the JSON-RPC server. */
 export class ZiNode {
   readonly config: NodeConfig;
   readonly chain: Chain;
   readonly mempool: Mempool;
   readonly miner?: Miner;
   readonly network?: Network;
-  readonly market?: MarketServices;
+  readonly content?: ContentStore;
   readonly rpc: RpcServer;
+  private readonly services: Map<string, DomainService>;
   private readonly logger: Logger;
   private stopped?: Promise<void>;
   private readonly done = Promise.withResolvers<void>();
 
-  private constructor(parts: {
-    config: NodeConfig;
-    chain: Chain;
-    mempool: Mempool;
-    miner?: Miner;
-    network?: Network;
-    market?: MarketServices;
-    rpc: RpcServer;
-    logger: Logger;
-  }) {
+  private constructor(parts: Parts) {
     this.config = parts.config;
     this.chain = parts.chain;
     this.mempool = parts.mempool;
     this.miner = parts.miner;
     this.network = parts.network;
-    this.market = parts.market;
+    this.content = parts.content;
+    this.services = parts.services;
     this.rpc = parts.rpc;
     this.logger = parts.logger;
   }
 
-  static async start(
-    config: NodeConfig,
-    opts: { logger: Logger; rules?: TxRulesRegistry; market?: MarketConfig },
-  ): Promise<ZiNode> {
+  /** The running service of one of this version's domains. */
+  service<D extends (typeof DOMAINS)[number]>(domain: D): ServiceOf<D> {
+    return this.services.get(domain.name) as ServiceOf<D>;
+  }
+
+  static async start(config: NodeConfig, opts: StartOptions): Promise<ZiNode> {
     const { logger } = opts;
     const { params } = config;
     await mkdir(config.datadir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
@@ -68,7 +95,10 @@ export class ZiNode {
         path: config.datadir,
       });
     });
-    const chainOpts = { path: join(config.datadir, 'chain'), params, rules: opts.rules ?? nodeRules() };
+    const domains: readonly NodeDomain<never>[] = [...DOMAINS, ...(opts.moreDomains ?? [])];
+    const rules = opts.rules ?? nodeRules();
+    if (!opts.rules) for (const d of opts.moreDomains ?? []) rules.registerDomain(d.consensus);
+    const chainOpts = { path: join(config.datadir, 'chain'), params, rules };
     const locked = (err: { code?: string }) => {
       if (err?.code === 'DB_LOCKED') {
         throw new NodeError('DATADIR_LOCKED', `another zi node is already using ${config.datadir}`);
@@ -108,7 +138,8 @@ export class ZiNode {
 
     let miner: Miner | undefined;
     let network: Network | undefined;
-    let market: MarketServices | undefined;
+    let content: ContentStore | undefined;
+    const services = new Map<string, DomainService>();
     let rpc: RpcServer | undefined;
     try {
       if (config.listen !== undefined && config.listen.length > 0) {
@@ -120,24 +151,41 @@ export class ZiNode {
           listen: config.listen,
           peers: config.peers,
           mdns: config.mdns,
+          topics: domains.flatMap((d) => (d.topics ?? []).map((t) => domainName(params.name, t))),
+        });
+        content = await openContentStore({
+          datadir: config.datadir,
+          libp2p: network.host,
+          ipfsApi: opts.ipfsApi,
+          logger: logger.child({ mod: 'ipfs' }),
         });
       }
-      if ((opts.market?.authorityKey || opts.market?.solver) && !network) {
-        throw new NodeError('NO_NETWORK', 'the market needs the p2p network: do not turn listening off');
-      }
-      if (network) {
-        market = await startMarket({
+      const configs = (opts.domains ?? {}) as Record<string, never>;
+      for (const d of domains) {
+        const ctx: DomainContext = {
           chain,
           mempool,
-          network,
+          logger: logger.child({ mod: d.name }),
           datadir: config.datadir,
-          logger,
-          config: opts.market ?? {},
-        });
+          p2p: network && p2pPort(network, params.name),
+          content,
+        };
+        const service = await d.start(ctx, configs[d.name]);
+        services.set(d.name, service);
+        for (const [kind, policy] of service.policies ?? []) mempool.addPolicy(kind, policy);
       }
       if (config.mine) {
         const address = config.minerAddress ?? (await walletAddress(config));
-        miner = new Miner({ chain, mempool, address, threads: config.threads, logger: logger.child({ mod: 'miner' }) });
+        const sources = [...services.values()].flatMap((s) => (s.votes ? [s.votes] : []));
+        const votes: VoteSource = (at) => sources.flatMap((source) => source(at));
+        miner = new Miner({
+          chain,
+          mempool,
+          address,
+          threads: config.threads,
+          votes,
+          logger: logger.child({ mod: 'miner' }),
+        });
         const net = network;
         if (net) miner.on('mined', (block) => net.publishBlock(block));
         logger.info(
@@ -146,23 +194,32 @@ export class ZiNode {
         );
       }
       const node: { ref?: ZiNode } = {};
+      const methods = rpcMethods({
+        chain,
+        mempool,
+        miner,
+        network,
+        domains: services,
+        version: VERSION,
+        startedAt: Date.now(),
+        shutdown: () => void node.ref?.stop(),
+      });
+      for (const [domain, service] of services) {
+        for (const [name, method] of Object.entries(service.rpc ?? {})) {
+          if (Object.hasOwn(methods, name)) {
+            throw new NodeError('RPC_METHOD_TWICE', `${domain} defines the RPC method ${name}, which already exists`);
+          }
+          methods[name] = method;
+        }
+      }
       rpc = await createRpcServer({
         host: config.rpcHost,
         port: config.rpcPort,
         cookiePath: cookiePath(config.datadir),
         logger: logger.child({ mod: 'rpc' }),
-        methods: rpcMethods({
-          chain,
-          mempool,
-          miner,
-          network,
-          market,
-          version: VERSION,
-          startedAt: Date.now(),
-          shutdown: () => void node.ref?.stop(),
-        }),
+        methods,
       });
-      node.ref = new ZiNode({ config, chain, mempool, miner, network, market, rpc, logger });
+      node.ref = new ZiNode({ config, chain, mempool, miner, network, content, services, rpc, logger });
       logger.info(
         {
           network: params.name,
@@ -178,7 +235,8 @@ export class ZiNode {
       return node.ref;
     } catch (err) {
       await miner?.stop();
-      await market?.stop();
+      await stopServices(services);
+      await content?.close();
       await network?.stop();
       await rpc?.close();
       await chain.close();
@@ -195,7 +253,8 @@ export class ZiNode {
     this.stopped ??= (async () => {
       this.logger.info('stopping');
       await this.miner?.stop();
-      await this.market?.stop();
+      await stopServices(this.services);
+      await this.content?.close();
       await this.network?.stop();
       await this.rpc.close();
       try {
@@ -210,6 +269,11 @@ export class ZiNode {
     })();
     return this.stopped;
   }
+}
+
+/** Last started, first stopped. */
+async function stopServices(services: Map<string, DomainService>): Promise<void> {
+  for (const s of [...services.values()].reverse()) await s.stop();
 }
 
 async function walletAddress(config: NodeConfig): Promise<Uint8Array> {

@@ -1,4 +1,5 @@
 import { getAccount } from '../chain/accounts.ts';
+import { activityOf } from '../chain/activity.ts';
 import { type Address, formatAddress, parseAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
 import { targetFromDifficulty } from '../chain/difficulty.ts';
@@ -6,11 +7,10 @@ import { fromHex, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import { Transaction } from '../chain/transaction.ts';
-import { marketRpcMethods } from '../market/rpc.ts';
 import type { Miner } from '../miner/miner.ts';
 import type { Network } from '../p2p/network.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
-import { type MarketServices, resultStore } from './market.ts';
+import type { DomainService } from './domain.ts';
 import { blockView, txView } from './views.ts';
 
 export class NotFoundError extends ZiError<'NOT_FOUND'> {}
@@ -21,7 +21,8 @@ export interface RpcDeps {
   miner?: Miner;
   /** Absent when the node runs without p2p. */
   network?: Network;
-  market?: MarketServices;
+  /** Each domain's running service, by domain name (their methods are added beside these). */
+  domains: ReadonlyMap<string, DomainService>;
   version: string;
   startedAt: number;
   /** Asks the node to shut down (the `stop` method). */
@@ -56,12 +57,6 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
   }
 
   return {
-    ...marketRpcMethods({
-      chain,
-      results: d.market ? resultStore(d.market.content) : undefined,
-      authority: d.market?.authority,
-      solver: d.market?.solver,
-    }),
     getinfo: defineMethod({
       description: 'Network, tip, difficulty, mempool, peers and mining status of this node.',
       params: [],
@@ -84,13 +79,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
               blocksMined: d.miner.blocksMined,
             }
           : { enabled: false },
-        market: d.market
-          ? {
-              ipfs: d.market.content.kind,
-              authority: d.market.authority ? formatAddress(d.market.authority.address, params.hrp) : null,
-              solver: d.market.solver ? formatAddress(d.market.solver.address, params.hrp) : null,
-            }
-          : null,
+        ...Object.fromEntries([...d.domains].map(([name, service]) => [name, service.info?.() ?? null])),
         uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
       }),
     }),
@@ -162,6 +151,27 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
           nonce: acct.nonce,
           nextNonce: mempool.nextNonce(a),
           pending: pending.map((tx) => toHex(tx.hash())),
+        };
+      },
+    }),
+    getactivity: defineMethod({
+      description:
+        'Whether an address is active (party to activeTxCount transactions in the last activeWindowMs of block time) and until when.',
+      params: [{ name: 'address', type: 'string', maxLength: 100 }],
+      handler: ({ address: text }) => {
+        const a = address(text);
+        const now = chain.tip.header.timestamp;
+        const act = activityOf(getAccount(chain.state, a).activity, now, params);
+        const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
+        return {
+          address: formatAddress(a, params.hrp),
+          active: act.active,
+          recentTxs: act.recent,
+          neededTxs: params.activeTxCount,
+          windowDays: params.activeWindowMs / 86_400_000,
+          activeUntil: iso(act.activeUntil),
+          lastTx: iso(act.lastTx),
+          asOf: iso(now),
         };
       },
     }),

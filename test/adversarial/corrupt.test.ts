@@ -75,7 +75,7 @@ test('corrupt every kind of file in the data dir: a typed one-line error or a cl
   await writeKeystore(walletPath(golden), await encryptKey(alice.priv, 'pass', address, { N: 2 ** 4 }));
   const node = await ZiNode.start(config(golden), { logger: quietLogger });
   const object = new TextEncoder().encode('results of a contract, pinned');
-  const cid = await node.market!.content.put(object, { pin: true });
+  const cid = await node.content!.put(object, { pin: true });
   const pending = transfer(alice, bob.address, 7n, 4n, node.chain.genesisHash);
   await node.mempool.accept(pending);
   const reference = await dump(node.chain);
@@ -164,9 +164,9 @@ test('corrupt every kind of file in the data dir: a typed one-line error or a cl
           };
         }
       }
-      const bytes = await n.market!.content.get(cid, { timeoutMs: 500 });
+      const bytes = await n.content!.get(cid, { timeoutMs: 500 });
       if (toHex(bytes) !== toHex(object)) return { kind: 'wrong state', detail: 'IPFS object differs' };
-      if (!(await n.market!.content.isPinned(cid))) return { kind: 'known gap', detail: 'IPFS pin lost' };
+      if (!(await n.content!.isPinned(cid))) return { kind: 'known gap', detail: 'IPFS pin lost' };
       const kept = n.mempool.has(pending.hash());
       return { kind: 'recovered', detail: kept ? undefined : 'mempool started empty' };
     } catch (err) {

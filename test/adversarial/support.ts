@@ -31,7 +31,13 @@ export interface Tip {
 /** A solved block on any parent, at any claimed difficulty: what an attacker can make without a node. */
 export function blockOn(
   parent: Tip,
-  opts: { txs?: Transaction[]; votes?: Uint8Array[]; difficulty?: number; timestamp?: number; params?: NetworkParams } = {},
+  opts: {
+    txs?: Transaction[];
+    votes?: Uint8Array[];
+    difficulty?: number;
+    timestamp?: number;
+    params?: NetworkParams;
+  } = {},
 ): Block {
   const params = opts.params ?? devnet;
   const txs = opts.txs ?? [];

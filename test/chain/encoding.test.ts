@@ -330,7 +330,13 @@ test('blocks: an empty votes section is two bytes, and the vote count and length
   };
   assert.throws(() => Block.fromBytes(withVotes(new Uint8Array([0xff, 0xff, 0, 1, 7]))), decodeError('TRUNCATED'));
   assert.throws(() => Block.fromBytes(withVotes(new Uint8Array([0, 1, 0, 0, 0]))), decodeError('BAD_VALUE'));
-  const tooBig = new Writer(8).u16(1).u16(MAX_VOTE_BYTES + 1).u8(0).u8(0).u8(0).finish();
+  const tooBig = new Writer(8)
+    .u16(1)
+    .u16(MAX_VOTE_BYTES + 1)
+    .u8(0)
+    .u8(0)
+    .u8(0)
+    .finish();
   assert.throws(() => Block.fromBytes(withVotes(tooBig)), decodeError('TOO_LARGE'));
   const one = Block.fromBytes(withVotes(new Uint8Array([0, 1, 0, 2, 9, 9])));
   assert.deepEqual(one.votes, [new Uint8Array([9, 9])]);

@@ -6,6 +6,7 @@ import { toHex } from '../../src/chain/encoding.ts';
 import { Mempool } from '../../src/chain/mempool.ts';
 import type { Transaction } from '../../src/chain/transaction.ts';
 import { devnet, keypair, mine, mineMany, nextBlock, openChain, type TestChain, transfer } from '../support/chain.ts';
+import { hookRecord, voteFor, voteRecord, votesRules } from '../support/votes.ts';
 
 async function stateOf(chain: Chain): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -22,7 +23,7 @@ function ids(m: Mempool): string[] {
 
 /** Feeds blocks to a fresh chain in order: "as if mined directly". */
 async function replay(t: Parameters<typeof openChain>[0], blocks: Block[], submitted: Transaction[]) {
-  const direct = await openChain(t);
+  const direct = await openChain(t, { rules: votesRules() });
   const mempool = new Mempool(direct.chain);
   direct.chain.on('tip', (c) => mempool.onTip(c));
   for (const b of blocks) {
@@ -37,8 +38,10 @@ async function replay(t: Parameters<typeof openChain>[0], blocks: Block[], submi
   return { direct, mempool };
 }
 
-test('a heavier 100-block side branch replaces the tip, and switching back works too', async (t) => {
-  const tc: TestChain = await openChain(t);
+test('a heavier 100-block side branch with votes replaces the tip, and switching back works too', async (t) => {
+  // Every block carries a (fake) vote, so the votes section and the block hooks are undone and redone too.
+  const tc: TestChain = await openChain(t, { rules: votesRules() });
+  const voted = (c: TestChain, miner: Uint8Array) => ({ miner, votes: [voteFor(c.chain.height + 1, miner)] });
   const mempool = new Mempool(tc.chain);
   tc.chain.on('tip', (c) => mempool.onTip(c));
   const [alice, bob, carol, dave, erin] = [keypair(), keypair(), keypair(), keypair(), keypair()];
@@ -55,7 +58,7 @@ test('a heavier 100-block side branch replaces the tip, and switching back works
     if (i >= 20 && i < 25) txs.push(transfer(dave, erin.address, 500n, BigInt(i - 20), g));
     for (const tx of txs) mempool.add(tx);
     aTxs.push(...txs);
-    branchA.push(await mine(tc, { mempool, miner: bob.address }));
+    branchA.push(await mine(tc, { mempool, ...voted(tc, bob.address) }));
   }
   assert.equal(mempool.count, 0);
   // Two transactions still pending on A, one of them conflicts with branch B.
@@ -67,12 +70,12 @@ test('a heavier 100-block side branch replaces the tip, and switching back works
 
   // Branch B (100 blocks) is built on another chain from the same fork,
   // then delivered to this node one block at a time.
-  const other = await openChain(t);
+  const other = await openChain(t, { rules: votesRules() });
   for (const b of common) await other.chain.addBlock(b);
   const branchB: Block[] = [];
   for (let i = 0; i < 100; i++) {
     const txs = i < 12 ? [transfer(alice, carol.address, 2_000n + BigInt(i), BigInt(i), g)] : [];
-    branchB.push(await mine(other, { txs, miner: carol.address }));
+    branchB.push(await mine(other, { txs, ...voted(other, carol.address) }));
   }
   const reorgs: { disconnected: number; forkParent: string }[] = [];
   tc.chain.on('tip', (c) => {
@@ -86,6 +89,9 @@ test('a heavier 100-block side branch replaces the tip, and switching back works
   }
   assert.deepEqual(reorgs, [{ disconnected: 50, forkParent: toHex(fork.hash) }]);
   assert.equal(toHex(tc.chain.tip.hash), toHex(branchB.at(-1)!.hash()));
+  assert.equal(voteRecord(tc.chain.state, branchA[0]!.votes[0]!), undefined, "A's votes are undone");
+  assert.equal(voteRecord(tc.chain.state, branchB[0]!.votes[0]!)?.miner, toHex(carol.address));
+  assert.equal(hookRecord(tc.chain.state, fork.height + 1)?.hash, toHex(branchB[0]!.hash()));
 
   const submitted = [...aTxs, pendingAlice, pendingDave];
   const { direct, mempool: directPool } = await replay(t, [...common, ...branchB], submitted);
@@ -96,14 +102,14 @@ test('a heavier 100-block side branch replaces the tip, and switching back works
   assert.ok(mempool.has(pendingDave.hash()) && !mempool.has(pendingAlice.hash()));
 
   // Switching back: branch A grows past B and takes the tip again.
-  const back = await openChain(t);
+  const back = await openChain(t, { rules: votesRules() });
   for (const b of [...common, ...branchA]) {
     back.clock.now = Math.max(back.clock.now, b.header.timestamp);
     await back.chain.addBlock(b);
   }
   assert.equal(toHex(back.chain.tip.hash), toHex(tipA.hash));
   const extension: Block[] = [];
-  for (let i = 0; i < 51; i++) extension.push(await mine(back, { miner: erin.address }));
+  for (let i = 0; i < 51; i++) extension.push(await mine(back, voted(back, erin.address)));
   for (const b of extension) {
     tc.clock.now = Math.max(tc.clock.now, b.header.timestamp);
     await tc.chain.addBlock(b);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { getContract, getPaidRanges } from '../../src/market/contract-state.ts';
+import { marketDomain } from '../../src/market/domain.ts';
 import { signDiscovery } from '../../src/market/messages.ts';
 import { keypair } from '../support/chain.ts';
 import { contractBody, postContract } from '../support/market.ts';
@@ -29,7 +30,7 @@ const allPaid = (node: Awaited<ReturnType<typeof startZiNode>>, id: Uint8Array) 
 test('a Solver faking all but the indices the paper samples (i % 100 == 0) is caught on its first batch, in 20 sessions of 20; an honest one finishes', async (t) => {
   const { node, id, peer } = await market(t);
   const rejected: string[] = [];
-  node.market!.authority!.on('rejected', (r) => rejected.push(r.reason));
+  node.service(marketDomain).authority!.on('rejected', (r) => rejected.push(r.reason));
   // Right only where the paper's fixed check looks; every other output faked.
   const tamper = (i: number, out: unknown) => (i % 100 === 0 ? out : -1) as never;
   const cheaters = [];
@@ -62,7 +63,7 @@ test('a Solver that disappears mid-lease has its range leased again to another',
   const gone = await startZiNode(t, { peers: peer, market: { solver: { key: quitter.priv, threads: 1 } } });
   await until(
     'the quitter holds a lease',
-    async () => ((await node.market!.authority!.status(id))?.leased.length ?? 0) > 0,
+    async () => ((await node.service(marketDomain).authority!.status(id))?.leased.length ?? 0) > 0,
   );
   await gone.stop();
   const other = keypair();
@@ -75,10 +76,10 @@ test('malformed and out-of-order market frames end the session and cost the peer
   const { node, id, peer } = await market(t);
   const rogueKey = keypair();
   const rogue = await startZiNode(t, { peers: peer });
-  const host = rogue.market!.host;
+  const host = rogue.service(marketDomain).host!;
   await until('connected', () => rogue.network!.peers().some((p) => p.ready));
   const reasons: string[] = [];
-  node.market!.authority!.on('rejected', (r) => reasons.push(r.reason));
+  node.service(marketDomain).authority!.on('rejected', (r) => reasons.push(r.reason));
   const acks: string[] = [];
   // The banned key is not served again, however often it asks.
   const again = () =>
@@ -127,6 +128,6 @@ test('malformed and out-of-order market frames end the session and cost the peer
   assert.ok(node.network!.book.score(rogue.network!.peerId) > 45);
   // The authority keeps serving: the leases went back to the pool, nothing was paid.
   assert.deepEqual(getPaidRanges(node.chain.state, id), []);
-  const status = await node.market!.authority!.status(id);
+  const status = await node.service(marketDomain).authority!.status(id);
   assert.equal(status!.leased.length, 0);
 });

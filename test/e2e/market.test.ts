@@ -10,8 +10,9 @@ import { cidFromBytes } from '../../src/content/cid.ts';
 import { MAX_UNION_ROWS } from '../../src/market/collect.ts';
 import { decodePaidBatch, getContract, getPaidRanges, STATE_PAID_BATCH } from '../../src/market/contract-state.ts';
 import { payoutRules } from '../../src/market/contract-tx.ts';
+import { marketDomain } from '../../src/market/domain.ts';
 import { decodeResults } from '../../src/market/results.ts';
-import type { MarketConfig } from '../../src/node/market.ts';
+import type { MarketConfig } from '../../src/market/service.ts';
 import type { ZiNode } from '../../src/node/node.ts';
 import { loadContract } from '../../src/sandbox/index.ts';
 import { outputList } from '../../src/sandbox/outputs.ts';
@@ -64,7 +65,7 @@ test('two Solvers solve a contract: every index paid once, escrow exact, the uni
   const batches = await paidBatches(bidderNode, id);
   const outputs = new Map<number, unknown>();
   for (const batch of batches) {
-    const bytes = await reader.market!.content.get(cidFromBytes(batch.cid), { timeoutMs: 20_000 });
+    const bytes = await reader.content!.get(cidFromBytes(batch.cid), { timeoutMs: 20_000 });
     const r = decodeResults(bytes);
     assert.equal(toHex(r.contract), toHex(id));
     outputList(r.outputs).forEach((o, k) => {
@@ -83,7 +84,9 @@ test('two Solvers solve a contract: every index paid once, escrow exact, the uni
   } finally {
     local.dispose();
   }
-  assert.ok(a.market!.solver!.stats.payouts + b.market!.solver!.stats.payouts >= batches.length);
+  assert.ok(
+    a.service(marketDomain).solver!.stats.payouts + b.service(marketDomain).solver!.stats.payouts >= batches.length,
+  );
 
   // The Bidder's view through the CLI: status, and the results folded with the contract's union.
   const dir = await tempDir(t, 'zi-results-');

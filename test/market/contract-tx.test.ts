@@ -15,14 +15,16 @@ import {
 import { contractRules, minimumBudget, payoutFee, payoutRules } from '../../src/market/contract-tx.ts';
 import { FIRST_LEASE, nextLeaseSize } from '../../src/market/leases.ts';
 import type { Range } from '../../src/market/ranges.ts';
+import { startMarket } from '../../src/market/service.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { devnet, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
 import { closeContract, contractBody, payout, postContract, topup } from '../support/market.ts';
+import { quietLogger } from '../support/node.ts';
 
 const MINER = new Uint8Array(20).fill(9);
 
 async function marketChain(t: Parameters<typeof openChain>[0]) {
-  const tc = await openChain(t, { rules: nodeRules() });
+  const tc = await openChain(t, { rules: nodeRules({ guardWrites: true }) });
   const bidder = keypair();
   await mine(tc, { miner: bidder.address });
   return { tc, bidder, g: tc.chain.genesisHash };
@@ -124,6 +126,50 @@ test('payouts: paid once per index, only by the authority, at the contract price
   await assertConserved(tc.chain);
 });
 
+test("a block's payout co-signatures are verified in one batch with every envelope signature", async (t) => {
+  const { tc, bidder, g } = await marketChain(t);
+  const post = postContract(bidder, 0n, g, contractBody({ budget: 1_100_000n }));
+  await mine(tc, { txs: [post], miner: MINER });
+  const id = post.hash();
+  const solvers = Array.from({ length: 20 }, () => keypair());
+  const payouts = solvers.map((s, i) => payout(s, bidder, id, [{ start: i, end: i + 1 }], 0n, g));
+  // The 13th co-signature is another payout's: its envelope is fine, its co-signature is not.
+  const at = 12;
+  const body = payoutRules.decode(payouts[at]!.payload, devnet);
+  const stolen = payoutRules.decode(payouts[at + 1]!.payload, devnet).authoritySig;
+  payouts[at] = Transaction.sign(
+    {
+      kind: payouts[at]!.kind,
+      nonce: 0n,
+      fee: 1_000n,
+      cid: payouts[at]!.cid,
+      payload: payoutRules.encode({ ...body, authoritySig: stolen }),
+    },
+    solvers[at]!.priv,
+    g,
+  );
+  const batches: number[] = [];
+  const verifier = tc.chain.verifier;
+  const firstInvalid = verifier.firstInvalid.bind(verifier);
+  verifier.firstInvalid = (items) => {
+    batches.push(items.length);
+    return firstInvalid(items);
+  };
+  await assert.rejects(
+    tc.chain.addBlock(nextBlock(tc, { txs: payouts, miner: MINER })),
+    (e: Error & { code?: string; meta?: { txIndex?: number } }) => {
+      assert.equal(e.code, 'BAD_AUTHORITY_SIGNATURE');
+      assert.equal(e.meta?.txIndex, at);
+      return true;
+    },
+  );
+  assert.deepEqual(batches, [40], 'one batch: 20 envelopes and 20 co-signatures');
+  payouts.splice(at, 1);
+  await mine(tc, { txs: payouts, miner: MINER });
+  assert.equal(getPaidRanges(tc.chain.state, id).length, 2);
+  await assertConserved(tc.chain);
+});
+
 test('contracts whose code does not parse, lacks mcu/input, or whose budget is too small never enter a block', async (t) => {
   const { tc, bidder, g } = await marketChain(t);
   await expectInvalid(
@@ -202,9 +248,21 @@ test("a minimum-budget contract pays its first 1,000 MCUs in full, with its payo
   }
 });
 
-test('the mempool compiles contract code in the sandbox and returns the error with its line', async (t) => {
+test("the market's mempool policy compiles contract code in the sandbox and returns the error with its line", async (t) => {
   const { tc, bidder, g } = await marketChain(t);
   const mempool = new Mempool(tc.chain);
+  // Consensus alone never runs code: a contract that throws at top level is valid in a block.
+  const throwsInBlock = postContract(
+    bidder,
+    0n,
+    g,
+    contractBody({ code: 'function input(i) { return i; }\nfunction mcu(x) { return x; }\nnull.boom;\n' }),
+  );
+  await assert.doesNotReject(new Mempool(tc.chain).accept(throwsInBlock));
+  // The node's market service registers the policy that does.
+  const market = await startMarket({ chain: tc.chain, mempool, logger: quietLogger });
+  t.after(() => market.stop());
+  for (const [kind, policy] of market.policies) mempool.addPolicy(kind, policy);
   const throwsAtTop = postContract(
     bidder,
     0n,
@@ -242,7 +300,7 @@ test('reorgs undo and redo contracts and payouts exactly', async (t) => {
   const stateA = await snapshot(tc.chain);
 
   // Branch B from the fork, longer, with a different payout; it takes over.
-  const other = await openChain(t, { rules: nodeRules(), clock: tc.clock });
+  const other = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
   for (let h = 1; h <= fork.height; h++)
     await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
   const b: Awaited<ReturnType<typeof mine>>[] = [];
@@ -257,7 +315,7 @@ test('reorgs undo and redo contracts and payouts exactly', async (t) => {
   await assertConserved(tc.chain);
 
   // And back: A grows longer again and its state returns exactly.
-  const aBack = await openChain(t, { rules: nodeRules(), clock: tc.clock });
+  const aBack = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
   for (let h = 1; h <= fork.height; h++)
     await aBack.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
   await aBack.chain.addBlock(a1);

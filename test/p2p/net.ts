@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Chain } from '../../src/chain/chain.ts';
 import { Mempool } from '../../src/chain/mempool.ts';
-import { coreRules } from '../../src/chain/tx-rules.ts';
+import { coreRules, type TxRulesRegistry } from '../../src/chain/tx-rules.ts';
 import { Network, type NetworkOptions } from '../../src/p2p/network.ts';
 import { devnet, ManualClock, type TestChain } from '../support/chain.ts';
 
@@ -24,12 +24,13 @@ interface Hooks {
 export async function openTestChain(
   t: Hooks,
   clock = new ManualClock(),
+  rules: TxRulesRegistry = coreRules({ guardWrites: true }),
 ): Promise<TestChain & { close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'zi-p2p-'));
   const chain = await Chain.open({
     path: join(dir, 'chain'),
     params: devnet,
-    rules: coreRules(),
+    rules,
     clock: clock.fn,
     verifyThreads: 0,
   });

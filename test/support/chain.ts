@@ -45,7 +45,8 @@ export async function openChain(
   const chain = await Chain.open({
     path: join(dir, 'chain'),
     params: opts.params ?? devnet,
-    rules: opts.rules ?? coreRules(),
+    // Guarded: every test proves that each domain writes only the state it owns.
+    rules: opts.rules ?? coreRules({ guardWrites: true }),
     clock: clock.fn,
   });
   t.after(() => chain.close().catch(() => undefined));
@@ -95,22 +96,24 @@ export function solve(t: Template): Block {
  * Builds, solves and submits the next block on the tip, with the clock moved
  * to its earliest allowed timestamp.
  */
-export async function mine(
-  tc: TestChain,
-  opts: { miner?: Address; txs?: Transaction[]; mempool?: Mempool } = {},
-): Promise<Block> {
+export interface BlockOptions {
+  miner?: Address;
+  txs?: Transaction[];
+  votes?: Uint8Array[];
+  mempool?: Mempool;
+}
+
+export async function mine(tc: TestChain, opts: BlockOptions = {}): Promise<Block> {
   const block = nextBlock(tc, opts);
   await tc.chain.addBlock(block);
   return block;
 }
 
-export function nextBlock(
-  tc: TestChain,
-  opts: { miner?: Address; txs?: Transaction[]; mempool?: Mempool } = {},
-): Block {
+export function nextBlock(tc: TestChain, opts: BlockOptions = {}): Block {
   const ts = tc.chain.earliestNext();
   tc.clock.now = Math.max(tc.clock.now, ts);
-  const template = buildTemplate(tc.chain, opts.mempool, opts.miner ?? new Uint8Array(20).fill(9), ts, opts.txs);
+  const miner = opts.miner ?? new Uint8Array(20).fill(9);
+  const template = buildTemplate(tc.chain, opts.mempool, miner, ts, opts.txs, opts.votes);
   return solve(template);
 }
 

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { Address } from '../../src/chain/address.ts';
 import { formatAddress } from '../../src/chain/address.ts';
+import type { MarketConfig } from '../../src/market/service.ts';
 import { resolveConfig } from '../../src/node/config.ts';
-import type { MarketConfig } from '../../src/node/market.ts';
 import { ZiNode } from '../../src/node/node.ts';
 import { devnet, tempDir } from './chain.ts';
 
@@ -25,7 +25,7 @@ export async function startZiNode(
     minerAddress: opts.mine === undefined ? undefined : formatAddress(opts.mine, devnet.hrp),
     threads: opts.threads ?? 1,
   });
-  const node = await ZiNode.start(config, { logger: quietLogger, market: opts.market });
+  const node = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market } });
   t.after(() => node.stop());
   return node;
 }
