@@ -32,6 +32,15 @@ async function saveNewKey(flags: WalletFlags, key: Uint8Array): Promise<string> 
   return address;
 }
 
+/** The node's `getactivity` answer. */
+interface Activity {
+  active: boolean;
+  recentTxs: number;
+  neededTxs: number;
+  windowDays: number;
+  activeUntil: string | null;
+}
+
 export function walletCommand(program: Command): void {
   const wallet = program.command('wallet').description('keys, balances and payments');
 
@@ -76,12 +85,17 @@ export function walletCommand(program: Command): void {
       parseAddress(address, resolveNetwork(flags.network).hrp);
       const { rpc } = await connect(flags);
       const acct = await rpc.call<{ balance: string; nonce: string; pending: string[] }>('getaccount', { address });
-      print(acct, flags.json ?? false, () =>
+      const act = await rpc.call<Activity>('getactivity', { address });
+      const activity = act.active
+        ? `active until ${act.activeUntil} unless it transacts again`
+        : `not active: ${act.recentTxs} of ${act.neededTxs} transactions in the last ${act.windowDays} days`;
+      print({ ...acct, active: act.active, activity: act }, flags.json ?? false, () =>
         table([
           ['address', address],
           ['balance', `${formatZi(BigInt(acct.balance))} Zi`],
           ['nonce', acct.nonce],
           ['pending', acct.pending.length],
+          ['activity', activity],
         ]),
       );
     });

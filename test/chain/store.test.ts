@@ -8,6 +8,7 @@ import { Chain } from '../../src/chain/chain.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { reindex } from '../../src/chain/reindex.ts';
 import { DB_VERSION, PREFIX_BLOCK, SCHEMA_VERSION, u32be } from '../../src/chain/store/layout.ts';
+import { seal } from '../../src/chain/store/seal.ts';
 import { coreRules } from '../../src/chain/tx-rules.ts';
 import {
   devnet,
@@ -175,28 +176,36 @@ test('an interrupted reindex is refused at the next start until it is run again'
   assert.deepEqual(await snapshot(chain, alice, bob), snap);
 });
 
-test('a schema-1 store (values without checksums) is refused with a hint, and --reindex upgrades it', async (t) => {
-  const tc = await openChain(t);
-  const alice = keypair();
-  for (let i = 0; i < 3; i++) await mine(tc, { miner: alice.address });
-  const hashes = [1, 2, 3].map((h) => tc.chain.entryAtHeight(h)!.hash);
-  const bodies = await Promise.all(hashes.map((h) => tc.chain.store.getBlockBytes(h)));
-  await tc.chain.close();
-  // What zi schema 1 left on disk for these blocks: raw bodies, version 1.
-  const path = join(tc.dir, 'chain');
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
-  await db.open();
-  for (const [i, h] of hashes.entries()) await db.put(new Uint8Array([PREFIX_BLOCK, ...h]), bodies[i]!);
-  const version = (await db.get(DB_VERSION))!;
-  assert.equal(new DataView(version.buffer, version.byteOffset).getUint32(0), SCHEMA_VERSION);
-  await db.put(DB_VERSION, new Uint8Array([...u32be(1), ...version.subarray(4)]));
-  await db.close();
+for (const schema of [1, 2]) {
+  test(`a schema-${schema} store (${schema === 1 ? 'values without checksums, ' : ''}blocks without votes) is refused with a hint, and --reindex upgrades it`, async (t) => {
+    const tc = await openChain(t);
+    const alice = keypair();
+    for (let i = 0; i < 3; i++) await mine(tc, { miner: alice.address });
+    const hashes = [1, 2, 3].map((h) => tc.chain.entryAtHeight(h)!.hash);
+    const bodies = await Promise.all(hashes.map((h) => tc.chain.store.getBlockBytes(h)));
+    await tc.chain.close();
+    // What that zi left on disk for these blocks: bodies without the votes
+    // count (the last two bytes of an empty section), raw in schema 1.
+    const path = join(tc.dir, 'chain');
+    const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    for (const [i, h] of hashes.entries()) {
+      const key = new Uint8Array([PREFIX_BLOCK, ...h]);
+      const old = bodies[i]!.subarray(0, -2);
+      await db.put(key, schema === 1 ? old : seal(key, old));
+    }
+    const version = (await db.get(DB_VERSION))!;
+    assert.equal(new DataView(version.buffer, version.byteOffset).getUint32(0), SCHEMA_VERSION);
+    await db.put(DB_VERSION, new Uint8Array([...u32be(schema), ...version.subarray(4)]));
+    await db.close();
 
-  await assert.rejects(reopen(tc), { code: 'SCHEMA', message: /older zi.*zi node --reindex/ });
-  const report = await reindex({ path, params: devnet, rules: coreRules(), clock: tc.clock.fn });
-  assert.equal(report.height, 3);
-  const chain = await reopen(tc);
-  t.after(() => chain.close());
-  assert.equal(getAccount(chain.state, alice.address).balance, 3n * devnet.subsidy);
-  assert.ok(await readFile(join(path, 'CURRENT')));
-});
+    await assert.rejects(reopen(tc), { code: 'SCHEMA', message: /older zi.*zi node --reindex/ });
+    const report = await reindex({ path, params: devnet, rules: coreRules(), clock: tc.clock.fn });
+    assert.equal(report.height, 3);
+    const chain = await reopen(tc);
+    t.after(() => chain.close());
+    assert.equal(getAccount(chain.state, alice.address).balance, 3n * devnet.subsidy);
+    assert.deepEqual(await chain.store.getBlockBytes(hashes[2]!), bodies[2]);
+    assert.ok(await readFile(join(path, 'CURRENT')));
+  });
+}

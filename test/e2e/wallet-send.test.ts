@@ -34,6 +34,11 @@ test('zi node --mine on devnet; send Zi between two wallets with the CLI and see
 
   const bobBalance = JSON.parse(await runZiOk(['wallet', 'balance', '--wallet', bobWallet, '--json'], env));
   assert.equal(bobBalance.balance, '12500000000');
+  // One transaction in the window: counted, but ten make an address active.
+  assert.equal(bobBalance.active, false);
+  assert.equal(bobBalance.activity.recentTxs, 1);
+  const bobText = await runZiOk(['wallet', 'balance', '--wallet', bobWallet], env);
+  assert.match(bobText, /not active: 1 of 10 transactions in the last 30 days/);
   const tx = JSON.parse(await runZiOk(['chain', 'tx', sent.txid, '--json'], env));
   assert.equal(tx.status, 'confirmed');
   assert.equal(tx.to, bob.address);

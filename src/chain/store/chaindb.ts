@@ -252,8 +252,12 @@ export class ChainDB implements StateReader {
     version: Uint8Array | undefined,
     oldTip: Hash | undefined,
   ): Promise<Omit<ReindexScan, 'repaired'>> {
-    // Schema 1 stored blocks unsealed; they are sealed as they are read.
-    const unsealed = version !== undefined && new DataView(version.buffer, version.byteOffset).getUint32(0) === 1;
+    // Schema 1 stored blocks unsealed, and schemas 1 and 2 without a votes
+    // section: each is rewritten in today's form as it is read.
+    const schema =
+      version === undefined ? SCHEMA_VERSION : new DataView(version.buffer, version.byteOffset).getUint32(0);
+    const unsealed = schema === 1;
+    const noVotes = schema < 3;
     const headers = new Map<string, { hash: Hash; height: number; parent: Hash; main: boolean }>();
     const bad: Uint8Array[] = [];
     const resealed: Op[] = [];
@@ -264,12 +268,13 @@ export class ChainDB implements StateReader {
     })) {
       const hash = new Uint8Array(key.subarray(1));
       try {
-        const bytes = unsealed ? raw : unseal(key, raw, this.path);
+        const stored = unsealed ? raw : unseal(key, raw, this.path);
+        const bytes = noVotes ? concatBytes(stored, new Uint8Array(2)) : stored;
         const block = Block.fromBytes(bytes, params.maxBlockBytes, params.maxTxBytes);
         if (!equalBytes(block.hash(), hash) || !equalBytes(block.computeMerkleRoot(), block.header.merkleRoot)) {
           throw new StoreError('DB_CORRUPT', 'stored block does not match its key');
         }
-        if (unsealed) resealed.push({ type: 'put', key: new Uint8Array(key), value: bytes });
+        if (unsealed || noVotes) resealed.push({ type: 'put', key: new Uint8Array(key), value: bytes });
         if (toHex(hash) !== genesisId) {
           headers.set(toHex(hash), { hash, height: block.header.height, parent: block.header.parent, main: false });
         }
@@ -508,17 +513,18 @@ export class ChainDB implements StateReader {
   }
 }
 
-/** Refuses another network's data and other schemas; a reindex may upgrade schema 1. */
+/** Refuses another network's data and other schemas; a reindex upgrades the older ones. */
 function checkVersion(version: Uint8Array, genesis: Block, params: NetworkParams, reindexing = false): void {
   if (version.length !== 36 || !equalBytes(version.subarray(4), genesis.hash())) {
     throw new StoreError('WRONG_NETWORK', `this data directory belongs to another network than ${params.name}`);
   }
   const schema = new DataView(version.buffer, version.byteOffset).getUint32(0);
-  if (schema === SCHEMA_VERSION || (reindexing && schema === 1)) return;
-  if (schema === 1) {
+  const older = schema >= 1 && schema < SCHEMA_VERSION;
+  if (schema === SCHEMA_VERSION || (reindexing && older)) return;
+  if (older) {
     throw new StoreError(
       'SCHEMA',
-      'this data directory was made by an older zi (schema 1): rebuild it with `zi node --reindex`',
+      `this data directory was made by an older zi (schema ${schema}): rebuild it with \`zi node --reindex\``,
     );
   }
   throw new StoreError('SCHEMA', `data directory has an unknown schema version ${schema}`);

@@ -22,8 +22,11 @@
  *   0x20 – 0x2f             -> validator domain
  *   0x30 – 0x3f             -> audit domain and the shared fund
  */
-/** 2: values sealed with a checksum. A schema-1 store is upgraded by `zi node --reindex`. */
-export const SCHEMA_VERSION = 2;
+/**
+ * 2: values sealed with a checksum. 3: blocks end in a votes section, and
+ * accounts hold their activity. Older stores are upgraded by `zi node --reindex`.
+ */
+export const SCHEMA_VERSION = 3;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
