@@ -4,7 +4,9 @@ import { cidFromBytes, cidToBytes } from '../content/cid.ts';
 import { openContentStore } from '../content/index.ts';
 import type { ContentStore } from '../content/store.ts';
 import { Authority } from '../market/authority.ts';
+import { marketChain } from '../market/chain-view.ts';
 import type { MarketHost, ResultStore } from '../market/host.ts';
+import { keySigner, signerSet } from '../market/signer.ts';
 import { Solver, type SolverDeps } from '../market/solver.ts';
 import type { Network } from '../p2p/network.ts';
 import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
@@ -65,15 +67,16 @@ export async function startMarket(opts: {
   // shutdown never waits on contract code.
   const processes = new SandboxProcesses({ max: Math.max(2, config.solver?.threads ?? 0) + 1 });
   const sandboxes = new SandboxPool({ processes });
+  const view = marketChain(chain);
   let authority: Authority | undefined;
   let solver: Solver | undefined;
   if (config.authorityKey) {
     authority = new Authority({
-      chain,
+      chain: view,
       host,
       results,
       sandboxes,
-      key: config.authorityKey,
+      signers: signerSet([keySigner(config.authorityKey)]),
       logger: logger.child({ mod: 'authority' }),
       baseLeaseMs: config.leaseMs,
       leaseTargetMs: config.leaseTargetMs,
@@ -82,7 +85,7 @@ export async function startMarket(opts: {
   }
   if (config.solver) {
     solver = new Solver({
-      chain,
+      chain: view,
       mempool,
       host,
       results,

@@ -87,7 +87,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
         market: d.market
           ? {
               ipfs: d.market.content.kind,
-              authority: d.market.authority ? formatAddress(d.market.authority.address, params.hrp) : null,
+              authority: d.market.authority ? formatAddress(d.market.authority.addresses[0]!, params.hrp) : null,
               solver: d.market.solver ? formatAddress(d.market.solver.address, params.hrp) : null,
             }
           : null,
