@@ -24,7 +24,7 @@ import { keySigner, signerSet } from '../../src/market/signer.ts';
 import { SandboxPool, SandboxProcesses } from '../../src/sandbox/index.ts';
 import { type Keypair, keypair } from '../support/chain.ts';
 import {
-  FakeFrameStream,
+  type FakeFrameStream,
   FakeMarketChain,
   FakeMarketNet,
   FakeResultStore,

@@ -160,7 +160,8 @@ export class FakeMarketHost implements MarketHost {
   readonly published: Discovery[] = [];
   readonly penalties: { peer: string; reason: string }[] = [];
   readonly #discoveryHandlers: ((d: Discovery) => void)[] = [];
-  #streamHandler?: (s: FrameStream) => void;
+  /** What onStream registered: the dialling side delivers to it. */
+  streamHandler?: (s: FrameStream) => void;
   readonly #publishedWaiters: (() => void)[] = [];
 
   constructor(net: FakeMarketNet, peerId: string) {
@@ -173,13 +174,12 @@ export class FakeMarketHost implements MarketHost {
   }
 
   onStream(handler: (stream: FrameStream) => void): void {
-    this.#streamHandler = handler;
+    this.streamHandler = handler;
   }
 
   async dial(peerId: string, _addrs: string[], _timeoutMs: number): Promise<FrameStream> {
     this.dialed.push(peerId);
-    const target = this.#net.get(peerId);
-    const handler = target && target.#streamHandler;
+    const handler = this.#net.get(peerId)?.streamHandler;
     if (!handler) throw new Error(`no route to ${peerId}`);
     const [mine, theirs] = framePipe(this.peerId, peerId);
     handler(theirs);
@@ -353,6 +353,7 @@ export class FakeMempool implements PayoutSink {
 /** A logger that keeps its lines, to print when a test fails. */
 export function fakeLog(): Log & { lines: string[] } {
   const lines: string[] = [];
-  const line = (level: string) => (obj: object, msg?: string) => lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
+  const line = (level: string) => (obj: object, msg?: string) =>
+    lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
   return { lines, info: line('info'), warn: line('warn'), debug: line('debug') };
 }
