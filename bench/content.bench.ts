@@ -17,8 +17,9 @@ import { createLibp2p } from 'libp2p';
 import type { CID } from 'multiformats/cid';
 import { cidOf } from '../src/content/cid.ts';
 import { openHeliaStore } from '../src/content/helia.ts';
-import { type JsonValue, outputList, outputsOf } from '../src/content/outputs.ts';
-import { decodeResults, encodeResults, type ResultBatch } from '../src/content/results.ts';
+import { decodeResults, encodeResults, type ResultBatch } from '../src/market/results.ts';
+import type { JsonValue } from '../src/sandbox/limits.ts';
+import { outputList, outputsOf } from '../src/sandbox/outputs.ts';
 
 function rate(fn: () => void, ms = 800): number {
   for (let i = 0; i < 3; i++) fn();

@@ -6,7 +6,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { Devnet } from '../src/node/devnet.ts';
+import { Devnet } from '../src/devnet/devnet.ts';
 
 // 72 million MCUs: long enough that batches of a million MCUs reach a steady state.
 const SCALE = Number(process.env.ZI_BENCH_SCALE ?? 3000);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseAmount } from '../chain/amount.ts';
+import { Devnet } from '../devnet/devnet.ts';
 import { wholeNumber } from '../node/config.ts';
-import { Devnet } from '../node/devnet.ts';
 
 export function devnetCommand(program: Command): void {
   program

@@ -1,5 +1,5 @@
 import { ZiError } from '../chain/errors.ts';
-import { toJson } from '../node/rpc/json.ts';
+import { toJson } from '../rpc/json.ts';
 
 /** Scripts get JSON (`--json`); people get aligned `key  value` lines. */
 export function print(value: unknown, json: boolean, human?: () => string): void {

@@ -5,7 +5,6 @@ import type { ContentStore } from './store.ts';
 
 export * from './cid.ts';
 export * from './errors.ts';
-export * from './results.ts';
 export * from './store.ts';
 
 export interface OpenContentOptions {

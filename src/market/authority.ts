@@ -6,9 +6,8 @@ import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { Log } from '../chain/log.ts';
 import { cidOf } from '../content/cid.ts';
-import { outputAt, outputList } from '../content/outputs.ts';
-import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from '../content/results.ts';
 import type { ContractRuntime, ResultRow, SandboxPool } from '../sandbox/index.ts';
+import { outputAt, outputList } from '../sandbox/outputs.ts';
 import { sampleIndices } from '../sandbox/sampling.ts';
 import { mayAuthorize } from './authorize.ts';
 import type { MarketChain } from './chain-view.ts';
@@ -17,6 +16,7 @@ import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
 import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
+import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from './results.ts';
 import type { Signer, Signers } from './signer.ts';
 
 export class SessionEnd extends ZiError<

@@ -5,9 +5,9 @@ import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { cidFromString, cidOf } from '../content/cid.ts';
-import { type Outputs, outputAt } from '../content/outputs.ts';
-import { decodeResults } from '../content/results.ts';
 import type { ContractRuntime, JsonValue } from '../sandbox/index.ts';
+import { type Outputs, outputAt } from '../sandbox/outputs.ts';
+import { decodeResults } from './results.ts';
 
 export class CollectError extends ZiError<'CID_MISMATCH' | 'WRONG_BATCH' | 'UNION_TOO_LARGE'> {}
 

@@ -3,7 +3,7 @@ import { DecodeError } from '../chain/errors.ts';
 import { type Hash, sha256 } from '../chain/hash.ts';
 import { PUBKEY_SIZE, SIGNATURE_SIZE, sign, verify } from '../chain/keys.ts';
 import { MAX_CID_SIZE } from '../chain/transaction.ts';
-import { MAX_RESULTS_BYTES as CONTENT_MAX_RESULTS_BYTES } from '../content/results.ts';
+import { MAX_RESULTS_BYTES as CONTENT_MAX_RESULTS_BYTES } from './results.ts';
 
 /**
  * The market's wire messages (DESIGN.md §4): the discovery broadcast, and the

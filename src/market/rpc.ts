@@ -5,7 +5,7 @@ import { toHex } from '../chain/encoding.ts';
 import type { Hash } from '../chain/hash.ts';
 import { stateKey } from '../chain/store/layout.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
-import { defineMethod, type RpcMethod } from '../node/rpc/server.ts';
+import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
 import type { Authority } from './authority.ts';
 import { ContractNotFoundError, contractBody } from './contract-body.ts';
 import {

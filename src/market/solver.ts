@@ -8,9 +8,8 @@ import { publicKeyOf, verify } from '../chain/keys.ts';
 import type { Log } from '../chain/log.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
-import { concatOutputs, type Outputs, outputList, outputsOf } from '../content/outputs.ts';
-import { encodeResults } from '../content/results.ts';
 import { type ContractRuntime, type JsonValue, loadContract, type SandboxProcesses } from '../sandbox/index.ts';
+import { concatOutputs, type Outputs, outputList, outputsOf } from '../sandbox/outputs.ts';
 import { mayAuthorize } from './authorize.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import type { MarketChain } from './chain-view.ts';
@@ -18,6 +17,7 @@ import { STATUS_OPEN } from './contract-state.ts';
 import { payoutFee, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
+import { encodeResults } from './results.ts';
 
 /** What measuring one contract's speed may cost a Solver at most, ms. */
 export const MEASURE_DEADLINE_MS = 5_000;

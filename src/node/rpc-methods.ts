@@ -9,8 +9,8 @@ import { Transaction } from '../chain/transaction.ts';
 import { marketRpcMethods } from '../market/rpc.ts';
 import type { Miner } from '../miner/miner.ts';
 import type { Network } from '../p2p/network.ts';
+import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
 import { type MarketServices, resultStore } from './market.ts';
-import { defineMethod, type RpcMethod } from './rpc/server.ts';
 import { blockView, txView } from './views.ts';
 
 export class NotFoundError extends ZiError<'NOT_FOUND'> {}

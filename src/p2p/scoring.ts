@@ -2,7 +2,6 @@ import { LowWorkBlockError, OrphanBlockError } from '../chain/chain.ts';
 import { FutureBlockError } from '../chain/checks.ts';
 import { DecodeError, ValidationError, ZiError } from '../chain/errors.ts';
 import { MempoolError } from '../chain/mempool.ts';
-import { AdmissionError } from '../market/admission.ts';
 import { SandboxError } from '../sandbox/errors.ts';
 
 /** Misconduct seen on the wire that is not a chain rule: framing, limits, manners. */
@@ -101,8 +100,10 @@ export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response
     const costly = err.code === 'TIMEOUT' || err.code === 'MEMORY_LIMIT' || err.code === 'CRASHED';
     return { verdict: 'ignore', penalty: costly ? 10 : 5, reason: `SANDBOX_${err.code}` };
   }
-  if (err instanceof AdmissionError) return { verdict: 'ignore', penalty: 2, reason: err.code };
   if (err instanceof ZiError) {
+    // A peer past its sandbox-time budget for contract admission (node
+    // policy, which p2p may not import): known by its code.
+    if (err.code === 'ADMISSION_BUDGET') return { verdict: 'ignore', penalty: 2, reason: err.code };
     // Any other typed error is ours (store, shutdown): the peer is not to blame.
     return { verdict: 'ignore', penalty: 0, reason: err.code };
   }

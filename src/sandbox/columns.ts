@@ -4,9 +4,10 @@
  * host (which reads them): a column of finite numbers is a Float64Array, of
  * booleans a Uint8Array, of arrays of the same small number m of finite
  * numbers one flat Float64Array (kind VEC + m), anything else canonical JSON
- * text of the whole array.
+ * text of the whole array. These are the only definitions of the kinds: the
+ * prelude's source text interpolates them, and outputs.ts (the host's
+ * typed form of a column) takes its widest vector from here.
  */
-import { type Outputs, outputsOf } from '../content/outputs.ts';
 import { SandboxError } from './errors.ts';
 import type { JsonValue } from './limits.ts';
 
@@ -22,7 +23,7 @@ export type Column = Float64Array | Uint8Array | string;
 /** One solved MCU as `validate` sees it: [index, input, output]. */
 export type ResultRow = [index: number, input: JsonValue, output: JsonValue];
 
-const badShape = (op: string) => new SandboxError('BAD_RESULT', 'range results have the wrong shape', { op });
+export const badShape = (op: string) => new SandboxError('BAD_RESULT', 'range results have the wrong shape', { op });
 
 /**
  * JSON text parsed only after its nesting was counted, so a value deeper
@@ -88,64 +89,9 @@ export function decodeColumn(kind: unknown, data: unknown, count: number, maxDep
   throw badShape(op);
 }
 
-function vecWidth(kind: unknown): number {
+/** m of a VEC + m kind, 0 for any other kind. */
+export function vecWidth(kind: unknown): number {
   return typeof kind === 'number' && kind > COLUMN_VEC && kind <= COLUMN_VEC + VEC_MAX_WIDTH ? kind - COLUMN_VEC : 0;
-}
-
-/** Outputs in the column encoding. */
-export function columnOfOutputs(o: Outputs): [number, Column] {
-  switch (o.kind) {
-    case 'bool':
-      return [COLUMN_BOOL, o.values];
-    case 'f64':
-      return [COLUMN_F64, o.values];
-    case 'vec':
-      return [COLUMN_VEC + o.width, o.values];
-    case 'json':
-      return [COLUMN_TEXT, JSON.stringify(o.values)];
-  }
-}
-
-/** A column in the content layer's Outputs form, typed columns kept as they are. */
-export function outputsOfColumn(kind: unknown, data: unknown, count: number, maxDepth: number, op: string): Outputs {
-  if (kind === COLUMN_BOOL && data instanceof Uint8Array && data.length === count) {
-    for (let k = 0; k < count; k++) if (data[k]! > 1) throw badShape(op);
-    return { kind: 'bool', values: data };
-  }
-  const width = kind === COLUMN_F64 ? 1 : vecWidth(kind);
-  if (width > 0 && data instanceof Float64Array) {
-    if (data.length !== count * width) throw badShape(op);
-    for (let k = 0; k < data.length; k++) {
-      const x = data[k]!;
-      if (!Number.isFinite(x)) throw badShape(op);
-      data[k] = x + 0;
-    }
-    return kind === COLUMN_F64 ? { kind: 'f64', values: data } : { kind: 'vec', width, values: data };
-  }
-  return outputsOf(decodeColumn(kind, data, count, maxDepth, op));
-}
-
-/**
- * Rows for validate as columns: far cheaper to move into the isolate than
- * JSON text when inputs and outputs are numbers, booleans or short numeric
- * arrays (measured: Mandelbrot rows cost 700 ns each as JSON). Undefined when
- * a row is malformed: such rows go as JSON, and validate sees them as they are.
- */
-export function encodeRows(rows: readonly ResultRow[]): (number | Column)[] | undefined {
-  const n = rows.length;
-  const idx = new Float64Array(n);
-  const xs: JsonValue[] = new Array(n);
-  const ys: JsonValue[] = new Array(n);
-  for (let k = 0; k < n; k++) {
-    const row = rows[k];
-    if (!Array.isArray(row) || row.length !== 3 || !Number.isSafeInteger(row[0]) || row[0] < 0) return undefined;
-    idx[k] = row[0];
-    xs[k] = row[1];
-    ys[k] = row[2];
-  }
-  const [kx, dx] = columnOfOutputs(outputsOf(xs));
-  const [ky, dy] = columnOfOutputs(outputsOf(ys));
-  return [idx, kx, dx, ky, dy];
 }
 
 /** Bytes of a column as the size limits count them. */

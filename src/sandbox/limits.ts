@@ -1,7 +1,7 @@
 import { SandboxError } from './errors.ts';
 
-/** A JSON value, as contract code produces them: the content layer's type, one definition. */
-export type { JsonValue } from '../content/outputs.ts';
+/** A JSON value, as contract code produces them. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export interface SandboxLimits {
   /** Heap cap of the contract's isolate, in MiB. Exceeding it fails the call (MEMORY_LIMIT). */

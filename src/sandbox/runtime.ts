@@ -9,21 +9,12 @@
  * round trip and a fresh realm (V8 compiling the contract again), paid per
  * batch, not per MCU.
  */
-import { type Outputs, outputCount, outputsOf } from '../content/outputs.ts';
 import { type ContractCodeInfo, checkContractCode } from './code.ts';
-import {
-  type Column,
-  columnBytes,
-  columnOfOutputs,
-  decodeColumn,
-  encodeRows,
-  outputsOfColumn,
-  parseBoundedJson,
-  type ResultRow,
-} from './columns.ts';
+import { type Column, columnBytes, decodeColumn, parseBoundedJson, type ResultRow } from './columns.ts';
 import { SandboxError, type SandboxErrorCode, type SandboxErrorMeta } from './errors.ts';
 import type { CallArg, RawReply } from './isolate.ts';
 import { CONTRACT_FILENAME, type JsonValue, MAX_JSON_DEPTH, resolveLimits, type SandboxLimits } from './limits.ts';
+import { columnOfOutputs, encodeRows, type Outputs, outputCount, outputsOf, outputsOfColumn } from './outputs.ts';
 import { type CallOptions, SandboxProcesses } from './processes.ts';
 import { sampleIndices } from './sampling.ts';
 

@@ -4,18 +4,12 @@ import { cidFromString, cidOf } from '../../src/content/cid.ts';
 import { ContentError } from '../../src/content/errors.ts';
 import { openContentStore } from '../../src/content/index.ts';
 import { type KuboContentStore, openKuboStore } from '../../src/content/kubo.ts';
-import { outputsOf } from '../../src/content/outputs.ts';
-import { encodeResults } from '../../src/content/results.ts';
 import { MAX_BLOCK_BYTES } from '../../src/content/store.ts';
 import { FakeKubo } from './fake-kubo.ts';
 
 const code = (err: unknown) => (err instanceof ContentError ? err.code : undefined);
-const batch = (n: number) =>
-  encodeResults({
-    contract: new Uint8Array(32).fill(n),
-    ranges: [{ start: 0, end: 2 }],
-    outputs: outputsOf([n, [n, 'x']]),
-  });
+/** Some distinct bytes per n: the store knows bytes and CIDs, not what they hold. */
+const blob = (n: number) => new TextEncoder().encode(JSON.stringify([n, [n, 'x']]));
 
 // A real Kubo daemon cannot run in this environment, so the adapter is
 // tested against FakeKubo, a stand-in speaking the same RPC endpoints.
@@ -37,7 +31,7 @@ describe('Kubo content store (against a fake Kubo RPC server)', () => {
   });
 
   it('stores raw blocks under the CID computed locally', async () => {
-    const bytes = batch(1);
+    const bytes = blob(1);
     const cid = await store.put(bytes);
     assert.equal(cid.toString(), cidOf(bytes).toString());
     assert.deepEqual(fake.blocks.get(cid.toString()), bytes);
@@ -48,14 +42,14 @@ describe('Kubo content store (against a fake Kubo RPC server)', () => {
   });
 
   it('gets what the daemon holds and checks it against the CID', async () => {
-    const bytes = batch(2);
+    const bytes = blob(2);
     const cid = cidFromString(fake.add(bytes));
     assert.equal(await store.has(cid), true);
     assert.deepEqual(await store.get(cid), bytes);
   });
 
   it('refuses bytes from the daemon that do not match the CID', async () => {
-    const bytes = batch(3);
+    const bytes = blob(3);
     const cid = fake.add(bytes);
     const other = bytes.slice();
     other[5] ^= 1;
@@ -83,9 +77,9 @@ describe('Kubo content store (against a fake Kubo RPC server)', () => {
   });
 
   it('pins, and reports pins', async () => {
-    const a = await store.put(batch(4), { pin: true });
+    const a = await store.put(blob(4), { pin: true });
     assert.equal(await store.isPinned(a), true);
-    const b = await store.put(batch(5));
+    const b = await store.put(blob(5));
     assert.equal(await store.isPinned(b), false);
     await store.pin(b);
     await store.pin(b);
@@ -95,7 +89,7 @@ describe('Kubo content store (against a fake Kubo RPC server)', () => {
   it('refuses a daemon that names the block with another CID', async () => {
     fake.legacyCids = true;
     try {
-      await assert.rejects(store.put(batch(6)), (err) => code(err) === 'CID_MISMATCH');
+      await assert.rejects(store.put(blob(6)), (err) => code(err) === 'CID_MISMATCH');
     } finally {
       fake.legacyCids = false;
     }

@@ -6,8 +6,6 @@ import { toHex } from '../../src/chain/encoding.ts';
 import type { Hash } from '../../src/chain/hash.ts';
 import { verify } from '../../src/chain/keys.ts';
 import { cidOf } from '../../src/content/cid.ts';
-import { outputsOf } from '../../src/content/outputs.ts';
-import { encodeResults } from '../../src/content/results.ts';
 import { Authority } from '../../src/market/authority.ts';
 import { VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
 import { payoutFee, payoutMessage } from '../../src/market/contract-tx.ts';
@@ -20,8 +18,10 @@ import {
   type ResultFrame,
   signDiscovery,
 } from '../../src/market/messages.ts';
+import { encodeResults } from '../../src/market/results.ts';
 import { keySigner, signerSet } from '../../src/market/signer.ts';
 import { SandboxPool, SandboxProcesses } from '../../src/sandbox/index.ts';
+import { outputsOf } from '../../src/sandbox/outputs.ts';
 import { type Keypair, keypair } from '../support/chain.ts';
 import {
   type FakeFrameStream,

@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cidOf, cidToString } from '../../src/content/cid.ts';
-import { type Outputs, outputsOf } from '../../src/content/outputs.ts';
-import { encodeResults } from '../../src/content/results.ts';
 import {
   CollectError,
   collectResults,
@@ -15,7 +13,9 @@ import {
   unionOf,
   writeOutputLines,
 } from '../../src/market/collect.ts';
+import { encodeResults } from '../../src/market/results.ts';
 import { loadContract } from '../../src/sandbox/index.ts';
+import { type Outputs, outputsOf } from '../../src/sandbox/outputs.ts';
 
 const contract = new Uint8Array(32).fill(7);
 const CODE = `const size = 100;

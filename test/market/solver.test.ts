@@ -7,13 +7,13 @@ import { sign, verify } from '../../src/chain/keys.ts';
 import { NETWORKS } from '../../src/chain/params.ts';
 import { TX_KINDS } from '../../src/chain/transaction.ts';
 import { cidOf } from '../../src/content/cid.ts';
-import { outputList } from '../../src/content/outputs.ts';
-import { decodeResults } from '../../src/content/results.ts';
 import { STATUS_CLOSED, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
 import { payoutRules, signPayout } from '../../src/market/contract-tx.ts';
 import { ackMessage, type Discovery, discoveryCommitment, type ResultFrame } from '../../src/market/messages.ts';
+import { decodeResults } from '../../src/market/results.ts';
 import { Solver, type SolverDeps } from '../../src/market/solver.ts';
 import { SandboxProcesses } from '../../src/sandbox/index.ts';
+import { outputList } from '../../src/sandbox/outputs.ts';
 import { type Keypair, keypair } from '../support/chain.ts';
 import {
   type FakeFrameStream,

@@ -4,6 +4,7 @@ import { LowWorkBlockError, OrphanBlockError } from '../../src/chain/chain.ts';
 import { FutureBlockError } from '../../src/chain/checks.ts';
 import { DecodeError, ValidationError, ZiError } from '../../src/chain/errors.ts';
 import { MempoolError } from '../../src/chain/mempool.ts';
+import { AdmissionError } from '../../src/market/admission.ts';
 import { BAN_SCORE, judge, PeerBook, PeerError } from '../../src/p2p/scoring.ts';
 
 test('one table decides what an error costs the peer that caused it', () => {
@@ -33,6 +34,8 @@ test('one table decides what an error costs the peer that caused it', () => {
       'reject',
       BAN_SCORE,
     ],
+    // Contract admission over budget: a flood adds up, one refusal does not.
+    [new AdmissionError('ADMISSION_BUDGET', 'x', { origin: 'p', retryMs: 1 }), 'tx', 'ignore', 2],
     [new ZiError('CORRUPT', 'our own disk'), 'block', 'ignore', 0],
   ];
   for (const [err, what, verdict, penalty] of cases) {

@@ -24,7 +24,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { outputList, outputsOf } from '../../src/content/outputs.ts';
 import {
   type ContractRuntime,
   loadContract,
@@ -33,6 +32,7 @@ import {
   type SandboxLimits,
   shutdownSandboxes,
 } from '../../src/sandbox/index.ts';
+import { outputList, outputsOf } from '../../src/sandbox/outputs.ts';
 import { startHangGuard } from '../support/hang-guard.ts';
 import { type Outcome, settleWithin } from '../support/sandbox.ts';
 

@@ -9,9 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type JsonValue, outputList, outputsOf } from '../../src/content/outputs.ts';
 import {
   type ContractRuntime,
+  type JsonValue,
   loadContract,
   MAX_JSON_DEPTH,
   memoryCeiling,
@@ -23,6 +23,7 @@ import {
   sandboxProcesses,
   shutdownSandboxes,
 } from '../../src/sandbox/index.ts';
+import { outputList, outputsOf } from '../../src/sandbox/outputs.ts';
 import { startHangGuard } from '../support/hang-guard.ts';
 import {
   assertNothingSpinning,

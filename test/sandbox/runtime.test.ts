@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { outputAt, outputList, outputsOf } from '../../src/content/outputs.ts';
 import { CONTRACT_ECMA_VERSION } from '../../src/sandbox/code.ts';
 import type { SandboxErrorCode } from '../../src/sandbox/errors.ts';
 import {
@@ -15,6 +14,7 @@ import {
   SandboxError,
   SandboxPool,
 } from '../../src/sandbox/index.ts';
+import { outputAt, outputList, outputsOf } from '../../src/sandbox/outputs.ts';
 import { sampleIndices } from '../../src/sandbox/sampling.ts';
 
 const COUNTER = 'const size = 1000;\nfunction input(i) { return i; }\n';

@@ -3,9 +3,9 @@
  * cookie on every call, so a restarted node (new cookie) just works.
  */
 import { request } from 'node:http';
+import { RpcError, type RpcErrorObject, RpcTransportError } from '../../rpc/errors.ts';
+import { toJson } from '../../rpc/json.ts';
 import { readCookie } from './cookie.ts';
-import { RpcError, type RpcErrorObject, RpcTransportError } from './errors.ts';
-import { toJson } from './json.ts';
 
 export type RpcClientOptions = ({ url: string } | { port: number; host?: string }) & {
   cookiePath: string;

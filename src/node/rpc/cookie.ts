@@ -7,9 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CookieError } from './errors.ts';
-
-export { CookieError } from './errors.ts';
+import { CookieError } from '../../rpc/errors.ts';
 
 export const COOKIE_USER = '__cookie__';
 const SECRET_BYTES = 32;

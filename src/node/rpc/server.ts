@@ -7,7 +7,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ZiError } from '../../chain/errors.ts';
-import { removeCookie, writeCookie } from './cookie.ts';
 import {
   InvalidParamsError,
   RPC_APPLICATION_ERROR,
@@ -18,12 +17,11 @@ import {
   RPC_PARSE_ERROR,
   type RpcErrorObject,
   RpcServerError,
-} from './errors.ts';
-import { toJson } from './json.ts';
-import { type RpcMethod, specProblem, validateParams } from './params.ts';
-
-export type { RpcMethod } from './params.ts';
-export { defineMethod } from './params.ts';
+} from '../../rpc/errors.ts';
+import { toJson } from '../../rpc/json.ts';
+import type { RpcMethod } from '../../rpc/methods.ts';
+import { specProblem, validateParams } from '../../rpc/params.ts';
+import { removeCookie, writeCookie } from './cookie.ts';
 
 /** The subset of pino the server uses. */
 export interface RpcLogger {
@@ -390,26 +388,6 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
       return closing;
     },
   };
-}
-
-/** For a `help` method: what each method takes and does. */
-export function describeMethods(methods: Record<string, RpcMethod>): {
-  name: string;
-  description: string;
-  params: { name: string; type: string; optional: boolean; description?: string }[];
-}[] {
-  return Object.entries(methods)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, m]) => ({
-      name,
-      description: m.description,
-      params: m.params.map((p) => ({
-        name: p.name,
-        type: p.type,
-        optional: p.optional === true,
-        ...(p.description ? { description: p.description } : {}),
-      })),
-    }));
 }
 
 // ----------------------------------------------------------------------------

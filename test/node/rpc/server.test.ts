@@ -7,10 +7,17 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ZiError } from '../../../src/chain/errors.ts';
 import { RpcClient } from '../../../src/node/rpc/client.ts';
-import { CookieError, readCookie, writeCookie } from '../../../src/node/rpc/cookie.ts';
-import { InvalidParamsError, RpcError, RpcServerError, RpcTransportError } from '../../../src/node/rpc/errors.ts';
-import { jsonReplacer, toJson } from '../../../src/node/rpc/json.ts';
-import { createRpcServer, defineMethod, describeMethods, type RpcServer } from '../../../src/node/rpc/server.ts';
+import { readCookie, writeCookie } from '../../../src/node/rpc/cookie.ts';
+import { createRpcServer, type RpcServer } from '../../../src/node/rpc/server.ts';
+import {
+  CookieError,
+  InvalidParamsError,
+  RpcError,
+  RpcServerError,
+  RpcTransportError,
+} from '../../../src/rpc/errors.ts';
+import { jsonReplacer, toJson } from '../../../src/rpc/json.ts';
+import { defineMethod, describeMethods } from '../../../src/rpc/methods.ts';
 
 class FundsError extends ZiError<'INSUFFICIENT_FUNDS', { need: bigint; have: bigint }> {}
 

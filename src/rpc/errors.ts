@@ -1,7 +1,7 @@
 /**
  * JSON-RPC error codes and the typed errors both ends of the node API throw.
  */
-import { ZiError } from '../../chain/errors.ts';
+import { ZiError } from '../chain/errors.ts';
 
 /** Standard JSON-RPC 2.0 codes, plus the one server-defined code Zi uses. */
 export const RPC_PARSE_ERROR = -32700;

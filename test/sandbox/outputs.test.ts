@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  concatOutputs,
-  type JsonValue,
-  outputAt,
-  outputCount,
-  outputList,
-  outputsOf,
-} from '../../src/content/outputs.ts';
+import type { JsonValue } from '../../src/sandbox/limits.ts';
+import { concatOutputs, outputAt, outputCount, outputList, outputsOf } from '../../src/sandbox/outputs.ts';
 
 const json: fc.Arbitrary<JsonValue> = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)));
 

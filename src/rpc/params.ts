@@ -2,13 +2,8 @@
  * Declarative parameters for RPC methods. Each method lists its params in
  * order; a call may pass them positionally (array) or by name (object), as
  * JSON-RPC 2.0 allows. Everything is checked before the handler runs, so a
- * handler only ever sees values of the declared types.
- *
- *   defineMethod({
- *     description: 'Block at a height',
- *     params: [{ name: 'height', type: 'integer', min: 0 }],
- *     handler: ({ height }) => chain.blockAt(height),   // height: number
- *   })
+ * handler only ever sees values of the declared types (see defineMethod in
+ * methods.ts).
  */
 import { InvalidParamsError } from './errors.ts';
 
@@ -82,23 +77,6 @@ type ValueOf<D extends ParamDef> = D extends { enum: readonly (infer E)[] } ? E 
 export type ParamsOf<S extends ParamSpec> = {
   [D in S[number] as D['name']]: D extends { optional: true } ? ValueOf<D> | undefined : ValueOf<D>;
 };
-
-export interface RpcMethod {
-  description: string;
-  params: ParamSpec;
-  // Method syntax on purpose: it lets a handler typed with ParamsOf<S>
-  // be stored here (parameter bivariance).
-  handler(params: Record<string, unknown>): unknown;
-}
-
-/** Ties a handler's parameter type to its spec. */
-export function defineMethod<const S extends ParamSpec>(method: {
-  description: string;
-  params: S;
-  handler: (params: ParamsOf<S>) => unknown;
-}): RpcMethod {
-  return method as unknown as RpcMethod;
-}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const KNOWN_TYPES: ReadonlySet<string> = new Set([

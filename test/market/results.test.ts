@@ -3,18 +3,18 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DecodeError } from '../../src/chain/errors.ts';
 import { cidOf } from '../../src/content/cid.ts';
-import { outputList as listOf, outputAt, outputsOf } from '../../src/content/outputs.ts';
 import {
   canonicalJson,
   decodeResults,
   encodeResults,
   indexedOutputs,
-  type JsonValue,
   MAX_RESULTS_BYTES,
   type ResultBatch,
   ResultsError,
   resultCid,
-} from '../../src/content/results.ts';
+} from '../../src/market/results.ts';
+import type { JsonValue } from '../../src/sandbox/limits.ts';
+import { outputList as listOf, outputAt, outputsOf } from '../../src/sandbox/outputs.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const contract = new Uint8Array(32).map((_, i) => i);

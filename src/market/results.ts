@@ -1,11 +1,11 @@
 import { decodeExact, equalBytes, type Reader, Writer } from '../chain/encoding.ts';
 import { DecodeError, ZiError } from '../chain/errors.ts';
-import { isCanonical, MAX_PAYOUT_RANGES, type Range, rangeCount, readRanges, writeRanges } from '../market/ranges.ts';
-import { type ContentCid, cidOf } from './cid.ts';
-import { type JsonValue, MAX_VEC_WIDTH, type Outputs, outputAt, outputCount, outputsOf } from './outputs.ts';
-import { MAX_BLOCK_BYTES } from './store.ts';
-
-export type { JsonValue, Outputs } from './outputs.ts';
+import { type ContentCid, cidOf } from '../content/cid.ts';
+import { MAX_BLOCK_BYTES } from '../content/store.ts';
+import { VEC_MAX_WIDTH } from '../sandbox/columns.ts';
+import { type JsonValue, MAX_JSON_DEPTH } from '../sandbox/limits.ts';
+import { type Outputs, outputAt, outputCount, outputsOf } from '../sandbox/outputs.ts';
+import { isCanonical, MAX_PAYOUT_RANGES, type Range, rangeCount, readRanges, writeRanges } from './ranges.ts';
 
 /**
  * The results of one batch: what a Solver stores in IPFS and names by CID in
@@ -22,8 +22,6 @@ export interface ResultBatch {
 
 /** A result batch is one IPFS block. */
 export const MAX_RESULTS_BYTES = MAX_BLOCK_BYTES;
-/** Nesting depth allowed inside one output (the sandbox's MAX_JSON_DEPTH). */
-export const MAX_OUTPUT_DEPTH = 64;
 
 /** A batch that cannot be encoded (the caller's values, not a peer's bytes). */
 export class ResultsError extends ZiError<'BAD_VALUE' | 'TOO_LARGE'> {}
@@ -35,7 +33,7 @@ export class ResultsError extends ZiError<'BAD_VALUE' | 'TOO_LARGE'> {}
  * carry exactly: non-finite numbers, undefined, functions, bigints, holes,
  * non-plain objects (a Date, a Map), cycles and nesting deeper than `maxDepth`.
  */
-export function canonicalJson(value: unknown, maxDepth = MAX_OUTPUT_DEPTH, maxLength = Infinity): string {
+export function canonicalJson(value: unknown, maxDepth = MAX_JSON_DEPTH, maxLength = Infinity): string {
   let text: string;
   try {
     text = fastJson(value, 0, maxDepth);
@@ -189,8 +187,8 @@ function columnBytes(o: Outputs): Uint8Array {
     case 'f64':
     case 'vec': {
       const v = o.values;
-      if (o.kind === 'vec' && !(Number.isInteger(o.width) && o.width >= 1 && o.width <= MAX_VEC_WIDTH)) {
-        throw new ResultsError('BAD_VALUE', `a vec column is 1 to ${MAX_VEC_WIDTH} numbers wide`);
+      if (o.kind === 'vec' && !(Number.isInteger(o.width) && o.width >= 1 && o.width <= VEC_MAX_WIDTH)) {
+        throw new ResultsError('BAD_VALUE', `a vec column is 1 to ${VEC_MAX_WIDTH} numbers wide`);
       }
       if (v.length * 8 > MAX_RESULTS_BYTES) throw new ResultsError('TOO_LARGE', `results exceed ${MAX_RESULTS_BYTES}`);
       const out = new Uint8Array(v.length * 8);
@@ -205,7 +203,7 @@ function columnBytes(o: Outputs): Uint8Array {
     }
     case 'json': {
       // +1: the outputs sit one level down, in the array.
-      const text = canonicalJson(o.values, MAX_OUTPUT_DEPTH + 1, MAX_RESULTS_BYTES);
+      const text = canonicalJson(o.values, MAX_JSON_DEPTH + 1, MAX_RESULTS_BYTES);
       return new TextEncoder().encode(text);
     }
   }
@@ -231,8 +229,8 @@ export function decodeResults(bytes: Uint8Array): ResultBatch {
     const kind = KIND_OF_CODE[r.u8('results.kind')];
     if (kind === undefined || kind === '') throw new DecodeError('BAD_VALUE', 'results hold an unknown column kind');
     const width = kind === 'vec' ? r.u8('results.width') : 1;
-    if (width < 1 || width > MAX_VEC_WIDTH)
-      throw new DecodeError('BAD_VALUE', `a vec column is 1 to ${MAX_VEC_WIDTH} wide`);
+    if (width < 1 || width > VEC_MAX_WIDTH)
+      throw new DecodeError('BAD_VALUE', `a vec column is 1 to ${VEC_MAX_WIDTH} wide`);
     const outputs = readColumn(r, kind, width, n);
     return { contract, ranges, outputs };
   });
@@ -255,7 +253,7 @@ function readColumn(r: Reader, kind: Outputs['kind'], width: number, n: number):
     if (o.kind !== 'json') throw new DecodeError('NON_CANONICAL', `results in JSON that fit a ${o.kind} column`);
     let again: string;
     try {
-      again = canonicalJson(values, MAX_OUTPUT_DEPTH + 1);
+      again = canonicalJson(values, MAX_JSON_DEPTH + 1);
     } catch (err) {
       throw new DecodeError(
         'BAD_VALUE',

@@ -11,14 +11,14 @@ import { formatZi } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { generatePrivateKey, publicKeyOf } from '../chain/keys.ts';
 import { NETWORKS } from '../chain/params.ts';
-import { outputAt, outputCount } from '../content/outputs.ts';
 import { collectResults, MAX_UNION_ROWS, outputReader, type PaidBatchRef, unionOf } from '../market/collect.ts';
 import { gridPng } from '../market/png.ts';
+import { cookiePath, walletPath } from '../node/config.ts';
+import { fetchByRpc } from '../node/content-client.ts';
+import { RpcClient } from '../node/rpc/client.ts';
 import { loadContract } from '../sandbox/index.ts';
+import { outputAt, outputCount } from '../sandbox/outputs.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
-import { cookiePath, walletPath } from './config.ts';
-import { fetchByRpc } from './content-client.ts';
-import { RpcClient } from './rpc/client.ts';
 
 export class DevnetError extends ZiError<'START_FAILED' | 'STALLED' | 'MISMATCH'> {}
 
