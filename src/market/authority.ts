@@ -1,24 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Address, addressOf } from '../chain/address.ts';
-import type { Chain } from '../chain/chain.ts';
 import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
-import { publicKeyOf, sign } from '../chain/keys.ts';
 import type { Log } from '../chain/log.ts';
 import { cidOf } from '../content/cid.ts';
 import type { ContractRuntime, ResultRow, SandboxPool } from '../sandbox/index.ts';
 import { outputAt, outputList } from '../sandbox/outputs.ts';
 import { sampleIndices } from '../sandbox/sampling.ts';
-import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
-import { signPayout } from './contract-tx.ts';
+import { mayAuthorize } from './authorize.ts';
+import type { MarketChain } from './chain-view.ts';
+import { STATUS_OPEN } from './contract-state.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
-import { ackMessage, DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
+import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
 import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from './results.ts';
-import { contractBody } from './rpc.ts';
+import type { Signer, Signers } from './signer.ts';
 
 export class SessionEnd extends ZiError<
   | 'BAD_FRAME'
@@ -30,6 +29,7 @@ export class SessionEnd extends ZiError<
   | 'FAILED_VALIDATION'
   | 'BUDGET_EXHAUSTED'
   | 'EXPIRED'
+  | 'NOT_AUTHORITY'
 > {}
 
 /**
@@ -40,15 +40,15 @@ export class SessionEnd extends ZiError<
 export const LEASE_TARGET_MS = 10_000;
 
 /** Endings that are nobody's fault: the Solver is not scored down for them. */
-const BLAMELESS = new Set(['BUDGET_EXHAUSTED', 'EXPIRED']);
+const BLAMELESS = new Set(['BUDGET_EXHAUSTED', 'EXPIRED', 'NOT_AUTHORITY']);
 
 export interface AuthorityDeps {
-  chain: Chain;
+  chain: MarketChain;
   host: MarketHost;
   results: ResultStore;
   sandboxes: SandboxPool;
-  /** The Bidder's (or its Validator's) key: it signs payouts. */
-  key: Uint8Array;
+  /** The keys it signs with: it serves every open contract one of them may authorize. */
+  signers: Signers;
   logger: Log;
   clock?: () => number;
   /** Time a first lease (one MCU) may take; later leases get more as measured. */
@@ -86,21 +86,21 @@ function promisedTotal(cb: ContractBook): bigint {
 }
 
 /**
- * The Bidder's side of the market (DESIGN.md §4), inside the Bidder's node:
- * answers discoveries for its own contracts by dialling the Solver back,
+ * The authority's side of the market (DESIGN.md §4), inside a Bidder's or a
+ * Validator's node: answers discoveries for the contracts its signers may
+ * authorize (a Bidder's own, a Validator's assigned ones) by dialling the Solver back,
  * leases growing ranges, checks each batch (CID, shape, `validate`), pins it
  * and signs the payout. Several Solvers at once; no index leased twice.
  */
 export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ solver: string; reason: string }] }> {
   private readonly d: Required<Omit<AuthorityDeps, 'clock'>> & { clock: () => number };
-  readonly address: Address;
-  private readonly pub: Uint8Array;
   private readonly books = new Map<string, Promise<ContractBook>>();
   private readonly sessions = new Set<string>();
   private readonly seen = new Set<string>();
   /** Solver keys (per contract) whose batch broke the rules: no further lease (DESIGN.md §4). */
   private readonly refused = new Set<string>();
   private stopped = false;
+  private unsubscribe?: () => void;
 
   constructor(deps: AuthorityDeps) {
     super();
@@ -112,14 +112,17 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       baseLeaseMs: deps.baseLeaseMs ?? 30_000,
       leaseTargetMs: deps.leaseTargetMs ?? LEASE_TARGET_MS,
     };
-    this.pub = publicKeyOf(deps.key);
-    this.address = addressOf(this.pub);
+  }
+
+  /** The addresses it signs as. */
+  get addresses(): readonly Address[] {
+    return this.d.signers.addresses;
   }
 
   private readonly onTip = (): void => {
     for (const [id, p] of this.books) {
       void p.then((b) => {
-        const paid = getPaidRanges(this.d.chain.state, Buffer.from(id, 'hex'));
+        const paid = this.d.chain.paidRanges(Buffer.from(id, 'hex'));
         b.book.setPaid(paid);
         const now = this.d.clock();
         b.promised = b.promised.filter((x) => {
@@ -139,22 +142,19 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     this.d.host.onDiscovery((disc) => {
       if (!this.stopped) void this.onDiscovery(disc);
     });
-    this.d.chain.on('tip', this.onTip);
+    this.unsubscribe = this.d.chain.onTip(this.onTip);
   }
 
   stop(): void {
     this.stopped = true;
-    this.d.chain.off('tip', this.onTip);
+    this.unsubscribe?.();
   }
 
-  /** Whether this key signs payouts for a contract. */
-  serves(contract: Hash): boolean {
-    const c = getContract(this.d.chain.state, contract);
-    if (!c || c.status !== STATUS_OPEN) return false;
-    return (
-      equalBytes(c.bidder, this.address) ||
-      (c.validation === VALIDATION_DELEGATED && equalBytes(c.validator, this.address))
-    );
+  /** The signer of this node that signs for an open contract, if any. */
+  private signerFor(id: Hash): Signer | undefined {
+    const c = this.d.chain.contract(id);
+    if (!c || c.status !== STATUS_OPEN) return undefined;
+    return this.d.signers.forContract(c, id);
   }
 
   async status(contract: Hash): Promise<LeaseStatus | undefined> {
@@ -167,11 +167,11 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     let p = this.books.get(key);
     if (!p) {
       p = (async () => {
-        const body = await contractBody(this.d.chain, id);
+        const body = await this.d.chain.contractBody(id);
         const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
         const runtime = () => this.d.sandboxes.get(key, body.code, limits);
         const book = new LeaseBook((await runtime()).size, this.d.clock);
-        book.setPaid(getPaidRanges(this.d.chain.state, id));
+        book.setPaid(this.d.chain.paidRanges(id));
         return {
           book,
           runtime,
@@ -191,7 +191,8 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
   private async onDiscovery(disc: Discovery): Promise<void> {
     // One session per Solver key and contract.
     const sessionKey = toHex(disc.solverKey) + toHex(disc.contract);
-    if (!this.serves(disc.contract)) return;
+    const signer = this.signerFor(disc.contract);
+    if (!signer) return;
     if (Math.abs(this.d.clock() - disc.timestamp) > DISCOVERY_MAX_AGE_MS) return;
     if (this.sessions.has(sessionKey) || this.sessions.size >= this.d.maxSessions) return;
     if (this.refused.has(sessionKey)) return;
@@ -217,14 +218,14 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const addrs = this.d.host.addrs();
       await stream.write({
         type: 'ack',
-        authorityKey: this.pub,
+        authorityKey: signer.publicKey,
         commitment: ackCommit,
         addrs,
-        signature: sign(ackMessage({ authorityKey: this.pub, commitment: ackCommit, addrs }), this.d.key),
+        signature: signer.signAck({ commitment: ackCommit, addrs }),
         lease,
       });
       this.d.logger.info({ ...log, lease: [lease.start, lease.end] }, 'solver session started');
-      await this.session(stream, disc.contract, solver, cb, held);
+      await this.session(stream, disc.contract, solver, signer, cb, held);
     } catch (err) {
       // Whatever the session still held when it ended goes back to the pool.
       for (const l of held.leases) cb?.book.release(l.id);
@@ -251,6 +252,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     stream: FrameStream,
     id: Hash,
     solver: Address,
+    signer: Signer,
     cb: ContractBook,
     held: { leases: Lease[] },
   ): Promise<void> {
@@ -289,8 +291,12 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
 
       await this.check(id, cb, lease, frame);
       const cost = BigInt(mcus) * cb.price + frame.fee;
-      const c = getContract(this.d.chain.state, id);
+      const c = this.d.chain.contract(id);
       if (!c || c.status !== STATUS_OPEN) throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract is closed');
+      // A Validator that lost the contract (banned, say) stops signing for it at once.
+      if (!mayAuthorize(c, signer.address)) {
+        throw new SessionEnd('NOT_AUTHORITY', 'this node no longer signs for the contract');
+      }
       if (cost + BigInt(mcus) * c.validationFee + promisedTotal(cb) > c.escrow) {
         throw new SessionEnd('BUDGET_EXHAUSTED', 'the contract has no escrow left for this batch');
       }
@@ -300,18 +306,15 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       }
       await this.d.results.put(frame.results);
       const range = { start: lease.start, end: lease.end };
-      const authoritySig = signPayout(
-        {
-          contract: id,
-          solver,
-          ranges: [range],
-          price: frame.price,
-          fee: frame.fee,
-          timestamp: frame.timestamp,
-          cid: frame.cid,
-        },
-        this.d.key,
-      );
+      const authoritySig = signer.signPayout({
+        contract: id,
+        solver,
+        ranges: [range],
+        price: frame.price,
+        fee: frame.fee,
+        timestamp: frame.timestamp,
+        cid: frame.cid,
+      });
       cb.promised.push({ range, cost: cost + BigInt(mcus) * c.validationFee, at: this.d.clock() });
       cb.book.settle(lease.id);
       held.leases.shift();
@@ -335,7 +338,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     if (frame.price !== cb.price)
       throw new SessionEnd('WRONG_PRICE', `asked ${frame.price} Li per MCU, the contract pays ${cb.price}`);
     // A payout is well under 1 KiB: a higher fee would spend the Bidder's escrow on miners.
-    const maxFee = this.d.chain.params.minFeePerByte * 1024n;
+    const maxFee = this.d.chain.minFeePerByte * 1024n;
     if (frame.fee > maxFee)
       throw new SessionEnd('FEE_TOO_HIGH', `a payout fee of ${frame.fee} Li is over ${maxFee} Li`);
     if (!equalBytes(cidOf(frame.results).bytes, frame.cid)) {

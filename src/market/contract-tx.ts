@@ -9,6 +9,7 @@ import type { TxRules } from '../chain/tx-rules.ts';
 import { cidOf } from '../content/cid.ts';
 import { checkContractCode, MAX_CONTRACT_CODE_BYTES } from '../sandbox/code.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
+import { mayAuthorize } from './authorize.ts';
 import {
   addOpenProblems,
   getPaidRanges,
@@ -272,10 +273,7 @@ export const payoutRules: TxRules<PayoutBody> = {
   spends: () => 0n,
   apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);
-    const signer = addressOf(b.authority);
-    const isAuthority =
-      equalBytes(signer, c.bidder) || (c.validation === VALIDATION_DELEGATED && equalBytes(signer, c.validator));
-    if (!isAuthority)
+    if (!mayAuthorize(c, addressOf(b.authority)))
       throw new ValidationError('NOT_AUTHORITY', "the payout is not signed by the contract's authority");
     if (b.price !== c.price)
       throw new ValidationError('WRONG_PRICE', `price ${b.price} Li, the contract pays ${c.price} Li`);

@@ -2,13 +2,12 @@ import { CID } from 'multiformats/cid';
 import { formatAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
-import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { stateKey } from '../chain/store/layout.ts';
-import { TX_KINDS } from '../chain/transaction.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
 import type { Authority } from './authority.ts';
+import { ContractNotFoundError, contractBody } from './contract-body.ts';
 import {
   type ContractRecord,
   decodeContract,
@@ -20,12 +19,9 @@ import {
   STATUS_OPEN,
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
-import { type ContractBody, contractRules } from './contract-tx.ts';
 import type { ResultStore } from './host.ts';
 import { rangeCount } from './ranges.ts';
 import type { Solver } from './solver.ts';
-
-export class ContractNotFoundError extends ZiError<'NOT_FOUND'> {}
 
 function recordView(id: Hash, c: ContractRecord, hrp: string) {
   return {
@@ -45,24 +41,6 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
     ...(c.closedHeight ? { closedHeight: c.closedHeight } : {}),
   };
 }
-
-/** The contract transaction itself: its code and declared limits. */
-export async function contractBody(chain: Chain, id: Hash): Promise<ContractBody> {
-  const key = toHex(id);
-  const cached = bodies.get(key);
-  if (cached) return cached;
-  const loc = await chain.store.txLocation(id);
-  const block = loc && (await chain.getBlock(loc.block));
-  const tx = block?.txs[loc!.position];
-  if (!tx || tx.kind !== TX_KINDS.contract) throw new ContractNotFoundError('NOT_FOUND', `no contract ${key}`);
-  const body = contractRules.decode(tx.payload, chain.params);
-  // A contract transaction never changes (its id is its hash), so its body can be kept.
-  if (bodies.size >= 256) bodies.delete(bodies.keys().next().value as string);
-  bodies.set(key, body);
-  return body;
-}
-
-const bodies = new Map<string, ContractBody>();
 
 export interface MarketRpcDeps {
   chain: Chain;

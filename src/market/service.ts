@@ -10,9 +10,11 @@ import type { RpcMethod } from '../rpc/methods.ts';
 import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
 import { ContractAdmission } from './admission.ts';
 import { Authority } from './authority.ts';
+import { marketChain } from './chain-view.ts';
 import type { MarketHost, ResultStore } from './host.ts';
 import { createMarketHost, type MarketP2p } from './p2p-host.ts';
 import { marketRpcMethods } from './rpc.ts';
+import { keySigner, signerSet } from './signer.ts';
 import { Solver, type SolverDeps } from './solver.ts';
 
 export interface MarketConfig {
@@ -75,15 +77,16 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
   const sandboxes = new SandboxPool({ processes });
   const host = p2p ? await createMarketHost(p2p) : undefined;
   const results = content ? resultStore(content) : undefined;
+  const view = marketChain(chain);
   let authority: Authority | undefined;
   let solver: Solver | undefined;
   if (config.authorityKey && host && results) {
     authority = new Authority({
-      chain,
+      chain: view,
       host,
       results,
       sandboxes,
-      key: config.authorityKey,
+      signers: signerSet([keySigner(config.authorityKey)]),
       logger: logger.child({ mod: 'authority' }),
       baseLeaseMs: config.leaseMs,
       leaseTargetMs: config.leaseTargetMs,
@@ -92,7 +95,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
   }
   if (config.solver && host && results) {
     solver = new Solver({
-      chain,
+      chain: view,
       mempool,
       host,
       results,
@@ -115,7 +118,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
       content
         ? {
             ipfs: content.kind,
-            authority: authority ? formatAddress(authority.address, hrp) : null,
+            authority: authority ? formatAddress(authority.addresses[0]!, hrp) : null,
             solver: solver ? formatAddress(solver.address, hrp) : null,
           }
         : null,

@@ -1,24 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addressOf } from '../chain/address.ts';
-import type { Chain } from '../chain/chain.ts';
+import { type Address, addressOf } from '../chain/address.ts';
 import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, verify } from '../chain/keys.ts';
 import type { Log } from '../chain/log.ts';
-import type { Mempool } from '../chain/mempool.ts';
 import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
 import { type ContractRuntime, type JsonValue, loadContract, type SandboxProcesses } from '../sandbox/index.ts';
 import { concatOutputs, type Outputs, outputList, outputsOf } from '../sandbox/outputs.ts';
+import { mayAuthorize } from './authorize.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
-import { decodeContract, getContract, STATE_CONTRACT, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
+import type { MarketChain } from './chain-view.ts';
+import { STATUS_OPEN } from './contract-state.ts';
 import { payoutFee, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
 import { encodeResults } from './results.ts';
-import { contractBody } from './rpc.ts';
 
 /** What measuring one contract's speed may cost a Solver at most, ms. */
 export const MEASURE_DEADLINE_MS = 5_000;
@@ -28,9 +27,15 @@ export const MEASURE_RETRY_MAX_MS = 60 * 60_000;
 
 export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
 
+/** Where the Solver sends the payouts it got signed: the node's mempool. */
+export interface PayoutSink {
+  nextNonce(address: Address): bigint;
+  accept(tx: Transaction): Promise<unknown>;
+}
+
 export interface SolverDeps {
-  chain: Chain;
-  mempool: Mempool;
+  chain: MarketChain;
+  mempool: PayoutSink;
   host: MarketHost;
   results: ResultStore;
   /** The Solver's wallet key: it signs discoveries and receives payouts. */
@@ -157,7 +162,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     const key = toHex(id);
     if (this.engines?.id === key) return this.engines;
     this.disposeEngines();
-    const body = await contractBody(this.d.chain, id);
+    const body = await this.d.chain.contractBody(id);
     const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
     const runtimes = await Promise.all(
       Array.from({ length: this.d.threads }, () => loadContract(body.code, limits, { processes: this.d.processes })),
@@ -170,9 +175,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   async rank(): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const tip = this.d.chain.height;
-    for await (const [key, value] of this.d.chain.store.stateEntries(new Uint8Array([STATE_CONTRACT]))) {
-      const id = key.subarray(1);
-      const c = decodeContract(value);
+    for await (const [id, c] of this.d.chain.contracts()) {
       if (c.status !== STATUS_OPEN || c.price < this.d.minPrice) continue;
       if (this.d.contract && !equalBytes(id, this.d.contract)) continue;
       if (this.d.bootstrap && !bootstrapDecision(c, tip).take) continue;
@@ -195,7 +198,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     const deadline = performance.now() + MEASURE_DEADLINE_MS;
     const left = () => Math.max(1, deadline - performance.now());
     try {
-      const body = await contractBody(this.d.chain, id);
+      const body = await this.d.chain.contractBody(id);
       const rt = await loadContract(
         body.code,
         { memoryLimitMiB: body.memoryMiB, timeoutMs: Math.min(body.timeoutMs, MEASURE_DEADLINE_MS) },
@@ -231,7 +234,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
 
   /** For `--bootstrap` progress lines: why a contract is not taken yet. */
   bootstrapStatus(id: Hash): BootstrapDecision | undefined {
-    const c = getContract(this.d.chain.state, id);
+    const c = this.d.chain.contract(id);
     return c ? bootstrapDecision(c, this.d.chain.height) : undefined;
   }
 
@@ -267,15 +270,14 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   private nextTip(ms: number): Promise<void> {
     const { promise, resolve } = Promise.withResolvers<void>();
     const timer = setTimeout(done, ms);
-    const chain = this.d.chain;
     const signal = this.stop$.signal;
+    const unsubscribe = this.d.chain.onTip(done);
     function done() {
       clearTimeout(timer);
-      chain.off('tip', done);
+      unsubscribe();
       signal.removeEventListener('abort', done);
       resolve();
     }
-    chain.on('tip', done);
     signal.addEventListener('abort', done);
     return promise;
   }
@@ -317,11 +319,9 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     const message = ackMessage({ authorityKey: frame.authorityKey, commitment: frame.commitment, addrs: frame.addrs });
     if (!verify(frame.signature, message, frame.authorityKey))
       throw new SolverError('BAD_ACK', 'the acknowledgement is not signed');
-    const c = getContract(this.d.chain.state, contract);
-    const signer = addressOf(frame.authorityKey);
-    const ok =
-      c && (equalBytes(signer, c.bidder) || (c.validation === VALIDATION_DELEGATED && equalBytes(signer, c.validator)));
-    if (!ok) throw new SolverError('NOT_AUTHORITY', "the peer that answered is not the contract's authority");
+    const c = this.d.chain.contract(contract);
+    if (!c || !mayAuthorize(c, addressOf(frame.authorityKey)))
+      throw new SolverError('NOT_AUTHORITY', "the peer that answered is not the contract's authority");
   }
 
   private async session(stream: FrameStream, contract: Hash, commitments: Hash[]): Promise<void> {
@@ -333,7 +333,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       const first = await stream.read(10_000);
       if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
       this.checkAck(first, contract, commitments);
-      const c = getContract(this.d.chain.state, contract)!;
+      const c = this.d.chain.contract(contract)!;
       const engines = await this.engines$(contract);
       this.d.logger.info(log, 'handshake done; solving');
       this.lastWait = undefined;
@@ -357,7 +357,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
           authority: first.authorityKey,
           authoritySig: new Uint8Array(64),
         };
-        const fee = payoutFee(this.d.chain.params.minFeePerByte, {
+        const fee = payoutFee(this.d.chain.minFeePerByte, {
           ranges: [{ start: lease.start, end: lease.end }],
           cid,
         });

@@ -1,0 +1,18 @@
+import type { Address } from '../chain/address.ts';
+import { equalBytes } from '../chain/encoding.ts';
+import { type ContractRecord, VALIDATION_DELEGATED } from './contract-state.ts';
+
+/**
+ * Who may sign for a contract (DESIGN.md §5 "Who signs"): its Bidder, and for
+ * a delegated contract the Validator assigned to it. The one copy of this
+ * rule: the payout's consensus check, the Authority choosing which contracts
+ * to serve and the Solver checking who answered all ask it. It reads only its
+ * arguments, so the assignment can come from wherever the caller gets it.
+ */
+export function mayAuthorize(
+  contract: Pick<ContractRecord, 'bidder' | 'validation' | 'validator'>,
+  signer: Address,
+): boolean {
+  if (equalBytes(signer, contract.bidder)) return true;
+  return contract.validation === VALIDATION_DELEGATED && equalBytes(signer, contract.validator);
+}

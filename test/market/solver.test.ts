@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { after, type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toHex } from '../../src/chain/encoding.ts';
+import type { Hash } from '../../src/chain/hash.ts';
+import { sign, verify } from '../../src/chain/keys.ts';
+import { NETWORKS } from '../../src/chain/params.ts';
+import { TX_KINDS } from '../../src/chain/transaction.ts';
+import { cidOf } from '../../src/content/cid.ts';
+import { STATUS_CLOSED, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
+import { payoutRules, signPayout } from '../../src/market/contract-tx.ts';
+import { ackMessage, type Discovery, discoveryCommitment, type ResultFrame } from '../../src/market/messages.ts';
+import { decodeResults } from '../../src/market/results.ts';
+import { Solver, type SolverDeps } from '../../src/market/solver.ts';
+import { SandboxProcesses } from '../../src/sandbox/index.ts';
+import { outputList } from '../../src/sandbox/outputs.ts';
+import { type Keypair, keypair } from '../support/chain.ts';
+import {
+  type FakeFrameStream,
+  FakeMarketChain,
+  FakeMarketNet,
+  FakeMempool,
+  FakeResultStore,
+  fakeLog,
+} from '../support/market-fakes.ts';
+import { until } from '../support/node.ts';
+
+// Contract code runs in real sandbox processes; the network, IPFS, chain and mempool are fakes.
+const processes = new SandboxProcesses({ max: 2 });
+after(() => processes.close());
+
+/** A Solver on a fake network, chain, IPFS and mempool; the test plays its authority. */
+function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
+  const net = new FakeMarketNet();
+  const chain = new FakeMarketChain();
+  const results = new FakeResultStore();
+  const mempool = new FakeMempool();
+  const key = keypair();
+  const host = net.host('solver');
+  const waiting: string[] = [];
+  const make = () => {
+    const solver = new Solver({
+      chain,
+      mempool,
+      host,
+      results,
+      key: key.priv,
+      logger: fakeLog(),
+      threads: 1,
+      processes,
+      discoveryIntervalMs: 100,
+      ...opts,
+    });
+    solver.on('waiting', (why) => waiting.push(why));
+    solver.start();
+    t.after(() => solver.stop());
+    return solver;
+  };
+  return { net, chain, results, mempool, key, host, waiting, start: make };
+}
+
+type Rig = ReturnType<typeof rig>;
+
+/** The contract's authority, played by hand: it hears discoveries and dials back. */
+function authorityPeer(t: TestContext, r: Rig, peerId = 'authority') {
+  const host = r.net.host(peerId);
+  const heard: Discovery[] = [];
+  host.onDiscovery((d) => heard.push(d));
+  const streams: FakeFrameStream[] = [];
+  t.after(() => {
+    for (const s of streams) s.abort(new Error('the test is over'));
+  });
+  return {
+    heard,
+    async discovery(n = 0): Promise<Discovery> {
+      await until(`discovery ${n + 1}`, () => heard.length > n, 15_000);
+      return heard[n]!;
+    },
+    /** Dials the Solver back and acknowledges its discovery with `key`, leasing [start, end). */
+    async answer(disc: Discovery, key: Keypair, start: number, end: number, leaseId = 1): Promise<FakeFrameStream> {
+      const s = (await host.dial(disc.peerId, disc.addrs, 1_000)) as FakeFrameStream;
+      streams.push(s);
+      const commitment = discoveryCommitment(disc);
+      const addrs = host.addrs();
+      await s.write({
+        type: 'ack',
+        authorityKey: key.pub,
+        commitment,
+        addrs,
+        signature: sign(ackMessage({ authorityKey: key.pub, commitment, addrs }), key.priv),
+        lease: { id: leaseId, start, end, expiresAt: Date.now() + 60_000 },
+      });
+      return s;
+    },
+  };
+}
+
+async function resultFrame(s: FakeFrameStream): Promise<ResultFrame> {
+  const f = await s.read(15_000);
+  assert.equal(f.type, 'result', `expected results, got ${JSON.stringify(f.type)}`);
+  return f;
+}
+
+/** The co-signature a real authority would send back for a batch. */
+function paidFor(contract: Hash, r: Rig, key: Keypair, f: ResultFrame, start: number, end: number) {
+  return {
+    type: 'paid' as const,
+    leaseId: f.leaseId,
+    authoritySig: signPayout(
+      {
+        contract,
+        solver: r.key.address,
+        ranges: [{ start, end }],
+        price: f.price,
+        fee: f.fee,
+        timestamp: f.timestamp,
+        cid: f.cid,
+      },
+      key.priv,
+    ),
+  };
+}
+
+const resultsOf = (s: FakeFrameStream) => s.received.filter((f) => f.type === 'result').length;
+
+test('works an open contract at or above its minimum price, never a cheaper or a closed one', async (t) => {
+  const r = rig(t, { minPrice: 10n });
+  const bidder = keypair();
+  r.chain.open(bidder.address, { price: 9n });
+  const atMin = r.chain.open(bidder.address, { price: 10n });
+  r.chain.open(bidder.address, { price: 1_000n }, { status: STATUS_CLOSED });
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+
+  const disc = await auth.discovery();
+  assert.equal(toHex(disc.contract), toHex(atMin));
+  assert.deepEqual(
+    (await solver.rank()).map((c) => toHex(c.id)),
+    [toHex(atMin)],
+  );
+  await until('a few more discoveries', () => auth.heard.length >= 3, 10_000);
+  assert.ok(
+    auth.heard.every((d) => toHex(d.contract) === toHex(atMin)),
+    'every discovery is for that contract',
+  );
+});
+
+test('a Solver whose minimum price no contract pays announces nothing and says why', async (t) => {
+  const r = rig(t, { minPrice: 11n });
+  r.chain.open(keypair().address, { price: 10n });
+  const auth = authorityPeer(t, r);
+  r.start();
+  await until('the Solver says it is waiting', () => r.waiting.length > 0, 10_000);
+  assert.deepEqual(r.waiting, ['no open contract to work on yet']);
+  await sleep(300);
+  assert.equal(auth.heard.length, 0);
+});
+
+test('submits the payout its authority signed: paid to itself, for the leased range, with the CID of its pinned results', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  const id = r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+
+  const s = await auth.answer(await auth.discovery(), bidder, 0, 4);
+  const f = await resultFrame(s);
+  await s.write(paidFor(id, r, bidder, f, 0, 4));
+  await s.write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' });
+  await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
+
+  const [tx] = r.mempool.accepted;
+  assert.equal(tx!.kind, TX_KINDS.payout);
+  assert.equal(toHex(tx!.from), toHex(r.key.address), 'the Solver sends its own payout');
+  assert.ok(verify(tx!.signature, tx!.sigHash(r.chain.genesisHash), r.key.pub), "signed with the Solver's key");
+  const body = payoutRules.decode(tx!.payload, NETWORKS.devnet);
+  assert.deepEqual(body.ranges, [{ start: 0, end: 4 }]);
+  assert.equal(toHex(body.authority), toHex(bidder.pub));
+  assert.equal(toHex(tx!.cid!), toHex(f.cid));
+  // The chain's own check of the co-signature, over the Solver, the fee and the CID.
+  assert.doesNotThrow(() => payoutRules.check!(tx!, body, NETWORKS.devnet));
+
+  assert.ok(r.results.has(f.cid), 'the Solver pinned what it was paid for');
+  const batch = decodeResults(await r.results.get(f.cid));
+  assert.deepEqual(outputList(batch.outputs), [0, 1, 4, 9]);
+  assert.equal(toHex(cidOf(f.results).bytes), toHex(f.cid));
+  assert.deepEqual({ ...solver.stats }, { mcus: 4, earned: 4_000n, payouts: 1 });
+});
+
+test('stops on a refused batch: no payout, and no results for the lease it had in hand', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  r.start();
+
+  const s = await auth.answer(await auth.discovery(), bidder, 0, 2);
+  await s.write({ type: 'lease', lease: { id: 2, start: 2, end: 6, expiresAt: Date.now() + 60_000 } });
+  await resultFrame(s);
+  await s.write({ type: 'done', reason: 'FAILED_VALIDATION', message: 'refused' });
+
+  // It is done with that session once it announces itself afresh.
+  await auth.discovery(auth.heard.length);
+  await sleep(200);
+  assert.equal(resultsOf(s), 1, 'no results after the refusal');
+  assert.equal(r.mempool.accepted.length, 0, 'nothing to submit');
+});
+
+test('the authority closing the stream mid-batch costs the Solver that batch only: it announces again and is paid', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  const id = r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  r.start();
+
+  const first = await auth.answer(await auth.discovery(), bidder, 0, 2);
+  await resultFrame(first);
+  await first.close();
+
+  const again = await auth.discovery(auth.heard.length);
+  const second = await auth.answer(again, bidder, 2, 4, 7);
+  const f = await resultFrame(second);
+  await second.write(paidFor(id, r, bidder, f, 2, 4));
+  await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
+  assert.equal(r.mempool.accepted.length, 1);
+  assert.deepEqual(payoutRules.decode(r.mempool.accepted[0]!.payload, NETWORKS.devnet).ranges, [{ start: 2, end: 4 }]);
+});
+
+test("computes nothing for a peer whose key may not sign for the contract; works for the contract's Validator", async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  const validator = keypair();
+  const id = r.chain.open(
+    bidder.address,
+    { validation: VALIDATION_DELEGATED, validationFee: 10n },
+    { validation: VALIDATION_DELEGATED, validationFee: 10n, validator: validator.address },
+  );
+  const auth = authorityPeer(t, r);
+  r.start();
+
+  const impostor = await auth.answer(await auth.discovery(), keypair(), 0, 2);
+  await until('the Solver drops the impostor', () => impostor.closed, 10_000);
+  assert.equal(resultsOf(impostor), 0, 'no results for an impostor');
+  assert.deepEqual(r.host.penalties, [{ peer: 'authority', reason: 'NOT_AUTHORITY' }]);
+
+  const s = await auth.answer(await auth.discovery(auth.heard.length), validator, 0, 2);
+  const f = await resultFrame(s);
+  assert.equal(toHex(decodeResults(f.results).contract), toHex(id));
+});
