@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Block } from '../../src/chain/block.ts';
 import type { Chain } from '../../src/chain/chain.ts';
 import { toHex } from '../../src/chain/encoding.ts';
+import type { TxRulesRegistry } from '../../src/chain/tx-rules.ts';
 import { openChain } from '../support/chain.ts';
 
 /** A small seeded generator (mulberry32), so a failing run is replayed with its seed. */
@@ -57,8 +58,12 @@ export async function dump(chain: Chain): Promise<{ tip: string; state: string[]
  * this process. The two must agree on the tip, on every state record and on
  * the indexes.
  */
-export async function assertMatchesReference(t: Parameters<typeof openChain>[0], chain: Chain): Promise<number> {
-  const ref = await openChain(t);
+export async function assertMatchesReference(
+  t: Parameters<typeof openChain>[0],
+  chain: Chain,
+  rules?: TxRulesRegistry,
+): Promise<number> {
+  const ref = await openChain(t, { rules });
   const blocks = await mainBlocks(chain);
   for (const b of blocks) {
     ref.clock.now = Math.max(ref.clock.now, b.header.timestamp);

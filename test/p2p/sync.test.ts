@@ -6,6 +6,7 @@ import type { Chain } from '../../src/chain/chain.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { LIMITS } from '../../src/p2p/messages.ts';
 import { keypair, mine, mineMany, type TestChain, transfer } from '../support/chain.ts';
+import { voteFor, voteRecord, votesRules } from '../support/votes.ts';
 import { openTestChain, startTestNode, until } from './net.ts';
 
 /** A chain of `n` blocks whose every tenth block moves coins, so state is more than rewards. */
@@ -100,4 +101,27 @@ test('a gossiped block with an unknown parent makes the node fetch its ancestors
   na.net.publishBlock(block);
   await until('b fetched the ancestors', () => b.chain.height === 8, 15_000);
   assert.equal(toHex(b.chain.tip.hash), toHex(block.hash()));
+});
+
+test('blocks that hold votes sync and gossip: a fresh node ends with every vote and the same state', async (t) => {
+  const a = await openTestChain(t, undefined, votesRules());
+  const miner = keypair().address;
+  for (let h = 1; h <= 300; h++) await mine(a, { miner, votes: [voteFor(h, miner)] });
+  const b = await openTestChain(t, undefined, votesRules());
+  b.clock.now = a.clock.now;
+  const na = await startTestNode(a);
+  const nb = await startTestNode(b, { sync: { window: 32, batch: 16 } });
+  await nb.net.connect(na.net.addresses()[0]!);
+  await until('b synced to 300', () => b.chain.height === 300, 60_000);
+  await until('gossip mesh', () => na.net.host.services.pubsub.getSubscribers(na.net.names.blocks).length > 0);
+  const block = await mine(a, { miner, votes: [voteFor(301, miner), voteFor(301, new Uint8Array(20))] });
+  na.net.publishBlock(block);
+  await until('b has the gossiped block', () => b.chain.height === 301, 15_000);
+  assert.equal(voteRecord(b.chain.state, block.votes[1]!)?.height, 301);
+  const dump = async (c: Chain) => {
+    const out: string[] = [];
+    for await (const [k, v] of c.store.stateEntries()) out.push(`${toHex(k)}=${toHex(v)}`);
+    return out;
+  };
+  assert.deepEqual(await dump(b.chain), await dump(a.chain));
 });

@@ -45,10 +45,13 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startNode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
+/** The program startNode runs by default: `zi node`. */
+export const ZI_NODE = [ZI, 'node'];
+
+export async function startNode(args: string[], env: NodeJS.ProcessEnv = {}, entry = ZI_NODE): Promise<NodeProcess> {
   // A free loopback port unless the test says otherwise: nodes of parallel tests must not collide.
   const listen = args.includes('--listen') ? [] : ['--listen', '/ip4/127.0.0.1/tcp/0'];
-  const proc = spawn(process.execPath, [ZI, 'node', '--rpc-port', '0', ...listen, ...args], {
+  const proc = spawn(process.execPath, [...entry, '--rpc-port', '0', ...listen, ...args], {
     env: { ...process.env, ZI_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
