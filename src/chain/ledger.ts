@@ -1,8 +1,8 @@
 import { credit, debit, getAccount, putAccount } from './accounts.ts';
-import { recordActivity } from './activity.ts';
+import { recordActivity, withActivity } from './activity.ts';
 import type { Address } from './address.ts';
 import type { Block } from './block.ts';
-import { toHex } from './encoding.ts';
+import { equalBytes, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import type { StateWriter } from './state.ts';
 import type { Transaction } from './transaction.ts';
@@ -41,11 +41,12 @@ export function blockVotes(block: Block, rules: TxRulesRegistry, ctx: Pick<TxCon
   });
 }
 
-/** The sender and every other party of a transaction, each once. */
-export function partiesOf(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): Address[] {
+/** The parties of a transaction besides its sender, each once. */
+export function otherParties(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): Address[] {
   const others = rules.get(tx.kind).parties?.(txBody(tx, rules, ctx)) ?? [];
+  if (others.length === 1) return equalBytes(others[0]!, tx.from) ? [] : others;
   const seen = new Set([toHex(tx.from)]);
-  const out = [tx.from];
+  const out: Address[] = [];
   for (const a of others) {
     const id = toHex(a);
     if (!seen.has(id)) {
@@ -66,13 +67,18 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
       { nonce: tx.nonce, expected: acct.nonce },
     );
   }
-  putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
+  // The sender's activity goes with its nonce: one write for both.
+  putAccount(state, tx.from, {
+    ...acct,
+    nonce: acct.nonce + 1n,
+    activity: withActivity(acct.activity, ctx.timestamp, ctx.params),
+  });
   const { rules: kind, state: scoped } = rules.forKind(tx.kind, state);
   kind.apply(scoped, tx, body, ctx);
   // Taken after the kind's effects, so what a transaction brings in can pay for it.
   if (kind.payFee) kind.payFee(scoped, tx, body);
   else debit(state, tx.from, tx.fee);
-  for (const a of partiesOf(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
+  for (const a of otherParties(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
 }
 
 /** Applies every transaction, then the votes, then pays the miner subsidy plus fees, then runs the hooks. */
