@@ -1,4 +1,4 @@
-import { credit, debit, getAccount, putAccount } from './accounts.ts';
+import { credit, getAccount, lessBalance, putAccount } from './accounts.ts';
 import { recordActivity, withActivity } from './activity.ts';
 import type { Address } from './address.ts';
 import type { Block } from './block.ts';
@@ -67,17 +67,20 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
       { nonce: tx.nonce, expected: acct.nonce },
     );
   }
-  // The sender's activity goes with its nonce: one write for both.
-  putAccount(state, tx.from, {
-    ...acct,
-    nonce: acct.nonce + 1n,
-    activity: withActivity(acct.activity, ctx.timestamp, ctx.params),
-  });
+  putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
   const { rules: kind, state: scoped } = rules.forKind(tx.kind, state);
   kind.apply(scoped, tx, body, ctx);
-  // Taken after the kind's effects, so what a transaction brings in can pay for it.
-  if (kind.payFee) kind.payFee(scoped, tx, body);
-  else debit(state, tx.from, tx.fee);
+  // Taken after the kind's effects, so what a transaction brings in can pay
+  // for it; the sender's activity goes with it (one write), and after the
+  // kind's rules, so a rule asking whether the sender is active sees its
+  // earlier transactions only.
+  if (kind.payFee) {
+    kind.payFee(scoped, tx, body);
+    recordActivity(state, tx.from, ctx.timestamp, ctx.params);
+  } else {
+    const after = lessBalance(getAccount(state, tx.from), tx.fee);
+    putAccount(state, tx.from, { ...after, activity: withActivity(after.activity, ctx.timestamp, ctx.params) });
+  }
   for (const a of otherParties(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
 }
 
@@ -87,7 +90,7 @@ export function applyBlock(state: StateWriter, block: Block, rules: TxRulesRegis
   let fees = 0n;
   block.txs.forEach((tx, i) => {
     try {
-      applyTransaction(state, tx, rules, ctx);
+      applyTransaction(state, tx, rules, { ...ctx, position: i });
     } catch (err) {
       throw indexed(err, 'tx', i);
     }
