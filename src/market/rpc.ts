@@ -14,6 +14,7 @@ import {
   decodePaidBatch,
   getContract,
   getPaidRanges,
+  hasValidator,
   STATE_CONTRACT,
   STATE_PAID_BATCH,
   STATUS_OPEN,
@@ -30,6 +31,8 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
     status: c.status === STATUS_OPEN ? 'open' : 'closed',
     price: c.price,
     validation: c.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
+    // The Validator of a delegated contract; null while none (then the Bidder validates).
+    validator: hasValidator(c) ? formatAddress(c.validator, hrp) : null,
     validationFee: c.validationFee,
     escrow: c.escrow,
     heldFees: c.heldFees,
