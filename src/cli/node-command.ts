@@ -1,5 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { AuditConfig } from '../audit/domain.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
 import { fromHex } from '../chain/encoding.ts';
 import { marketDomain } from '../market/domain.ts';
@@ -60,11 +61,12 @@ async function runNode(
   market: MarketConfig,
   ipfsApi: string | undefined,
   onStarted?: (node: ZiNode) => void,
+  audit?: AuditConfig,
 ): Promise<void> {
   // Loaded only here: libp2p and the rest of the node take a second to load,
   // which every other zi command would pay for nothing.
   const { ZiNode } = await import('../node/node.ts');
-  const node = await ZiNode.start(config, { logger, ipfsApi, domains: { market } });
+  const node = await ZiNode.start(config, { logger, ipfsApi, domains: { market, audit } });
   // Before any await: a signal right after "node started" must still stop the node cleanly (and save mempool.dat).
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
@@ -99,6 +101,8 @@ export function nodeCommand(program: Command): void {
         'unlock the wallet and serve the delegated contracts assigned to its stake: lease, validate, sign payouts',
         false,
       )
+      .option('--no-audit', 'mine without auditing the Validators of closed delegated contracts (no votes)')
+      .option('--audit-lie', 'TEST ONLY: vote the opposite of what each audit finds (to test the audit rounds)', false)
       .option(
         '--reindex',
         'first rebuild the state and indexes from the blocks stored in the data dir (after damage)',
@@ -110,7 +114,7 @@ export function nodeCommand(program: Command): void {
     const market: MarketConfig = {};
     // One key serves both roles: the contracts it bids without a Validator, and those assigned to its stake.
     if (flags.bidder || flags.validator) market.authorityKey = await unlockWallet(flags);
-    await runNode(config, logger, market, flags.ipfsApi);
+    await runNode(config, logger, market, flags.ipfsApi, undefined, { enabled: flags.audit, lie: flags.auditLie });
   });
 
   nodeOptions(

@@ -1,22 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Address, addressOf } from '../chain/address.ts';
-import { equalBytes, toHex } from '../chain/encoding.ts';
+import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { Log } from '../chain/log.ts';
-import { cidOf } from '../content/cid.ts';
-import type { ContractRuntime, ResultRow, SandboxPool } from '../sandbox/index.ts';
-import { outputAt, outputList } from '../sandbox/outputs.ts';
-import { sampleIndices } from '../sandbox/sampling.ts';
+import type { ContractRuntime, SandboxPool } from '../sandbox/index.ts';
 import { mayAuthorize } from './authorize.ts';
+import { BatchError, checkBatch } from './batch-check.ts';
 import type { MarketChain } from './chain-view.ts';
 import { STATUS_OPEN } from './contract-state.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
 import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
-import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from './results.ts';
+import { MAX_RESULTS_BYTES } from './results.ts';
 import type { Signer, Signers } from './signer.ts';
 
 export class SessionEnd extends ZiError<
@@ -58,6 +56,11 @@ export interface AuthorityDeps {
   maxSessions?: number;
   /** A signed payout not on chain after this long gives its range back to the pool. */
   payoutGraceMs?: number;
+  /**
+   * TEST ONLY: sign batches whose bytes match their CID without running the
+   * contract's validation — a lying Validator, which audits must catch.
+   */
+  signUnchecked?: boolean;
 }
 
 export interface PaidEvent {
@@ -111,6 +114,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       ...deps,
       baseLeaseMs: deps.baseLeaseMs ?? 30_000,
       leaseTargetMs: deps.leaseTargetMs ?? LEASE_TARGET_MS,
+      signUnchecked: deps.signUnchecked ?? false,
     };
   }
 
@@ -341,48 +345,23 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     const maxFee = this.d.chain.minFeePerByte * 1024n;
     if (frame.fee > maxFee)
       throw new SessionEnd('FEE_TOO_HIGH', `a payout fee of ${frame.fee} Li is over ${maxFee} Li`);
-    if (!equalBytes(cidOf(frame.results).bytes, frame.cid)) {
-      throw new SessionEnd('CID_MISMATCH', 'the results do not hash to the CID sent with them');
-    }
-    let results: ReturnType<typeof decodeResults>;
-    try {
-      if (frame.results.length > MAX_RESULTS_BYTES) throw new Error(`results over ${MAX_RESULTS_BYTES} bytes`);
-      results = decodeResults(frame.results);
-    } catch (err) {
-      throw new SessionEnd('BAD_RESULT', (err as Error).message);
-    }
-    const [range] = results.ranges;
-    if (
-      !equalBytes(results.contract, id) ||
-      results.ranges.length !== 1 ||
-      range!.start !== lease.start ||
-      range!.end !== lease.end
-    ) {
-      throw new SessionEnd('BAD_RESULT', 'the results do not cover exactly the leased range');
-    }
+    if (this.d.signUnchecked) return;
     const runtime = await cb.runtime();
-    // Drawn now, after the batch arrived: the Solver could not know which
-    // indices would be checked when it computed (or skipped) them.
-    const seed = new Uint8Array(randomBytes(32));
-    let ok: boolean;
-    if (runtime.hasValidate) {
-      // Results carry outputs only; the inputs are the contract's own, recomputed here.
-      const inputs = await runtime.inputRange(lease.start, lease.end - lease.start);
-      const rows: ResultRow[] = outputList(results.outputs).map((out, k) => [lease.start + k, inputs[k]!, out]);
-      ok = await runtime.validate(rows, seed, cb.sampleRate);
-    } else {
-      // The default validation: the seeded sample recomputed, in one sandbox call.
-      const indices = sampleIndices(seed, lease.start, lease.end - lease.start, cb.sampleRate);
-      const outputs = await runtime.sampleAt(indices);
-      // Compared in canonical form: the batch's objects arrive with sorted keys.
-      ok = indices.every(
-        (i, k) => canonicalJson(outputs[k]) === canonicalJson(outputAt(results.outputs, i - lease.start)),
-      );
+    try {
+      // Drawn now, after the batch arrived: the Solver could not know which
+      // indices would be checked when it computed (or skipped) them.
+      await checkBatch({
+        contract: id,
+        range: lease,
+        cid: frame.cid,
+        bytes: frame.results,
+        runtime,
+        sampleRate: cb.sampleRate,
+        seed: new Uint8Array(randomBytes(32)),
+      });
+    } catch (err) {
+      if (err instanceof BatchError) throw new SessionEnd(err.code, err.message);
+      throw err;
     }
-    if (!ok)
-      throw new SessionEnd(
-        'FAILED_VALIDATION',
-        `the contract's validate() refused indices ${lease.start}..${lease.end - 1}`,
-      );
   }
 }

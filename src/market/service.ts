@@ -10,6 +10,7 @@ import type { RpcMethod } from '../rpc/methods.ts';
 import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
 import { ContractAdmission } from './admission.ts';
 import { Authority } from './authority.ts';
+import { batchAudit } from './batch-audit.ts';
 import { marketChain } from './chain-view.ts';
 import type { MarketHost, ResultStore } from './host.ts';
 import { createMarketHost, type MarketP2p } from './p2p-host.ts';
@@ -26,6 +27,8 @@ export interface MarketConfig {
   leaseMs?: number;
   /** Longest a lease should take at a Solver's measured rate; default LEASE_TARGET_MS (10 s). */
   leaseTargetMs?: number;
+  /** TEST ONLY: the authority signs without validating (AuthorityDeps.signUnchecked). */
+  signUnchecked?: boolean;
 }
 
 /** What the market needs of its node (the node's DomainContext has it). */
@@ -48,6 +51,7 @@ export interface MarketServices {
   solver?: Solver;
   sandboxes: SandboxPool;
   rpc: Record<string, RpcMethod>;
+  ports: Record<string, object>;
   policies: ReadonlyMap<number, AdmissionPolicy>;
   info(): unknown;
   stop(): Promise<void>;
@@ -90,6 +94,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
       logger: logger.child({ mod: 'authority' }),
       baseLeaseMs: config.leaseMs,
       leaseTargetMs: config.leaseTargetMs,
+      signUnchecked: config.signUnchecked,
     });
     authority.start();
   }
@@ -113,6 +118,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
     solver,
     sandboxes,
     rpc: marketRpcMethods({ chain, results, authority, solver }),
+    ports: results ? { batches: batchAudit(chain, results, sandboxes) } : {},
     policies: new Map([[TX_KINDS.contract, admission.policy]]),
     info: () =>
       content

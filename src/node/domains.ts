@@ -1,6 +1,8 @@
+import type { BatchChecks } from '../audit/auditor.ts';
 import { auditDomain } from '../audit/domain.ts';
 import type { MarketForAudit, ValidatorsForAudit } from '../audit/ports.ts';
 import type { auditPort } from '../audit/rules.ts';
+import type { BatchAudit } from '../market/batch-audit.ts';
 import { marketDomain } from '../market/domain.ts';
 import type { ValidatorPort as MarketNeeds, AuditPort as MarketNeedsAudit, MarketPort } from '../market/ports.ts';
 import { validatorDomain } from '../validator/domain.ts';
@@ -28,3 +30,4 @@ void (true satisfies ValidatorOffers extends MarketNeeds ? true : never);
 void (true satisfies ValidatorOffers extends ValidatorsForAudit ? true : never);
 void (true satisfies MarketPort extends MarketForAudit ? true : never);
 void (true satisfies ReturnType<typeof auditPort> extends MarketNeedsAudit ? true : never);
+void (true satisfies BatchAudit extends BatchChecks ? true : never);

@@ -7,7 +7,7 @@ import { ZiError } from '../chain/errors.ts';
 import { Mempool } from '../chain/mempool.ts';
 import { loadMempool, saveMempool } from '../chain/mempool-file.ts';
 import { reindex } from '../chain/reindex.ts';
-import type { TxRulesRegistry } from '../chain/tx-rules.ts';
+import type { Ports, TxRulesRegistry } from '../chain/tx-rules.ts';
 import { openContentStore } from '../content/index.ts';
 import type { ContentStore } from '../content/store.ts';
 import { Miner } from '../miner/miner.ts';
@@ -161,6 +161,9 @@ export class ZiNode {
         });
       }
       const configs = (opts.domains ?? {}) as Record<string, never>;
+      const minerAddress = config.mine ? (config.minerAddress ?? (await walletAddress(config))) : undefined;
+      const offered = new Map<string, object>();
+      const ports: Ports = { get: <T extends object>(name: string) => offered.get(name) as T | undefined };
       for (const d of domains) {
         const ctx: DomainContext = {
           chain,
@@ -169,13 +172,16 @@ export class ZiNode {
           datadir: config.datadir,
           p2p: network && p2pPort(network, params.name),
           content,
+          miner: minerAddress,
+          ports,
         };
         const service = await d.start(ctx, configs[d.name]);
         services.set(d.name, service);
+        for (const [name, port] of Object.entries(service.ports ?? {})) offered.set(name, port);
         for (const [kind, policy] of service.policies ?? []) mempool.addPolicy(kind, policy);
       }
-      if (config.mine) {
-        const address = config.minerAddress ?? (await walletAddress(config));
+      if (minerAddress) {
+        const address = minerAddress;
         const sources = [...services.values()].flatMap((s) => (s.votes ? [s.votes] : []));
         const votes: VoteSource = (at) => sources.flatMap((source) => source(at));
         miner = new Miner({
@@ -184,6 +190,7 @@ export class ZiNode {
           address,
           threads: config.threads,
           votes,
+          ready: () => network?.caughtUp() ?? true,
           logger: logger.child({ mod: 'miner' }),
         });
         const net = network;
