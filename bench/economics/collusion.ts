@@ -218,7 +218,7 @@ export function collusion(o: CollusionOptions): {
         'convicted: design (exact)',
         '(MC)',
         "Bidders' loss ÷ stake",
-        'convicted: evidence rule',
+        'convicted: proposed evidence rule',
         "Bidders' loss ÷ stake",
       ],
       deter.map((r) => [

@@ -7,8 +7,9 @@ import { publicKeyOf } from '../../src/chain/keys.ts';
 import type { NetworkParams } from '../../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { transferRules } from '../../src/chain/tx-rules.ts';
+import { cidOf } from '../../src/content/cid.ts';
 import { VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
-import { closeRules, contractRules, DEFAULT_SAMPLE_RATE } from '../../src/market/contract-tx.ts';
+import { closeRules, contractRules, DEFAULT_SAMPLE_RATE, payoutFee } from '../../src/market/contract-tx.ts';
 
 const KEY = sha256(new TextEncoder().encode('zi/econ/key'));
 const GENESIS = new Uint8Array(32);
@@ -43,4 +44,9 @@ export function delegatedContractFee(params: NetworkParams): bigint {
 
 export function closeFee(params: NetworkParams): bigint {
   return minFee(params, TX_KINDS.close, closeRules.encode({ contract: new Uint8Array(32) }));
+}
+
+/** One payout of a single range of MCUs, as a Solver submits it (results addressed by a CIDv1). */
+export function singlePayoutFee(params: NetworkParams, mcus: number): bigint {
+  return payoutFee(params.minFeePerByte, { ranges: [{ start: 0, end: mcus }], cid: cidOf(new Uint8Array(0)).bytes });
 }

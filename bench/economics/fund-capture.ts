@@ -6,7 +6,7 @@
 import { LI_PER_ZI, NETWORKS } from '../../src/chain/params.ts';
 import { transferFee } from './fees.ts';
 import { Rng } from './random.ts';
-import { amount, fixed, table, whole, zi } from './table.ts';
+import { fixed, table, whole, zi } from './table.ts';
 
 export interface FundOptions {
   sybils: readonly number[];
@@ -126,7 +126,7 @@ export function fundCapture(o: FundOptions): { rows: FundRow[]; text: string } {
       ],
       rows.map((r) => [
         whole(r.k),
-        amount(r.cost),
+        `${whole(r.cost)} Li`,
         fixed(r.share['per-address']),
         `${zi(r.take['per-address'])} Zi`,
         net(r.take['per-address'], r.cost),

@@ -21,7 +21,7 @@ export interface GrindOptions {
   seed: string;
 }
 
-export const GRIND_DOC: GrindOptions = { validators: 10, trials: 1500, fairKeys: 10_000, seed: 'grinding' };
+export const GRIND_DOC: GrindOptions = { validators: 10, trials: 2500, fairKeys: 60_000, seed: 'grinding' };
 
 const params = NETWORKS.mainnet;
 const BUDGET = 1n;

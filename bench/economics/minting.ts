@@ -6,7 +6,7 @@
 // the only limit is how fast its stake can cycle through audits.
 import { LI_PER_ZI, NETWORKS } from '../../src/chain/params.ts';
 import { minted, runAudit, type Verdict } from './audit-model.ts';
-import { closeFee, delegatedContractFee } from './fees.ts';
+import { closeFee, delegatedContractFee, singlePayoutFee } from './fees.ts';
 import { Rng } from './random.ts';
 import { fixed, table, whole, zi } from './table.ts';
 
@@ -87,7 +87,7 @@ export interface CycleRow {
 function cycle(stakeZi: number, share: number, o: MintOptions): CycleRow {
   const rng = new Rng(`${o.seed}/cycle/${stakeZi}/${share}`);
   const stake = BigInt(stakeZi) * LI_PER_ZI;
-  const fees = delegatedContractFee(params) + closeFee(params) + 400n;
+  const fees = delegatedContractFee(params) + singlePayoutFee(params, Number(SELF_MCUS)) + closeFee(params);
   let free = stake;
   const inFlight: { verdictAt: number; budget: bigint; held: bigint; v: bigint }[] = [];
   let mintedTotal = 0n;

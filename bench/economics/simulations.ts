@@ -31,16 +31,20 @@ export const SIMULATIONS: readonly Simulation[] = [
 
 export const DOC_PATH = new URL('../../docs/ECONOMICS.md', import.meta.url);
 
-/** The doc's printed block for a simulation: between `<!-- econ:NAME -->` and `<!-- /econ:NAME -->`. */
+/**
+ * The doc's printed block for a simulation: between `<!-- econ:NAME -->` and
+ * `<!-- /econ:NAME -->`, blank lines around it so Markdown ends the table.
+ */
 export function docBlock(doc: string, name: string): string | undefined {
-  const m = new RegExp(`<!-- econ:${name} -->\\n([\\s\\S]*?)\\n<!-- /econ:${name} -->`).exec(doc);
-  return m?.[1];
+  const m = marker(name).exec(doc);
+  return m?.[2]?.replace(/^\n+|\n+$/g, '');
 }
 
 export function withBlock(doc: string, name: string, text: string): string {
   if (docBlock(doc, name) === undefined) throw new Error(`docs/ECONOMICS.md has no block for ${name}`);
-  return doc.replace(
-    new RegExp(`(<!-- econ:${name} -->\\n)[\\s\\S]*?(\\n<!-- /econ:${name} -->)`),
-    (_m, open: string, close: string) => `${open}${text}${close}`,
-  );
+  return doc.replace(marker(name), (_m, open: string, _old: string, close: string) => `${open}\n${text}\n\n${close}`);
+}
+
+function marker(name: string): RegExp {
+  return new RegExp(`(<!-- econ:${name} -->\n)([\\s\\S]*?)(<!-- /econ:${name} -->)`);
 }

@@ -1,7 +1,8 @@
 /** Markdown tables, so what a simulation prints is what docs/ECONOMICS.md shows. */
 export function table(header: readonly string[], rows: readonly (readonly (string | number | bigint)[])[]): string {
   const cells = rows.map((r) => r.map(String));
-  const right = header.map((_, i) => cells.every((r) => /^[-−+]?[\d.,%×]+( ?[A-Za-z%]*)?$|^[-—]$/.test(r[i] ?? '')));
+  // Figures right-aligned, words left.
+  const right = header.map((_, i) => cells.every((r) => /^(> |[-−+])?\d|^—$/.test(r[i] ?? '')));
   const width = header.map((h, i) => Math.max(h.length, 3, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) =>
     `| ${r.map((c, i) => (right[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join(' | ')} |`;
