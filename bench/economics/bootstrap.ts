@@ -5,7 +5,7 @@
 // leases (FIRST_LEASE, nextLeaseSize, at most LEASE_TARGET_MS of work each).
 // An event simulation of who computes, and earns, how much of one contract.
 import { LEASE_TARGET_MS } from '../../src/market/authority.ts';
-import { type BootstrapDecision, bootstrapDecision } from '../../src/market/bootstrap.ts';
+import { BOOTSTRAP_MIN_PRICE, type BootstrapDecision, bootstrapDecision } from '../../src/market/bootstrap.ts';
 import type { ContractRecord } from '../../src/market/contract-state.ts';
 import { FIRST_LEASE, nextLeaseSize } from '../../src/market/leases.ts';
 import { Rng } from './random.ts';
@@ -18,8 +18,7 @@ type Rule = (c: Chain, tip: number) => BootstrapDecision;
 export function quietOnly(blockSeconds: number): Rule {
   const quietBlocks = Math.max(3, Math.ceil((3 * LEASE_TARGET_MS) / 1000 / blockSeconds));
   return (c, tip) => {
-    const first = bootstrapDecision({ ...c, firstPayoutHeight: 0, lastPayoutHeight: 0 }, c.openedHeight + 1);
-    if (!first.take && first.reason.startsWith('pays')) return first;
+    if (c.price <= BOOTSTRAP_MIN_PRICE) return { take: false, reason: `not over ${BOOTSTRAP_MIN_PRICE} Li per MCU` };
     const quiet = tip - Math.max(c.lastPayoutHeight, c.openedHeight);
     return quiet >= quietBlocks
       ? { take: true }

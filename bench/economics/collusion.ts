@@ -94,6 +94,7 @@ function reservation(stakeZi: number, o: CollusionOptions): ReservationRow {
         honestOpen.splice(i, 1);
       }
     }
+    // assign reads only these of the block's context (the key needs its hash).
     const ctx = {
       params,
       height,
@@ -218,7 +219,7 @@ export function collusion(o: CollusionOptions): {
         'convicted: design (exact)',
         '(MC)',
         "Bidders' loss ÷ stake",
-        'convicted: proposed evidence rule',
+        'convicted: proposed evidence rule (exact)',
         "Bidders' loss ÷ stake",
       ],
       deter.map((r) => [
