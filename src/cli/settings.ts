@@ -170,7 +170,10 @@ export async function applySettings(
       where = `${conf!.file} line ${entries.at(-1)!.line}`;
       source = 'config';
     }
-    if (o.isBoolean()) {
+    if (o.negate) {
+      // `no-wait=1` in the file, or ZI_NO_WAIT=1, turns the option off as --no-wait does.
+      cmd.setOptionValueWithSource(name, !booleanValue(values.at(-1)!, where), source);
+    } else if (o.isBoolean()) {
       cmd.setOptionValueWithSource(name, booleanValue(values.at(-1)!, where), source);
     } else if (o.parseArg === collect) {
       cmd.setOptionValueWithSource(name, values, source);
@@ -185,7 +188,9 @@ async function readConf(file: string): Promise<Conf | undefined> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // No file, or no data dir to hold one (the command itself says what is wrong with that).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new SettingsError('BAD_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
   }
   return parseConf(text, file);

@@ -13,9 +13,11 @@ import { mayAuthorize } from './authorize.ts';
 import {
   addOpenProblems,
   getPaidRanges,
+  getRefund,
   putContract,
   putPaidBatch,
   putPaidRanges,
+  putRefund,
   requireContract,
   STATUS_CLOSED,
   STATUS_OPEN,
@@ -374,8 +376,12 @@ export const closeRules: TxRules<CloseBody> = {
     if (!equalBytes(tx.from, c.bidder)) throw new ValidationError('NOT_BIDDER', 'only the Bidder closes its contract');
     // Unused escrow returns; validation fees of paid work stay held for the audit.
     credit(state, c.bidder, c.escrow);
+    putRefund(state, b.contract, c.escrow);
     putContract(state, b.contract, { ...c, escrow: 0n, status: STATUS_CLOSED, closedHeight: ctx.height });
     addOpenProblems(state, -1);
   },
-  toJSON: (b) => ({ contract: Buffer.from(b.contract).toString('hex') }),
+  toJSON: (b, _format, state) => {
+    const refund = state && getRefund(state, b.contract);
+    return { contract: Buffer.from(b.contract).toString('hex'), ...(refund === undefined ? {} : { refund }) };
+  },
 };

@@ -44,6 +44,8 @@ export interface DomainService {
   policies?: ReadonlyMap<number, AdmissionPolicy>;
   /** Items for the votes section of this node's block templates. */
   votes?: VoteSource;
+  /** CIDs (binary) this node must keep pinned in IPFS, whatever its storage limit. */
+  keep?(): AsyncIterable<Uint8Array>;
   stop(): Promise<void>;
 }
 
