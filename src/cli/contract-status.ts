@@ -94,7 +94,9 @@ export function contractStatusView(s: StatusReport, now = Date.now()): string {
       'leased',
       here
         ? `${grouped(leased)} MCUs to ${solvers} Solver${solvers === 1 ? '' : 's'}`
-        : "unknown here (the authority's node knows its leases)",
+        : s.authority.servedHere
+          ? 'none: no Solver has asked for work yet'
+          : "unknown here (the authority's node knows its leases)",
     ],
     ['remaining', remaining === null ? 'unbounded' : `${grouped(remaining)} MCUs`],
     ['price', `${grouped(price)} Li per MCU${perMcu > price ? ` + ${grouped(perMcu - price)} Li validation fee` : ''}`],

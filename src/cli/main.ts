@@ -38,6 +38,8 @@ export function buildProgram(): Command {
     .version(VERSION)
     .configureOutput({ outputError: (text, write) => write(usageLine(text)) })
     .exitOverride()
+    // An option after a sub-command belongs to it: `zi solve status --datadir X` asks the Solver in X.
+    .enablePositionalOptions()
     // A fixed width keeps help (and docs/CLI.md, made from it) the same on every terminal.
     .configureHelp({ helpWidth: 100 })
     .hook('preAction', async (_program, action) => {

@@ -124,7 +124,8 @@ export function nodeCommand(program: Command): void {
       .option('--contract <id>', 'work on this contract only')
       .option('--threads <n>', 'sandboxes computing side by side (default: all cores)')
       .option('--min-price <amount>', 'skip contracts paying less per MCU, e.g. 5li', '1li')
-      .option('--bootstrap', 'bootstrap-Solver rules: over 10 Li per MCU, and let honest Solvers go first', false),
+      .option('--bootstrap', 'bootstrap-Solver rules: over 10 Li per MCU, and let honest Solvers go first', false)
+      .enablePositionalOptions(),
     'free',
   ).action(async (flags) => {
     // A Solver needs no well-known ports (authorities dial back to the addresses it announces),
@@ -141,7 +142,7 @@ export function nodeCommand(program: Command): void {
     // On a terminal, one status line redrawn in place below the log lines;
     // otherwise (a pipe, a service's journal) one line per event.
     const tty = process.stdout.isTTY === true && process.env.ZI_LOG_FORMAT !== 'json';
-    const status = tty ? new StatusLine(1, () => process.stdout.columns ?? 100) : undefined;
+    const status = tty ? new StatusLine(1, () => process.stdout.columns || 100) : undefined;
     const { createLogger } = await import('../node/logger.ts');
     const logger = createLogger(status ? { pretty: true, destination: status.logs } : {});
     const scope = contract ? `contract ${flags.contract.slice(0, 12)}… only` : 'any open contract';

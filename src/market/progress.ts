@@ -66,7 +66,8 @@ export function rateReader(chain: Chain, window = RATE_WINDOW): (id: Hash) => Pr
       // The window starts where the block before it ended.
       oldest = chain.entryAtHeight(h - 1)?.header.timestamp ?? entry.header.timestamp;
     }
-    const spanMs = tip.header.timestamp - oldest;
+    // Never more than the window: the block before a young chain's first is its genesis, of long ago.
+    const spanMs = Math.min(window.ms, tip.header.timestamp - oldest);
     return { mcusPerSecond: spanMs > 0 ? (mcus / spanMs) * 1000 : 0, mcus, payouts, spanMs };
   };
 }

@@ -297,6 +297,7 @@ export class Solver extends EventEmitter<{
     // The authority may answer any discovery of this round, not just the latest.
     const commitments: Hash[] = [];
     const deadline = this.d.clock() + 30_000;
+    this.wait(`asking the authority of ${toHex(contract).slice(0, 16)}… for a lease`);
     try {
       while (this.running && this.d.clock() < deadline) {
         const disc = signDiscovery(
