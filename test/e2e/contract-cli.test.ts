@@ -77,7 +77,8 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI; a So
   // A Solver that finds the contract says, through `zi solve status`, what it waits for.
   // The Bidder's own key will do for solving here (a new wallet costs a second of scrypt).
   const solverDir = join(home, 'solver');
-  const addr = String((node.logs.find((l) => l.msg === 'p2p started')?.listen as string[])[0]);
+  const started = await node.waitFor((l) => l.msg === 'p2p started');
+  const addr = (started.listen as string[])[0]!;
   const solver = await startNode(
     [
       '--datadir',
