@@ -41,8 +41,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
+/** 2_500_000 → "2.5 MB", 48_200 → "48.2 kB". */
+export function size(bytes: number): string {
+  for (const [unit, n] of [
+    ['GB', 1e9],
+    ['MB', 1e6],
+    ['kB', 1e3],
+  ] as const) {
+    if (bytes >= n) return `${(bytes / n).toFixed(1)} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }
 
 export function adminCommands(program: Command): void {
@@ -110,9 +118,9 @@ export function adminCommands(program: Command): void {
     }>('gccontent');
     print(r, flags.json ?? false, () =>
       table([
-        ['freed', `${mb(r.freedBytes)} in ${grouped(r.deleted)} blocks (${grouped(r.unpinned)} unneeded pins dropped)`],
-        ['kept', `${mb(r.keptBytes)} in ${grouped(r.after.blocks)} pinned blocks (paid batches stay pinned)`],
-        ['on disk', `${mb(r.after.diskBytes)} (was ${mb(r.before.diskBytes)}; the database shrinks as it compacts)`],
+        ['freed', `${size(r.freedBytes)} in ${grouped(r.deleted)} blocks (${grouped(r.unpinned)} unneeded pins dropped)`],
+        ['kept', `${size(r.keptBytes)} in ${grouped(r.after.blocks)} pinned blocks (paid batches stay pinned)`],
+        ['on disk', `${size(r.after.diskBytes)} (was ${size(r.before.diskBytes)}; the database shrinks as it compacts)`],
         ['limit', r.maxBytes === null ? 'none (zi node --max-storage)' : mb(r.maxBytes)],
       ]),
     );

@@ -63,10 +63,9 @@ export function rateReader(chain: Chain, window = RATE_WINDOW): (id: Hash) => Pr
         mcus += p.mcus;
         payouts += p.payouts;
       }
-      // The window starts where the block before it ended.
-      oldest = chain.entryAtHeight(h - 1)?.header.timestamp ?? entry.header.timestamp;
+      // The window starts where the block before it ended, but not at genesis, whose time is long before block 1.
+      oldest = h > 1 ? (chain.entryAtHeight(h - 1)?.header.timestamp ?? entry.header.timestamp) : entry.header.timestamp;
     }
-    // Never more than the window: the block before a young chain's first is its genesis, of long ago.
     const spanMs = Math.min(window.ms, tip.header.timestamp - oldest);
     return { mcusPerSecond: spanMs > 0 ? (mcus / spanMs) * 1000 : 0, mcus, payouts, spanMs };
   };
