@@ -118,10 +118,16 @@ export function adminCommands(program: Command): void {
     }>('gccontent');
     print(r, flags.json ?? false, () =>
       table([
-        ['freed', `${size(r.freedBytes)} in ${grouped(r.deleted)} blocks (${grouped(r.unpinned)} unneeded pins dropped)`],
+        [
+          'freed',
+          `${size(r.freedBytes)} in ${grouped(r.deleted)} blocks (${grouped(r.unpinned)} unneeded pins dropped)`,
+        ],
         ['kept', `${size(r.keptBytes)} in ${grouped(r.after.blocks)} pinned blocks (paid batches stay pinned)`],
-        ['on disk', `${size(r.after.diskBytes)} (was ${size(r.before.diskBytes)}; the database shrinks as it compacts)`],
-        ['limit', r.maxBytes === null ? 'none (zi node --max-storage)' : mb(r.maxBytes)],
+        [
+          'on disk',
+          `${size(r.after.diskBytes)} (was ${size(r.before.diskBytes)}; the database shrinks as it compacts)`,
+        ],
+        ['limit', r.maxBytes === null ? 'none (zi node --max-storage)' : size(r.maxBytes)],
       ]),
     );
   });

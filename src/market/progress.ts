@@ -64,7 +64,8 @@ export function rateReader(chain: Chain, window = RATE_WINDOW): (id: Hash) => Pr
         payouts += p.payouts;
       }
       // The window starts where the block before it ended, but not at genesis, whose time is long before block 1.
-      oldest = h > 1 ? (chain.entryAtHeight(h - 1)?.header.timestamp ?? entry.header.timestamp) : entry.header.timestamp;
+      oldest =
+        h > 1 ? (chain.entryAtHeight(h - 1)?.header.timestamp ?? entry.header.timestamp) : entry.header.timestamp;
     }
     const spanMs = Math.min(window.ms, tip.header.timestamp - oldest);
     return { mcusPerSecond: spanMs > 0 ? (mcus / spanMs) * 1000 : 0, mcus, payouts, spanMs };
