@@ -42,8 +42,8 @@ export class ContentKeeper {
   private readonly o: Required<Omit<ContentKeeperOptions, 'maxBytes'>> & { maxBytes?: number };
   private timer?: NodeJS.Timeout;
   private running?: Promise<GcReport>;
-  /** After a gc that left the store over its limit, the size at which to try again. */
-  private retryAbove = 0;
+  /** After a gc that left the store over its limit: the size, or the time, at which to try again. */
+  private retry = { above: 0, at: 0 };
 
   constructor(o: ContentKeeperOptions) {
     this.o = { checkMs: STORAGE_CHECK_MS, graceMs: PIN_GRACE_MS, clock: Date.now, ...o };
@@ -75,18 +75,17 @@ export class ContentKeeper {
     const max = this.o.maxBytes!;
     try {
       const usage = await this.o.content.usage!();
-      if (usage.diskBytes <= Math.max(max, this.retryAbove)) return;
+      if (usage.diskBytes <= max) return;
+      if (usage.diskBytes <= this.retry.above && this.o.clock() < this.retry.at) return;
       const r = await this.gc();
-      if (r.after.diskBytes > max && r.freedBytes === 0) {
-        // All that is left must stay: try again only once the store has grown by a tenth of the limit.
-        this.retryAbove = r.after.diskBytes + Math.ceil(max / 10);
-        this.o.logger.warn(
-          { diskBytes: r.after.diskBytes, maxStorage: max, keptBytes: r.keptBytes },
-          'IPFS store is over --max-storage, but what is left are paid batches, which a node must keep',
-        );
-      } else {
-        this.retryAbove = 0;
-      }
+      if (r.after.diskBytes <= max) return;
+      // What is left must stay, or is a fresh pin: try again once the store has grown by a
+      // tenth of the limit, or once today's pins are past their grace.
+      this.retry = { above: r.after.diskBytes + Math.ceil(max / 10), at: this.o.clock() + this.o.graceMs };
+      this.o.logger.warn(
+        { diskBytes: r.after.diskBytes, maxStorage: max, keptBytes: r.keptBytes, freedBytes: r.freedBytes },
+        'IPFS store is over --max-storage after gc: what is left are paid batches, which a node keeps, and pins of the last hour',
+      );
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'IPFS storage check failed');
     }
