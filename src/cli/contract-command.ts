@@ -86,7 +86,7 @@ export function contractCommand(program: Command): void {
   withClientOptions(
     contract
       .command('post')
-      .description('post a contract: its code, price per MCU and budget (locked in escrow)')
+      .description('post a contract: its code, price per MCU and budget (locked in escrow); warns if no node serves it')
       .argument('<file>', 'contract code (a plain script declaring size, input, mcu, and optionally union, validate)')
       .option('--price <amount>', 'pay per MCU, e.g. 10li (required)')
       .option(
