@@ -18,26 +18,17 @@ import {
 import { resolveNetwork, wholeNumber } from '../node/config.ts';
 import type { RpcClient } from '../node/rpc/client.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
-import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
+import { type ClientFlags, connect } from './client.ts';
 import { contractStatusView, type StatusReport } from './contract-status.ts';
 import { hexId, required } from './options.ts';
 import { print, table } from './output.ts';
-import { signAndSend, type WalletFlags, walletFile } from './tx-sender.ts';
+import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
 
 /** The sandbox and its parser load only in the commands that run code (start-up time). */
 const sandbox = () => import('../sandbox/index.ts');
 const collect = () => import('../market/collect.ts');
 
 export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
-
-function withClientOptions(cmd: Command, wallet = false): Command {
-  clientOptions(cmd);
-  if (!wallet) return cmd;
-  return walletOption(cmd)
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
-    .option('--fee <amount>', 'transaction fee (default: the network minimum)')
-    .option('--wait', 'wait until the transaction is in a block', false);
-}
 
 async function readCode(file: string): Promise<string> {
   try {
@@ -51,33 +42,28 @@ function contractId(text: string): string {
   return hexId(text, 'a contract id');
 }
 
-type SendFlags = WalletFlags & { fee?: string; wait: boolean };
-
-function sendOpts(flags: SendFlags) {
-  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee, '--fee'), wait: flags.wait };
-}
-
 /**
- * Why Solvers may wait on a contract just posted: no node the CLI can see
- * serves it. For a Bidder-validated contract that is the node this command
- * talks to, unless it runs --bidder with this wallet; a --bidder node
- * elsewhere is not seen from here. A delegated contract is served by the
- * Validator assigned to it, which no node can check at posting time.
+ * Why Solvers may wait on a contract just posted: no node serves it. A
+ * Bidder-validated contract (and a delegated one that found no Validator) is
+ * served by a `--bidder` node with the posting wallet: the node this command
+ * talks to is asked whether it runs one; a --bidder node elsewhere cannot be
+ * seen from here. A Validator assigned to a delegated contract staked to
+ * serve it and is taken to be online (its payouts show in `contract status`);
+ * whether one could be assigned at all is checked before posting.
  */
-async function unservedWarning(rpc: RpcClient, flags: SendFlags, delegated: boolean): Promise<string | undefined> {
-  if (delegated) {
-    return 'a delegated contract is served by the Validator assigned to it: until one is assigned and its node is online, Solvers that find the contract wait';
-  }
+async function unservedWarning(
+  rpc: RpcClient,
+  flags: SendFlags,
+  validator: string | null | undefined,
+  delegated: boolean,
+): Promise<string | undefined> {
+  if (delegated && validator !== null) return undefined;
   const { readKeystore } = await import('../wallet/keystore.ts');
   const { address } = await readKeystore(walletFile(flags));
   const info = await rpc.call<{ market?: { authority: string | null } | null }>('getinfo');
   if (info.market?.authority === address) return undefined;
   const running = info.market?.authority ? `it serves ${info.market.authority}` : 'it runs without --bidder';
   return `no node serves this contract yet: this node is not its authority (${running}). Start a node with \`zi node --bidder\` and this wallet (${address}), or Solvers that find the contract wait for an answer`;
-}
-
-function sentStatus(height: number | undefined): string {
-  return height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`;
 }
 
 export function contractCommand(program: Command): void {
@@ -159,21 +145,60 @@ export function contractCommand(program: Command): void {
       const size = runtime.size;
       runtime.dispose();
       const client = await connect(flags);
+      // A delegated contract finds its Validator in the block that includes it; say now if none could take it.
+      const eligible = flags.delegate
+        ? (
+            await client.rpc.call<{ eligibleValidators: number }>('getstakerequirement', {
+              budget: body.budget.toString(),
+            })
+          ).eligibleValidators
+        : undefined;
+      if (eligible === 0) {
+        process.stderr.write(
+          'warning: no matured Validator has the free stake to cover this budget now: unless one does when the contract is mined, it runs Bidder-validated (no validation fee is charged) and your node must serve it with --bidder\n',
+        );
+      }
       const { txid, tx, height } = await signAndSend(
         flags,
         { kind: TX_KINDS.contract, payload: contractRules.encode(body) },
         { ...sendOpts(flags), client },
       );
-      const warning = await unservedWarning(client.rpc, flags, body.validation === VALIDATION_DELEGATED);
-      const out = { id: txid, size, price: body.price, budget: body.budget, fee: tx.fee, height };
-      print(warning ? { ...out, warning } : out, flags.json ?? false, () =>
-        table([
-          ['contract', txid],
-          ['MCUs', size ?? 'unbounded'],
-          ['price', `${body.price} Li per MCU`],
-          ['budget', `${formatZi(body.budget)} Zi in escrow`],
-          ['status', sentStatus(height)],
-        ]),
+      const validator =
+        flags.delegate && height !== undefined
+          ? (await client.rpc.call<{ validator: string | null }>('getcontract', { id: txid })).validator
+          : undefined;
+      const warning = await unservedWarning(client.rpc, flags, validator, flags.delegate);
+      print(
+        {
+          id: txid,
+          size,
+          price: body.price,
+          budget: body.budget,
+          fee: tx.fee,
+          height,
+          eligibleValidators: eligible,
+          validator,
+          ...(warning ? { warning } : {}),
+        },
+        flags.json ?? false,
+        () =>
+          table([
+            ['contract', txid],
+            ['MCUs', size ?? 'unbounded'],
+            ['price', `${body.price} Li per MCU`],
+            ['budget', `${formatZi(body.budget)} Zi in escrow`],
+            ...(flags.delegate
+              ? ([
+                  [
+                    'validator',
+                    validator === undefined
+                      ? `assigned when mined (${eligible} eligible now; see zi contract show)`
+                      : (validator ?? 'none eligible: Bidder-validated'),
+                  ],
+                ] as [string, unknown][])
+              : []),
+            ['status', sentStatus(height)],
+          ]),
       );
       if (warning) process.stderr.write(`warning: ${warning}\n`);
     },

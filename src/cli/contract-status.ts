@@ -19,8 +19,8 @@ export interface StatusReport {
   size: number | null;
   rate: { mcusPerSecond: number; windowMcus: number; windowPayouts: number; windowSeconds: number };
   authority: {
+    role: 'bidder' | 'validator';
     address: string;
-    assigned: boolean;
     servedHere: boolean;
     lastPayoutHeight: number | null;
     lastPayoutTime: string | null;
@@ -49,10 +49,16 @@ function count(ranges: [number, number][] | undefined): number {
 
 function authorityText(s: StatusReport): string {
   const a = s.authority;
-  if (s.validation === 'delegated' && !a.assigned) return 'delegated: no Validator assigned yet';
-  const who = s.validation === 'delegated' ? `Validator ${a.address}` : `the Bidder ${a.address}`;
+  const who = a.role === 'validator' ? `its Validator ${a.address}` : `the Bidder ${a.address}`;
   if (a.servedHere) return `${who}: this node serves it`;
   return `${who}, on another node (this one does not serve it)`;
+}
+
+function validationText(s: StatusReport): string {
+  if (s.authority.role === 'validator') return 'validated by its Validator';
+  return s.validation === 'delegated'
+    ? 'delegated, but no Validator took it: validated by its Bidder'
+    : 'validated by its Bidder';
 }
 
 function lastPaid(s: StatusReport, now: number): string {
@@ -77,7 +83,7 @@ export function contractStatusView(s: StatusReport, now = Date.now()): string {
   const rate = s.rate.mcusPerSecond;
   const rows: [string, unknown][] = [
     ['contract', s.id],
-    ['status', `${s.status}, ${s.validation === 'delegated' ? 'validated by a Validator' : 'validated by its Bidder'}`],
+    ['status', `${s.status}, ${validationText(s)}`],
     [
       'progress',
       size === null

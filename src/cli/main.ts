@@ -7,6 +7,7 @@ import { devnetCommand } from './devnet-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { reportError, usageLine } from './output.ts';
 import { applySettings } from './settings.ts';
+import { validatorCommand } from './validator-command.ts';
 import { walletCommand } from './wallet-command.ts';
 
 /** An argument like "-1li" or "-5": a negative number, which Commander would take for an unknown option. */
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   walletCommand(program);
   chainCommand(program);
   contractCommand(program);
+  validatorCommand(program);
   adminCommands(program);
   devnetCommand(program);
   return program;

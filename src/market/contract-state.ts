@@ -1,5 +1,5 @@
-import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { Reader, Writer } from '../chain/encoding.ts';
+import { ADDRESS_SIZE, type Address, RESERVED_ADDRESS } from '../chain/address.ts';
+import { equalBytes, Reader, Writer } from '../chain/encoding.ts';
 import { ValidationError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
@@ -40,8 +40,15 @@ export interface ContractRecord {
   /** Heights of the first and the latest payout (0: none yet); the bootstrap rules read them. */
   firstPayoutHeight: number;
   lastPayoutHeight: number;
-  /** The assigned Validator of a delegated contract; zero bytes while none. */
+  /** The assigned Validator of a delegated contract; zero bytes while none (then it runs Bidder-validated). */
   validator: Address;
+  /** Payouts its Validator co-signed: a contract with none settles at close, others go to audit (DESIGN.md §6). */
+  validatorPayouts: number;
+}
+
+/** Whether a Validator validates this contract (delegated, and one was eligible when it opened). */
+export function hasValidator(c: Pick<ContractRecord, 'validation' | 'validator'>): boolean {
+  return c.validation === VALIDATION_DELEGATED && !equalBytes(c.validator, RESERVED_ADDRESS);
 }
 
 export function contractKey(id: Hash): Uint8Array {
@@ -66,6 +73,7 @@ export function encodeContract(c: ContractRecord): Uint8Array {
     .u32(c.firstPayoutHeight)
     .u32(c.lastPayoutHeight)
     .bytes(c.validator)
+    .u32(c.validatorPayouts)
     .finish();
 }
 
@@ -88,6 +96,7 @@ export function decodeContract(bytes: Uint8Array): ContractRecord {
     firstPayoutHeight: r.u32(),
     lastPayoutHeight: r.u32(),
     validator: r.bytes(ADDRESS_SIZE),
+    validatorPayouts: r.u32(),
   };
   r.end('contract record');
   return c;

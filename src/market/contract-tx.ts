@@ -14,6 +14,7 @@ import {
   addOpenProblems,
   getPaidRanges,
   getRefund,
+  hasValidator,
   putContract,
   putPaidBatch,
   putPaidRanges,
@@ -25,6 +26,7 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import { leasesFor } from './leases.ts';
+import { validatorPort } from './ports.ts';
 import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
 
 /** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
@@ -172,6 +174,7 @@ export const contractRules: TxRules<ContractBody> = {
       firstPayoutHeight: 0,
       lastPayoutHeight: 0,
       validator: RESERVED_ADDRESS,
+      validatorPayouts: 0,
     });
     addOpenProblems(state, 1);
   },
@@ -204,8 +207,10 @@ export const topupRules: TxRules<TopupBody> = {
     })),
   encode: (b) => new Writer(40).bytes(b.contract).u64(b.amount).finish(),
   spends: (b) => b.amount,
-  apply(state, tx, b) {
+  apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);
+    // A Validator never vouches for more than it has at stake (DESIGN.md §5).
+    if (hasValidator(c)) validatorPort(ctx)?.reserve(state, b.contract, b.amount);
     debit(state, tx.from, b.amount);
     putContract(state, b.contract, { ...c, escrow: c.escrow + b.amount });
   },
@@ -284,7 +289,9 @@ export const payoutRules: TxRules<PayoutBody> = {
       throw new ValidationError('RANGE_ALREADY_PAID', 'a range of this payout is already paid');
     const mcus = BigInt(rangeCount(b.ranges));
     const pay = mcus * c.price;
-    const held = mcus * c.validationFee;
+    // No Validator, no validation fee (DESIGN.md §5).
+    const held = hasValidator(c) ? mcus * c.validationFee : 0n;
+    const byValidator = hasValidator(c) && equalBytes(addressOf(b.authority), c.validator);
     const needed = pay + held + tx.fee;
     if (needed > c.escrow) {
       throw new ValidationError(
@@ -303,6 +310,7 @@ export const payoutRules: TxRules<PayoutBody> = {
       paidMcus: c.paidMcus + mcus,
       firstPayoutHeight: c.firstPayoutHeight || ctx.height,
       lastPayoutHeight: ctx.height,
+      validatorPayouts: c.validatorPayouts + (byValidator ? 1 : 0),
     });
     putPaidRanges(state, b.contract, union(paid, b.ranges));
     for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid! });
@@ -379,6 +387,8 @@ export const closeRules: TxRules<CloseBody> = {
     putRefund(state, b.contract, c.escrow);
     putContract(state, b.contract, { ...c, escrow: 0n, status: STATUS_CLOSED, closedHeight: ctx.height });
     addOpenProblems(state, -1);
+    // Nothing its Validator signed: nothing to audit, the reservation is released at once.
+    if (hasValidator(c) && c.validatorPayouts === 0) validatorPort(ctx)?.release(state, b.contract);
   },
   toJSON: (b, _format, state) => {
     const refund = state && getRefund(state, b.contract);

@@ -16,6 +16,7 @@ import {
   decodePaidBatch,
   getContract,
   getPaidRanges,
+  hasValidator,
   STATE_CONTRACT,
   STATE_PAID_BATCH,
   STATUS_OPEN,
@@ -34,6 +35,8 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
     status: c.status === STATUS_OPEN ? 'open' : 'closed',
     price: c.price,
     validation: c.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
+    // The Validator of a delegated contract; null while none (then the Bidder validates).
+    validator: hasValidator(c) ? formatAddress(c.validator, hrp) : null,
     validationFee: c.validationFee,
     escrow: c.escrow,
     heldFees: c.heldFees,
@@ -117,9 +120,10 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
             windowPayouts: rate.payouts,
             windowSeconds: rate.spanMs / 1000,
           },
+          // Who signs: its Validator, or its Bidder (also for a delegated contract that found no Validator).
           authority: {
-            address: formatAddress(c.validation === VALIDATION_DELEGATED ? c.validator : c.bidder, hrp),
-            assigned: c.validation !== VALIDATION_DELEGATED || c.validator.some((b) => b !== 0),
+            role: hasValidator(c) ? 'validator' : 'bidder',
+            address: formatAddress(hasValidator(c) ? c.validator : c.bidder, hrp),
             servedHere: served !== undefined,
             lastPayoutHeight: c.lastPayoutHeight > 0 ? c.lastPayoutHeight : null,
             lastPayoutTime: lastPayout ? new Date(lastPayout.header.timestamp).toISOString() : null,
