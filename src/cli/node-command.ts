@@ -183,10 +183,13 @@ export function nodeCommand(program: Command): void {
         if (status) logger.debug(line, 'batch paid');
         else logger.info(line, 'batch paid');
       });
+      // A line when the Solver starts to wait or back off for a new reason, not at every redraw.
+      let said = '';
       tracker.on('change', (s) => {
-        if (s.activity.state === 'waiting' || s.activity.state === 'backing off') {
-          logger.info({ state: s.activity.state }, activityText(s));
-        }
+        const a = s.activity;
+        const key = a.state === 'waiting' || a.state === 'backing off' ? `${a.state}: ${a.reason}` : '';
+        if (key && key !== said) logger.info({ state: a.state }, activityText(s));
+        said = key;
       });
     });
   });
