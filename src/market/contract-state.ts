@@ -1,6 +1,6 @@
 import { ADDRESS_SIZE, type Address, RESERVED_ADDRESS } from '../chain/address.ts';
 import { equalBytes, Reader, Writer } from '../chain/encoding.ts';
-import { ValidationError } from '../chain/errors.ts';
+import { DecodeError, ValidationError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
 import { STATE_OPEN_PROBLEMS, stateKey } from '../chain/store/layout.ts';
@@ -150,11 +150,14 @@ export function getRefund(state: StateReader, id: Hash): bigint | undefined {
 
 export interface PaidBatch extends Range {
   cid: Uint8Array;
+  /** Co-signed by the contract's Validator (what an audit samples), not by its Bidder. */
+  byValidator: boolean;
 }
 
 export function putPaidBatch(state: StateWriter, id: Hash, batch: PaidBatch): void {
   const key = stateKey(STATE_PAID_BATCH, id, new Writer(8).u64(BigInt(batch.start)).finish());
-  state.put(key, new Writer(16 + batch.cid.length).u64(BigInt(batch.end)).varBytes(batch.cid, 1).finish());
+  const w = new Writer(17 + batch.cid.length).u64(BigInt(batch.end)).varBytes(batch.cid, 1);
+  state.put(key, w.u8(batch.byValidator ? 1 : 0).finish());
 }
 
 export function decodePaidBatch(key: Uint8Array, value: Uint8Array): PaidBatch {
@@ -162,8 +165,10 @@ export function decodePaidBatch(key: Uint8Array, value: Uint8Array): PaidBatch {
   const r = new Reader(value);
   const end = Number(r.u64());
   const cid = r.varBytes(1, 64);
+  const flag = r.u8();
   r.end('paid batch');
-  return { start, end, cid };
+  if (flag > 1) throw new DecodeError('BAD_VALUE', 'paid batch flag is 0 or 1');
+  return { start, end, cid, byValidator: flag === 1 };
 }
 
 /** |Po|, which the difficulty function reads (DESIGN.md §2). */

@@ -26,7 +26,7 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import { leasesFor } from './leases.ts';
-import { validatorPort } from './ports.ts';
+import { auditPort, validatorPort } from './ports.ts';
 import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
 
 /** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
@@ -313,7 +313,7 @@ export const payoutRules: TxRules<PayoutBody> = {
       validatorPayouts: c.validatorPayouts + (byValidator ? 1 : 0),
     });
     putPaidRanges(state, b.contract, union(paid, b.ranges));
-    for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid! });
+    for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid!, byValidator });
     credit(state, tx.from, pay);
   },
   // The Bidder pays its payouts' fees from escrow (checked with the payout above),
@@ -382,13 +382,25 @@ export const closeRules: TxRules<CloseBody> = {
   apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);
     if (!equalBytes(tx.from, c.bidder)) throw new ValidationError('NOT_BIDDER', 'only the Bidder closes its contract');
-    // Unused escrow returns; validation fees of paid work stay held for the audit.
-    credit(state, c.bidder, c.escrow);
-    putRefund(state, b.contract, c.escrow);
-    putContract(state, b.contract, { ...c, escrow: 0n, status: STATUS_CLOSED, closedHeight: ctx.height });
+    // Unused escrow returns. What a Validator signed goes to audit (DESIGN.md §6),
+    // its validation fees held until the verdict; with nothing it signed, the
+    // contract settles now: the held fees (of payouts a since-banned Validator
+    // signed) go back with the escrow, and any reservation is released.
+    const audited = hasValidator(c) && c.validatorPayouts > 0;
+    const back = audited ? c.escrow : c.escrow + c.heldFees;
+    credit(state, c.bidder, back);
+    putRefund(state, b.contract, back);
+    const closed = {
+      ...c,
+      escrow: 0n,
+      heldFees: audited ? c.heldFees : 0n,
+      status: STATUS_CLOSED,
+      closedHeight: ctx.height,
+    };
+    putContract(state, b.contract, closed);
     addOpenProblems(state, -1);
-    // Nothing its Validator signed: nothing to audit, the reservation is released at once.
-    if (hasValidator(c) && c.validatorPayouts === 0) validatorPort(ctx)?.release(state, b.contract);
+    if (audited) auditPort(ctx)?.open(state, b.contract, closed, ctx);
+    else if (hasValidator(c)) validatorPort(ctx)?.release(state, b.contract);
   },
   toJSON: (b, _format, state) => {
     const refund = state && getRefund(state, b.contract);

@@ -2,7 +2,7 @@ import { TX_KINDS } from '../chain/transaction.ts';
 import type { BlockHook, ConsensusDomain } from '../chain/tx-rules.ts';
 import { getContract, putContract, STATUS_OPEN, VALIDATION_DELEGATED } from './contract-state.ts';
 import { closeRules, contractRules, payoutRules, topupRules } from './contract-tx.ts';
-import { validatorPort } from './ports.ts';
+import { marketPort, validatorPort } from './ports.ts';
 
 /**
  * A delegated contract gets its Validator once its block is known: the
@@ -31,4 +31,5 @@ export const marketConsensus: ConsensusDomain = {
   owns: [0x10, 0x1f],
   rules: [contractRules, topupRules, payoutRules, closeRules],
   hooks: [assignValidators],
+  ports: (own) => ({ market: marketPort(own) }),
 };

@@ -1,5 +1,8 @@
+import { auditDomain } from '../audit/domain.ts';
+import type { MarketForAudit, ValidatorsForAudit } from '../audit/ports.ts';
+import type { auditPort } from '../audit/rules.ts';
 import { marketDomain } from '../market/domain.ts';
-import type { ValidatorPort as MarketNeeds } from '../market/ports.ts';
+import type { ValidatorPort as MarketNeeds, AuditPort as MarketNeedsAudit, MarketPort } from '../market/ports.ts';
 import { validatorDomain } from '../validator/domain.ts';
 import type { ValidatorPort as ValidatorOffers } from '../validator/rules.ts';
 import type { DomainContext, NodeDomain } from './domain.ts';
@@ -8,7 +11,7 @@ import type { DomainContext, NodeDomain } from './domain.ts';
  * Every domain a node of this version runs, in the order they start. The
  * only place that names them: the rest of the node loops over this list.
  */
-export const DOMAINS = [validatorDomain, marketDomain] as const satisfies readonly NodeDomain<never>[];
+export const DOMAINS = [validatorDomain, marketDomain, auditDomain] as const satisfies readonly NodeDomain<never>[];
 
 type Domains = (typeof DOMAINS)[number];
 
@@ -19,6 +22,9 @@ export type DomainConfigs = { [D in Domains as D['name']]?: Parameters<D['start'
 export type ServiceOf<D extends Domains> = Awaited<ReturnType<D['start']>>;
 
 // Compile-time checks: the node's context holds what every domain declares it
-// needs, and the validator domain offers the port the market declares it needs.
+// needs, and each domain offers the ports the others declare they need.
 void (true satisfies DomainContext extends Parameters<Domains['start']>[0] ? true : never);
 void (true satisfies ValidatorOffers extends MarketNeeds ? true : never);
+void (true satisfies ValidatorOffers extends ValidatorsForAudit ? true : never);
+void (true satisfies MarketPort extends MarketForAudit ? true : never);
+void (true satisfies ReturnType<typeof auditPort> extends MarketNeedsAudit ? true : never);

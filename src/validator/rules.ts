@@ -18,8 +18,10 @@ import {
   getStake,
   listValidators,
   putReservation,
+  putReservedFor,
   putStake,
   putValidators,
+  reservedFor,
 } from './state.ts';
 
 export interface StakeBody {
@@ -132,10 +134,20 @@ export interface ValidatorPort {
   reserve(state: StateWriter, contract: Hash, amount: bigint): void;
   /** Frees a contract's reservation. */
   release(state: StateWriter, contract: Hash): void;
+  /** R at block time `now`. */
+  requiredStake(state: StateReader, now: number, params: NetworkParams): bigint;
+  /** The Validator a contract's stake is reserved with, if any. */
+  reservationOf(state: StateReader, contract: Hash): Address | undefined;
+  /** The contracts a Validator's stake is reserved for. */
+  reservedFor(state: StateReader, validator: Address): Hash[];
+  /** An Invalid verdict bans at once (no new assignments, no unstake); an appeal won lifts it. */
+  setBanned(state: StateWriter, validator: Address, banned: boolean): void;
+  /** The stake leaves the Validator for good (a lost appeal, or its window closed): returns the Li. */
+  forfeit(state: StateWriter, validator: Address): bigint;
 }
 
 function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort {
-  return {
+  const port: ValidatorPort = {
     assign(outer, contract, budget, ctx) {
       const state = own(outer);
       countDelegated(state, ctx.timestamp);
@@ -149,6 +161,7 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
       const s = chosen.stake;
       putStake(state, chosen.address, { ...s, reserved: s.reserved + budget, contracts: s.contracts + 1 });
       putReservation(state, contract, { validator: chosen.address, amount: budget });
+      putReservedFor(state, chosen.address, [...reservedFor(state, chosen.address), contract]);
       return chosen.address;
     },
     reserve(outer, contract, amount) {
@@ -177,8 +190,35 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
       const s = getStake(state, r.validator)!;
       putStake(state, r.validator, { ...s, reserved: s.reserved - r.amount, contracts: s.contracts - 1 });
       putReservation(state, contract, undefined);
+      putReservedFor(
+        state,
+        r.validator,
+        reservedFor(state, r.validator).filter((id) => !equalBytes(id, contract)),
+      );
+    },
+    requiredStake: (state, now, params) => stakeRequirement(state, now, params),
+    reservationOf: (state, contract) => getReservation(state, contract)?.validator,
+    reservedFor: (state, validator) => reservedFor(state, validator),
+    setBanned(outer, validator, banned) {
+      const state = own(outer);
+      const s = getStake(state, validator);
+      if (!s) return;
+      putStake(state, validator, { ...s, flags: banned ? s.flags | FLAG_BANNED : s.flags & ~FLAG_BANNED });
+    },
+    forfeit(outer, validator) {
+      const state = own(outer);
+      const s = getStake(state, validator);
+      if (!s) return 0n;
+      for (const id of reservedFor(state, validator)) port.release(state, id);
+      putStake(state, validator, undefined);
+      putValidators(
+        state,
+        listValidators(state).filter((a) => !equalBytes(a, validator)),
+      );
+      return s.amount;
     },
   };
+  return port;
 }
 
 /** The validator domain's consensus half (state 0x20–0x2f). */

@@ -11,11 +11,13 @@ import { stateKey, u32be } from '../chain/store/layout.ts';
  *   0x21                -> every Validator's address, in order of first stake
  *   0x22 ‖ contract id  -> reservation: validator ‖ u64 reserved Li
  *   0x23 ‖ u32 day      -> u32 delegated contracts opened that UTC day of block time
+ *   0x24 ‖ address      -> the contract ids its stake is reserved for
  */
 export const STATE_STAKE = 0x20;
 export const STATE_VALIDATORS = 0x21;
 export const STATE_RESERVATION = 0x22;
 export const STATE_DELEGATED_DAY = 0x23;
+export const STATE_RESERVED_FOR = 0x24;
 
 export const FLAG_BANNED = 1;
 
@@ -134,3 +136,24 @@ export function countDelegated(state: StateWriter, timestamp: number): void {
 }
 
 export const validatorId = (a: Address): string => toHex(a);
+
+/** The contracts a Validator's stake is reserved for (a ban drops them all). */
+export function reservedFor(state: StateReader, validator: Address): Hash[] {
+  const raw = state.get(stateKey(STATE_RESERVED_FOR, validator));
+  if (raw === undefined) return [];
+  if (raw.length % 32 !== 0) throw new DecodeError('BAD_VALUE', 'reservation list is not whole ids');
+  const out: Hash[] = [];
+  for (let at = 0; at < raw.length; at += 32) out.push(raw.slice(at, at + 32));
+  return out;
+}
+
+export function putReservedFor(state: StateWriter, validator: Address, ids: readonly Hash[]): void {
+  const key = stateKey(STATE_RESERVED_FOR, validator);
+  if (ids.length === 0) {
+    state.del(key);
+    return;
+  }
+  const w = new Writer(ids.length * 32);
+  for (const id of ids) w.bytes(id);
+  state.put(key, w.finish());
+}
