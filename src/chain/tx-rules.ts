@@ -6,7 +6,7 @@ import { DecodeError, ValidationError } from './errors.ts';
 import type { Hash } from './hash.ts';
 import type { NetworkParams } from './params.ts';
 import type { SigItem } from './sig-verifier.ts';
-import type { StateWriter } from './state.ts';
+import type { StateReader, StateWriter } from './state.ts';
 import { guardWrites, unguarded } from './state-guard.ts';
 import { type Transaction, TX_KINDS, txKindName } from './transaction.ts';
 
@@ -66,8 +66,11 @@ export interface TxRules<Body = unknown> {
   payFee?(state: StateWriter, tx: Transaction, body: Body): void;
   /** Addresses besides the sender that the transaction touches (history index, activity). */
   parties?(body: Body): Address[];
-  /** A JSON view for RPC and CLI. */
-  toJSON(body: Body, format: (a: Address) => string): Record<string, unknown>;
+  /**
+   * A JSON view for RPC and CLI. `state` is the ledger at the tip, for what a
+   * confirmed transaction did that its bytes do not say (a close's refund).
+   */
+  toJSON(body: Body, format: (a: Address) => string, state?: StateReader): Record<string, unknown>;
 }
 
 /**

@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatZi, MAX_AMOUNT, parseAmount } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
-import {
-  assertUnionFits,
-  collectResults,
-  MAX_UNION_ROWS,
-  outputReader,
-  type PaidBatchRef,
-  unionOf,
-  writeOutputLines,
-} from '../market/collect.ts';
+import { MAX_UNION_ROWS, type PaidBatchRef } from '../market/collect.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
 import {
   type ContractBody,
@@ -22,16 +15,18 @@ import {
   minimumBudget,
   topupRules,
 } from '../market/contract-tx.ts';
-import { gridPng } from '../market/png.ts';
 import { resolveNetwork, wholeNumber } from '../node/config.ts';
-import { fetchByRpc } from '../node/content-client.ts';
-import { checkContractCode } from '../sandbox/code.ts';
-import { loadContract } from '../sandbox/index.ts';
+import type { RpcClient } from '../node/rpc/client.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
 import { type ClientFlags, connect } from './client.ts';
-import { hexId } from './options.ts';
+import { contractStatusView, type StatusReport } from './contract-status.ts';
+import { hexId, required } from './options.ts';
 import { print, table } from './output.ts';
-import { type SendFlags, sendOpts, sentStatus, signAndSend, withClientOptions } from './tx-sender.ts';
+import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
+
+/** The sandbox and its parser load only in the commands that run code (start-up time). */
+const sandbox = () => import('../sandbox/index.ts');
+const collect = () => import('../market/collect.ts');
 
 export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
 
@@ -47,18 +42,42 @@ function contractId(text: string): string {
   return hexId(text, 'a contract id');
 }
 
+/**
+ * Why Solvers may wait on a contract just posted: no node serves it. A
+ * Bidder-validated contract (and a delegated one that found no Validator) is
+ * served by a `--bidder` node with the posting wallet: the node this command
+ * talks to is asked whether it runs one; a --bidder node elsewhere cannot be
+ * seen from here. A Validator assigned to a delegated contract staked to
+ * serve it and is taken to be online (its payouts show in `contract status`);
+ * whether one could be assigned at all is checked before posting.
+ */
+async function unservedWarning(
+  rpc: RpcClient,
+  flags: SendFlags,
+  validator: string | null | undefined,
+  delegated: boolean,
+): Promise<string | undefined> {
+  if (delegated && validator !== null) return undefined;
+  const { readKeystore } = await import('../wallet/keystore.ts');
+  const { address } = await readKeystore(walletFile(flags));
+  const info = await rpc.call<{ market?: { authority: string | null } | null }>('getinfo');
+  if (info.market?.authority === address) return undefined;
+  const running = info.market?.authority ? `it serves ${info.market.authority}` : 'it runs without --bidder';
+  return `no node serves this contract yet: this node is not its authority (${running}). Start a node with \`zi node --bidder\` and this wallet (${address}), or Solvers that find the contract wait for an answer`;
+}
+
 export function contractCommand(program: Command): void {
   const contract = program.command('contract').description('post, inspect, fund, close and try compute contracts');
 
   withClientOptions(
     contract
       .command('post')
-      .description('post a contract: its code, price per MCU and budget (locked in escrow)')
+      .description('post a contract: its code, price per MCU and budget (locked in escrow); warns if no node serves it')
       .argument('<file>', 'contract code (a plain script declaring size, input, mcu, and optionally union, validate)')
-      .requiredOption('--price <amount>', 'pay per MCU, e.g. 10li')
-      .requiredOption(
+      .option('--price <amount>', 'pay per MCU, e.g. 10li (required)')
+      .option(
         '--budget <amount>',
-        "escrow, at least 1,000 MCUs × (price + validation fee) plus their payouts' fees, e.g. 2.5 (Zi)",
+        "escrow, at least 1,000 MCUs × (price + validation fee) plus their payouts' fees, e.g. 2.5 (Zi) (required)",
       )
       .option('--delegate', 'let a staked Validator validate and sign payouts', false)
       .option('--validation-fee <amount>', 'per MCU, for the Validator (with --delegate)')
@@ -80,8 +99,8 @@ export function contractCommand(program: Command): void {
     async (
       file: string,
       flags: SendFlags & {
-        price: string;
-        budget: string;
+        price?: string;
+        budget?: string;
         delegate: boolean;
         validationFee?: string;
         maxBatch: string;
@@ -96,8 +115,8 @@ export function contractCommand(program: Command): void {
       }
       const body: ContractBody = {
         code: await readCode(file),
-        price: parseAmount(flags.price, '--price'),
-        budget: parseAmount(flags.budget, '--budget'),
+        price: parseAmount(required(flags.price, '--price', '10li'), '--price'),
+        budget: parseAmount(required(flags.budget, '--budget', '2.5'), '--budget'),
         sampleRate: wholeNumber(flags.sampleRate, '--sample-rate', 1, MAX_SAMPLE_RATE),
         growth: wholeNumber(flags.growth, '--growth', 1, 16),
         maxBatch: wholeNumber(flags.maxBatch, '--max-batch', 1, 10_000_000),
@@ -120,6 +139,7 @@ export function contractCommand(program: Command): void {
         );
       }
       // Refuse locally what the network would refuse, before anything is paid.
+      const { checkContractCode, loadContract } = await sandbox();
       checkContractCode(body.code);
       const runtime = await loadContract(body.code, { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs });
       const size = runtime.size;
@@ -147,6 +167,7 @@ export function contractCommand(program: Command): void {
         flags.delegate && height !== undefined
           ? (await client.rpc.call<{ validator: string | null }>('getcontract', { id: txid })).validator
           : undefined;
+      const warning = await unservedWarning(client.rpc, flags, validator, flags.delegate);
       print(
         {
           id: txid,
@@ -157,6 +178,7 @@ export function contractCommand(program: Command): void {
           height,
           eligibleValidators: eligible,
           validator,
+          ...(warning ? { warning } : {}),
         },
         flags.json ?? false,
         () =>
@@ -178,6 +200,7 @@ export function contractCommand(program: Command): void {
             ['status', sentStatus(height)],
           ]),
       );
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
     },
   );
 
@@ -269,7 +292,7 @@ export function contractCommand(program: Command): void {
       .argument('<id>', 'contract id')
       .option(
         '--out <file>',
-        `where to write the union (JSON; default <id>.json); a union is built for up to ${MAX_UNION_ROWS.toLocaleString('en')} paid MCUs, past that use --outputs`,
+        `where to write the union (JSON; default <datadir>/results/<id>.json); a union is built for up to ${MAX_UNION_ROWS.toLocaleString('en')} paid MCUs, past that use --outputs`,
       )
       .option('--outputs <file>', 'also write every paid output, one JSON line [index, output] per MCU (any size)')
       .option('--png <file>', 'also draw boolean outputs as an image (MCU i at column i % width, rows from the bottom)')
@@ -278,7 +301,10 @@ export function contractCommand(program: Command): void {
     async (id: string, flags: ClientFlags & { out?: string; outputs?: string; png?: string; width?: string }) => {
       const hex = contractId(id);
       const width = flags.width === undefined ? undefined : wholeNumber(flags.width, '--width', 1, 1 << 20);
-      const { rpc } = await connect(flags);
+      const { rpc, datadir } = await connect(flags);
+      const { loadContract } = await sandbox();
+      const { assertUnionFits, collectResults, outputReader, unionOf, writeOutputLines } = await collect();
+      const { fetchByRpc } = await import('../node/content-client.ts');
       const info = await rpc.call<{ code: string; memoryMiB: number; timeoutMs: number }>('getcontract', {
         id: hex,
         code: true,
@@ -286,8 +312,10 @@ export function contractCommand(program: Command): void {
       const refs = await rpc.call<PaidBatchRef[]>('getpayouts', { id: hex });
       const paid = refs.reduce((n, b) => n + (b.end - b.start), 0);
       // Known before anything is fetched: a named union that cannot be built is an error, a default one is skipped.
-      const out = flags.out ?? (paid <= MAX_UNION_ROWS ? `${hex}.json` : undefined);
+      // By default it goes under the data dir: a union can be tens of MB, not for the current directory.
+      const out = flags.out ?? (paid <= MAX_UNION_ROWS ? join(datadir, 'results', `${hex}.json`) : undefined);
       if (out !== undefined) assertUnionFits(paid);
+      if (out !== undefined && flags.out === undefined) await mkdir(join(datadir, 'results'), { recursive: true });
       const runtime = await loadContract(info.code, {
         memoryLimitMiB: 1024,
         timeoutMs: 300_000,
@@ -302,6 +330,7 @@ export function contractCommand(program: Command): void {
         if (flags.outputs) await writeOutputLines(flags.outputs, got);
         let image: string | undefined;
         if (flags.png) {
+          const { gridPng } = await import('../market/png.ts');
           const size = runtime.size ?? got.batches.at(-1)?.end ?? 0;
           const w = width ?? Math.round(Math.sqrt(2 * size));
           await writeFile(flags.png, gridPng(outputReader(got), w, Math.ceil(size / w)));
@@ -333,19 +362,14 @@ export function contractCommand(program: Command): void {
   withClientOptions(
     contract
       .command('status')
-      .description("solved, leased and remaining ranges, and spend (leases are known to the authority's node)")
+      .description(
+        'progress, MCUs solved, leased and remaining, Li paid and left, pace, ETA and who serves it (--json: the record)',
+      )
       .argument('<id>', 'contract id'),
   ).action(async (id: string, flags: ClientFlags) => {
     const { rpc } = await connect(flags);
-    const s = await rpc.call<Record<string, unknown>>('getcontractstatus', { id: contractId(id) });
-    print(s, flags.json ?? false, () =>
-      table(
-        Object.entries(s).map(([k, v]): [string, unknown] => [
-          k,
-          typeof v === 'object' && v !== null ? JSON.stringify(v) : v,
-        ]),
-      ),
-    );
+    const s = await rpc.call<StatusReport>('getcontractstatus', { id: contractId(id) });
+    print(s, flags.json ?? false, () => contractStatusView(s));
   });
 
   contract
@@ -364,6 +388,7 @@ export function contractCommand(program: Command): void {
         flags: { from: string; count: string; memory: string; timeout: string; sampleRate: string; json: boolean },
       ) => {
         const code = await readCode(file);
+        const { checkContractCode, loadContract } = await sandbox();
         checkContractCode(code);
         const runtime = await loadContract(code, {
           memoryLimitMiB: wholeNumber(flags.memory, '--memory', 8, 1024),

@@ -11,6 +11,8 @@ export const STATE_CONTRACT = 0x10;
 export const STATE_PAID_RANGES = 0x11;
 /** 0x12 ‖ contract ‖ u64 start → u64 end ‖ CID: each paid batch, for fetching results. */
 export const STATE_PAID_BATCH = 0x12;
+/** 0x13 ‖ contract → u64: the escrow its close returned to the Bidder (history shows it). */
+export const STATE_REFUND = 0x13;
 
 export const VALIDATION_BIDDER = 0;
 export const VALIDATION_DELEGATED = 1;
@@ -130,6 +132,20 @@ export function putPaidRanges(state: StateWriter, id: Hash, ranges: readonly Ran
   const w = new Writer(4 + 16 * ranges.length);
   writeRanges(w, ranges, 4);
   state.put(stateKey(STATE_PAID_RANGES, id), w.finish());
+}
+
+export function putRefund(state: StateWriter, id: Hash, amount: bigint): void {
+  state.put(stateKey(STATE_REFUND, id), new Writer(8).u64(amount).finish());
+}
+
+/** The escrow a closed contract returned; undefined while it is open (or closed by a node before this record). */
+export function getRefund(state: StateReader, id: Hash): bigint | undefined {
+  const raw = state.get(stateKey(STATE_REFUND, id));
+  if (raw === undefined) return undefined;
+  const r = new Reader(raw);
+  const amount = r.u64();
+  r.end('refund');
+  return amount;
 }
 
 export interface PaidBatch extends Range {

@@ -13,10 +13,12 @@ import { mayAuthorize } from './authorize.ts';
 import {
   addOpenProblems,
   getPaidRanges,
+  getRefund,
   hasValidator,
   putContract,
   putPaidBatch,
   putPaidRanges,
+  putRefund,
   requireContract,
   STATUS_CLOSED,
   STATUS_OPEN,
@@ -387,6 +389,7 @@ export const closeRules: TxRules<CloseBody> = {
     const audited = hasValidator(c) && c.validatorPayouts > 0;
     const back = audited ? c.escrow : c.escrow + c.heldFees;
     credit(state, c.bidder, back);
+    putRefund(state, b.contract, back);
     const closed = {
       ...c,
       escrow: 0n,
@@ -399,5 +402,8 @@ export const closeRules: TxRules<CloseBody> = {
     if (audited) auditPort(ctx)?.open(state, b.contract, closed, ctx);
     else if (hasValidator(c)) validatorPort(ctx)?.release(state, b.contract);
   },
-  toJSON: (b) => ({ contract: Buffer.from(b.contract).toString('hex') }),
+  toJSON: (b, _format, state) => {
+    const refund = state && getRefund(state, b.contract);
+    return { contract: Buffer.from(b.contract).toString('hex'), ...(refund === undefined ? {} : { refund }) };
+  },
 };

@@ -6,7 +6,9 @@ import type { Hash } from '../chain/hash.ts';
 import { stateKey } from '../chain/store/layout.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
+import type { SandboxPool } from '../sandbox/index.ts';
 import type { Authority } from './authority.ts';
+import { mayAuthorize } from './authorize.ts';
 import { ContractNotFoundError, contractBody } from './contract-body.ts';
 import {
   type ContractRecord,
@@ -21,8 +23,10 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import type { ResultStore } from './host.ts';
+import { rateReader } from './progress.ts';
 import { rangeCount } from './ranges.ts';
 import type { Solver } from './solver.ts';
+import type { SolverStatus } from './solver-status.ts';
 
 function recordView(id: Hash, c: ContractRecord, hrp: string) {
   return {
@@ -51,12 +55,27 @@ export interface MarketRpcDeps {
   results?: ResultStore;
   authority?: Authority;
   solver?: Solver;
+  /** What the Solver is doing and has earned (solver-status.ts). */
+  solverStatus?: SolverStatus;
+  /** Where a contract is loaded to learn its size (shared with the authority, so loaded once). */
+  sandboxes?: SandboxPool;
 }
 
 /** The market's JSON-RPC methods (docs/RPC.md). */
 export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
   const { chain } = d;
   const hrp = chain.params.hrp;
+  const recentRate = rateReader(chain);
+  /** MCUs of a contract, from its code (null: unbounded, or the code does not load here). */
+  async function sizeOf(id: Hash, body: Awaited<ReturnType<typeof contractBody>>): Promise<number | null> {
+    if (!d.sandboxes) return null;
+    try {
+      const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
+      return (await d.sandboxes.get(toHex(id), body.code, limits)).size;
+    } catch {
+      return null;
+    }
+  }
   return {
     getcontent: defineMethod({
       description:
@@ -73,7 +92,7 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
     }),
     getcontractstatus: defineMethod({
       description:
-        'Solved, leased and remaining index ranges and spend of a contract (leases when this node is its authority).',
+        'Progress of a contract: size, solved, leased and remaining MCUs, spend and escrow left, payouts, the pace of the latest blocks and who serves it (leases when this node is its authority).',
       params: [{ name: 'id', type: 'bytes', bytes: 32 }],
       handler: async ({ id }) => {
         const c = getContract(chain.state, id);
@@ -81,11 +100,34 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
         const body = await contractBody(chain, id);
         const leases = await d.authority?.status(id);
         const paid = getPaidRanges(chain.state, id);
+        const size = leases ? leases.size : await sizeOf(id, body);
+        const rate = await recentRate(id);
+        let payouts = 0;
+        for await (const _ of chain.store.stateEntries(stateKey(STATE_PAID_BATCH, id))) payouts++;
+        const served = d.authority?.addresses.find((a) => mayAuthorize(c, a));
+        const lastPayout = c.lastPayoutHeight > 0 ? chain.entryAtHeight(c.lastPayoutHeight) : undefined;
         return {
           ...recordView(id, c, hrp),
           budget: body.budget,
           paidToSolvers: c.paidMcus * c.price,
           paidRanges: paid.map((r) => [r.start, r.end]),
+          payouts,
+          // Unknown (null) when the code does not load here or is unbounded.
+          ...(leases ? {} : { size }),
+          rate: {
+            mcusPerSecond: rate.mcusPerSecond,
+            windowMcus: rate.mcus,
+            windowPayouts: rate.payouts,
+            windowSeconds: rate.spanMs / 1000,
+          },
+          // Who signs: its Validator, or its Bidder (also for a delegated contract that found no Validator).
+          authority: {
+            role: hasValidator(c) ? 'validator' : 'bidder',
+            address: formatAddress(hasValidator(c) ? c.validator : c.bidder, hrp),
+            servedHere: served !== undefined,
+            lastPayoutHeight: c.lastPayoutHeight > 0 ? c.lastPayoutHeight : null,
+            lastPayoutTime: lastPayout ? new Date(lastPayout.header.timestamp).toISOString() : null,
+          },
           ...(leases
             ? {
                 size: leases.size,
@@ -102,11 +144,26 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
       },
     }),
     getsolverstatus: defineMethod({
-      description: "This node's Solver: MCUs done, Li earned, payouts.",
+      description:
+        "This node's Solver: what it does now (computing, waiting and why, backing off), uptime, and this session's MCUs, Li earned and payouts, in all and per contract.",
       params: [],
       handler: () => {
         if (!d.solver) throw new ContractNotFoundError('NOT_FOUND', 'this node runs no Solver (zi solve)');
-        return { address: formatAddress(d.solver.address, hrp), ...d.solver.stats };
+        const s = d.solverStatus?.snapshot();
+        return {
+          address: formatAddress(d.solver.address, hrp),
+          ...d.solver.stats,
+          ...(s
+            ? {
+                activity: s.activity,
+                startedAt: new Date(s.startedAt).toISOString(),
+                uptimeSeconds: s.uptimeSeconds,
+                rate: s.rate,
+                lastBatch: s.lastBatch,
+                contracts: s.contracts.map((w) => ({ ...w, lastPaidAt: new Date(w.lastPaidAt).toISOString() })),
+              }
+            : {}),
+        };
       },
     }),
     listcontracts: defineMethod({

@@ -12,11 +12,13 @@ import { ContractAdmission } from './admission.ts';
 import { Authority } from './authority.ts';
 import { batchAudit } from './batch-audit.ts';
 import { marketChain } from './chain-view.ts';
+import { decodePaidBatch, STATE_PAID_BATCH } from './contract-state.ts';
 import type { MarketHost, ResultStore } from './host.ts';
 import { createMarketHost, type MarketP2p } from './p2p-host.ts';
 import { marketRpcMethods } from './rpc.ts';
 import { keySigner, signerSet } from './signer.ts';
 import { Solver, type SolverDeps } from './solver.ts';
+import { SolverStatus } from './solver-status.ts';
 
 export interface MarketConfig {
   /** Unlocked key of the Bidder (or Validator): serve its contracts as their authority. */
@@ -49,10 +51,14 @@ export interface MarketServices {
   host?: MarketHost;
   authority?: Authority;
   solver?: Solver;
+  /** What the Solver does and has earned, for `zi solve` and `getsolverstatus`. */
+  solverStatus?: SolverStatus;
   sandboxes: SandboxPool;
   rpc: Record<string, RpcMethod>;
   ports: Record<string, object>;
   policies: ReadonlyMap<number, AdmissionPolicy>;
+  /** The CIDs this node must keep pinned whatever its storage limit: every paid batch. */
+  keep(): AsyncIterable<Uint8Array>;
   info(): unknown;
   stop(): Promise<void>;
 }
@@ -84,6 +90,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
   const view = marketChain(chain);
   let authority: Authority | undefined;
   let solver: Solver | undefined;
+  let solverStatus: SolverStatus | undefined;
   if (config.authorityKey && host && results) {
     authority = new Authority({
       chain: view,
@@ -108,6 +115,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
       logger: logger.child({ mod: 'solver' }),
       ...config.solver,
     });
+    solverStatus = new SolverStatus(solver);
     solver.start();
   }
   const hrp = chain.params.hrp;
@@ -116,10 +124,17 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
     host,
     authority,
     solver,
+    solverStatus,
     sandboxes,
-    rpc: marketRpcMethods({ chain, results, authority, solver }),
+    rpc: marketRpcMethods({ chain, results, authority, solver, solverStatus, sandboxes }),
     ports: results ? { batches: batchAudit(chain, results, sandboxes) } : {},
     policies: new Map([[TX_KINDS.contract, admission.policy]]),
+    async *keep() {
+      // A paid batch is what its Bidder paid for and what an audit may ask for: never dropped.
+      for await (const [key, value] of chain.store.stateEntries(new Uint8Array([STATE_PAID_BATCH]))) {
+        yield decodePaidBatch(key, value).cid;
+      }
+    },
     info: () =>
       content
         ? {

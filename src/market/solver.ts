@@ -102,7 +102,14 @@ interface Engines {
  * machine, announces itself, computes the leases the authority sends on
  * worker sandboxes, and submits the payouts it gets signed.
  */
-export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: [string] }> {
+export class Solver extends EventEmitter<{
+  progress: [SolverProgress];
+  waiting: [string];
+  /** A session began: the Solver computes for this contract (solver-status.ts follows these events). */
+  session: [{ contract: string; authority?: string }];
+  /** Idle on purpose for `ms` before it tries again. */
+  backoff: [{ reason: string; ms?: number; contract?: string }];
+}> {
   private readonly d: Required<Omit<SolverDeps, 'contract' | 'tamper' | 'processes'>> &
     Pick<SolverDeps, 'contract' | 'tamper' | 'processes'>;
   private readonly pub: Uint8Array;
@@ -251,7 +258,9 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         if (answered) await this.session(answered.stream, best.id, answered.commitments);
       } catch (err) {
         if (!this.running) break;
-        this.d.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'solving round failed; retrying');
+        const reason = err instanceof Error ? err.message : String(err);
+        this.d.logger.warn({ err: reason }, 'solving round failed; retrying');
+        this.emit('backoff', { reason, ms: 1_000 });
         await sleep(1_000, undefined, { signal: this.stop$.signal }).catch(() => undefined);
       }
     }
@@ -288,6 +297,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     // The authority may answer any discovery of this round, not just the latest.
     const commitments: Hash[] = [];
     const deadline = this.d.clock() + 30_000;
+    this.wait(`asking the authority of ${toHex(contract).slice(0, 16)}… for a lease`);
     try {
       while (this.running && this.d.clock() < deadline) {
         const disc = signDiscovery(
@@ -336,6 +346,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       const c = this.d.chain.contract(contract)!;
       const engines = await this.engines$(contract);
       this.d.logger.info(log, 'handshake done; solving');
+      this.emit('session', { contract: key, authority: stream.remotePeer });
       this.lastWait = undefined;
       // Leases come ahead of need: one computing, the next waiting, so no time is lost between batches.
       const queue: Lease[] = [];

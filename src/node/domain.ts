@@ -51,6 +51,8 @@ export interface DomainService {
   votes?: VoteSource;
   /** What it offers the services started after it (e.g. the market checks batches for the auditor). */
   ports?: Record<string, object>;
+  /** CIDs (binary) this node must keep pinned in IPFS, whatever its storage limit. */
+  keep?(): AsyncIterable<Uint8Array>;
   stop(): Promise<void>;
 }
 

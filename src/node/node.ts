@@ -16,6 +16,7 @@ import { Network } from '../p2p/network.ts';
 import { domainName } from '../p2p/topics.ts';
 import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, mempoolPath, type NodeConfig, walletPath } from './config.ts';
+import { ContentKeeper, contentRpcMethods } from './content-keeper.ts';
 import type { DomainContext, DomainService, NodeDomain } from './domain.ts';
 import { DOMAINS, type DomainConfigs, type ServiceOf } from './domains.ts';
 import type { Logger } from './logger.ts';
@@ -50,6 +51,7 @@ interface Parts {
   miner?: Miner;
   network?: Network;
   content?: ContentStore;
+  keeper?: ContentKeeper;
   services: Map<string, DomainService>;
   rpc: RpcServer;
   logger: Logger;
@@ -64,6 +66,7 @@ export class ZiNode {
   readonly network?: Network;
   readonly content?: ContentStore;
   readonly rpc: RpcServer;
+  private readonly keeper?: ContentKeeper;
   private readonly services: Map<string, DomainService>;
   private readonly logger: Logger;
   private stopped?: Promise<void>;
@@ -76,6 +79,7 @@ export class ZiNode {
     this.miner = parts.miner;
     this.network = parts.network;
     this.content = parts.content;
+    this.keeper = parts.keeper;
     this.services = parts.services;
     this.rpc = parts.rpc;
     this.logger = parts.logger;
@@ -139,6 +143,7 @@ export class ZiNode {
     let miner: Miner | undefined;
     let network: Network | undefined;
     let content: ContentStore | undefined;
+    let keeper: ContentKeeper | undefined;
     const services = new Map<string, DomainService>();
     let rpc: RpcServer | undefined;
     try {
@@ -200,6 +205,17 @@ export class ZiNode {
           'mining',
         );
       }
+      if (content) {
+        const all = [...services.values()];
+        keeper = new ContentKeeper({
+          content,
+          async *keep() {
+            for (const s of all) if (s.keep) yield* s.keep();
+          },
+          logger: logger.child({ mod: 'ipfs' }),
+          maxBytes: config.maxStorage,
+        });
+      }
       const node: { ref?: ZiNode } = {};
       const methods = rpcMethods({
         chain,
@@ -211,6 +227,7 @@ export class ZiNode {
         startedAt: Date.now(),
         shutdown: () => void node.ref?.stop(),
       });
+      Object.assign(methods, contentRpcMethods(keeper));
       for (const [domain, service] of services) {
         for (const [name, method] of Object.entries(service.rpc ?? {})) {
           if (Object.hasOwn(methods, name)) {
@@ -226,7 +243,7 @@ export class ZiNode {
         logger: logger.child({ mod: 'rpc' }),
         methods,
       });
-      node.ref = new ZiNode({ config, chain, mempool, miner, network, content, services, rpc, logger });
+      node.ref = new ZiNode({ config, chain, mempool, miner, network, content, keeper, services, rpc, logger });
       logger.info(
         {
           network: params.name,
@@ -239,9 +256,11 @@ export class ZiNode {
         'node started',
       );
       miner?.start();
+      keeper?.start();
       return node.ref;
     } catch (err) {
       await miner?.stop();
+      await keeper?.stop();
       await stopServices(services);
       await content?.close();
       await network?.stop();
@@ -260,6 +279,7 @@ export class ZiNode {
     this.stopped ??= (async () => {
       this.logger.info('stopping');
       await this.miner?.stop();
+      await this.keeper?.stop();
       await stopServices(this.services);
       await this.content?.close();
       await this.network?.stop();
