@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../node/version.ts';
 import { adminCommands } from './admin-command.ts';
+import { auditCommand } from './audit-command.ts';
 import { chainCommand } from './chain-command.ts';
 import { contractCommand } from './contract-command.ts';
 import { devnetCommand } from './devnet-command.ts';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   chainCommand(program);
   contractCommand(program);
   validatorCommand(program);
+  auditCommand(program);
   adminCommands(program);
   devnetCommand(program);
   return program;

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
+import { appealRules } from '../audit/rules.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
+import { fromHex } from '../chain/encoding.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import { stakeRules } from '../validator/rules.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { type ClientFlags, connect } from './client.ts';
+import { hexId } from './options.ts';
 import { print, table } from './output.ts';
 import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
 
@@ -69,6 +72,32 @@ export function validatorCommand(program: Command): void {
     print({ txid, height }, flags.json ?? false, () =>
       table([
         ['unstake', txid],
+        ['status', sentStatus(height)],
+      ]),
+    );
+  });
+
+  withClientOptions(
+    validator
+      .command('appeal')
+      .description('appeal an Invalid verdict inside its window, paying the current R: nine fresh votes decide again')
+      .argument('<id>', 'contract id')
+      .option('--max <amount>', 'the most you agree to pay (default: R now)'),
+    true,
+  ).action(async (id: string, flags: SendFlags & { max?: string }) => {
+    const client = await connect(flags);
+    const r = await client.rpc.call<{ required: string }>('getstakerequirement');
+    const maxPayment = flags.max === undefined ? BigInt(r.required) : parseAmount(flags.max, '--max');
+    const contract = fromHex(hexId(id, 'a contract id'), 32);
+    const { txid, height } = await signAndSend(
+      flags,
+      { kind: TX_KINDS.appeal, payload: appealRules.encode({ contract, maxPayment }) },
+      { ...sendOpts(flags), client },
+    );
+    print({ txid, maxPayment, height }, flags.json ?? false, () =>
+      table([
+        ['appeal', txid],
+        ['pays at most', `${formatZi(maxPayment)} Zi`],
         ['status', sentStatus(height)],
       ]),
     );
