@@ -10,6 +10,7 @@ import { cidOf } from '../../src/content/cid.ts';
 import { STATUS_CLOSED, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
 import { payoutRules, signPayout } from '../../src/market/contract-tx.ts';
 import { ackMessage, type Discovery, discoveryCommitment, type ResultFrame } from '../../src/market/messages.ts';
+import { MARKET_STREAM_LIMITS } from '../../src/market/p2p-host.ts';
 import { decodeResults } from '../../src/market/results.ts';
 import { Solver, type SolverDeps } from '../../src/market/solver.ts';
 import { SandboxProcesses } from '../../src/sandbox/index.ts';
@@ -246,4 +247,30 @@ test("computes nothing for a peer whose key may not sign for the contract; works
   const s = await auth.answer(await auth.discovery(auth.heard.length), validator, 0, 2);
   const f = await resultFrame(s);
   assert.equal(toHex(decodeResults(f.results).contract), toHex(id));
+});
+
+test('the jam: after more BUDGET_EXHAUSTED endings than a connection has streams, the Solver still takes the next session and is paid', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  const id = r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  r.start();
+
+  // What the Bidder's node did each time the escrow ran short: the batch is
+  // refused, the session ends with `done`, its side of the stream closes. Then
+  // a topup, and the Solver comes back.
+  const rounds = 2 * MARKET_STREAM_LIMITS.maxInboundStreams;
+  for (let round = 0; round < rounds; round++) {
+    const s = await auth.answer(await auth.discovery(auth.heard.length), bidder, round, round + 1, round + 1);
+    await resultFrame(s);
+    await s.write({ type: 'done', reason: 'BUDGET_EXHAUSTED', message: 'the contract has no escrow left' });
+    await s.close();
+    r.chain.update(id, { escrow: r.chain.contract(id)!.escrow + 1_000_000n });
+    r.chain.tip();
+  }
+  const s = await auth.answer(await auth.discovery(auth.heard.length), bidder, rounds, rounds + 1, rounds + 1);
+  const f = await resultFrame(s);
+  await s.write(paidFor(id, r, bidder, f, rounds, rounds + 1));
+  await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
+  await until('every ended session let go of its stream', () => r.host.openInbound() <= 1, 5_000);
 });
