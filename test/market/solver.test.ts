@@ -50,6 +50,7 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
       threads: 1,
       processes,
       discoveryIntervalMs: 100,
+      backoff: { baseMs: 200 },
       ...opts,
     });
     solver.on('waiting', (why) => waiting.push(why));
@@ -152,7 +153,7 @@ test('a Solver whose minimum price no contract pays announces nothing and says w
   const auth = authorityPeer(t, r);
   r.start();
   await until('the Solver says it is waiting', () => r.waiting.length > 0, 10_000);
-  assert.deepEqual(r.waiting, ['no open contract to work on yet']);
+  assert.deepEqual(r.waiting, ['no open contract pays 11 Li per MCU or more']);
   await sleep(300);
   assert.equal(auth.heard.length, 0);
 });
@@ -164,9 +165,9 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
   const auth = authorityPeer(t, r);
   const solver = r.start();
 
-  const s = await auth.answer(await auth.discovery(), bidder, 0, 4);
+  const s = await auth.answer(await auth.discovery(), bidder, 3, 4);
   const f = await resultFrame(s);
-  await s.write(paidFor(id, r, bidder, f, 0, 4));
+  await s.write(paidFor(id, r, bidder, f, 3, 4));
   await s.write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' });
   await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
 
@@ -175,7 +176,7 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
   assert.equal(toHex(tx!.from), toHex(r.key.address), 'the Solver sends its own payout');
   assert.ok(verify(tx!.signature, tx!.sigHash(r.chain.genesisHash), r.key.pub), "signed with the Solver's key");
   const body = payoutRules.decode(tx!.payload, NETWORKS.devnet);
-  assert.deepEqual(body.ranges, [{ start: 0, end: 4 }]);
+  assert.deepEqual(body.ranges, [{ start: 3, end: 4 }]);
   assert.equal(toHex(body.authority), toHex(bidder.pub));
   assert.equal(toHex(tx!.cid!), toHex(f.cid));
   // The chain's own check of the co-signature, over the Solver, the fee and the CID.
@@ -183,28 +184,32 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
 
   assert.ok(r.results.has(f.cid), 'the Solver pinned what it was paid for');
   const batch = decodeResults(await r.results.get(f.cid));
-  assert.deepEqual(outputList(batch.outputs), [0, 1, 4, 9]);
+  assert.deepEqual(outputList(batch.outputs), [9]);
   assert.equal(toHex(cidOf(f.results).bytes), toHex(f.cid));
-  assert.deepEqual({ ...solver.stats }, { mcus: 4, earned: 4_000n, payouts: 1 });
+  assert.deepEqual({ ...solver.stats }, { mcus: 1, earned: 1_000n, payouts: 1 });
 });
 
-test('stops on a refused batch: no payout, and no results for the lease it had in hand', async (t) => {
+test('stops on a refused batch: no payout, no results for the lease it had in hand, and no new session on that contract', async (t) => {
   const r = rig(t);
   const bidder = keypair();
   r.chain.open(bidder.address);
   const auth = authorityPeer(t, r);
   r.start();
 
-  const s = await auth.answer(await auth.discovery(), bidder, 0, 2);
-  await s.write({ type: 'lease', lease: { id: 2, start: 2, end: 6, expiresAt: Date.now() + 60_000 } });
+  const s = await auth.answer(await auth.discovery(), bidder, 0, 1);
+  await s.write({ type: 'lease', lease: { id: 2, start: 1, end: 3, expiresAt: Date.now() + 60_000 } });
   await resultFrame(s);
   await s.write({ type: 'done', reason: 'FAILED_VALIDATION', message: 'refused' });
+  await s.close();
 
-  // It is done with that session once it announces itself afresh.
-  await auth.discovery(auth.heard.length);
-  await sleep(200);
+  // The authority leases no more to this key on that contract: the Solver does not ask again.
+  await until('the Solver says why it waits', () => r.waiting.some((w) => w.includes('refused a batch')), 10_000);
+  const heard = auth.heard.length;
+  await sleep(300);
+  assert.equal(auth.heard.length, heard, 'no discovery for the contract that refused it');
   assert.equal(resultsOf(s), 1, 'no results after the refusal');
   assert.equal(r.mempool.accepted.length, 0, 'nothing to submit');
+  assert.equal(r.host.openInbound(), 0, 'the stream is let go');
 });
 
 test('the authority closing the stream mid-batch costs the Solver that batch only: it announces again and is paid', async (t) => {
@@ -214,17 +219,17 @@ test('the authority closing the stream mid-batch costs the Solver that batch onl
   const auth = authorityPeer(t, r);
   r.start();
 
-  const first = await auth.answer(await auth.discovery(), bidder, 0, 2);
+  const first = await auth.answer(await auth.discovery(), bidder, 0, 1);
   await resultFrame(first);
   await first.close();
 
   const again = await auth.discovery(auth.heard.length);
-  const second = await auth.answer(again, bidder, 2, 4, 7);
+  const second = await auth.answer(again, bidder, 1, 2, 7);
   const f = await resultFrame(second);
-  await second.write(paidFor(id, r, bidder, f, 2, 4));
+  await second.write(paidFor(id, r, bidder, f, 1, 2));
   await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
   assert.equal(r.mempool.accepted.length, 1);
-  assert.deepEqual(payoutRules.decode(r.mempool.accepted[0]!.payload, NETWORKS.devnet).ranges, [{ start: 2, end: 4 }]);
+  assert.deepEqual(payoutRules.decode(r.mempool.accepted[0]!.payload, NETWORKS.devnet).ranges, [{ start: 1, end: 2 }]);
 });
 
 test("computes nothing for a peer whose key may not sign for the contract; works for the contract's Validator", async (t) => {
@@ -239,12 +244,12 @@ test("computes nothing for a peer whose key may not sign for the contract; works
   const auth = authorityPeer(t, r);
   r.start();
 
-  const impostor = await auth.answer(await auth.discovery(), keypair(), 0, 2);
+  const impostor = await auth.answer(await auth.discovery(), keypair(), 0, 1);
   await until('the Solver drops the impostor', () => impostor.closed, 10_000);
   assert.equal(resultsOf(impostor), 0, 'no results for an impostor');
   assert.deepEqual(r.host.penalties, [{ peer: 'authority', reason: 'NOT_AUTHORITY' }]);
 
-  const s = await auth.answer(await auth.discovery(auth.heard.length), validator, 0, 2);
+  const s = await auth.answer(await auth.discovery(auth.heard.length), validator, 0, 1);
   const f = await resultFrame(s);
   assert.equal(toHex(decodeResults(f.results).contract), toHex(id));
 });
