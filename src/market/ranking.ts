@@ -165,7 +165,12 @@ export class Setbacks {
     const mark = this.marks.get(key);
     if (!mark) return undefined;
     if (this.clock() >= mark.until) return undefined;
-    if (record && mark.record && changeEnds(mark.reason, mark.record, record)) return undefined;
+    if (record && mark.record) {
+      if (changeEnds(mark.reason, mark.record, record)) return undefined;
+      // Payouts (this Solver's own among them) lower the escrow after the mark:
+      // a topup is a rise above the lowest escrow seen since, however small.
+      if (record.escrow < mark.record.escrow) mark.record = { ...mark.record, escrow: record.escrow };
+    }
     const { record: _, ...standing } = mark;
     return standing;
   }

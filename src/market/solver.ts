@@ -15,7 +15,7 @@ import { mayAuthorize } from './authorize.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import type { MarketChain } from './chain-view.ts';
 import { type ContractRecord, STATUS_OPEN } from './contract-state.ts';
-import { payoutFee, payoutMessage, payoutRules } from './contract-tx.ts';
+import { batchPayoutFee, payoutFee, payoutMessage, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, scheduleCap } from './leases.ts';
 import { type Ack, ackMessage, discoveryCommitment, type Frame, type Lease, signDiscovery } from './messages.ts';
@@ -93,6 +93,8 @@ export interface SolverDeps {
   backoff?: Partial<BackoffPolicy>;
   /** Wait for `paid` beyond a batch's compute time (default PAID_GRACE_MS). */
   paidGraceMs?: number;
+  /** The most work a lease may hold at this machine's rate (default SOLVER_LEASE_MAX_MS). */
+  leaseMaxMs?: number;
   /** Where it records its sessions (default: in memory only). */
   sessionLog?: SessionLog;
   /**
@@ -200,15 +202,17 @@ export class Solver extends EventEmitter<{
   constructor(deps: SolverDeps) {
     super();
     const { backoff, ...rest } = deps;
+    // `??`, not spread defaults: a caller passing `undefined` gets the default.
     this.d = {
-      minPrice: 1n,
-      bootstrap: false,
-      clock: Date.now,
-      discoveryIntervalMs: 3_000,
-      announceMs: ANNOUNCE_MS,
-      paidGraceMs: PAID_GRACE_MS,
-      sessionLog: memorySessionLog(),
       ...rest,
+      minPrice: deps.minPrice ?? 1n,
+      bootstrap: deps.bootstrap ?? false,
+      clock: deps.clock ?? Date.now,
+      discoveryIntervalMs: deps.discoveryIntervalMs ?? 3_000,
+      announceMs: deps.announceMs ?? ANNOUNCE_MS,
+      paidGraceMs: deps.paidGraceMs ?? PAID_GRACE_MS,
+      leaseMaxMs: deps.leaseMaxMs ?? SOLVER_LEASE_MAX_MS,
+      sessionLog: deps.sessionLog ?? memorySessionLog(),
     };
     this.setbacks = new Setbacks(backoff, this.d.clock);
     this.pub = publicKeyOf(deps.key);
@@ -266,10 +270,7 @@ export class Solver extends EventEmitter<{
 
   /** What one payout's fee draws from escrow (all one-range payouts with a results CID are the same size). */
   private get payoutFee(): bigint {
-    this.payoutFee$ ??= payoutFee(this.d.chain.minFeePerByte, {
-      ranges: [{ start: 0, end: 1 }],
-      cid: cidOf(new Uint8Array(0)).bytes,
-    });
+    this.payoutFee$ ??= batchPayoutFee(this.d.chain.minFeePerByte);
     return this.payoutFee$;
   }
 
@@ -313,16 +314,19 @@ export class Solver extends EventEmitter<{
         out.push(`${name}: ${describeSetback(held)}`);
         continue;
       }
+      const terms = { price: c.price, validationFee: c.validationFee, escrow: c.escrow, payoutFee: this.payoutFee };
+      // A spent escrow shows without running the contract.
+      if (payableMcus({ ...terms, remaining: null }) <= 0) {
+        out.push(`${name}: its escrow is spent`);
+        continue;
+      }
       const rate = await this.measure(id);
       if (rate <= 0) continue;
       const size = this.rates.get(toHex(id))?.size ?? null;
       const remaining =
         size === null ? null : rangeCount(subtract([{ start: 0, end: size }], this.d.chain.paidRanges(id)));
       const offer = {
-        price: c.price,
-        validationFee: c.validationFee,
-        escrow: c.escrow,
-        payoutFee: this.payoutFee,
+        ...terms,
         remaining,
         rate,
         provenPayer: (reputations.get(toHex(authority))?.mcusPaid ?? 0n) > 0n,
@@ -614,7 +618,7 @@ export class Solver extends EventEmitter<{
     const admit = (l: Lease): Lease => {
       const size = l.end - l.start;
       const cap = scheduleCap(received++, c.growth, c.maxBatch);
-      const byTime = Math.max(FIRST_LEASE, Math.floor((rate * SOLVER_LEASE_MAX_MS) / 1000));
+      const byTime = Math.max(FIRST_LEASE, Math.floor((rate * this.d.leaseMaxMs) / 1000));
       if (size > c.maxBatch)
         throw new SolverError('BAD_LEASE', `a lease of ${size} MCUs, over the contract's maximum batch ${c.maxBatch}`);
       if (size > cap)
@@ -622,7 +626,7 @@ export class Solver extends EventEmitter<{
       if (size > byTime) {
         throw new SolverError(
           'BAD_LEASE',
-          `a lease of ${size} MCUs is over ${SOLVER_LEASE_MAX_MS / 1000} s of work here (${byTime} MCUs)`,
+          `a lease of ${size} MCUs is over ${this.d.leaseMaxMs / 1000} s of work here (${byTime} MCUs)`,
         );
       }
       if (engines.size !== null && l.end > engines.size)
@@ -716,16 +720,25 @@ export class Solver extends EventEmitter<{
     return last?.type === 'done' ? this.done(last, tally) : { ended: 'COMPLETE', setback: 'complete' };
   }
 
-  /** The next frame, or NO_PAYMENT once the wait for `paid` has run out. */
-  private async readBy(stream: FrameStream, deadline: number): Promise<Frame> {
+  /** The next frame, or NO_PAYMENT once the wait for `paid` has run out (the stream is then reset). */
+  private readBy(stream: FrameStream, deadline: number): Promise<Frame> {
+    const late = () => new SolverError('NO_PAYMENT', 'no payout signature in time');
     const left = deadline - performance.now();
-    if (left <= 0) throw new SolverError('NO_PAYMENT', 'no payout signature in time');
-    try {
-      return await stream.read(left);
-    } catch (err) {
-      if (performance.now() >= deadline) throw new SolverError('NO_PAYMENT', 'no payout signature in time');
-      throw err;
-    }
+    if (left <= 0) return Promise.reject(late());
+    const read = stream.read(left + 1_000);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(late()), left);
+      read.then(
+        (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Computes a lease; its failure surfaces where it is awaited, never as an unhandled rejection. */

@@ -5,15 +5,18 @@ import { toHex } from '../../src/chain/encoding.ts';
 import type { Hash } from '../../src/chain/hash.ts';
 import { sign, verify } from '../../src/chain/keys.ts';
 import { NETWORKS } from '../../src/chain/params.ts';
-import { TX_KINDS } from '../../src/chain/transaction.ts';
+import { type Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { cidOf } from '../../src/content/cid.ts';
+import { Authority } from '../../src/market/authority.ts';
 import { STATUS_CLOSED, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
-import { payoutRules, signPayout } from '../../src/market/contract-tx.ts';
+import { batchPayoutFee, payoutRules, signPayout } from '../../src/market/contract-tx.ts';
 import { ackMessage, type Discovery, discoveryCommitment, type ResultFrame } from '../../src/market/messages.ts';
 import { MARKET_STREAM_LIMITS } from '../../src/market/p2p-host.ts';
+import { unpaidBy } from '../../src/market/reputation.ts';
 import { decodeResults } from '../../src/market/results.ts';
-import { Solver, type SolverDeps } from '../../src/market/solver.ts';
-import { SandboxProcesses } from '../../src/sandbox/index.ts';
+import { keySigner, signerSet } from '../../src/market/signer.ts';
+import { type SetbackEvent, Solver, type SolverDeps } from '../../src/market/solver.ts';
+import { SandboxPool, SandboxProcesses } from '../../src/sandbox/index.ts';
 import { outputList } from '../../src/sandbox/outputs.ts';
 import { type Keypair, keypair } from '../support/chain.ts';
 import {
@@ -39,6 +42,8 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
   const key = keypair();
   const host = net.host('solver');
   const waiting: string[] = [];
+  const setbacks: SetbackEvent[] = [];
+  const logger = fakeLog();
   const make = () => {
     const solver = new Solver({
       chain,
@@ -46,7 +51,7 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
       host,
       results,
       key: key.priv,
-      logger: fakeLog(),
+      logger,
       threads: 1,
       processes,
       discoveryIntervalMs: 100,
@@ -54,11 +59,12 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
       ...opts,
     });
     solver.on('waiting', (why) => waiting.push(why));
+    solver.on('setback', (e) => setbacks.push(e));
     solver.start();
     t.after(() => solver.stop());
     return solver;
   };
-  return { net, chain, results, mempool, key, host, waiting, start: make };
+  return { net, chain, results, mempool, key, host, waiting, setbacks, logger, start: make };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -67,13 +73,19 @@ type Rig = ReturnType<typeof rig>;
 function authorityPeer(t: TestContext, r: Rig, peerId = 'authority') {
   const host = r.net.host(peerId);
   const heard: Discovery[] = [];
-  host.onDiscovery((d) => heard.push(d));
+  /** When each discovery arrived (performance.now()). */
+  const heardAt: number[] = [];
+  host.onDiscovery((d) => {
+    heard.push(d);
+    heardAt.push(performance.now());
+  });
   const streams: FakeFrameStream[] = [];
   t.after(() => {
     for (const s of streams) s.abort(new Error('the test is over'));
   });
   return {
     heard,
+    heardAt,
     async discovery(n = 0): Promise<Discovery> {
       await until(`discovery ${n + 1}`, () => heard.length > n, 15_000);
       return heard[n]!;
@@ -278,4 +290,201 @@ test('the jam: after more BUDGET_EXHAUSTED endings than a connection has streams
   await s.write(paidFor(id, r, bidder, f, rounds, rounds + 1));
   await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
   await until('every ended session let go of its stream', () => r.host.openInbound() <= 1, 5_000);
+});
+
+/** A real Authority serving `keys`' contracts on the rig's network, chain and IPFS. */
+function realAuthority(t: TestContext, r: Rig, keys: Keypair[], peerId = 'bidder-node'): Authority {
+  const sandboxes = new SandboxPool({ processes });
+  const authority = new Authority({
+    chain: r.chain,
+    host: r.net.host(peerId),
+    results: new FakeResultStore(),
+    sandboxes,
+    signers: signerSet(keys.map((k) => keySigner(k.priv))),
+    logger: fakeLog(),
+    baseLeaseMs: 10_000,
+  });
+  authority.start();
+  t.after(() => {
+    authority.stop();
+    sandboxes.dispose();
+  });
+  return authority;
+}
+
+const paidContract = (tx: Transaction) => toHex(payoutRules.decode(tx.payload, NETWORKS.devnet).contract);
+
+test('an exhausted contract, a silent authority and a funded contract: the Solver is paid by the funded one within one announce window and 5 s', async (t) => {
+  const ANNOUNCE = 1_000;
+  const r = rig(t, { announceMs: ANNOUNCE });
+  r.mempool.onAccept = (tx) => r.chain.mine(tx);
+  const served = keypair();
+  realAuthority(t, r, [served]);
+  // Pays most, but its escrow cannot pay one MCU and its payout's fee.
+  const exhausted = r.chain.open(served.address, { price: 50_000n }, { escrow: 40_000n });
+  // Pays far more than the funded one (measured rates are noisy), but no node answers for its Bidder.
+  const silent = r.chain.open(keypair().address, { price: 30_000n }, { escrow: 10n ** 12n });
+  const funded = r.chain.open(served.address, { price: 1_000n });
+  const t0 = performance.now();
+  r.start();
+
+  // The bound: one announce window lost to the silent contract, then a handshake and a first batch.
+  const BOUND_MS = ANNOUNCE + 5_000;
+  await until('the funded contract pays', () => r.mempool.accepted.length > 0, BOUND_MS);
+  assert.ok(performance.now() - t0 < BOUND_MS);
+  assert.deepEqual(new Set(r.mempool.accepted.map(paidContract)), new Set([toHex(funded)]));
+  const announced = new Set(r.host.published.map((d) => toHex(d.contract)));
+  assert.ok(!announced.has(toHex(exhausted)), 'no discovery for a spent escrow');
+  assert.ok(announced.has(toHex(silent)), 'the silent one was tried first: it pays more');
+  assert.deepEqual(
+    r.setbacks.map((e) => [e.contract, e.reason]),
+    [[toHex(silent), 'silent']],
+  );
+});
+
+test('a topup brings the Solver back to a contract whose escrow ran out', async (t) => {
+  const r = rig(t);
+  r.mempool.onAccept = (tx) => r.chain.mine(tx);
+  const bidder = keypair();
+  realAuthority(t, r, [bidder]);
+  const fee = batchPayoutFee(r.chain.minFeePerByte);
+  // Three MCUs and the fees of their two payouts (1 + 2 MCUs).
+  const id = r.chain.open(bidder.address, {}, { escrow: 3n * 1_000n + 2n * fee });
+  r.start();
+
+  await until('the escrow is spent', () => r.chain.contract(id)!.paidMcus === 3n, 15_000);
+  assert.equal(r.chain.contract(id)!.escrow, 0n);
+  await until('the Solver says why it waits', () => r.waiting.some((w) => w.includes('escrow is spent')), 5_000);
+  const announced = r.host.published.length;
+  await sleep(500);
+  assert.equal(r.host.published.length, announced, 'no discovery while the escrow is spent');
+
+  r.chain.update(id, { escrow: 10n * (1_000n + fee) });
+  r.chain.tip();
+  await until('paid again after the topup', () => r.chain.contract(id)!.paidMcus > 3n, 15_000);
+  assert.ok(r.setbacks.some((e) => e.reason === 'exhausted'));
+});
+
+test('a Bidder that never signs: each session costs at most the two leases in flight, the wait for paid is bounded, and it is backed off longer each time', async (t) => {
+  let computed = 0;
+  const GRACE_MS = 300;
+  const BASE_MS = 300;
+  const r = rig(t, {
+    paidGraceMs: GRACE_MS,
+    backoff: { baseMs: BASE_MS },
+    tamper: (_i, out) => {
+      computed++;
+      return out;
+    },
+  });
+  const bidder = keypair();
+  r.chain.open(bidder.address, { growth: 2, maxBatch: 64 });
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+
+  const sessions: { computed: number; waitedMs: number; gapMs: number }[] = [];
+  let endedAt = performance.now();
+  let heard = 0;
+  for (let n = 0; n < 3; n++) {
+    const disc = await auth.discovery(heard);
+    const gapMs = auth.heardAt[heard]! - endedAt;
+    const before = computed;
+    // Lawful leases: one MCU with the ack, the next (growth × 1) right after.
+    const s = await auth.answer(disc, bidder, 0, 1);
+    await s.write({ type: 'lease', lease: { id: 2, start: 1, end: 3, expiresAt: Date.now() + 60_000 } });
+    await resultFrame(s);
+    const sentAt = performance.now();
+    // The Solver resets the stream when it gives up: this read fails at that moment.
+    await assert.rejects(s.read(10_000), /reset/);
+    endedAt = performance.now();
+    heard = auth.heard.length;
+    sessions.push({ computed: computed - before, waitedMs: endedAt - sentAt, gapMs });
+  }
+  for (const [n, x] of sessions.entries()) {
+    assert.ok(x.computed <= 1 + 2, `session ${n}: ${x.computed} MCUs computed, at most the two leases in flight`);
+    // Its own compute time is a millisecond; the grace is the rest (before: max(30 s, MCUs × 10 ms)).
+    assert.ok(x.waitedMs < GRACE_MS + 2_000, `session ${n}: waited ${Math.round(x.waitedMs)} ms for paid`);
+  }
+  // Remembered: each further session comes only after a wait twice as long.
+  assert.deepEqual(
+    r.setbacks.map((e) => [e.reason, e.waitMs]),
+    [
+      ['unpaid', BASE_MS],
+      ['unpaid', 2 * BASE_MS],
+      ['unpaid', 4 * BASE_MS],
+    ],
+  );
+  // Less a few ms: the Solver's clock (Date.now) ticks in whole milliseconds.
+  assert.ok(sessions[1]!.gapMs >= BASE_MS - 5, `second session after ${Math.round(sessions[1]!.gapMs)} ms`);
+  assert.ok(sessions[2]!.gapMs >= 2 * BASE_MS - 5, `third session after ${Math.round(sessions[2]!.gapMs)} ms`);
+  assert.equal(r.mempool.accepted.length, 0);
+  const log = solver.sessionLog.records();
+  assert.deepEqual(
+    log.map((x) => x.ended),
+    ['NO_PAYMENT', 'NO_PAYMENT', 'NO_PAYMENT'],
+  );
+  assert.equal(unpaidBy(bidder.address, log), 3, 'its log holds what the Bidder owes: the batch sent each time');
+  assert.deepEqual(r.host.penalties, [], 'not paying is not proof of a breach: backed off, not scored');
+});
+
+const SLOW_CODE = `const size = 1000;
+function input(i) { return i; }
+function mcu(x) { let s = 0; for (let k = 0; k < 5e6; k++) s = (s + x * k) % 1000003; return s; }
+`;
+
+test("leases over the contract's maximum batch, over the schedule or over the Solver's time target are refused before they are computed, and the authority is scored down", async (t) => {
+  const sent = new Map<string, number>();
+  let computed = 0;
+  const r = rig(t, {
+    // A lease may hold 100 ms of work here: about 5 MCUs of SLOW_CODE.
+    leaseMaxMs: 100,
+    tamper: (_i, out) => {
+      computed++;
+      return out;
+    },
+  });
+  // Three Bidders: a breach backs off every contract of the authority that made it.
+  const bidders = [keypair(), keypair(), keypair()];
+  const overBatch = r.chain.open(bidders[0]!.address, { price: 3_000n, maxBatch: 64 });
+  const overSchedule = r.chain.open(bidders[1]!.address, { price: 2_000n, maxBatch: 64 });
+  const overTime = r.chain.open(bidders[2]!.address, {
+    price: 1_000n,
+    code: SLOW_CODE,
+    growth: 16,
+    maxBatch: 1_000,
+  });
+  const bidderOf = new Map([overBatch, overSchedule, overTime].map((id, k) => [toHex(id), bidders[k]!]));
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+  solver.on('progress', () => assert.fail('nothing is paid here'));
+
+  let heard = 0;
+  for (let n = 0; n < 3; n++) {
+    const disc = await auth.discovery(heard);
+    const id = toHex(disc.contract);
+    let s: FakeFrameStream;
+    const bidder = bidderOf.get(id)!;
+    if (id === toHex(overBatch)) {
+      s = await auth.answer(disc, bidder, 0, 65);
+    } else {
+      s = await auth.answer(disc, bidder, 0, 1);
+      // Within the maximum batch, but the second lease of a session may hold growth × 1 MCUs (2 here) …
+      // … and 16 is the schedule's for growth 16, but over 100 ms of SLOW_CODE on this machine.
+      const end = id === toHex(overSchedule) ? 9 : 17;
+      await s.write({ type: 'lease', lease: { id: 2, start: 1, end, expiresAt: Date.now() + 60_000 } });
+    }
+    await until('the Solver drops the session', () => s.closed, 10_000);
+    sent.set(id, resultsOf(s));
+    heard = auth.heard.length;
+  }
+  assert.deepEqual(
+    [overBatch, overSchedule, overTime].map((id) => sent.get(toHex(id))),
+    [0, 1, 1],
+    'results sent: none for an oversized first lease, the lawful first one otherwise',
+  );
+  assert.equal(computed, 2, 'no MCU of an oversized lease was computed');
+  assert.deepEqual(r.host.penalties, Array(3).fill({ peer: 'authority', reason: 'BAD_LEASE' }));
+  await until('every contract is backed off', () => r.waiting.some((w) => w.includes('broke the protocol')), 5_000);
+  await sleep(300);
+  assert.equal(auth.heard.length, heard, 'no session for an authority that broke the protocol');
 });

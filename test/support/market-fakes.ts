@@ -9,7 +9,7 @@ import { cidOf } from '../../src/content/cid.ts';
 import type { MarketChain } from '../../src/market/chain-view.ts';
 import { ContractNotFoundError } from '../../src/market/contract-body.ts';
 import { type ContractRecord, STATUS_OPEN, VALIDATION_BIDDER } from '../../src/market/contract-state.ts';
-import type { ContractBody } from '../../src/market/contract-tx.ts';
+import { type ContractBody, payoutRules } from '../../src/market/contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from '../../src/market/host.ts';
 import {
   type Discovery,
@@ -21,7 +21,7 @@ import {
   verifyDiscovery,
 } from '../../src/market/messages.ts';
 import { MARKET_STREAM_LIMITS } from '../../src/market/p2p-host.ts';
-import { type Range, union } from '../../src/market/ranges.ts';
+import { type Range, rangeCount, union } from '../../src/market/ranges.ts';
 import type { PayoutSink } from '../../src/market/solver.ts';
 import { contractBody } from './market.ts';
 
@@ -342,6 +342,24 @@ export class FakeMarketChain implements MarketChain {
     this.tip();
   }
 
+  /** Applies a payout as its block would (escrow, paid MCUs and ranges, payout heights) and announces the tip. */
+  mine(tx: Transaction): void {
+    const body = payoutRules.decode(tx.payload, NETWORKS.devnet);
+    const c = this.#get(body.contract);
+    const mcus = BigInt(rangeCount(body.ranges));
+    const height = this.height + 1;
+    c.record = {
+      ...c.record,
+      escrow: c.record.escrow - mcus * (c.record.price + c.record.validationFee) - tx.fee,
+      heldFees: c.record.heldFees + mcus * c.record.validationFee,
+      paidMcus: c.record.paidMcus + mcus,
+      firstPayoutHeight: c.record.firstPayoutHeight || height,
+      lastPayoutHeight: height,
+    };
+    c.paid = union(c.paid, body.ranges);
+    this.tip();
+  }
+
   tip(): void {
     this.height++;
     for (const h of this.#tipHandlers) h();
@@ -378,9 +396,10 @@ export class FakeMarketChain implements MarketChain {
   }
 }
 
-/** The mempool as the Solver uses it: it keeps what it is given. */
+/** The mempool as the Solver uses it: it keeps what it is given, and may mine it at once (`onAccept`). */
 export class FakeMempool implements PayoutSink {
   readonly accepted: Transaction[] = [];
+  onAccept?: (tx: Transaction) => void;
 
   nextNonce(address: Address): bigint {
     return BigInt(this.accepted.filter((tx) => toHex(tx.from) === toHex(address)).length);
@@ -388,6 +407,7 @@ export class FakeMempool implements PayoutSink {
 
   async accept(tx: Transaction): Promise<void> {
     this.accepted.push(tx);
+    this.onAccept?.(tx);
   }
 }
 
