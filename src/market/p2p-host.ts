@@ -49,7 +49,8 @@ function frameStream(stream: Stream, remotePeer: string): FrameStream {
   return {
     remotePeer,
     async read(timeoutMs: number): Promise<Frame> {
-      const bytes = await lp.read({ signal: AbortSignal.timeout(timeoutMs) });
+      // AbortSignal.timeout takes whole milliseconds only.
+      const bytes = await lp.read({ signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
       return decodeFrame(bytes.subarray());
     },
     async write(frame: Frame): Promise<void> {

@@ -62,7 +62,8 @@ export interface MarketRpcDeps {
   /** IPFS, when the node runs the network. */
   results?: ResultStore;
   authority?: Authority;
-  solver?: Solver;
+  /** This node's Solver: its address, its earnings, its session log. */
+  solver?: Pick<Solver, 'address' | 'stats' | 'sessionLog'>;
 }
 
 /** Every contract's record with its paid batches counted: one pass over each state prefix. */

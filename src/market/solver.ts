@@ -725,7 +725,7 @@ export class Solver extends EventEmitter<{
     const late = () => new SolverError('NO_PAYMENT', 'no payout signature in time');
     const left = deadline - performance.now();
     if (left <= 0) return Promise.reject(late());
-    const read = stream.read(left + 1_000);
+    const read = stream.read(Math.ceil(left) + 1_000);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(late()), left);
       read.then(
