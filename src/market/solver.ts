@@ -321,7 +321,10 @@ export class Solver extends EventEmitter<{
         continue;
       }
       const rate = await this.measure(id);
-      if (rate <= 0) continue;
+      if (rate <= 0) {
+        out.push(`${name}: its code does not run here (measured again later)`);
+        continue;
+      }
       const size = this.rates.get(toHex(id))?.size ?? null;
       const remaining =
         size === null ? null : rangeCount(subtract([{ start: 0, end: size }], this.d.chain.paidRanges(id)));
@@ -541,8 +544,14 @@ export class Solver extends EventEmitter<{
       await stream.close().catch(() => stream.abort(new Error('the stream did not close')));
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
-      ending = this.failure(err, tally);
-      if (err instanceof SolverError && PENALIZED.has(err.code)) this.d.host.penalize(stream.remotePeer, err.code);
+      if (!this.running) {
+        // Stopping cut it short: nobody's fault, and what was sent may yet have been paid.
+        ending = { ended: 'STOPPED' };
+        tally.outstanding = undefined;
+      } else {
+        ending = this.failure(err, tally);
+        if (err instanceof SolverError && PENALIZED.has(err.code)) this.d.host.penalize(stream.remotePeer, err.code);
+      }
     } finally {
       if (this.current === stream) this.current = undefined;
     }
@@ -601,7 +610,6 @@ export class Solver extends EventEmitter<{
     const contract = cand.id;
     const key = toHex(contract);
     const first = await stream.read(10_000);
-    if (first.type === 'done') return { ended: first.reason, message: first.message };
     if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
     this.checkAck(first, contract, commitments);
     const authority = addressOf(first.authorityKey);
