@@ -52,7 +52,7 @@ test('the jam, on real libp2p streams: after more `done` endings than a connecti
     logger: fakeLog(),
     threads: 1,
     processes,
-    discoveryIntervalMs: 100,
+    discoveryIntervalMs: 20,
     backoff: { baseMs: 200 },
   });
   solver.start();

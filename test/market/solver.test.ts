@@ -276,7 +276,7 @@ test('the jam: after more BUDGET_EXHAUSTED endings than a connection has streams
   // What the Bidder's node did each time the escrow ran short: the batch is
   // refused, the session ends with `done`, its side of the stream closes. Then
   // a topup, and the Solver comes back.
-  const rounds = 2 * MARKET_STREAM_LIMITS.maxInboundStreams;
+  const rounds = MARKET_STREAM_LIMITS.maxInboundStreams + 2;
   for (let round = 0; round < rounds; round++) {
     const s = await auth.answer(await auth.discovery(auth.heard.length), bidder, round, round + 1, round + 1);
     await resultFrame(s);
@@ -367,8 +367,8 @@ test('a topup brings the Solver back to a contract whose escrow ran out', async 
 
 test('a Bidder that never signs: each session costs at most the two leases in flight, the wait for paid is bounded, and it is backed off longer each time', async (t) => {
   let computed = 0;
-  const GRACE_MS = 300;
-  const BASE_MS = 300;
+  const GRACE_MS = 200;
+  const BASE_MS = 150;
   const r = rig(t, {
     paidGraceMs: GRACE_MS,
     backoff: { baseMs: BASE_MS },
