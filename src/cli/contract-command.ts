@@ -28,21 +28,12 @@ import { fetchByRpc } from '../node/content-client.ts';
 import { checkContractCode } from '../sandbox/code.ts';
 import { loadContract } from '../sandbox/index.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
-import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
+import { type ClientFlags, connect } from './client.ts';
 import { hexId } from './options.ts';
 import { print, table } from './output.ts';
-import { signAndSend, type WalletFlags } from './tx-sender.ts';
+import { type SendFlags, sendOpts, sentStatus, signAndSend, withClientOptions } from './tx-sender.ts';
 
 export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
-
-function withClientOptions(cmd: Command, wallet = false): Command {
-  clientOptions(cmd);
-  if (!wallet) return cmd;
-  return walletOption(cmd)
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
-    .option('--fee <amount>', 'transaction fee (default: the network minimum)')
-    .option('--wait', 'wait until the transaction is in a block', false);
-}
 
 async function readCode(file: string): Promise<string> {
   try {
@@ -54,16 +45,6 @@ async function readCode(file: string): Promise<string> {
 
 function contractId(text: string): string {
   return hexId(text, 'a contract id');
-}
-
-type SendFlags = WalletFlags & { fee?: string; wait: boolean };
-
-function sendOpts(flags: SendFlags) {
-  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee, '--fee'), wait: flags.wait };
-}
-
-function sentStatus(height: number | undefined): string {
-  return height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`;
 }
 
 /** listcontracts' `reputation` (src/market/reputation.ts), as JSON carries it. */
@@ -160,19 +141,59 @@ export function contractCommand(program: Command): void {
       const runtime = await loadContract(body.code, { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs });
       const size = runtime.size;
       runtime.dispose();
+      const client = await connect(flags);
+      // A delegated contract finds its Validator in the block that includes it; say now if none could take it.
+      const eligible = flags.delegate
+        ? (
+            await client.rpc.call<{ eligibleValidators: number }>('getstakerequirement', {
+              budget: body.budget.toString(),
+            })
+          ).eligibleValidators
+        : undefined;
+      if (eligible === 0) {
+        process.stderr.write(
+          'warning: no matured Validator has the free stake to cover this budget now: unless one does when the contract is mined, it runs Bidder-validated (no validation fee is charged) and your node must serve it with --bidder\n',
+        );
+      }
       const { txid, tx, height } = await signAndSend(
         flags,
         { kind: TX_KINDS.contract, payload: contractRules.encode(body) },
-        sendOpts(flags),
+        { ...sendOpts(flags), client },
       );
-      print({ id: txid, size, price: body.price, budget: body.budget, fee: tx.fee, height }, flags.json ?? false, () =>
-        table([
-          ['contract', txid],
-          ['MCUs', size ?? 'unbounded'],
-          ['price', `${body.price} Li per MCU`],
-          ['budget', `${formatZi(body.budget)} Zi in escrow`],
-          ['status', sentStatus(height)],
-        ]),
+      const validator =
+        flags.delegate && height !== undefined
+          ? (await client.rpc.call<{ validator: string | null }>('getcontract', { id: txid })).validator
+          : undefined;
+      print(
+        {
+          id: txid,
+          size,
+          price: body.price,
+          budget: body.budget,
+          fee: tx.fee,
+          height,
+          eligibleValidators: eligible,
+          validator,
+        },
+        flags.json ?? false,
+        () =>
+          table([
+            ['contract', txid],
+            ['MCUs', size ?? 'unbounded'],
+            ['price', `${body.price} Li per MCU`],
+            ['budget', `${formatZi(body.budget)} Zi in escrow`],
+            ...(flags.delegate
+              ? ([
+                  [
+                    'validator',
+                    validator === undefined
+                      ? `assigned when mined (${eligible} eligible now; see zi contract show)`
+                      : (validator ?? 'none eligible: Bidder-validated'),
+                  ],
+                ] as [string, unknown][])
+              : []),
+            ['status', sentStatus(height)],
+          ]),
       );
     },
   );

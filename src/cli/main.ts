@@ -5,6 +5,7 @@ import { contractCommand } from './contract-command.ts';
 import { devnetCommand } from './devnet-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { reportError, usageLine } from './output.ts';
+import { validatorCommand } from './validator-command.ts';
 import { walletCommand } from './wallet-command.ts';
 
 /** An argument like "-1li" or "-5": a negative number, which Commander would take for an unknown option. */
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   walletCommand(program);
   chainCommand(program);
   contractCommand(program);
+  validatorCommand(program);
   devnetCommand(program);
   return program;
 }

@@ -83,13 +83,20 @@ export function nodeCommand(program: Command): void {
   nodeOptions(
     program
       .command('node')
-      .description('run a full node (add --mine to mine, --bidder to serve your contracts to Solvers)')
+      .description(
+        'run a full node (add --mine to mine, --bidder to serve your contracts to Solvers, --validator to serve the contracts assigned to you)',
+      )
       .option('--mine', 'mine blocks on the tip', false)
       .option('--miner-address <address>', 'address paid for mined blocks (default: the wallet in the data dir)')
       .option('--threads <n>', 'mining threads (default: all cores)')
       .option(
         '--bidder',
         "unlock the wallet and act as your contracts' authority: lease, validate, sign payouts",
+        false,
+      )
+      .option(
+        '--validator',
+        'unlock the wallet and serve the delegated contracts assigned to its stake: lease, validate, sign payouts',
         false,
       )
       .option(
@@ -101,7 +108,8 @@ export function nodeCommand(program: Command): void {
     const config = resolveConfig(flags);
     const logger = createLogger();
     const market: MarketConfig = {};
-    if (flags.bidder) market.authorityKey = await unlockWallet(flags);
+    // One key serves both roles: the contracts it bids without a Validator, and those assigned to its stake.
+    if (flags.bidder || flags.validator) market.authorityKey = await unlockWallet(flags);
     await runNode(config, logger, market, flags.ipfsApi);
   });
 

@@ -1,6 +1,7 @@
 import type { Address } from '../chain/address.ts';
 import { toHex } from '../chain/encoding.ts';
-import { type ContractRecord, VALIDATION_DELEGATED } from './contract-state.ts';
+import { authorityOf } from './authorize.ts';
+import type { ContractRecord } from './contract-state.ts';
 
 /*
  * Two-sided reputation from the market's own record (docs/PROTOCOL.md
@@ -8,11 +9,6 @@ import { type ContractRecord, VALIDATION_DELEGATED } from './contract-state.ts';
  * Solver delivered, plus what a Solver's own session log adds about batches
  * refused. Nobody types a score in. Pure over the data it is given.
  */
-
-/** The address expected to serve a contract: its assigned Validator when delegated, otherwise its Bidder. */
-export function authorityOf(c: Pick<ContractRecord, 'bidder' | 'validation' | 'validator'>): Address {
-  return c.validation === VALIDATION_DELEGATED && c.validator.some((b) => b !== 0) ? c.validator : c.bidder;
-}
 
 export interface ContractHistory {
   record: Pick<

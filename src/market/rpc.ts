@@ -8,6 +8,7 @@ import { TX_KINDS } from '../chain/transaction.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
 import type { Authority } from './authority.ts';
+import { authorityOf } from './authorize.ts';
 import { ContractNotFoundError, contractBody } from './contract-body.ts';
 import {
   type ContractRecord,
@@ -15,6 +16,7 @@ import {
   decodePaidBatch,
   getContract,
   getPaidRanges,
+  hasValidator,
   STATE_CONTRACT,
   STATE_PAID_BATCH,
   STATUS_OPEN,
@@ -25,7 +27,6 @@ import type { ResultStore } from './host.ts';
 import { rangeCount } from './ranges.ts';
 import {
   type AuthorityReputation,
-  authorityOf,
   authorityReputation,
   authorityReputations,
   type ContractHistory,
@@ -45,6 +46,8 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
     status: c.status === STATUS_OPEN ? 'open' : 'closed',
     price: c.price,
     validation: c.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
+    // The Validator of a delegated contract; null while none (then the Bidder validates).
+    validator: hasValidator(c) ? formatAddress(c.validator, hrp) : null,
     validationFee: c.validationFee,
     escrow: c.escrow,
     heldFees: c.heldFees,

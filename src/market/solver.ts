@@ -11,7 +11,7 @@ import { cidOf } from '../content/cid.ts';
 import { type ContractRuntime, type JsonValue, loadContract, type SandboxProcesses } from '../sandbox/index.ts';
 import { concatOutputs, type Outputs, outputList, outputsOf } from '../sandbox/outputs.ts';
 import { LEASE_TARGET_MS } from './authority.ts';
-import { mayAuthorize } from './authorize.ts';
+import { authorityOf, mayAuthorize } from './authorize.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import type { MarketChain } from './chain-view.ts';
 import { type ContractRecord, STATUS_OPEN } from './contract-state.ts';
@@ -29,7 +29,7 @@ import {
   type Setback,
   Setbacks,
 } from './ranking.ts';
-import { authorityOf, authorityReputations } from './reputation.ts';
+import { authorityReputations } from './reputation.ts';
 import { encodeResults } from './results.ts';
 import { memorySessionLog, type SessionLog } from './session-log.ts';
 

@@ -3,7 +3,6 @@ import { describe, test } from 'node:test';
 import { toHex } from '../../src/chain/encoding.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
 import {
-  authorityOf,
   authorityReputation,
   authorityReputations,
   type ContractHistory,
@@ -33,15 +32,6 @@ function history(r: Partial<ContractHistory['record']> & { openedHeight: number 
 }
 
 describe('an authority’s record', () => {
-  test('a Bidder-validated contract is its Bidder’s; a delegated one its assigned Validator’s, or its Bidder’s while none is', () => {
-    assert.equal(toHex(authorityOf(history({ openedHeight: 1 }).record)), toHex(BIDDER));
-    const delegated = { openedHeight: 1, validation: VALIDATION_DELEGATED, validator: VALIDATOR };
-    assert.equal(toHex(authorityOf(history(delegated).record)), toHex(VALIDATOR));
-    assert.equal(toHex(authorityOf(history({ ...delegated, validator: NONE }).record)), toHex(BIDDER));
-    // The validator field of a Bidder-validated contract names nobody who signs.
-    assert.equal(toHex(authorityOf(history({ openedHeight: 1, validator: VALIDATOR }).record)), toHex(BIDDER));
-  });
-
   test('MCUs paid, how soon after inclusion the first payout came (median), and the blocks between payouts', () => {
     const contracts = [
       // Paid 3 blocks after inclusion, 5 payouts over 8 blocks: one every 2.
@@ -54,6 +44,18 @@ describe('an authority’s record', () => {
       history({ openedHeight: 60 }, 0),
       // Someone else's.
       history({ bidder: OTHER, openedHeight: 1, paidMcus: 7n, firstPayoutHeight: 2, lastPayoutHeight: 2 }, 1),
+      // Delegated: its Validator's record, not its Bidder's.
+      history(
+        {
+          validation: VALIDATION_DELEGATED,
+          validator: VALIDATOR,
+          openedHeight: 70,
+          paidMcus: 9n,
+          firstPayoutHeight: 71,
+          lastPayoutHeight: 71,
+        },
+        1,
+      ),
     ];
     assert.deepEqual(authorityReputation(BIDDER, contracts), {
       contracts: 4,
@@ -64,14 +66,15 @@ describe('an authority’s record', () => {
       cadenceBlocks: 12 / 5,
     });
     const all = authorityReputations(contracts);
-    assert.equal(all.size, 2);
+    assert.equal(all.size, 3);
+    assert.equal(all.get(toHex(VALIDATOR))!.mcusPaid, 9n);
     assert.deepEqual(all.get(toHex(BIDDER)), authorityReputation(BIDDER, contracts));
     assert.equal(all.get(toHex(OTHER))!.mcusPaid, 7n);
     assert.equal(all.get(toHex(OTHER))!.cadenceBlocks, null, 'one payout has no cadence');
   });
 
   test('an authority that never paid, or serves nothing, has no timings; uncounted payouts give no cadence', () => {
-    assert.deepEqual(authorityReputation(VALIDATOR, [history({ openedHeight: 5 }, 0)]), {
+    assert.deepEqual(authorityReputation(addr(4), [history({ openedHeight: 5 }, 0)]), {
       contracts: 0,
       paidContracts: 0,
       mcusPaid: 0n,

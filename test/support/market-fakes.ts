@@ -322,6 +322,7 @@ export class FakeMarketChain implements MarketChain {
         closedHeight: 0,
         firstPayoutHeight: 0,
         lastPayoutHeight: 0,
+        validatorPayouts: 0,
         validator: new Uint8Array(20),
         ...record,
       },
