@@ -66,6 +66,23 @@ async function unservedWarning(
   return `no node serves this contract yet: this node is not its authority (${running}). Start a node with \`zi node --bidder\` and this wallet (${address}), or Solvers that find the contract wait for an answer`;
 }
 
+/** listcontracts' `reputation` (src/market/reputation.ts), as JSON carries it. */
+interface AuthorityReputationView {
+  mcusPaid: string;
+  payouts: number | null;
+  firstPayoutBlocks: number | null;
+  cadenceBlocks: number | null;
+}
+
+/** The authority's record in a few words: what it paid, how soon, how often. */
+function reputationText(r: AuthorityReputationView): string {
+  if (r.mcusPaid === '0') return 'never paid yet';
+  const parts = [`paid ${r.mcusPaid} MCUs in ${r.payouts} payouts`];
+  if (r.firstPayoutBlocks !== null) parts.push(`first ${r.firstPayoutBlocks} blocks after posting`);
+  if (r.cadenceBlocks !== null) parts.push(`then every ${r.cadenceBlocks} blocks`);
+  return parts.join(', ');
+}
+
 export function contractCommand(program: Command): void {
   const contract = program.command('contract').description('post, inspect, fund, close and try compute contracts');
 
@@ -211,14 +228,16 @@ export function contractCommand(program: Command): void {
       .option('--all', 'open and closed', false),
   ).action(async (flags: ClientFlags & { all: boolean }) => {
     const { rpc } = await connect(flags);
-    const list = await rpc.call<Record<string, string>[]>('listcontracts', { status: flags.all ? 'all' : 'open' });
+    const list = await rpc.call<(Record<string, string> & { reputation: AuthorityReputationView })[]>('listcontracts', {
+      status: flags.all ? 'all' : 'open',
+    });
     print(list, flags.json ?? false, () =>
       list.length === 0
         ? 'no contracts'
         : list
             .map(
               (c) =>
-                `${c.id}  ${c.status.padEnd(6)}  ${c.price} Li/MCU  paid ${c.paidMcus} MCUs  escrow ${formatZi(BigInt(c.escrow))} Zi`,
+                `${c.id}  ${c.status.padEnd(6)}  ${c.price} Li/MCU  paid ${c.paidMcus} MCUs  escrow ${formatZi(BigInt(c.escrow))} Zi  authority: ${reputationText(c.reputation)}`,
             )
             .join('\n'),
     );

@@ -10,6 +10,7 @@ import { mayAuthorize } from './authorize.ts';
 import { BatchError, checkBatch } from './batch-check.ts';
 import type { MarketChain } from './chain-view.ts';
 import { STATUS_OPEN } from './contract-state.ts';
+import { batchPayoutFee } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
 import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
@@ -214,6 +215,8 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     const held: { leases: Lease[] } = { leases: [] };
     try {
       cb = await this.contractBook(disc.contract);
+      // An escrow that cannot pay one more MCU is not offered: the Solver would compute for nothing.
+      if (this.payable(disc.contract, cb, held) < FIRST_LEASE) return;
       lease = cb.book.lease(disc.peerId, FIRST_LEASE, this.d.baseLeaseMs);
       if (!lease) return;
       held.leases.push(lease);
@@ -270,13 +273,16 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const byBytes = bytesPerMcu > 0 ? Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / bytesPerMcu)) : cb.maxBatch;
       // A Solver of slow MCUs is paid every leaseTargetMs or so, however large the maximum batch.
       const byTime = perMcuMs > 0 ? Math.max(1, Math.floor(this.d.leaseTargetMs / perMcuMs)) : cb.maxBatch;
-      size = Math.min(nextLeaseSize(size, cb.growth, cb.maxBatch), byBytes, byTime);
-      const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * size * 4);
-      const next = cb.book.lease(stream.remotePeer, size, ttl);
-      if (next) {
-        held.leases.push(next);
-        await stream.write({ type: 'lease', lease: next });
-      }
+      const want = Math.min(nextLeaseSize(size, cb.growth, cb.maxBatch), byBytes, byTime, this.payable(id, cb, held));
+      if (want < 1) return;
+      const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * want * 4);
+      const next = cb.book.lease(stream.remotePeer, want, ttl);
+      if (!next) return;
+      // The schedule grows from leases actually sent, so a Solver can hold every lease to
+      // min(maxBatch, growth^k) (scheduleCap) and refuse one that is larger.
+      size = want;
+      held.leases.push(next);
+      await stream.write({ type: 'lease', lease: next });
     };
     await leaseMore();
     let lease: Lease | undefined = held.leases[0];
@@ -326,10 +332,29 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       await stream.write({ type: 'paid', leaseId: lease.id, authoritySig });
       lease = held.leases[0];
     }
-    await stream
-      .write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' })
-      .catch(() => undefined);
+    const spent = !cb.book.complete && this.payable(id, cb, held) < 1;
+    const done = spent
+      ? { reason: 'BUDGET_EXHAUSTED', message: 'the contract has no escrow left for more leases' }
+      : { reason: 'COMPLETE', message: 'no unsolved indices left to lease' };
+    await stream.write({ type: 'done', ...done }).catch(() => undefined);
     await stream.close().catch(() => undefined);
+  }
+
+  /**
+   * MCUs the escrow can still pay, after what this authority has signed and
+   * the leases the session holds: a lease is never larger, so a Solver never
+   * computes a batch that BUDGET_EXHAUSTED would refuse.
+   */
+  private payable(id: Hash, cb: ContractBook, held: { leases: Lease[] }): number {
+    const c = this.d.chain.contract(id);
+    if (!c || c.status !== STATUS_OPEN) return 0;
+    const fee = batchPayoutFee(this.d.chain.minFeePerByte);
+    const perMcu = c.price + c.validationFee;
+    const heldMcus = held.leases.reduce((n, l) => n + BigInt(l.end - l.start), 0n);
+    const left = c.escrow - promisedTotal(cb) - heldMcus * perMcu - BigInt(held.leases.length + 1) * fee;
+    if (left < perMcu || perMcu <= 0n) return 0;
+    const mcus = left / perMcu;
+    return mcus > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(mcus);
   }
 
   /** A batch is paid only if its bytes are what its CID says and `validate` accepts them. */

@@ -27,6 +27,10 @@ export function serves(
   contract: Pick<ContractRecord, 'bidder' | 'validation' | 'validator'>,
   signer: Address,
 ): boolean {
-  if (hasValidator(contract)) return equalBytes(signer, contract.validator);
-  return equalBytes(signer, contract.bidder);
+  return equalBytes(signer, authorityOf(contract));
+}
+
+/** The address whose node serves a contract (serves): its Validator, else its Bidder. Reputation is kept by it. */
+export function authorityOf(contract: Pick<ContractRecord, 'bidder' | 'validation' | 'validator'>): Address {
+  return hasValidator(contract) ? contract.validator : contract.bidder;
 }

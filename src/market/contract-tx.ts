@@ -359,6 +359,11 @@ export function payoutFee(minFeePerByte: bigint, p: { ranges: readonly Range[]; 
 /** A batch's results are addressed by a CIDv1 of their SHA-256; every such CID has this length. */
 const RESULTS_CID = cidOf(new Uint8Array(0)).bytes;
 
+/** The fee of one batch's payout (one range, a results CID): every such payout has the same size. */
+export function batchPayoutFee(minFeePerByte: bigint): bigint {
+  return payoutFee(minFeePerByte, { ranges: [{ start: 0, end: 1 }], cid: RESULTS_CID });
+}
+
 /**
  * What a contract must hold when it opens (whitepaper §3): its first 1,000
  * MCUs at price + validation fee, and "the transaction fees", the fees of the
@@ -370,7 +375,7 @@ export function minimumBudget(
   minFeePerByte: bigint,
 ): bigint {
   const payouts = BigInt(leasesFor(Number(MIN_BUDGET_MCUS), b.growth, b.maxBatch));
-  const fee = payoutFee(minFeePerByte, { ranges: [{ start: 0, end: 1 }], cid: RESULTS_CID });
+  const fee = batchPayoutFee(minFeePerByte);
   return MIN_BUDGET_MCUS * (b.price + b.validationFee) + payouts * fee;
 }
 

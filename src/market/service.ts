@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { formatAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
 import { ZiError } from '../chain/errors.ts';
@@ -16,6 +17,7 @@ import { decodePaidBatch, STATE_PAID_BATCH } from './contract-state.ts';
 import type { MarketHost, ResultStore } from './host.ts';
 import { createMarketHost, type MarketP2p } from './p2p-host.ts';
 import { marketRpcMethods } from './rpc.ts';
+import { fileSessionLog } from './session-log.ts';
 import { keySigner, signerSet } from './signer.ts';
 import { Solver, type SolverDeps } from './solver.ts';
 import { SolverStatus } from './solver-status.ts';
@@ -40,7 +42,12 @@ export interface MarketContext {
   logger: Log & { child(bindings: object): Log };
   p2p?: MarketP2p;
   content?: ContentStore;
+  /** The node's data dir: the Solver keeps its session log there. */
+  datadir?: string;
 }
+
+/** The Solver's session log in the data dir (session-log.ts). */
+export const SESSION_LOG_FILE = 'solver-sessions.jsonl';
 
 /** A market service asked for on a node that cannot run it. */
 export class MarketConfigError extends ZiError<'NO_NETWORK'> {}
@@ -106,13 +113,15 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
     authority.start();
   }
   if (config.solver && host && results) {
+    const solverLog = logger.child({ mod: 'solver' });
     solver = new Solver({
       chain: view,
       mempool,
       host,
       results,
       processes,
-      logger: logger.child({ mod: 'solver' }),
+      logger: solverLog,
+      sessionLog: ctx.datadir ? await fileSessionLog(join(ctx.datadir, SESSION_LOG_FILE), solverLog) : undefined,
       ...config.solver,
     });
     solverStatus = new SolverStatus(solver);

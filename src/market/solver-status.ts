@@ -13,7 +13,7 @@ export interface SolverEvents {
   on(event: 'progress', listener: (p: SolverProgress) => void): unknown;
   on(event: 'waiting', listener: (why: string) => void): unknown;
   on(event: 'session', listener: (s: { contract: string; authority?: string }) => void): unknown;
-  on(event: 'backoff', listener: (b: { reason: string; ms?: number; contract?: string }) => void): unknown;
+  on(event: 'setback', listener: (b: { contract: string; reason: string; waitMs: number }) => void): unknown;
 }
 
 export interface ContractWork {
@@ -59,8 +59,12 @@ export class SolverStatus extends EventEmitter<{ change: [SolverSnapshot]; paid:
     this.startedAt = clock();
     solver.on('session', (s) => this.set({ state: 'computing', contract: s.contract, authority: s.authority }));
     solver.on('waiting', (reason) => this.set({ state: 'waiting', reason }));
-    solver.on('backoff', (b) =>
-      this.set({ state: 'backing off', reason: b.reason, untilMs: b.ms === undefined ? undefined : clock() + b.ms }),
+    solver.on('setback', (b) =>
+      this.set({
+        state: 'backing off',
+        reason: `${b.reason} (contract ${b.contract.slice(0, 16)})`,
+        untilMs: clock() + b.waitMs,
+      }),
     );
     solver.on('progress', (p) => this.paid(p));
   }

@@ -23,8 +23,8 @@ test('the Solver status line: state, batch, pace, earnings and uptime from the S
     line(),
     `computing ${id.slice(0, 12)}…  ·  batch 4,096 MCUs  ·  812 MCU/s  ·  earned 40,960 Li in 3 payouts  ·  up 2 min`,
   );
-  solver.emit('backoff', { reason: 'no answer from the authority', ms: 30_000 });
-  assert.match(line(), /^backing off 30 s: no answer from the authority/);
+  solver.emit('setback', { contract: id, reason: 'silent', waitMs: 30_000 });
+  assert.match(line(), new RegExp(`^backing off 30 s: silent \\(contract ${id.slice(0, 16)}\\)`));
   const snap = status.snapshot();
   assert.deepEqual(
     snap.contracts.map((c) => [c.id, c.mcus, c.earned, c.payouts]),
