@@ -282,7 +282,8 @@ export class SandboxProcesses {
   #dispatch(): void {
     for (let k = 0; k < this.#queue.length; ) {
       const job = this.#queue[k]!;
-      const idle = this.#procs.filter((p) => p.ready && !p.dead && p.running === undefined);
+      // A process being killed may still deliver its last reply: it takes no new call.
+      const idle = this.#procs.filter((p) => p.ready && !p.dead && !p.killedFor && p.running === undefined);
       const proc = idle.find((p) => p.loaded.has(job.key)) ?? idle[0];
       if (proc === undefined) {
         if (this.#procs.filter((p) => !p.dead).length < this.max) this.#spawn();

@@ -16,49 +16,16 @@ import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { LI_PER_ZI } from '../../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
-import { getContract, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
+import { getContract } from '../../src/market/contract-state.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
 import { devnet, type Keypair, keypair, mine, nextBlock, openChain, solve, type TestChain } from '../support/chain.ts';
-import { closeContract, contractBody, payout, postContract } from '../support/market.ts';
 import { assertSupply } from '../support/supply.ts';
-import { activeAddress, stake, unstake } from '../support/validator.ts';
+import { unstake } from '../support/validator.ts';
+import { audited, FEE, HELD } from './fixture.ts';
 
-const FEE = 10n;
-const MCUS = 10;
-const HELD = BigInt(MCUS) * FEE;
 const DAY = 86_400_000;
-
-interface Audited {
-  tc: TestChain;
-  v: Keypair & { nonce: bigint };
-  bidder: Keypair;
-  id: Uint8Array;
-  /** A second open contract of the same Validator. */
-  other: Uint8Array;
-}
-
-/** A Validator with two contracts; the first closed after one payout it co-signed: its audit is open. */
-async function audited(t: Parameters<typeof openChain>[0]): Promise<Audited> {
-  const tc = await openChain(t, { rules: nodeRules({ guardWrites: true }) });
-  const g = tc.chain.genesisHash;
-  const v = keypair();
-  let nonce = await activeAddress(tc, v);
-  await mine(tc, { txs: [stake(v, 10n * LI_PER_ZI, nonce++, g)] });
-  for (let i = 0; i < devnet.stakeMaturity; i++) await mine(tc);
-  const bidder = keypair();
-  await mine(tc, { miner: bidder.address });
-  const terms = contractBody({ validation: VALIDATION_DELEGATED, validationFee: FEE, budget: 2_000_000n });
-  const posts = [postContract(bidder, 0n, g, terms), postContract(bidder, 1n, g, terms)];
-  await mine(tc, { txs: posts });
-  const [id, other] = posts.map((p) => p.hash()) as [Uint8Array, Uint8Array];
-  assert.equal(toHex(getContract(tc.chain.state, id)!.validator), toHex(v.address));
-  await mine(tc, { txs: [payout(keypair(), v, id, [{ start: 0, end: MCUS }], 0n, g)] });
-  await mine(tc, { txs: [closeContract(bidder, id, 2n, g)] });
-  assert.equal(getAudit(tc.chain.state, id)?.round, 1);
-  return { tc, v: { ...v, nonce }, bidder, id, other };
-}
 
 const vote = (contract: Uint8Array, round: number, verdict: number) => encodeVote({ contract, round, verdict });
 
