@@ -1,5 +1,5 @@
 import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { decodeExact, Writer } from '../chain/encoding.ts';
+import { decodeExact, joinFixed, splitFixed, Writer } from '../chain/encoding.ts';
 import { DecodeError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
@@ -110,21 +110,13 @@ export function putAudit(state: StateWriter, contract: Hash, a: AuditRecord): vo
 
 export function pendingAudits(state: StateReader): Hash[] {
   const raw = state.get(new Uint8Array([STATE_PENDING]));
-  if (raw === undefined) return [];
-  const out: Hash[] = [];
-  for (let at = 0; at < raw.length; at += 32) out.push(raw.slice(at, at + 32));
-  return out;
+  return raw === undefined ? [] : splitFixed(raw, 32, 'the pending audits');
 }
 
 export function putPending(state: StateWriter, ids: readonly Hash[]): void {
   const key = new Uint8Array([STATE_PENDING]);
-  if (ids.length === 0) {
-    state.del(key);
-    return;
-  }
-  const w = new Writer(ids.length * 32);
-  for (const id of ids) w.bytes(id);
-  state.put(key, w.finish());
+  if (ids.length === 0) state.del(key);
+  else state.put(key, joinFixed(ids, 32));
 }
 
 function getU64(state: StateReader, key: number): bigint {

@@ -196,3 +196,20 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
+
+/** Fixed-size items (addresses, ids) laid end to end: the one encoding of a list of them. */
+export function joinFixed(items: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(items.length * size);
+  items.forEach((item, i) => {
+    if (item.length !== size) throw new RangeError(`an item of ${item.length} bytes in a list of ${size}-byte items`);
+    out.set(item, i * size);
+  });
+  return out;
+}
+
+export function splitFixed(raw: Uint8Array, size: number, what: string): Uint8Array[] {
+  if (raw.length % size !== 0) throw new DecodeError('BAD_VALUE', `${what} is not whole ${size}-byte items`, { what });
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < raw.length; at += size) out.push(raw.slice(at, at + size));
+  return out;
+}

@@ -1,5 +1,5 @@
 import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { decodeExact, toHex, Writer } from '../chain/encoding.ts';
+import { decodeExact, joinFixed, splitFixed, toHex, Writer } from '../chain/encoding.ts';
 import { DecodeError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
@@ -75,24 +75,23 @@ export function putStake(state: StateWriter, validator: Address, s: StakeRecord 
   else state.put(key, encodeStake(s));
 }
 
+/** A list record (fixed-size items end to end); an empty list is no record. */
+export function getList(state: StateReader, key: Uint8Array, size: number, what: string): Uint8Array[] {
+  const raw = state.get(key);
+  return raw === undefined ? [] : splitFixed(raw, size, what);
+}
+
+export function putList(state: StateWriter, key: Uint8Array, items: readonly Uint8Array[], size: number): void {
+  if (items.length === 0) state.del(key);
+  else state.put(key, joinFixed(items, size));
+}
+
 export function listValidators(state: StateReader): Address[] {
-  const raw = state.get(new Uint8Array([STATE_VALIDATORS]));
-  if (raw === undefined) return [];
-  if (raw.length % ADDRESS_SIZE !== 0) throw new DecodeError('BAD_VALUE', 'validator list is not whole addresses');
-  const out: Address[] = [];
-  for (let at = 0; at < raw.length; at += ADDRESS_SIZE) out.push(raw.slice(at, at + ADDRESS_SIZE));
-  return out;
+  return getList(state, new Uint8Array([STATE_VALIDATORS]), ADDRESS_SIZE, 'the Validator list');
 }
 
 export function putValidators(state: StateWriter, list: readonly Address[]): void {
-  const key = new Uint8Array([STATE_VALIDATORS]);
-  if (list.length === 0) {
-    state.del(key);
-    return;
-  }
-  const w = new Writer(list.length * ADDRESS_SIZE);
-  for (const a of list) w.bytes(a);
-  state.put(key, w.finish());
+  putList(state, new Uint8Array([STATE_VALIDATORS]), list, ADDRESS_SIZE);
 }
 
 export interface Reservation {
@@ -139,21 +138,9 @@ export const validatorId = (a: Address): string => toHex(a);
 
 /** The contracts a Validator's stake is reserved for (a ban drops them all). */
 export function reservedFor(state: StateReader, validator: Address): Hash[] {
-  const raw = state.get(stateKey(STATE_RESERVED_FOR, validator));
-  if (raw === undefined) return [];
-  if (raw.length % 32 !== 0) throw new DecodeError('BAD_VALUE', 'reservation list is not whole ids');
-  const out: Hash[] = [];
-  for (let at = 0; at < raw.length; at += 32) out.push(raw.slice(at, at + 32));
-  return out;
+  return getList(state, stateKey(STATE_RESERVED_FOR, validator), 32, 'the reservation list');
 }
 
 export function putReservedFor(state: StateWriter, validator: Address, ids: readonly Hash[]): void {
-  const key = stateKey(STATE_RESERVED_FOR, validator);
-  if (ids.length === 0) {
-    state.del(key);
-    return;
-  }
-  const w = new Writer(ids.length * 32);
-  for (const id of ids) w.bytes(id);
-  state.put(key, w.finish());
+  putList(state, stateKey(STATE_RESERVED_FOR, validator), ids, 32);
 }

@@ -1,36 +1,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
-import { getAudit, mintedByAudits, STATUS_FINAL, STATUS_INVALID, VALID } from '../../src/audit/state.ts';
+import { getAudit, mintedByAudits, STATUS_INVALID, VALID } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { LI_PER_ZI } from '../../src/chain/params.ts';
 import { getContract, getPaidRanges, STATUS_OPEN, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
-import type { ZiNode } from '../../src/node/node.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
-import { type Keypair, keypair, transfer } from '../support/chain.ts';
+import { type Keypair, keypair } from '../support/chain.ts';
 import { closeContract, contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 import { assertSupply } from '../support/supply.ts';
-import { stake } from '../support/validator.ts';
+import { stakedValidator } from '../support/validator.ts';
 
 const SIZE = 60;
 const CODE = `const size = ${SIZE};\nfunction input(i) { return i; }\nfunction mcu(x) { return x * x + 1; }\n`;
 const FEE = 3n;
-
-/** A funded, active, matured Validator staked from `node`'s miner funds. */
-async function validatorOn(node: ZiNode, funder: Keypair, funderNonce: bigint, v: Keypair): Promise<void> {
-  const { chain, mempool } = node;
-  const g = chain.genesisHash;
-  await mempool.accept(transfer(funder, v.address, 20n * LI_PER_ZI, funderNonce, g));
-  await until('the validator is funded', () => getAccount(chain.state, v.address).balance > 0n);
-  for (let n = 0; n < chain.params.activeTxCount; n++) await mempool.accept(transfer(v, v.address, 1n, BigInt(n), g));
-  await until('the validator is active', () => getAccount(chain.state, v.address).nonce === 10n);
-  await mempool.accept(stake(v, 5n * LI_PER_ZI, 10n, g));
-  await until('the stake is in', () => getStake(chain.state, v.address) !== undefined);
-  const matured = chain.height + chain.params.stakeMaturity;
-  await until('the stake has matured', () => chain.height >= matured);
-}
 
 for (const lying of [false, true]) {
   test(
@@ -47,7 +32,7 @@ for (const lying of [false, true]) {
       chain.on('tip', () => void assertSupply(chain));
       const peer = a.network!.addresses();
       await until('the bidder is funded', () => getAccount(chain.state, bidder.address).balance >= 30n * LI_PER_ZI);
-      await validatorOn(a, bidder, 0n, v);
+      await stakedValidator(a, bidder, 0n, v);
       const body = contractBody({
         code: CODE,
         price: 100n,

@@ -13,12 +13,11 @@ import {
   STATE_PAID_BATCH,
   VALIDATION_DELEGATED,
 } from '../../src/market/contract-state.ts';
-import { getStake } from '../../src/validator/state.ts';
-import { keypair, tempDir, transfer } from '../support/chain.ts';
+import { keypair, tempDir } from '../support/chain.ts';
 import { runZiOk, startNode } from '../support/cli.ts';
 import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
-import { stake } from '../support/validator.ts';
+import { stakedValidator } from '../support/validator.ts';
 
 const SIZE = 1500;
 const CODE = `const size = ${SIZE};\nfunction input(i) { return i; }\nfunction mcu(x) { let s = 0; for (let k = 0; k <= x % 500; k++) s += k * k; return s; }\n`;
@@ -30,14 +29,7 @@ test('kill -9 the Validator mid-contract: after a restart it serves the contract
   const { chain, mempool } = bidderNode;
   const g = chain.genesisHash;
   await until('the bidder is funded', () => getAccount(chain.state, bidder.address).balance >= 50n * LI_PER_ZI);
-  await mempool.accept(transfer(bidder, v.address, 20n * LI_PER_ZI, 0n, g));
-  await until('the validator is funded', () => getAccount(chain.state, v.address).balance > 0n);
-  for (let n = 0; n < chain.params.activeTxCount; n++) await mempool.accept(transfer(v, v.address, 1n, BigInt(n), g));
-  await until('the validator is active', () => getAccount(chain.state, v.address).nonce === 10n);
-  await mempool.accept(stake(v, 5n * LI_PER_ZI, 10n, g));
-  await until('the stake is in', () => getStake(chain.state, v.address) !== undefined);
-  const matured = chain.height + chain.params.stakeMaturity;
-  await until('the stake has matured', () => chain.height >= matured);
+  await stakedValidator(bidderNode, bidder, 0n, v);
 
   // The Validator's own node, a real `zi node --validator` process with its wallet.
   const home = await tempDir(t, 'zi-validator-');
