@@ -14,7 +14,7 @@ import type { MarketChain } from './chain-view.ts';
 import { STATUS_OPEN } from './contract-state.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
-import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
+import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Frame, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
 import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from './results.ts';
 import type { Signer, Signers } from './signer.ts';
@@ -31,6 +31,13 @@ export class SessionEnd extends ZiError<
   | 'EXPIRED'
   | 'NOT_AUTHORITY'
 > {}
+
+/**
+ * A frame the Solver's stream could not deliver through the Solver's own
+ * fault (it does not decode, its length prefix is over the limit); the code
+ * is the network's name for it (MarketHost.judge: `DECODE_…`, `OVERSIZED`).
+ */
+export class FrameFault extends ZiError {}
 
 /**
  * Longest a lease should take at the Solver's measured rate. Long enough
@@ -232,7 +239,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const reason = err instanceof ZiError ? err.code : 'ERROR';
       const message = err instanceof Error ? err.message : String(err);
       this.d.logger.warn({ ...log, reason, err: message }, 'solver session ended');
-      if (err instanceof SessionEnd) {
+      if (err instanceof SessionEnd || err instanceof FrameFault) {
         if (!BLAMELESS.has(err.code)) {
           this.refused.add(sessionKey);
           this.d.host.penalize(disc.peerId, err.code);
@@ -277,7 +284,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     await leaseMore();
     let lease: Lease | undefined = held.leases[0];
     while (lease && !this.stopped) {
-      const frame = await stream.read(Math.max(1_000, lease.expiresAt - this.d.clock()));
+      const frame = await this.read(stream, Math.max(1_000, lease.expiresAt - this.d.clock()));
       if (frame.type !== 'result') throw new SessionEnd('BAD_FRAME', `expected results, got ${frame.type}`);
       if (frame.leaseId !== lease.id) {
         throw new SessionEnd('WRONG_LEASE', `results for lease ${frame.leaseId}, not ${lease.id}`);
@@ -326,6 +333,20 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       .write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' })
       .catch(() => undefined);
     await stream.close().catch(() => undefined);
+  }
+
+  /**
+   * The Solver's next frame. Only errors of the read itself are judged here:
+   * a DecodeError of our own data (a contract body, say) is not the Solver's.
+   */
+  private async read(stream: FrameStream, timeoutMs: number): Promise<Frame> {
+    try {
+      return await stream.read(timeoutMs);
+    } catch (err) {
+      const j = this.d.host.judge(err);
+      if (j.verdict === 'reject') throw new FrameFault(j.reason, (err as Error).message, {}, { cause: err });
+      throw err;
+    }
   }
 
   /** A batch is paid only if its bytes are what its CID says and `validate` accepts them. */

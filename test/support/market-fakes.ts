@@ -22,6 +22,7 @@ import {
 } from '../../src/market/messages.ts';
 import { type Range, union } from '../../src/market/ranges.ts';
 import type { PayoutSink } from '../../src/market/solver.ts';
+import { type Judgement, judge } from '../../src/p2p/scoring.ts';
 import { contractBody } from './market.ts';
 
 /*
@@ -99,7 +100,10 @@ export class FakeFrameStream implements FrameStream {
 
   #deliver(bytes: Uint8Array): void {
     if (this.#ended) return;
-    this.received.push(decodeFrame(bytes));
+    // A frame that does not decode still arrives: the reader fails on it, as on a real stream.
+    try {
+      this.received.push(decodeFrame(bytes));
+    } catch {}
     const reader = this.#reader;
     this.#reader = undefined;
     if (reader) reader.resolve(bytes);
@@ -201,6 +205,11 @@ export class FakeMarketHost implements MarketHost {
 
   penalize(peer: string, reason: string): void {
     this.penalties.push({ peer, reason });
+  }
+
+  /** The network's own table, as the node wires it. */
+  judge(err: unknown): Judgement {
+    return judge(err, 'request');
   }
 
   /** Resolves once this host has published more than `count` discoveries. */
