@@ -67,14 +67,18 @@ export function credit(state: StateWriter, address: Address, amount: bigint): vo
   putAccount(state, address, { ...acct, balance: acct.balance + amount });
 }
 
-export function debit(state: StateWriter, address: Address, amount: bigint): void {
+/** The account less `amount`, or INSUFFICIENT_FUNDS. */
+export function lessBalance(acct: Account, amount: bigint): Account {
   if (amount < 0n) throw new RangeError('negative debit');
-  const acct = getAccount(state, address);
   if (acct.balance < amount) {
     throw new ValidationError('INSUFFICIENT_FUNDS', `balance ${acct.balance} Li is less than ${amount} Li`, {
       balance: acct.balance,
       needed: amount,
     });
   }
-  putAccount(state, address, { ...acct, balance: acct.balance - amount });
+  return { ...acct, balance: acct.balance - amount };
+}
+
+export function debit(state: StateWriter, address: Address, amount: bigint): void {
+  putAccount(state, address, lessBalance(getAccount(state, address), amount));
 }

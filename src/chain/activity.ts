@@ -10,11 +10,15 @@ import type { StateReader, StateWriter } from './state.ts';
  * to decide that exactly, and being state, it is undone with the block.
  */
 
-export function recordActivity(state: StateWriter, address: Address, timestamp: number, params: NetworkParams): void {
+/** An account's activity with one more transaction at `timestamp`. */
+export function withActivity(activity: readonly number[], timestamp: number, params: NetworkParams): number[] {
   const keep = Math.min(params.activeTxCount, MAX_ACTIVITY);
+  return [...activity, timestamp].slice(-keep);
+}
+
+export function recordActivity(state: StateWriter, address: Address, timestamp: number, params: NetworkParams): void {
   const acct = getAccount(state, address);
-  const activity = [...acct.activity, timestamp].slice(-keep);
-  putAccount(state, address, { ...acct, activity });
+  putAccount(state, address, { ...acct, activity: withActivity(acct.activity, timestamp, params) });
 }
 
 export interface Activity {

@@ -258,7 +258,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** Context for a block built on the tip (templates, mempool checks). */
   nextContext(timestamp = this.nextTimestamp()): TxContext {
-    return { params: this.params, height: this.#tip.height + 1, timestamp };
+    return { params: this.params, height: this.#tip.height + 1, timestamp, position: 0, ports: this.rules.ports };
   }
 
   now(): number {
@@ -468,6 +468,8 @@ export class Chain extends EventEmitter<ChainEvents> {
       params: this.params,
       height: entry.height,
       timestamp: block.header.timestamp,
+      position: 0,
+      ports: this.rules.ports,
     });
     entry.openProblems = this.openProblems(overlay);
     entry.status |= STATUS_CONNECTED;

@@ -9,7 +9,7 @@ import { blockVotes, indexed, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
 import type { SigItem, SignatureVerifier } from './sig-verifier.ts';
 import type { Transaction } from './transaction.ts';
-import type { TxRulesRegistry } from './tx-rules.ts';
+import type { ExtraSignature, TxRulesRegistry } from './tx-rules.ts';
 
 /**
  * Stateless checks (a value on its own) apart from contextual ones (a value
@@ -48,17 +48,23 @@ export function earliestChildTime(parentTimestamp: number, params: NetworkParams
   return parentTimestamp + params.Tsec * 1000;
 }
 
-/** A signature to verify, with the error its failure means. */
+/** A signature to verify; `extra` names a kind's own (whose failure has its own code), else it is the envelope's. */
 interface Signature extends SigItem {
-  fail(): ValidationError;
+  extra?: ExtraSignature;
+}
+
+function signatureError(tx: Transaction, s: Signature): ValidationError {
+  const txid = toHex(tx.hash());
+  if (s.extra) return new ValidationError(s.extra.code, s.extra.message, { txid });
+  return new ValidationError('BAD_SIGNATURE', 'signature does not verify (or is not low-S)', { txid });
 }
 
 /**
  * Everything stateless about a transaction except its signatures, which it
- * returns: the envelope's and any its kind adds, so that a block verifies
- * all of them as one batch.
+ * adds to `out`: the envelope's and any its kind adds, so that a block
+ * verifies all of them as one batch.
  */
-function checkTransactionBody(tx: Transaction, deps: CheckDeps): Signature[] {
+function checkTransactionBody(tx: Transaction, deps: CheckDeps, out: Signature[]): void {
   const { params, rules } = deps;
   if (tx.size > params.maxTxBytes) {
     throw new ValidationError('TX_TOO_LARGE', `transaction is ${tx.size} bytes, at most ${params.maxTxBytes}`);
@@ -66,22 +72,15 @@ function checkTransactionBody(tx: Transaction, deps: CheckDeps): Signature[] {
   const body = txBody(tx, rules, deps);
   const kind = rules.get(tx.kind);
   kind.check?.(tx, body, params);
-  const txid = toHex(tx.hash());
-  const envelope: Signature = {
-    sig: tx.signature,
-    msg: tx.sigHash(deps.genesis),
-    pub: tx.sender,
-    fail: () => new ValidationError('BAD_SIGNATURE', 'signature does not verify (or is not low-S)', { txid }),
-  };
-  const extra = (kind.signatures?.(tx, body) ?? []).map(
-    (s): Signature => ({ ...s, fail: () => new ValidationError(s.code, s.message, { txid }) }),
-  );
-  return [envelope, ...extra];
+  out.push({ sig: tx.signature, msg: tx.sigHash(deps.genesis), pub: tx.sender });
+  if (kind.signatures) for (const extra of kind.signatures(tx, body)) out.push({ ...extra, extra });
 }
 
 export function checkTransaction(tx: Transaction, deps: CheckDeps): void {
   if (deps.cache?.has(tx.hash())) return;
-  for (const s of checkTransactionBody(tx, deps)) if (!verify(s.sig, s.msg, s.pub)) throw s.fail();
+  const sigs: Signature[] = [];
+  checkTransactionBody(tx, deps, sigs);
+  for (const s of sigs) if (!verify(s.sig, s.msg, s.pub)) throw signatureError(tx, s);
   deps.cache?.add(tx.hash());
 }
 
@@ -108,17 +107,20 @@ export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
   }
   const seen = new Set<string>();
   const unverified: Transaction[] = [];
-  const sigs: (Signature & { txIndex: number })[] = [];
+  const sigs: Signature[] = [];
+  /** The index in the block of each signature's transaction. */
+  const owner: number[] = [];
   block.txs.forEach((tx, i) => {
     const id = toHex(tx.hash());
     if (seen.has(id)) throw new ValidationError('DUPLICATE_TX', `transaction ${id} appears twice`, { txIndex: i });
     seen.add(id);
     if (deps.cache?.has(tx.hash())) return;
     try {
-      for (const s of checkTransactionBody(tx, deps)) sigs.push({ ...s, txIndex: i });
+      checkTransactionBody(tx, deps, sigs);
     } catch (err) {
       throw indexed(err, 'tx', i);
     }
+    while (owner.length < sigs.length) owner.push(i);
     unverified.push(tx);
   });
   const votes = blockVotes(block, deps.rules, deps);
@@ -126,7 +128,10 @@ export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
   const bad = deps.verifier
     ? await deps.verifier.firstInvalid(sigs)
     : sigs.findIndex((it) => !verify(it.sig, it.msg, it.pub));
-  if (bad !== -1) throw indexed(sigs[bad]!.fail(), 'tx', sigs[bad]!.txIndex);
+  if (bad !== -1) {
+    const i = owner[bad]!;
+    throw indexed(signatureError(block.txs[i]!, sigs[bad]!), 'tx', i);
+  }
   for (const tx of unverified) deps.cache?.add(tx.hash());
 }
 

@@ -1,8 +1,8 @@
-import { credit, debit, getAccount, putAccount } from './accounts.ts';
-import { recordActivity } from './activity.ts';
+import { credit, getAccount, lessBalance, putAccount } from './accounts.ts';
+import { recordActivity, withActivity } from './activity.ts';
 import type { Address } from './address.ts';
 import type { Block } from './block.ts';
-import { toHex } from './encoding.ts';
+import { equalBytes, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import type { StateWriter } from './state.ts';
 import type { Transaction } from './transaction.ts';
@@ -41,11 +41,12 @@ export function blockVotes(block: Block, rules: TxRulesRegistry, ctx: Pick<TxCon
   });
 }
 
-/** The sender and every other party of a transaction, each once. */
-export function partiesOf(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): Address[] {
+/** The parties of a transaction besides its sender, each once. */
+export function otherParties(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): Address[] {
   const others = rules.get(tx.kind).parties?.(txBody(tx, rules, ctx)) ?? [];
+  if (others.length === 1) return equalBytes(others[0]!, tx.from) ? [] : others;
   const seen = new Set([toHex(tx.from)]);
-  const out = [tx.from];
+  const out: Address[] = [];
   for (const a of others) {
     const id = toHex(a);
     if (!seen.has(id)) {
@@ -69,10 +70,18 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
   putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
   const { rules: kind, state: scoped } = rules.forKind(tx.kind, state);
   kind.apply(scoped, tx, body, ctx);
-  // Taken after the kind's effects, so what a transaction brings in can pay for it.
-  if (kind.payFee) kind.payFee(scoped, tx, body);
-  else debit(state, tx.from, tx.fee);
-  for (const a of partiesOf(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
+  // Taken after the kind's effects, so what a transaction brings in can pay
+  // for it; the sender's activity goes with it (one write), and after the
+  // kind's rules, so a rule asking whether the sender is active sees its
+  // earlier transactions only.
+  if (kind.payFee) {
+    kind.payFee(scoped, tx, body);
+    recordActivity(state, tx.from, ctx.timestamp, ctx.params);
+  } else {
+    const after = lessBalance(getAccount(state, tx.from), tx.fee);
+    putAccount(state, tx.from, { ...after, activity: withActivity(after.activity, ctx.timestamp, ctx.params) });
+  }
+  for (const a of otherParties(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
 }
 
 /** Applies every transaction, then the votes, then pays the miner subsidy plus fees, then runs the hooks. */
@@ -81,7 +90,7 @@ export function applyBlock(state: StateWriter, block: Block, rules: TxRulesRegis
   let fees = 0n;
   block.txs.forEach((tx, i) => {
     try {
-      applyTransaction(state, tx, rules, ctx);
+      applyTransaction(state, tx, rules, { ...ctx, position: i });
     } catch (err) {
       throw indexed(err, 'tx', i);
     }

@@ -33,6 +33,12 @@ export interface NetworkParams extends DifficultyParams {
   /** An address is active after this many transactions in the window below. */
   activeTxCount: number;
   activeWindowMs: number;
+  /** M: the stake unit; a Validator must hold R = M · max(1, delegated contracts opened in the window) (DESIGN.md §5). */
+  stakeUnit: bigint;
+  /** Blocks after its first stake before a Validator can be assigned contracts. */
+  stakeMaturity: number;
+  /** How long after an Invalid verdict the Validator may appeal (DESIGN.md §6). */
+  appealWindowMs: number;
   defaultRpcPort: number;
   defaultP2pPort: number;
 }
@@ -50,6 +56,7 @@ const common = {
   minFeePerByte: 1n,
   activeTxCount: 10,
   activeWindowMs: 30 * DAY_MS,
+  appealWindowMs: 30 * DAY_MS,
 };
 
 export const NETWORKS: Record<NetworkName, NetworkParams> = {
@@ -57,6 +64,8 @@ export const NETWORKS: Record<NetworkName, NetworkParams> = {
     ...common,
     name: 'devnet',
     hrp: 'zid',
+    stakeUnit: LI_PER_ZI,
+    stakeMaturity: 3,
     C1: 1,
     C2: 1,
     C3: 1,
@@ -73,6 +82,8 @@ export const NETWORKS: Record<NetworkName, NetworkParams> = {
     ...common,
     name: 'testnet',
     hrp: 'zit',
+    stakeUnit: 10n * LI_PER_ZI,
+    stakeMaturity: 20,
     C1: 10,
     C2: 1,
     C3: 0.5,
@@ -89,6 +100,8 @@ export const NETWORKS: Record<NetworkName, NetworkParams> = {
     ...common,
     name: 'mainnet',
     hrp: 'zi',
+    stakeUnit: 100n * LI_PER_ZI,
+    stakeMaturity: 60,
     C1: 10,
     C2: 1,
     C3: 0.35,

@@ -6,6 +6,13 @@ const SHARED = new Set([STATE_ACCOUNT, STATE_OPEN_PROBLEMS]);
 
 export class StateGuardError extends Error {}
 
+const BASE = Symbol('unguarded state');
+
+/** The writer under a guard (a port called with another domain's guarded state rewraps it for its own). */
+export function unguarded(state: StateWriter): StateWriter {
+  return (state as { [BASE]?: StateWriter })[BASE] ?? state;
+}
+
 /**
  * Test-only: a writer that lets a domain write only the state prefix it owns
  * (store/layout.ts) and the core's shared records, so a test over every kind
@@ -17,7 +24,8 @@ export function guardWrites(state: StateWriter, domain: string, owns: readonly [
     if (SHARED.has(p) || (p >= owns[0] && p <= owns[1])) return;
     throw new StateGuardError(`${domain} wrote state key 0x${Buffer.from(key).toString('hex')} outside its prefix`);
   };
-  return {
+  const guarded: StateWriter & { [BASE]: StateWriter } = {
+    [BASE]: state,
     get: (key) => state.get(key),
     put(key, value) {
       check(key);
@@ -28,4 +36,5 @@ export function guardWrites(state: StateWriter, domain: string, owns: readonly [
       state.del(key);
     },
   };
+  return guarded;
 }

@@ -14,6 +14,7 @@ export const TX_KINDS = {
   stake: 6,
   fundvote: 7,
   appeal: 8,
+  unstake: 9,
 } as const;
 export type TxKindName = keyof typeof TX_KINDS;
 

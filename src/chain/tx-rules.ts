@@ -6,8 +6,8 @@ import { DecodeError, ValidationError } from './errors.ts';
 import type { Hash } from './hash.ts';
 import type { NetworkParams } from './params.ts';
 import type { SigItem } from './sig-verifier.ts';
-import type { StateWriter } from './state.ts';
-import { guardWrites } from './state-guard.ts';
+import type { StateReader, StateWriter } from './state.ts';
+import { guardWrites, unguarded } from './state-guard.ts';
 import { type Transaction, TX_KINDS, txKindName } from './transaction.ts';
 
 /** What a transaction's rules may know besides the state. */
@@ -16,6 +16,19 @@ export interface TxContext {
   /** Height and timestamp of the block being built or connected. */
   height: number;
   timestamp: number;
+  /** The transaction's place in its block (0 for a mempool check). */
+  position: number;
+  /** What other domains offer this one (ConsensusDomain.ports). */
+  ports: Ports;
+}
+
+/**
+ * The ports domains offer each other at consensus level, by name: the market
+ * asks the validator domain who may sign for a contract and to reserve its
+ * stake, without importing it. A port writes only its own domain's state.
+ */
+export interface Ports {
+  get<T extends object>(name: string): T | undefined;
 }
 
 /** What block sections and hooks see: the block being connected, its hash and its miner. */
@@ -53,8 +66,11 @@ export interface TxRules<Body = unknown> {
   payFee?(state: StateWriter, tx: Transaction, body: Body): void;
   /** Addresses besides the sender that the transaction touches (history index, activity). */
   parties?(body: Body): Address[];
-  /** A JSON view for RPC and CLI. */
-  toJSON(body: Body, format: (a: Address) => string): Record<string, unknown>;
+  /**
+   * A JSON view for RPC and CLI. `state` is the ledger at the tip, for what a
+   * confirmed transaction did that its bytes do not say (a close's refund).
+   */
+  toJSON(body: Body, format: (a: Address) => string, state?: StateReader): Record<string, unknown>;
 }
 
 /**
@@ -85,6 +101,12 @@ export interface ConsensusDomain {
   rules?: readonly TxRules[];
   votes?: VoteSection;
   hooks?: readonly BlockHook[];
+  /**
+   * The ports it offers other domains, by name. `own` turns the state a
+   * caller holds into one this domain may write (the guard of tests checks
+   * the port writes only this domain's prefix).
+   */
+  ports?(own: (state: StateWriter) => StateWriter): Record<string, object>;
 }
 
 interface Owned<T> {
@@ -107,7 +129,9 @@ export class TxRulesRegistry {
   private readonly domains: ConsensusDomain[] = [];
   private voteSection?: Owned<VoteSection>;
   private readonly hookList: Owned<BlockHook>[] = [];
+  private readonly portMap = new Map<string, object>();
   private readonly guarded: boolean;
+  readonly ports: Ports = { get: <T extends object>(name: string) => this.portMap.get(name) as T | undefined };
 
   constructor(opts: RegistryOptions = {}) {
     this.guarded = opts.guardWrites ?? false;
@@ -132,6 +156,10 @@ export class TxRulesRegistry {
       this.voteSection = { value: domain.votes, domain };
     }
     for (const h of domain.hooks ?? []) this.hookList.push({ value: h, domain });
+    for (const [name, port] of Object.entries(domain.ports?.((state) => this.scope(state, domain)) ?? {})) {
+      if (this.portMap.has(name)) throw new Error(`the port ${name} is offered twice`);
+      this.portMap.set(name, port);
+    }
     return this;
   }
 
@@ -161,7 +189,7 @@ export class TxRulesRegistry {
   }
 
   private scope(state: StateWriter, domain: ConsensusDomain): StateWriter {
-    return this.guarded ? guardWrites(state, domain.name, domain.owns) : state;
+    return this.guarded ? guardWrites(unguarded(state), domain.name, domain.owns) : state;
   }
 
   private owned(kind: number): Owned<TxRules> {

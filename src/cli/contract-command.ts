@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatZi, MAX_AMOUNT, parseAmount } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
-import {
-  assertUnionFits,
-  collectResults,
-  MAX_UNION_ROWS,
-  outputReader,
-  type PaidBatchRef,
-  unionOf,
-  writeOutputLines,
-} from '../market/collect.ts';
+import { MAX_UNION_ROWS, type PaidBatchRef } from '../market/collect.ts';
 import { VALIDATION_BIDDER, VALIDATION_DELEGATED } from '../market/contract-state.ts';
 import {
   type ContractBody,
@@ -22,27 +15,20 @@ import {
   minimumBudget,
   topupRules,
 } from '../market/contract-tx.ts';
-import { gridPng } from '../market/png.ts';
 import { resolveNetwork, wholeNumber } from '../node/config.ts';
-import { fetchByRpc } from '../node/content-client.ts';
-import { checkContractCode } from '../sandbox/code.ts';
-import { loadContract } from '../sandbox/index.ts';
+import type { RpcClient } from '../node/rpc/client.ts';
 import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
-import { type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
-import { hexId } from './options.ts';
+import { type ClientFlags, connect } from './client.ts';
+import { contractStatusView, type StatusReport } from './contract-status.ts';
+import { hexId, required } from './options.ts';
 import { print, table } from './output.ts';
-import { signAndSend, type WalletFlags } from './tx-sender.ts';
+import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
+
+/** The sandbox and its parser load only in the commands that run code (start-up time). */
+const sandbox = () => import('../sandbox/index.ts');
+const collect = () => import('../market/collect.ts');
 
 export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
-
-function withClientOptions(cmd: Command, wallet = false): Command {
-  clientOptions(cmd);
-  if (!wallet) return cmd;
-  return walletOption(cmd)
-    .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
-    .option('--fee <amount>', 'transaction fee (default: the network minimum)')
-    .option('--wait', 'wait until the transaction is in a block', false);
-}
 
 async function readCode(file: string): Promise<string> {
   try {
@@ -56,14 +42,45 @@ function contractId(text: string): string {
   return hexId(text, 'a contract id');
 }
 
-type SendFlags = WalletFlags & { fee?: string; wait: boolean };
-
-function sendOpts(flags: SendFlags) {
-  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee, '--fee'), wait: flags.wait };
+/**
+ * Why Solvers may wait on a contract just posted: no node serves it. A
+ * Bidder-validated contract (and a delegated one that found no Validator) is
+ * served by a `--bidder` node with the posting wallet: the node this command
+ * talks to is asked whether it runs one; a --bidder node elsewhere cannot be
+ * seen from here. A Validator assigned to a delegated contract staked to
+ * serve it and is taken to be online (its payouts show in `contract status`);
+ * whether one could be assigned at all is checked before posting.
+ */
+async function unservedWarning(
+  rpc: RpcClient,
+  flags: SendFlags,
+  validator: string | null | undefined,
+  delegated: boolean,
+): Promise<string | undefined> {
+  if (delegated && validator !== null) return undefined;
+  const { readKeystore } = await import('../wallet/keystore.ts');
+  const { address } = await readKeystore(walletFile(flags));
+  const info = await rpc.call<{ market?: { authority: string | null } | null }>('getinfo');
+  if (info.market?.authority === address) return undefined;
+  const running = info.market?.authority ? `it serves ${info.market.authority}` : 'it runs without --bidder';
+  return `no node serves this contract yet: this node is not its authority (${running}). Start a node with \`zi node --bidder\` and this wallet (${address}), or Solvers that find the contract wait for an answer`;
 }
 
-function sentStatus(height: number | undefined): string {
-  return height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`;
+/** listcontracts' `reputation` (src/market/reputation.ts), as JSON carries it. */
+interface AuthorityReputationView {
+  mcusPaid: string;
+  payouts: number | null;
+  firstPayoutBlocks: number | null;
+  cadenceBlocks: number | null;
+}
+
+/** The authority's record in a few words: what it paid, how soon, how often. */
+function reputationText(r: AuthorityReputationView): string {
+  if (r.mcusPaid === '0') return 'never paid yet';
+  const parts = [`paid ${r.mcusPaid} MCUs in ${r.payouts} payouts`];
+  if (r.firstPayoutBlocks !== null) parts.push(`first ${r.firstPayoutBlocks} blocks after posting`);
+  if (r.cadenceBlocks !== null) parts.push(`then every ${r.cadenceBlocks} blocks`);
+  return parts.join(', ');
 }
 
 export function contractCommand(program: Command): void {
@@ -72,12 +89,12 @@ export function contractCommand(program: Command): void {
   withClientOptions(
     contract
       .command('post')
-      .description('post a contract: its code, price per MCU and budget (locked in escrow)')
+      .description('post a contract: its code, price per MCU and budget (locked in escrow); warns if no node serves it')
       .argument('<file>', 'contract code (a plain script declaring size, input, mcu, and optionally union, validate)')
-      .requiredOption('--price <amount>', 'pay per MCU, e.g. 10li')
-      .requiredOption(
+      .option('--price <amount>', 'pay per MCU, e.g. 10li (required)')
+      .option(
         '--budget <amount>',
-        "escrow, at least 1,000 MCUs × (price + validation fee) plus their payouts' fees, e.g. 2.5 (Zi)",
+        "escrow, at least 1,000 MCUs × (price + validation fee) plus their payouts' fees, e.g. 2.5 (Zi) (required)",
       )
       .option('--delegate', 'let a staked Validator validate and sign payouts', false)
       .option('--validation-fee <amount>', 'per MCU, for the Validator (with --delegate)')
@@ -99,8 +116,8 @@ export function contractCommand(program: Command): void {
     async (
       file: string,
       flags: SendFlags & {
-        price: string;
-        budget: string;
+        price?: string;
+        budget?: string;
         delegate: boolean;
         validationFee?: string;
         maxBatch: string;
@@ -115,8 +132,8 @@ export function contractCommand(program: Command): void {
       }
       const body: ContractBody = {
         code: await readCode(file),
-        price: parseAmount(flags.price, '--price'),
-        budget: parseAmount(flags.budget, '--budget'),
+        price: parseAmount(required(flags.price, '--price', '10li'), '--price'),
+        budget: parseAmount(required(flags.budget, '--budget', '2.5'), '--budget'),
         sampleRate: wholeNumber(flags.sampleRate, '--sample-rate', 1, MAX_SAMPLE_RATE),
         growth: wholeNumber(flags.growth, '--growth', 1, 16),
         maxBatch: wholeNumber(flags.maxBatch, '--max-batch', 1, 10_000_000),
@@ -139,24 +156,68 @@ export function contractCommand(program: Command): void {
         );
       }
       // Refuse locally what the network would refuse, before anything is paid.
+      const { checkContractCode, loadContract } = await sandbox();
       checkContractCode(body.code);
       const runtime = await loadContract(body.code, { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs });
       const size = runtime.size;
       runtime.dispose();
+      const client = await connect(flags);
+      // A delegated contract finds its Validator in the block that includes it; say now if none could take it.
+      const eligible = flags.delegate
+        ? (
+            await client.rpc.call<{ eligibleValidators: number }>('getstakerequirement', {
+              budget: body.budget.toString(),
+            })
+          ).eligibleValidators
+        : undefined;
+      if (eligible === 0) {
+        process.stderr.write(
+          'warning: no matured Validator has the free stake to cover this budget now: unless one does when the contract is mined, it runs Bidder-validated (no validation fee is charged) and your node must serve it with --bidder\n',
+        );
+      }
       const { txid, tx, height } = await signAndSend(
         flags,
         { kind: TX_KINDS.contract, payload: contractRules.encode(body) },
-        sendOpts(flags),
+        { ...sendOpts(flags), client },
       );
-      print({ id: txid, size, price: body.price, budget: body.budget, fee: tx.fee, height }, flags.json ?? false, () =>
-        table([
-          ['contract', txid],
-          ['MCUs', size ?? 'unbounded'],
-          ['price', `${body.price} Li per MCU`],
-          ['budget', `${formatZi(body.budget)} Zi in escrow`],
-          ['status', sentStatus(height)],
-        ]),
+      const validator =
+        flags.delegate && height !== undefined
+          ? (await client.rpc.call<{ validator: string | null }>('getcontract', { id: txid })).validator
+          : undefined;
+      const warning = await unservedWarning(client.rpc, flags, validator, flags.delegate);
+      print(
+        {
+          id: txid,
+          size,
+          price: body.price,
+          budget: body.budget,
+          fee: tx.fee,
+          height,
+          eligibleValidators: eligible,
+          validator,
+          ...(warning ? { warning } : {}),
+        },
+        flags.json ?? false,
+        () =>
+          table([
+            ['contract', txid],
+            ['MCUs', size ?? 'unbounded'],
+            ['price', `${body.price} Li per MCU`],
+            ['budget', `${formatZi(body.budget)} Zi in escrow`],
+            ...(flags.delegate
+              ? ([
+                  [
+                    'validator',
+                    validator === undefined
+                      ? `assigned when mined (${eligible} eligible now; see zi contract show)`
+                      : (validator ?? 'none eligible: Bidder-validated'),
+                  ],
+                ] as [string, unknown][])
+              : []),
+            ['status', sentStatus(height)],
+          ]),
       );
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
     },
   );
 
@@ -167,14 +228,16 @@ export function contractCommand(program: Command): void {
       .option('--all', 'open and closed', false),
   ).action(async (flags: ClientFlags & { all: boolean }) => {
     const { rpc } = await connect(flags);
-    const list = await rpc.call<Record<string, string>[]>('listcontracts', { status: flags.all ? 'all' : 'open' });
+    const list = await rpc.call<(Record<string, string> & { reputation: AuthorityReputationView })[]>('listcontracts', {
+      status: flags.all ? 'all' : 'open',
+    });
     print(list, flags.json ?? false, () =>
       list.length === 0
         ? 'no contracts'
         : list
             .map(
               (c) =>
-                `${c.id}  ${c.status.padEnd(6)}  ${c.price} Li/MCU  paid ${c.paidMcus} MCUs  escrow ${formatZi(BigInt(c.escrow))} Zi`,
+                `${c.id}  ${c.status.padEnd(6)}  ${c.price} Li/MCU  paid ${c.paidMcus} MCUs  escrow ${formatZi(BigInt(c.escrow))} Zi  authority: ${reputationText(c.reputation)}`,
             )
             .join('\n'),
     );
@@ -248,7 +311,7 @@ export function contractCommand(program: Command): void {
       .argument('<id>', 'contract id')
       .option(
         '--out <file>',
-        `where to write the union (JSON; default <id>.json); a union is built for up to ${MAX_UNION_ROWS.toLocaleString('en')} paid MCUs, past that use --outputs`,
+        `where to write the union (JSON; default <datadir>/results/<id>.json); a union is built for up to ${MAX_UNION_ROWS.toLocaleString('en')} paid MCUs, past that use --outputs`,
       )
       .option('--outputs <file>', 'also write every paid output, one JSON line [index, output] per MCU (any size)')
       .option('--png <file>', 'also draw boolean outputs as an image (MCU i at column i % width, rows from the bottom)')
@@ -257,7 +320,10 @@ export function contractCommand(program: Command): void {
     async (id: string, flags: ClientFlags & { out?: string; outputs?: string; png?: string; width?: string }) => {
       const hex = contractId(id);
       const width = flags.width === undefined ? undefined : wholeNumber(flags.width, '--width', 1, 1 << 20);
-      const { rpc } = await connect(flags);
+      const { rpc, datadir } = await connect(flags);
+      const { loadContract } = await sandbox();
+      const { assertUnionFits, collectResults, outputReader, unionOf, writeOutputLines } = await collect();
+      const { fetchByRpc } = await import('../node/content-client.ts');
       const info = await rpc.call<{ code: string; memoryMiB: number; timeoutMs: number }>('getcontract', {
         id: hex,
         code: true,
@@ -265,8 +331,10 @@ export function contractCommand(program: Command): void {
       const refs = await rpc.call<PaidBatchRef[]>('getpayouts', { id: hex });
       const paid = refs.reduce((n, b) => n + (b.end - b.start), 0);
       // Known before anything is fetched: a named union that cannot be built is an error, a default one is skipped.
-      const out = flags.out ?? (paid <= MAX_UNION_ROWS ? `${hex}.json` : undefined);
+      // By default it goes under the data dir: a union can be tens of MB, not for the current directory.
+      const out = flags.out ?? (paid <= MAX_UNION_ROWS ? join(datadir, 'results', `${hex}.json`) : undefined);
       if (out !== undefined) assertUnionFits(paid);
+      if (out !== undefined && flags.out === undefined) await mkdir(join(datadir, 'results'), { recursive: true });
       const runtime = await loadContract(info.code, {
         memoryLimitMiB: 1024,
         timeoutMs: 300_000,
@@ -281,6 +349,7 @@ export function contractCommand(program: Command): void {
         if (flags.outputs) await writeOutputLines(flags.outputs, got);
         let image: string | undefined;
         if (flags.png) {
+          const { gridPng } = await import('../market/png.ts');
           const size = runtime.size ?? got.batches.at(-1)?.end ?? 0;
           const w = width ?? Math.round(Math.sqrt(2 * size));
           await writeFile(flags.png, gridPng(outputReader(got), w, Math.ceil(size / w)));
@@ -312,19 +381,14 @@ export function contractCommand(program: Command): void {
   withClientOptions(
     contract
       .command('status')
-      .description("solved, leased and remaining ranges, and spend (leases are known to the authority's node)")
+      .description(
+        'progress, MCUs solved, leased and remaining, Li paid and left, pace, ETA and who serves it (--json: the record)',
+      )
       .argument('<id>', 'contract id'),
   ).action(async (id: string, flags: ClientFlags) => {
     const { rpc } = await connect(flags);
-    const s = await rpc.call<Record<string, unknown>>('getcontractstatus', { id: contractId(id) });
-    print(s, flags.json ?? false, () =>
-      table(
-        Object.entries(s).map(([k, v]): [string, unknown] => [
-          k,
-          typeof v === 'object' && v !== null ? JSON.stringify(v) : v,
-        ]),
-      ),
-    );
+    const s = await rpc.call<StatusReport>('getcontractstatus', { id: contractId(id) });
+    print(s, flags.json ?? false, () => contractStatusView(s));
   });
 
   contract
@@ -343,6 +407,7 @@ export function contractCommand(program: Command): void {
         flags: { from: string; count: string; memory: string; timeout: string; sampleRate: string; json: boolean },
       ) => {
         const code = await readCode(file);
+        const { checkContractCode, loadContract } = await sandbox();
         checkContractCode(code);
         const runtime = await loadContract(code, {
           memoryLimitMiB: wholeNumber(flags.memory, '--memory', 8, 1024),

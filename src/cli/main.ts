@@ -1,10 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../node/version.ts';
+import { adminCommands } from './admin-command.ts';
+import { auditCommand } from './audit-command.ts';
 import { chainCommand } from './chain-command.ts';
 import { contractCommand } from './contract-command.ts';
 import { devnetCommand } from './devnet-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { reportError, usageLine } from './output.ts';
+import { applySettings } from './settings.ts';
+import { validatorCommand } from './validator-command.ts';
 import { walletCommand } from './wallet-command.ts';
 
 /** An argument like "-1li" or "-5": a negative number, which Commander would take for an unknown option. */
@@ -36,15 +40,24 @@ export function buildProgram(): Command {
     .version(VERSION)
     .configureOutput({ outputError: (text, write) => write(usageLine(text)) })
     .exitOverride()
+    // An option after a sub-command belongs to it: `zi solve status --datadir X` asks the Solver in X.
+    .enablePositionalOptions()
     // A fixed width keeps help (and docs/CLI.md, made from it) the same on every terminal.
     .configureHelp({ helpWidth: 100 })
-    .hook('preAction', (_program, action) => {
-      for (const [key, value] of Object.entries(action.opts())) action.setOptionValue(key, unmark(value));
+    .hook('preAction', async (_program, action) => {
+      for (const [key, value] of Object.entries(action.opts())) {
+        action.setOptionValueWithSource(key, unmark(value), action.getOptionValueSource(key));
+      }
+      // Flags beat the environment, which beats zi.conf (settings.ts).
+      await applySettings(program, action);
     });
   nodeCommand(program);
   walletCommand(program);
   chainCommand(program);
   contractCommand(program);
+  validatorCommand(program);
+  auditCommand(program);
+  adminCommands(program);
   devnetCommand(program);
   return program;
 }

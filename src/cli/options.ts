@@ -23,3 +23,14 @@ export function blockRef(text: string): { height: number } | { hash: string } {
 function short(text: string): string {
   return text.length <= 80 ? text : `${text.slice(0, 80)}…`;
 }
+
+/**
+ * A value the command cannot do without. Checked in the action rather than
+ * by commander, so that it may come from the environment or zi.conf too.
+ */
+export function required(value: string | undefined, flag: string, example: string): string {
+  if (value === undefined || value === '') {
+    throw new ConfigError('BAD_OPTION', `${flag} is required, e.g. ${flag} ${example}`);
+  }
+  return value;
+}

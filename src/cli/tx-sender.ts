@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
 import { parseAddress } from '../chain/address.ts';
+import { parseAmount } from '../chain/amount.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import { Transaction, type TxFields } from '../chain/transaction.ts';
@@ -7,7 +9,7 @@ import { defaultDatadir, resolveNetwork, walletPath } from '../node/config.ts';
 import type { RpcClient } from '../node/rpc/client.ts';
 import { decryptKey, readKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
-import { type Client, type ClientFlags, connect } from './client.ts';
+import { type Client, type ClientFlags, clientOptions, connect, walletOption } from './client.ts';
 
 export interface WalletFlags extends ClientFlags {
   wallet?: string;
@@ -15,6 +17,26 @@ export interface WalletFlags extends ClientFlags {
 }
 
 export class SendError extends ZiError<'NOT_CONFIRMED'> {}
+
+/** A command's node options, and with `wallet` the options of one that signs and sends a transaction. */
+export function withClientOptions(cmd: Command, wallet = false): Command {
+  clientOptions(cmd);
+  if (!wallet) return cmd;
+  return walletOption(cmd)
+    .option('--passphrase-file <file>', 'read the passphrase from this file (or set ZI_PASSPHRASE)')
+    .option('--fee <amount>', 'transaction fee (default: the network minimum)')
+    .option('--wait', 'wait until the transaction is in a block', false);
+}
+
+export type SendFlags = WalletFlags & { fee?: string; wait: boolean };
+
+export function sendOpts(flags: SendFlags) {
+  return { fee: flags.fee === undefined ? undefined : parseAmount(flags.fee, '--fee'), wait: flags.wait };
+}
+
+export function sentStatus(height: number | undefined): string {
+  return height === undefined ? 'pending (see: zi chain tx TXID)' : `confirmed in block ${height}`;
+}
 
 export function walletFile(flags: WalletFlags): string {
   if (flags.wallet) return flags.wallet;

@@ -10,6 +10,7 @@ import { resolveNetwork, wholeNumber } from '../node/config.ts';
 import { encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
 import { clientOptions, connect, walletOption } from './client.ts';
+import { required } from './options.ts';
 import { print, table } from './output.ts';
 import { signAndSend, type WalletFlags, walletFile } from './tx-sender.ts';
 
@@ -30,6 +31,56 @@ async function saveNewKey(flags: WalletFlags, key: Uint8Array): Promise<string> 
   const file = walletFile(flags);
   await writeKeystore(file, await encryptKey(key, passphrase, address));
   return address;
+}
+
+/** One `gethistory` row: a mining reward, or a transaction as `gettransaction` shows it. */
+type HistoryRow = { type: 'reward' | 'tx'; height: number; time: string; block?: string; txid?: string } & Record<
+  string,
+  string | number | undefined
+>;
+
+const short = (id: unknown) => `${String(id).slice(0, 16)}…`;
+const signed = (sign: '+' | '-', li: bigint) => `${sign}${formatZi(li)} Zi`;
+
+/**
+ * What an entry did to this address: an amount (+ in, - out, in Zi) and
+ * who was on the other side, for every kind. Fees are shown apart from the
+ * amount; a payout's fee is paid by the escrow, not the Solver.
+ */
+export function historyEntry(
+  r: HistoryRow,
+  address: string,
+  subsidy: bigint,
+): { amount: string; counterparty: string } {
+  if (r.type === 'reward') return { amount: `${signed('+', subsidy)} + fees`, counterparty: 'mining reward' };
+  const fee = r.from === address && r.kind !== 'payout' ? ` (fee ${r.fee} Li)` : '';
+  const li = (v: unknown) => BigInt(String(v ?? 0));
+  switch (r.kind) {
+    case 'transfer':
+      return r.from === address
+        ? { amount: signed('-', li(r.amount)), counterparty: `to ${r.to}${fee}` }
+        : { amount: signed('+', li(r.amount)), counterparty: `from ${r.from}` };
+    case 'contract':
+      return { amount: signed('-', li(r.budget)), counterparty: `into the escrow of contract ${short(r.txid)}${fee}` };
+    case 'topup':
+      return {
+        amount: signed('-', li(r.amount)),
+        counterparty: `into the escrow of contract ${short(r.contract)}${fee}`,
+      };
+    case 'payout':
+      return {
+        amount: signed('+', li(r.mcus) * li(r.price)),
+        counterparty: `from the escrow of contract ${short(r.contract)} for ${Number(r.mcus).toLocaleString('en')} MCUs`,
+      };
+    case 'close':
+      return r.refund === undefined
+        ? { amount: '+? Zi', counterparty: `escrow back from contract ${short(r.contract)}${fee}` }
+        : { amount: signed('+', li(r.refund)), counterparty: `escrow back from contract ${short(r.contract)}${fee}` };
+    default:
+      return r.from === address
+        ? { amount: `${r.kind}`, counterparty: `sent${fee}` }
+        : { amount: `${r.kind}`, counterparty: `from ${r.from}` };
+  }
 }
 
 /** The node's `getactivity` answer. */
@@ -57,14 +108,15 @@ export function walletCommand(program: Command): void {
     });
 
   clientWalletOptions(wallet.command('import').description('import a private key (64 hex characters) from a file'))
-    .requiredOption('--key-file <file>', 'file holding the private key in hex')
+    .option('--key-file <file>', 'file holding the private key in hex (required)')
     .option('--passphrase-file <file>', passphraseHelp)
-    .action(async (flags: WalletFlags & { keyFile: string }) => {
+    .action(async (flags: WalletFlags & { keyFile?: string }) => {
+      const keyFile = required(flags.keyFile, '--key-file', 'key.hex');
       let hex: string;
       try {
-        hex = (await readFile(flags.keyFile, 'utf8')).trim();
+        hex = (await readFile(keyFile, 'utf8')).trim();
       } catch (err) {
-        throw new WalletError('BAD_KEY_FILE', `cannot read ${flags.keyFile}: ${(err as Error).message}`);
+        throw new WalletError('BAD_KEY_FILE', `cannot read ${keyFile}: ${(err as Error).message}`);
       }
       const address = await saveNewKey(flags, parsePrivateKeyHex(hex));
       print({ address, wallet: walletFile(flags) }, flags.json ?? false, () => `imported ${address}`);
@@ -142,15 +194,13 @@ export function walletCommand(program: Command): void {
       // Checked here, so a typo is named even when no node runs.
       parseAddress(address, resolveNetwork(flags.network).hrp);
       const { rpc, params } = await connect(flags);
-      const rows = await rpc.call<Record<string, string>[]>('gethistory', { address, limit });
+      const rows = await rpc.call<HistoryRow[]>('gethistory', { address, limit });
       print(rows, flags.json ?? false, () => {
         if (rows.length === 0) return 'no transactions yet';
         return rows
           .map((r) => {
-            if (r.type === 'reward') return `${r.height}\t${r.time}\treward\t${formatZi(params.subsidy)} Zi + fees`;
-            const out = r.from === address;
-            const amount = r.amount ? `${out ? '-' : '+'}${formatZi(BigInt(r.amount))} Zi` : r.kind;
-            return `${r.height}\t${r.time}\t${amount}\t${out ? `to ${r.to}` : `from ${r.from}`}\t${r.txid}`;
+            const e = historyEntry(r, address, params.subsidy);
+            return [r.height, r.time, e.amount.padStart(22), e.counterparty, r.txid ?? r.block].join('  ');
           })
           .join('\n');
       });

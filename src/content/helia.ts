@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BitswapOptions, withBitswap } from '@helia/bitswap';
 import type { HeliaWithLibp2p } from '@helia/libp2p';
@@ -15,9 +15,12 @@ import {
   type AbortOptions,
   byteLimit,
   type ContentStore,
+  type ContentUsage,
   DEFAULT_TIMEOUT_MS,
   Deadline,
   type FetchOptions,
+  type GcOptions,
+  type GcResult,
   type GetOptions,
   MAX_BLOCK_BYTES,
   type PutOptions,
@@ -48,6 +51,8 @@ export interface HeliaStoreOptions {
   logger?: Logger;
   /** Default deadline of get and pin (DEFAULT_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** Stamps each pin, so gc can tell a pin made a moment ago (default Date.now). */
+  clock?: () => number;
 }
 
 export function ipfsDir(datadir: string): { blocks: string; datastore: string } {
@@ -113,7 +118,15 @@ export async function openHeliaStore(opts: HeliaStoreOptions): Promise<HeliaCont
       { cause: err },
     );
   }
-  return new HeliaContentStore(helia, blocks, datastore, opts.logger, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return new HeliaContentStore(
+    helia,
+    blocks,
+    datastore,
+    opts.logger,
+    opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    join(opts.datadir, 'ipfs'),
+    opts.clock ?? Date.now,
+  );
 }
 
 export class HeliaContentStore implements ContentStore {
@@ -124,7 +137,13 @@ export class HeliaContentStore implements ContentStore {
   readonly #log: Logger | undefined;
   readonly #timeoutMs: number;
   readonly #closing = new AbortController();
+  readonly #dir: string;
+  readonly #clock: () => number;
   #closed: Promise<void> | undefined;
+  /** Writes that end in a pin, in flight: gc waits for them, so it never deletes a block about to be pinned. */
+  #writes = 0;
+  #drained?: PromiseWithResolvers<void>;
+  #collecting?: Promise<GcResult>;
 
   constructor(
     helia: Helia,
@@ -132,15 +151,34 @@ export class HeliaContentStore implements ContentStore {
     datastore: LevelDatastore,
     log: Logger | undefined,
     timeoutMs: number,
+    dir: string,
+    clock: () => number,
   ) {
     this.#helia = helia;
     this.#blocks = blocks;
     this.#datastore = datastore;
     this.#log = log;
     this.#timeoutMs = timeoutMs;
+    this.#dir = dir;
+    this.#clock = clock;
   }
 
-  async put(bytes: Uint8Array, opts: PutOptions = {}): Promise<CID> {
+  /** Runs a write that pins outside any gc, and holds gc off until it is done. */
+  async #write<T>(op: () => Promise<T>): Promise<T> {
+    while (this.#collecting) await this.#collecting.catch(() => undefined);
+    this.#writes++;
+    try {
+      return await op();
+    } finally {
+      if (--this.#writes === 0) this.#drained?.resolve();
+    }
+  }
+
+  put(bytes: Uint8Array, opts: PutOptions = {}): Promise<CID> {
+    return opts.pin ? this.#write(() => this.#put(bytes, opts)) : this.#put(bytes, opts);
+  }
+
+  async #put(bytes: Uint8Array, opts: PutOptions): Promise<CID> {
     if (bytes.length > MAX_BLOCK_BYTES) throw tooLarge(undefined, bytes.length, MAX_BLOCK_BYTES);
     const cid = cidOf(bytes);
     const d = new Deadline(this.#closing.signal, opts, undefined);
@@ -150,7 +188,7 @@ export class HeliaContentStore implements ContentStore {
     } catch (err) {
       throw d.explain(err, cid, (e) => failed('store', cid, e));
     }
-    if (opts.pin) await this.pin(cid, opts);
+    if (opts.pin) await this.#pin(cid, opts);
     return cid;
   }
 
@@ -197,7 +235,11 @@ export class HeliaContentStore implements ContentStore {
     return bytes;
   }
 
-  async pin(cid: CID, opts: FetchOptions = {}): Promise<void> {
+  pin(cid: CID, opts: FetchOptions = {}): Promise<void> {
+    return this.#write(() => this.#pin(cid, opts));
+  }
+
+  async #pin(cid: CID, opts: FetchOptions): Promise<void> {
     const c = checkCid(cid);
     // Fetch (and verify) first, under the deadline: Helia's pin would
     // otherwise wait for a missing block without limit.
@@ -205,7 +247,8 @@ export class HeliaContentStore implements ContentStore {
     const d = new Deadline(this.#closing.signal, opts, undefined);
     try {
       if (await this.#helia.pins.isPinned(c, { signal: d.signal })) return;
-      for await (const _ of this.#helia.pins.add(c, { signal: d.signal, depth: 0 })) {
+      const metadata = { pinnedAt: this.#clock() };
+      for await (const _ of this.#helia.pins.add(c, { signal: d.signal, depth: 0, metadata })) {
         // pins.add yields each block it pins; a raw block has no children.
       }
     } catch (err) {
@@ -237,6 +280,77 @@ export class HeliaContentStore implements ContentStore {
     }
   }
 
+  async usage(): Promise<ContentUsage> {
+    new Deadline(this.#closing.signal, {}, undefined).check();
+    let blocks = 0;
+    let pins = 0;
+    for await (const _ of this.#blocks.db.keys()) blocks++;
+    for await (const _ of this.#helia.pins.ls()) pins++;
+    return { diskBytes: await dirBytes(this.#dir), blocks, pins };
+  }
+
+  gc(opts: GcOptions): Promise<GcResult> {
+    this.#collecting ??= this.#gc(opts).finally(() => {
+      this.#collecting = undefined;
+    });
+    return this.#collecting;
+  }
+
+  async #gc(opts: GcOptions): Promise<GcResult> {
+    const d = new Deadline(this.#closing.signal, opts, undefined);
+    d.check();
+    if (this.#writes > 0) {
+      this.#drained = Promise.withResolvers();
+      await this.#drained.promise;
+    }
+    let unpinned = 0;
+    let deleted = 0;
+    let freedBytes = 0;
+    let keptBytes = 0;
+    try {
+      const drop: CID[] = [];
+      for await (const pin of this.#helia.pins.ls({ signal: d.signal })) {
+        if (opts.keep(pin.cid)) continue;
+        const at = typeof pin.metadata.pinnedAt === 'number' ? pin.metadata.pinnedAt : 0;
+        if (at < opts.unpinBefore) drop.push(pin.cid);
+      }
+      for (const cid of drop) {
+        for await (const _ of this.#helia.pins.rm(cid, { signal: d.signal })) {
+          // rm yields each block it unpins; a raw block has no children.
+        }
+        unpinned++;
+      }
+      // Helia's own gc, but counting the bytes it frees, under the lock that keeps
+      // bitswap from writing a block while it is judged.
+      const lock = (this.#helia.blockstore as unknown as { lock?: { writeLock(): Promise<() => void> } }).lock;
+      const release = await lock?.writeLock();
+      try {
+        const doomed: CID[] = [];
+        for await (const { cid, bytes } of this.#blocks.getAll({ signal: d.signal })) {
+          let size = 0;
+          for await (const chunk of bytes) size += chunk.length;
+          if (await this.#helia.pins.isPinned(cid, { signal: d.signal })) {
+            keptBytes += size;
+          } else {
+            doomed.push(cid);
+            freedBytes += size;
+          }
+        }
+        for (const cid of doomed) await this.#blocks.delete(cid, { signal: d.signal });
+        deleted = doomed.length;
+      } finally {
+        release?.();
+      }
+      // LevelDB gives the space back as it compacts; this starts it.
+      const db = this.#blocks.db as unknown as { compactRange?(start: string, end: string): Promise<void> };
+      if (deleted > 0) await db.compactRange?.('\x00', '\uffff');
+    } catch (err) {
+      throw d.explain(err, undefined, (e) => failed('collect garbage in', undefined, e));
+    }
+    this.#log?.info({ unpinned, deleted, freedBytes, keptBytes }, 'IPFS garbage collected');
+    return { unpinned, deleted, freedBytes, keptBytes };
+  }
+
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing.abort();
@@ -249,11 +363,20 @@ export class HeliaContentStore implements ContentStore {
   }
 }
 
-function failed(what: string, cid: CID, err: unknown): ContentError {
+function failed(what: string, cid: CID | undefined, err: unknown): ContentError {
   return new ContentError(
     'UNAVAILABLE',
-    `cannot ${what} ${cid}: ${(err as Error | undefined)?.message ?? String(err)}`,
-    { cid: cid.toString() },
+    `cannot ${what} ${cid ?? 'the IPFS store'}: ${(err as Error | undefined)?.message ?? String(err)}`,
+    { cid: cid?.toString() },
     { cause: err },
   );
+}
+
+/** Bytes of the files under `dir`: what the store takes on disk. */
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) total += (await stat(join(e.parentPath, e.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }

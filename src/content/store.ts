@@ -59,8 +59,45 @@ export interface ContentStore {
   isPinned(cid: CID, opts?: AbortOptions): Promise<boolean>;
   /** Whether the block is in this node's own store (never asks peers). */
   has(cid: CID, opts?: AbortOptions): Promise<boolean>;
+  /**
+   * Disk the store takes and what it holds. Absent for Kubo, whose daemon
+   * manages its own storage (`ipfs repo stat`, `Datastore.StorageMax`).
+   */
+  usage?(): Promise<ContentUsage>;
+  /**
+   * Frees space: unpins what `keep` refuses and was pinned before
+   * `unpinBefore` (ms), then deletes every block that is not pinned. A pin
+   * that `keep` accepts is never touched. Absent for Kubo (`ipfs repo gc`).
+   */
+  gc?(opts: GcOptions): Promise<GcResult>;
   /** Stops serving and releases the store; later calls fail with CLOSED. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface ContentUsage {
+  /**
+   * Bytes of the store's files, blocks and pin records together. It lags
+   * behind a gc: the database gives space back as it compacts.
+   */
+  diskBytes: number;
+  blocks: number;
+  pins: number;
+}
+
+export interface GcOptions extends AbortOptions {
+  /** Pins that must stay, by CID. */
+  keep(cid: CID): boolean;
+  /** Pins made at or after this time (ms) stay too: a batch may be pinned before it is paid. */
+  unpinBefore: number;
+}
+
+export interface GcResult {
+  unpinned: number;
+  /** Blocks deleted, and their bytes. */
+  deleted: number;
+  freedBytes: number;
+  /** Bytes of the blocks left, all pinned. */
+  keptBytes: number;
 }
 
 /** The byte limit of one get: the caller's, never above MAX_BLOCK_BYTES. */

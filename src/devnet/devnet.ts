@@ -1,17 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addressOf, formatAddress } from '../chain/address.ts';
-import { formatZi } from '../chain/amount.ts';
+import { formatZi, MAX_AMOUNT } from '../chain/amount.ts';
 import { ZiError } from '../chain/errors.ts';
 import { generatePrivateKey, publicKeyOf } from '../chain/keys.ts';
 import { NETWORKS } from '../chain/params.ts';
 import { collectResults, MAX_UNION_ROWS, outputReader, type PaidBatchRef, unionOf } from '../market/collect.ts';
+import { minimumBudget } from '../market/contract-tx.ts';
 import { gridPng } from '../market/png.ts';
 import { cookiePath, walletPath } from '../node/config.ts';
 import { fetchByRpc } from '../node/content-client.ts';
@@ -20,10 +21,13 @@ import { loadContract } from '../sandbox/index.ts';
 import { outputAt, outputCount } from '../sandbox/outputs.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
 
-export class DevnetError extends ZiError<'START_FAILED' | 'STALLED' | 'MISMATCH'> {}
+export class DevnetError extends ZiError<'BAD_OPTION' | 'START_FAILED' | 'STALLED' | 'MISMATCH'> {}
 
 export interface DevnetOptions {
+  /** Where the nodes keep their data and logs; kept afterwards. Default: a temp dir, removed unless `keep`. */
   dir?: string;
+  /** Where the image goes (default mandelbrot.png in the current directory). */
+  image?: string;
   /** Mandelbrot grid points per unit length: the grid is 4·scale × 2·scale MCUs. */
   scale: number;
   miners: number;
@@ -52,6 +56,49 @@ export interface DevnetReport {
   firstSignedMs?: number;
   firstOnChainMs?: number;
   seconds: number;
+}
+
+/** Blocks node1 may have to mine before the Bidder can pay the budget: about a minute of devnet blocks. */
+const MAX_FUNDING_BLOCKS = 60n;
+/** What the Bidder keeps beside the budget, for the posting fee. */
+const FEE_RESERVE = 10_000_000n;
+const MANDELBROT_GROWTH = 2;
+const MANDELBROT_MAX_BATCH = 1_048_576;
+
+/**
+ * The contract's budget (twice what its MCUs cost), or the reason the options
+ * cannot work, known before any node starts: a run that fails after its
+ * nodes are up wastes a minute and leaves processes behind.
+ */
+export function devnetBudget(o: Pick<DevnetOptions, 'scale' | 'price'>): bigint {
+  const size = BigInt(8 * o.scale * o.scale);
+  const minPrice = 1n;
+  if (o.price < minPrice) {
+    throw new DevnetError(
+      'BAD_OPTION',
+      `--price must be at least ${minPrice}li: Solvers skip contracts paying less than their --min-price (1li by default)`,
+    );
+  }
+  const budget = size * o.price * 2n;
+  const params = NETWORKS.devnet;
+  const minimum = minimumBudget(
+    { price: o.price, validationFee: 0n, growth: MANDELBROT_GROWTH, maxBatch: MANDELBROT_MAX_BATCH },
+    params.minFeePerByte,
+  );
+  if (budget < minimum) {
+    throw new DevnetError(
+      'BAD_OPTION',
+      `a budget of 2 × ${size} MCUs × ${o.price} Li is below the ${minimum} Li a contract must hold: raise --price or --scale`,
+    );
+  }
+  const blocks = (budget + FEE_RESERVE + params.subsidy - 1n) / params.subsidy;
+  if (budget > MAX_AMOUNT || blocks > MAX_FUNDING_BLOCKS) {
+    throw new DevnetError(
+      'BAD_OPTION',
+      `--price ${o.price}li with --scale ${o.scale} needs a budget of ${formatZi(budget)} Zi: ${blocks} blocks of mining before posting; lower --price or --scale`,
+    );
+  }
+  return budget;
 }
 
 /** The signing rate between 20 % and 90 % of the work: no start-up, no tail. */
@@ -90,23 +137,30 @@ export class Devnet {
 
   async run(): Promise<DevnetReport> {
     const { out } = this.o;
+    const budget = devnetBudget(this.o);
     this.base = this.o.dir ?? (await mkdtemp(join(tmpdir(), 'zi-devnet-')));
     await mkdir(this.base, { recursive: true });
     const pass = join(this.base, 'passphrase');
     await writeFile(pass, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
     out(`devnet in ${this.base} (logs: *.log there)`);
+    let ok = false;
     try {
-      return await this.main(pass);
+      const report = await this.main(pass, budget);
+      ok = true;
+      return report;
     } finally {
       if (this.o.keep) {
         out('still running (--keep): Ctrl-C stops every process');
         await this.o.interrupted;
       }
       await this.stopAll();
+      // A temp dir of its own goes; one the user named (--dir), or a failed run's logs, stay.
+      if (this.o.dir === undefined && !this.o.keep && ok) await rm(this.base, { recursive: true, force: true });
+      else if (!ok) out(`the nodes' logs are in ${this.base}`);
     }
   }
 
-  private async main(pass: string): Promise<DevnetReport> {
+  private async main(pass: string, budget: bigint): Promise<DevnetReport> {
     const { out } = this.o;
     const t0 = Date.now();
     const bidder = await this.wallet('node1', pass);
@@ -126,10 +180,9 @@ export class Devnet {
 
     const code = (await readFile(EXAMPLE, 'utf8')).replace(/const SCALE = \d+;/, `const SCALE = ${this.o.scale};`);
     const size = 8 * this.o.scale * this.o.scale;
-    const budget = BigInt(size) * this.o.price * 2n;
     await this.until('the Bidder can pay the budget', 120_000, async () => {
       const a = await first.rpc.call<{ balance: string }>('getaccount', { address: bidder });
-      return BigInt(a.balance) >= budget + 10_000_000n;
+      return BigInt(a.balance) >= budget + FEE_RESERVE;
     });
     const contract = await this.post(first, code, budget, pass);
     out(
@@ -210,7 +263,7 @@ export class Devnet {
       out(`fetching ${batches.length} paid batches by CID and checking them against a local recomputation…`);
       const got = await collectResults(Buffer.from(contract, 'hex'), batches, fetchByRpc(node.rpc));
       const paid = outputReader(got);
-      const png = join(this.base, 'mandelbrot.png');
+      const png = resolve(this.o.image ?? 'mandelbrot.png');
       await writeFile(png, gridPng(paid, 4 * this.o.scale, 2 * this.o.scale));
       // Every paid output against the contract computed here, a million MCUs at a time.
       let mismatches = 0;
@@ -228,8 +281,11 @@ export class Devnet {
         if (union.length !== size || union.some((row, i) => row[0] !== i || row[2] !== paid(i))) {
           throw new DevnetError('MISMATCH', 'the union differs from the paid outputs in index order');
         }
-        unionFile = join(this.base, 'mandelbrot.json');
-        await writeFile(unionFile, `${JSON.stringify(union)}\n`);
+        // Only into a dir that stays: the temp dir is removed at the end.
+        if (this.o.dir !== undefined || this.o.keep) {
+          unionFile = join(this.base, 'mandelbrot.json');
+          await writeFile(unionFile, `${JSON.stringify(union)}\n`);
+        }
       }
       const info = await node.rpc.call<{ height: number }>('getinfo');
       const c = await node.rpc.call<{ paidMcus: string; price: string; escrow: string }>('getcontract', {
@@ -241,7 +297,9 @@ export class Devnet {
       out(
         unionFile
           ? `union       ${unionFile}`
-          : `union       not built: over ${MAX_UNION_ROWS.toLocaleString()} MCUs (zi contract results --outputs writes them)`,
+          : got.mcus <= MAX_UNION_ROWS
+            ? 'union       checked (written with --dir or --keep)'
+            : `union       not built: over ${MAX_UNION_ROWS.toLocaleString()} MCUs (zi contract results --outputs writes them)`,
       );
       out(`blocks      ${info.height}`);
       out(`payouts     ${batches.length}`);
@@ -327,7 +385,9 @@ export class Devnet {
           '--budget',
           `${budget}li`,
           '--max-batch',
-          '1048576',
+          String(MANDELBROT_MAX_BATCH),
+          '--growth',
+          String(MANDELBROT_GROWTH),
           '--datadir',
           node.datadir,
           '--passphrase-file',

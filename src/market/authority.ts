@@ -1,22 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Address, addressOf } from '../chain/address.ts';
-import { equalBytes, toHex } from '../chain/encoding.ts';
+import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { Log } from '../chain/log.ts';
-import { cidOf } from '../content/cid.ts';
-import type { ContractRuntime, ResultRow, SandboxPool } from '../sandbox/index.ts';
-import { outputAt, outputList } from '../sandbox/outputs.ts';
-import { sampleIndices } from '../sandbox/sampling.ts';
+import type { ContractRuntime, SandboxPool } from '../sandbox/index.ts';
 import { mayAuthorize } from './authorize.ts';
+import { BatchError, checkBatch } from './batch-check.ts';
 import type { MarketChain } from './chain-view.ts';
 import { STATUS_OPEN } from './contract-state.ts';
+import { batchPayoutFee } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
 import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Frame, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
-import { canonicalJson, decodeResults, MAX_RESULTS_BYTES } from './results.ts';
+import { MAX_RESULTS_BYTES } from './results.ts';
 import type { Signer, Signers } from './signer.ts';
 
 export class SessionEnd extends ZiError<
@@ -65,6 +64,11 @@ export interface AuthorityDeps {
   maxSessions?: number;
   /** A signed payout not on chain after this long gives its range back to the pool. */
   payoutGraceMs?: number;
+  /**
+   * TEST ONLY: sign batches whose bytes match their CID without running the
+   * contract's validation — a lying Validator, which audits must catch.
+   */
+  signUnchecked?: boolean;
 }
 
 export interface PaidEvent {
@@ -118,6 +122,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       ...deps,
       baseLeaseMs: deps.baseLeaseMs ?? 30_000,
       leaseTargetMs: deps.leaseTargetMs ?? LEASE_TARGET_MS,
+      signUnchecked: deps.signUnchecked ?? false,
     };
   }
 
@@ -217,6 +222,8 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     const held: { leases: Lease[] } = { leases: [] };
     try {
       cb = await this.contractBook(disc.contract);
+      // An escrow that cannot pay one more MCU is not offered: the Solver would compute for nothing.
+      if (this.payable(disc.contract, cb, held) < FIRST_LEASE) return;
       lease = cb.book.lease(disc.peerId, FIRST_LEASE, this.d.baseLeaseMs);
       if (!lease) return;
       held.leases.push(lease);
@@ -273,13 +280,16 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const byBytes = bytesPerMcu > 0 ? Math.max(1, Math.floor(MAX_RESULTS_BYTES / 2 / bytesPerMcu)) : cb.maxBatch;
       // A Solver of slow MCUs is paid every leaseTargetMs or so, however large the maximum batch.
       const byTime = perMcuMs > 0 ? Math.max(1, Math.floor(this.d.leaseTargetMs / perMcuMs)) : cb.maxBatch;
-      size = Math.min(nextLeaseSize(size, cb.growth, cb.maxBatch), byBytes, byTime);
-      const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * size * 4);
-      const next = cb.book.lease(stream.remotePeer, size, ttl);
-      if (next) {
-        held.leases.push(next);
-        await stream.write({ type: 'lease', lease: next });
-      }
+      const want = Math.min(nextLeaseSize(size, cb.growth, cb.maxBatch), byBytes, byTime, this.payable(id, cb, held));
+      if (want < 1) return;
+      const ttl = 2 * this.d.baseLeaseMs + Math.ceil(perMcuMs * want * 4);
+      const next = cb.book.lease(stream.remotePeer, want, ttl);
+      if (!next) return;
+      // The schedule grows from leases actually sent, so a Solver can hold every lease to
+      // min(maxBatch, growth^k) (scheduleCap) and refuse one that is larger.
+      size = want;
+      held.leases.push(next);
+      await stream.write({ type: 'lease', lease: next });
     };
     await leaseMore();
     let lease: Lease | undefined = held.leases[0];
@@ -329,9 +339,11 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       await stream.write({ type: 'paid', leaseId: lease.id, authoritySig });
       lease = held.leases[0];
     }
-    await stream
-      .write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' })
-      .catch(() => undefined);
+    const spent = !cb.book.complete && this.payable(id, cb, held) < 1;
+    const done = spent
+      ? { reason: 'BUDGET_EXHAUSTED', message: 'the contract has no escrow left for more leases' }
+      : { reason: 'COMPLETE', message: 'no unsolved indices left to lease' };
+    await stream.write({ type: 'done', ...done }).catch(() => undefined);
     await stream.close().catch(() => undefined);
   }
 
@@ -349,6 +361,23 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     }
   }
 
+  /**
+   * MCUs the escrow can still pay, after what this authority has signed and
+   * the leases the session holds: a lease is never larger, so a Solver never
+   * computes a batch that BUDGET_EXHAUSTED would refuse.
+   */
+  private payable(id: Hash, cb: ContractBook, held: { leases: Lease[] }): number {
+    const c = this.d.chain.contract(id);
+    if (!c || c.status !== STATUS_OPEN) return 0;
+    const fee = batchPayoutFee(this.d.chain.minFeePerByte);
+    const perMcu = c.price + c.validationFee;
+    const heldMcus = held.leases.reduce((n, l) => n + BigInt(l.end - l.start), 0n);
+    const left = c.escrow - promisedTotal(cb) - heldMcus * perMcu - BigInt(held.leases.length + 1) * fee;
+    if (left < perMcu || perMcu <= 0n) return 0;
+    const mcus = left / perMcu;
+    return mcus > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(mcus);
+  }
+
   /** A batch is paid only if its bytes are what its CID says and `validate` accepts them. */
   private async check(
     id: Hash,
@@ -362,48 +391,23 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     const maxFee = this.d.chain.minFeePerByte * 1024n;
     if (frame.fee > maxFee)
       throw new SessionEnd('FEE_TOO_HIGH', `a payout fee of ${frame.fee} Li is over ${maxFee} Li`);
-    if (!equalBytes(cidOf(frame.results).bytes, frame.cid)) {
-      throw new SessionEnd('CID_MISMATCH', 'the results do not hash to the CID sent with them');
-    }
-    let results: ReturnType<typeof decodeResults>;
-    try {
-      if (frame.results.length > MAX_RESULTS_BYTES) throw new Error(`results over ${MAX_RESULTS_BYTES} bytes`);
-      results = decodeResults(frame.results);
-    } catch (err) {
-      throw new SessionEnd('BAD_RESULT', (err as Error).message);
-    }
-    const [range] = results.ranges;
-    if (
-      !equalBytes(results.contract, id) ||
-      results.ranges.length !== 1 ||
-      range!.start !== lease.start ||
-      range!.end !== lease.end
-    ) {
-      throw new SessionEnd('BAD_RESULT', 'the results do not cover exactly the leased range');
-    }
+    if (this.d.signUnchecked) return;
     const runtime = await cb.runtime();
-    // Drawn now, after the batch arrived: the Solver could not know which
-    // indices would be checked when it computed (or skipped) them.
-    const seed = new Uint8Array(randomBytes(32));
-    let ok: boolean;
-    if (runtime.hasValidate) {
-      // Results carry outputs only; the inputs are the contract's own, recomputed here.
-      const inputs = await runtime.inputRange(lease.start, lease.end - lease.start);
-      const rows: ResultRow[] = outputList(results.outputs).map((out, k) => [lease.start + k, inputs[k]!, out]);
-      ok = await runtime.validate(rows, seed, cb.sampleRate);
-    } else {
-      // The default validation: the seeded sample recomputed, in one sandbox call.
-      const indices = sampleIndices(seed, lease.start, lease.end - lease.start, cb.sampleRate);
-      const outputs = await runtime.sampleAt(indices);
-      // Compared in canonical form: the batch's objects arrive with sorted keys.
-      ok = indices.every(
-        (i, k) => canonicalJson(outputs[k]) === canonicalJson(outputAt(results.outputs, i - lease.start)),
-      );
+    try {
+      // Drawn now, after the batch arrived: the Solver could not know which
+      // indices would be checked when it computed (or skipped) them.
+      await checkBatch({
+        contract: id,
+        range: lease,
+        cid: frame.cid,
+        bytes: frame.results,
+        runtime,
+        sampleRate: cb.sampleRate,
+        seed: new Uint8Array(randomBytes(32)),
+      });
+    } catch (err) {
+      if (err instanceof BatchError) throw new SessionEnd(err.code, err.message);
+      throw err;
     }
-    if (!ok)
-      throw new SessionEnd(
-        'FAILED_VALIDATION',
-        `the contract's validate() refused indices ${lease.start}..${lease.end - 1}`,
-      );
   }
 }

@@ -1,6 +1,6 @@
 import type { Address } from '../chain/address.ts';
 import { equalBytes } from '../chain/encoding.ts';
-import { type ContractRecord, VALIDATION_DELEGATED } from './contract-state.ts';
+import { type ContractRecord, hasValidator, VALIDATION_DELEGATED } from './contract-state.ts';
 
 /**
  * Who may sign for a contract (DESIGN.md §5 "Who signs"): its Bidder, and for
@@ -15,4 +15,22 @@ export function mayAuthorize(
 ): boolean {
   if (equalBytes(signer, contract.bidder)) return true;
   return contract.validation === VALIDATION_DELEGATED && equalBytes(signer, contract.validator);
+}
+
+/**
+ * Node policy: whose node runs the authority side of a contract (leases,
+ * validates, signs). A contract with a Validator is served by the
+ * Validator's node only, so no range is leased twice (DESIGN.md §5); the
+ * Bidder may still co-sign its payouts (mayAuthorize).
+ */
+export function serves(
+  contract: Pick<ContractRecord, 'bidder' | 'validation' | 'validator'>,
+  signer: Address,
+): boolean {
+  return equalBytes(signer, authorityOf(contract));
+}
+
+/** The address whose node serves a contract (serves): its Validator, else its Bidder. Reputation is kept by it. */
+export function authorityOf(contract: Pick<ContractRecord, 'bidder' | 'validation' | 'validator'>): Address {
+  return hasValidator(contract) ? contract.validator : contract.bidder;
 }

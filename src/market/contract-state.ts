@@ -1,6 +1,6 @@
-import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { Reader, Writer } from '../chain/encoding.ts';
-import { ValidationError } from '../chain/errors.ts';
+import { ADDRESS_SIZE, type Address, RESERVED_ADDRESS } from '../chain/address.ts';
+import { equalBytes, Reader, Writer } from '../chain/encoding.ts';
+import { DecodeError, ValidationError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
 import { STATE_OPEN_PROBLEMS, stateKey } from '../chain/store/layout.ts';
@@ -11,6 +11,8 @@ export const STATE_CONTRACT = 0x10;
 export const STATE_PAID_RANGES = 0x11;
 /** 0x12 ‖ contract ‖ u64 start → u64 end ‖ CID: each paid batch, for fetching results. */
 export const STATE_PAID_BATCH = 0x12;
+/** 0x13 ‖ contract → u64: the escrow its close returned to the Bidder (history shows it). */
+export const STATE_REFUND = 0x13;
 
 export const VALIDATION_BIDDER = 0;
 export const VALIDATION_DELEGATED = 1;
@@ -38,8 +40,15 @@ export interface ContractRecord {
   /** Heights of the first and the latest payout (0: none yet); the bootstrap rules read them. */
   firstPayoutHeight: number;
   lastPayoutHeight: number;
-  /** The assigned Validator of a delegated contract; zero bytes while none. */
+  /** The assigned Validator of a delegated contract; zero bytes while none (then it runs Bidder-validated). */
   validator: Address;
+  /** Payouts its Validator co-signed: a contract with none settles at close, others go to audit (DESIGN.md §6). */
+  validatorPayouts: number;
+}
+
+/** Whether a Validator validates this contract (delegated, and one was eligible when it opened). */
+export function hasValidator(c: Pick<ContractRecord, 'validation' | 'validator'>): boolean {
+  return c.validation === VALIDATION_DELEGATED && !equalBytes(c.validator, RESERVED_ADDRESS);
 }
 
 export function contractKey(id: Hash): Uint8Array {
@@ -64,6 +73,7 @@ export function encodeContract(c: ContractRecord): Uint8Array {
     .u32(c.firstPayoutHeight)
     .u32(c.lastPayoutHeight)
     .bytes(c.validator)
+    .u32(c.validatorPayouts)
     .finish();
 }
 
@@ -86,6 +96,7 @@ export function decodeContract(bytes: Uint8Array): ContractRecord {
     firstPayoutHeight: r.u32(),
     lastPayoutHeight: r.u32(),
     validator: r.bytes(ADDRESS_SIZE),
+    validatorPayouts: r.u32(),
   };
   r.end('contract record');
   return c;
@@ -123,13 +134,30 @@ export function putPaidRanges(state: StateWriter, id: Hash, ranges: readonly Ran
   state.put(stateKey(STATE_PAID_RANGES, id), w.finish());
 }
 
+export function putRefund(state: StateWriter, id: Hash, amount: bigint): void {
+  state.put(stateKey(STATE_REFUND, id), new Writer(8).u64(amount).finish());
+}
+
+/** The escrow a closed contract returned; undefined while it is open (or closed by a node before this record). */
+export function getRefund(state: StateReader, id: Hash): bigint | undefined {
+  const raw = state.get(stateKey(STATE_REFUND, id));
+  if (raw === undefined) return undefined;
+  const r = new Reader(raw);
+  const amount = r.u64();
+  r.end('refund');
+  return amount;
+}
+
 export interface PaidBatch extends Range {
   cid: Uint8Array;
+  /** Co-signed by the contract's Validator (what an audit samples), not by its Bidder. */
+  byValidator: boolean;
 }
 
 export function putPaidBatch(state: StateWriter, id: Hash, batch: PaidBatch): void {
   const key = stateKey(STATE_PAID_BATCH, id, new Writer(8).u64(BigInt(batch.start)).finish());
-  state.put(key, new Writer(16 + batch.cid.length).u64(BigInt(batch.end)).varBytes(batch.cid, 1).finish());
+  const w = new Writer(17 + batch.cid.length).u64(BigInt(batch.end)).varBytes(batch.cid, 1);
+  state.put(key, w.u8(batch.byValidator ? 1 : 0).finish());
 }
 
 export function decodePaidBatch(key: Uint8Array, value: Uint8Array): PaidBatch {
@@ -137,8 +165,10 @@ export function decodePaidBatch(key: Uint8Array, value: Uint8Array): PaidBatch {
   const r = new Reader(value);
   const end = Number(r.u64());
   const cid = r.varBytes(1, 64);
+  const flag = r.u8();
   r.end('paid batch');
-  return { start, end, cid };
+  if (flag > 1) throw new DecodeError('BAD_VALUE', 'paid batch flag is 0 or 1');
+  return { start, end, cid, byValidator: flag === 1 };
 }
 
 /** |Po|, which the difficulty function reads (DESIGN.md §2). */

@@ -13,9 +13,12 @@ import { mayAuthorize } from './authorize.ts';
 import {
   addOpenProblems,
   getPaidRanges,
+  getRefund,
+  hasValidator,
   putContract,
   putPaidBatch,
   putPaidRanges,
+  putRefund,
   requireContract,
   STATUS_CLOSED,
   STATUS_OPEN,
@@ -23,6 +26,7 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import { leasesFor } from './leases.ts';
+import { auditPort, validatorPort } from './ports.ts';
 import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
 
 /** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
@@ -170,6 +174,7 @@ export const contractRules: TxRules<ContractBody> = {
       firstPayoutHeight: 0,
       lastPayoutHeight: 0,
       validator: RESERVED_ADDRESS,
+      validatorPayouts: 0,
     });
     addOpenProblems(state, 1);
   },
@@ -202,8 +207,10 @@ export const topupRules: TxRules<TopupBody> = {
     })),
   encode: (b) => new Writer(40).bytes(b.contract).u64(b.amount).finish(),
   spends: (b) => b.amount,
-  apply(state, tx, b) {
+  apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);
+    // A Validator never vouches for more than it has at stake (DESIGN.md §5).
+    if (hasValidator(c)) validatorPort(ctx)?.reserve(state, b.contract, b.amount);
     debit(state, tx.from, b.amount);
     putContract(state, b.contract, { ...c, escrow: c.escrow + b.amount });
   },
@@ -282,7 +289,9 @@ export const payoutRules: TxRules<PayoutBody> = {
       throw new ValidationError('RANGE_ALREADY_PAID', 'a range of this payout is already paid');
     const mcus = BigInt(rangeCount(b.ranges));
     const pay = mcus * c.price;
-    const held = mcus * c.validationFee;
+    // No Validator, no validation fee (DESIGN.md §5).
+    const held = hasValidator(c) ? mcus * c.validationFee : 0n;
+    const byValidator = hasValidator(c) && equalBytes(addressOf(b.authority), c.validator);
     const needed = pay + held + tx.fee;
     if (needed > c.escrow) {
       throw new ValidationError(
@@ -301,9 +310,10 @@ export const payoutRules: TxRules<PayoutBody> = {
       paidMcus: c.paidMcus + mcus,
       firstPayoutHeight: c.firstPayoutHeight || ctx.height,
       lastPayoutHeight: ctx.height,
+      validatorPayouts: c.validatorPayouts + (byValidator ? 1 : 0),
     });
     putPaidRanges(state, b.contract, union(paid, b.ranges));
-    for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid! });
+    for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid!, byValidator });
     credit(state, tx.from, pay);
   },
   // The Bidder pays its payouts' fees from escrow (checked with the payout above),
@@ -349,6 +359,11 @@ export function payoutFee(minFeePerByte: bigint, p: { ranges: readonly Range[]; 
 /** A batch's results are addressed by a CIDv1 of their SHA-256; every such CID has this length. */
 const RESULTS_CID = cidOf(new Uint8Array(0)).bytes;
 
+/** The fee of one batch's payout (one range, a results CID): every such payout has the same size. */
+export function batchPayoutFee(minFeePerByte: bigint): bigint {
+  return payoutFee(minFeePerByte, { ranges: [{ start: 0, end: 1 }], cid: RESULTS_CID });
+}
+
 /**
  * What a contract must hold when it opens (whitepaper §3): its first 1,000
  * MCUs at price + validation fee, and "the transaction fees", the fees of the
@@ -360,7 +375,7 @@ export function minimumBudget(
   minFeePerByte: bigint,
 ): bigint {
   const payouts = BigInt(leasesFor(Number(MIN_BUDGET_MCUS), b.growth, b.maxBatch));
-  const fee = payoutFee(minFeePerByte, { ranges: [{ start: 0, end: 1 }], cid: RESULTS_CID });
+  const fee = batchPayoutFee(minFeePerByte);
   return MIN_BUDGET_MCUS * (b.price + b.validationFee) + payouts * fee;
 }
 
@@ -372,10 +387,28 @@ export const closeRules: TxRules<CloseBody> = {
   apply(state, tx, b, ctx) {
     const c = openContract(state, b.contract);
     if (!equalBytes(tx.from, c.bidder)) throw new ValidationError('NOT_BIDDER', 'only the Bidder closes its contract');
-    // Unused escrow returns; validation fees of paid work stay held for the audit.
-    credit(state, c.bidder, c.escrow);
-    putContract(state, b.contract, { ...c, escrow: 0n, status: STATUS_CLOSED, closedHeight: ctx.height });
+    // Unused escrow returns. What a Validator signed goes to audit (DESIGN.md §6),
+    // its validation fees held until the verdict; with nothing it signed, the
+    // contract settles now: the held fees (of payouts a since-banned Validator
+    // signed) go back with the escrow, and any reservation is released.
+    const audited = hasValidator(c) && c.validatorPayouts > 0;
+    const back = audited ? c.escrow : c.escrow + c.heldFees;
+    credit(state, c.bidder, back);
+    putRefund(state, b.contract, back);
+    const closed = {
+      ...c,
+      escrow: 0n,
+      heldFees: audited ? c.heldFees : 0n,
+      status: STATUS_CLOSED,
+      closedHeight: ctx.height,
+    };
+    putContract(state, b.contract, closed);
     addOpenProblems(state, -1);
+    if (audited) auditPort(ctx)?.open(state, b.contract, closed, ctx);
+    else if (hasValidator(c)) validatorPort(ctx)?.release(state, b.contract);
   },
-  toJSON: (b) => ({ contract: Buffer.from(b.contract).toString('hex') }),
+  toJSON: (b, _format, state) => {
+    const refund = state && getRefund(state, b.contract);
+    return { contract: Buffer.from(b.contract).toString('hex'), ...(refund === undefined ? {} : { refund }) };
+  },
 };

@@ -13,6 +13,19 @@ export function nextLeaseSize(last: number, growth: number, maxBatch: number): n
   return Math.min(last * growth, maxBatch);
 }
 
+/**
+ * The largest lease the schedule allows as the `k`-th of a session (0 for the
+ * ack's): min(maxBatch, growth^k). The authority grows its leases from the
+ * ones it actually sent, so every lawful lease is within this; a Solver
+ * refuses one that is not, before computing it (docs/PROTOCOL.md).
+ */
+export function scheduleCap(k: number, growth: number, maxBatch: number): number {
+  let cap = Math.min(FIRST_LEASE, maxBatch);
+  if (growth <= 1) return cap;
+  for (let i = 0; i < k && cap < maxBatch; i++) cap = nextLeaseSize(cap, growth, maxBatch);
+  return cap;
+}
+
 /** How many leases, so payouts, a session needs for its first `mcus` MCUs on that schedule. */
 export function leasesFor(mcus: number, growth: number, maxBatch: number): number {
   let leases = 0;

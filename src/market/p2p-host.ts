@@ -18,6 +18,13 @@ import {
 export const MARKET_PROTOCOL = 'market/1.0.0';
 export const DISCOVERY_TOPIC = 'market/discovery/1';
 
+/**
+ * Streams of the market protocol per connection. A stream counts until both
+ * ends have closed it (or one reset it): a side that stops using a stream
+ * without closing it holds one of these for good.
+ */
+export const MARKET_STREAM_LIMITS = { maxInboundStreams: 8, maxOutboundStreams: 64 } as const;
+
 /** Points a market protocol breach costs a peer (the p2p ban score is 100). */
 const MARKET_PENALTY = 25;
 
@@ -43,7 +50,8 @@ function frameStream(stream: Stream, remotePeer: string): FrameStream {
   return {
     remotePeer,
     async read(timeoutMs: number): Promise<Frame> {
-      const bytes = await lp.read({ signal: AbortSignal.timeout(timeoutMs) });
+      // AbortSignal.timeout takes whole milliseconds only.
+      const bytes = await lp.read({ signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
       return decodeFrame(bytes.subarray());
     },
     async write(frame: Frame): Promise<void> {
@@ -96,7 +104,7 @@ export async function createMarketHost(p2p: MarketP2p, clock: () => number = Dat
       if (streamHandler) streamHandler(s);
       else stream.abort(new Error('this node is not solving'));
     },
-    { maxInboundStreams: 8, maxOutboundStreams: 64 },
+    MARKET_STREAM_LIMITS,
   );
 
   return {

@@ -1,12 +1,15 @@
 import { CID } from 'multiformats/cid';
-import { formatAddress } from '../chain/address.ts';
+import { type Address, formatAddress, parseAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
-import { toHex } from '../chain/encoding.ts';
+import { equalBytes, toHex } from '../chain/encoding.ts';
 import type { Hash } from '../chain/hash.ts';
 import { stateKey } from '../chain/store/layout.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
+import type { SandboxPool } from '../sandbox/index.ts';
 import type { Authority } from './authority.ts';
+import { authorityOf, mayAuthorize } from './authorize.ts';
 import { ContractNotFoundError, contractBody } from './contract-body.ts';
 import {
   type ContractRecord,
@@ -14,14 +17,30 @@ import {
   decodePaidBatch,
   getContract,
   getPaidRanges,
+  hasValidator,
   STATE_CONTRACT,
   STATE_PAID_BATCH,
   STATUS_OPEN,
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
+import { payoutRules } from './contract-tx.ts';
 import type { ResultStore } from './host.ts';
+import { rateReader } from './progress.ts';
 import { rangeCount } from './ranges.ts';
+import {
+  type AuthorityReputation,
+  authorityReputation,
+  authorityReputations,
+  type ContractHistory,
+  type SolverPayout,
+  solverReputation,
+  unpaidBy,
+} from './reputation.ts';
 import type { Solver } from './solver.ts';
+import type { SolverStatus } from './solver-status.ts';
+
+/** Newest payouts of an address that getreputation reads at most. */
+export const REPUTATION_HISTORY_MAX = 10_000;
 
 function recordView(id: Hash, c: ContractRecord, hrp: string) {
   return {
@@ -30,6 +49,8 @@ function recordView(id: Hash, c: ContractRecord, hrp: string) {
     status: c.status === STATUS_OPEN ? 'open' : 'closed',
     price: c.price,
     validation: c.validation === VALIDATION_DELEGATED ? 'delegated' : 'bidder',
+    // The Validator of a delegated contract; null while none (then the Bidder validates).
+    validator: hasValidator(c) ? formatAddress(c.validator, hrp) : null,
     validationFee: c.validationFee,
     escrow: c.escrow,
     heldFees: c.heldFees,
@@ -47,14 +68,87 @@ export interface MarketRpcDeps {
   /** IPFS, when the node runs the network. */
   results?: ResultStore;
   authority?: Authority;
-  solver?: Solver;
+  solver?: Pick<Solver, 'address' | 'stats' | 'sessionLog'>;
+  /** What the Solver is doing and has earned (solver-status.ts). */
+  solverStatus?: SolverStatus;
+  /** Where a contract is loaded to learn its size (shared with the authority, so loaded once). */
+  sandboxes?: SandboxPool;
+}
+
+/** Every contract's record with its paid batches counted: one pass over each state prefix. */
+async function contractHistories(chain: Chain): Promise<(ContractHistory & { id: Hash; record: ContractRecord })[]> {
+  const payouts = new Map<string, number>();
+  for await (const [key] of chain.store.stateEntries(new Uint8Array([STATE_PAID_BATCH]))) {
+    const id = toHex(key.subarray(1, 33));
+    payouts.set(id, (payouts.get(id) ?? 0) + 1);
+  }
+  const out: (ContractHistory & { id: Hash; record: ContractRecord })[] = [];
+  for await (const [key, value] of chain.store.stateEntries(new Uint8Array([STATE_CONTRACT]))) {
+    const id = key.subarray(1);
+    out.push({ id, record: decodeContract(value), payouts: payouts.get(toHex(id)) ?? 0 });
+  }
+  return out;
+}
+
+/** The payouts an address sent (and was paid by), newest first, from the address index. */
+async function payoutsOf(chain: Chain, address: Address): Promise<{ payouts: SolverPayout[]; truncated: boolean }> {
+  const rows = await chain.store.history(address, REPUTATION_HISTORY_MAX);
+  const payouts: SolverPayout[] = [];
+  let block: { height: number; txs: Awaited<ReturnType<Chain['getBlock']>> } | undefined;
+  for (const row of rows) {
+    if (row.position === 'reward') continue;
+    if (block?.height !== row.height) {
+      const entry = chain.entryAtHeight(row.height);
+      block = { height: row.height, txs: entry && (await chain.getBlock(entry.hash)) };
+    }
+    const tx = block.txs?.txs[row.position];
+    if (!tx || tx.kind !== TX_KINDS.payout || !equalBytes(tx.from, address)) continue;
+    const body = payoutRules.decode(tx.payload, chain.params);
+    payouts.push({ mcus: rangeCount(body.ranges), height: row.height });
+  }
+  return { payouts, truncated: rows.length >= REPUTATION_HISTORY_MAX };
+}
+
+function reputationView(r: AuthorityReputation) {
+  return { ...r, cadenceBlocks: r.cadenceBlocks === null ? null : Math.round(r.cadenceBlocks * 100) / 100 };
 }
 
 /** The market's JSON-RPC methods (docs/RPC.md). */
 export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
   const { chain } = d;
   const hrp = chain.params.hrp;
+  const recentRate = rateReader(chain);
+  /** MCUs of a contract, from its code (null: unbounded, or the code does not load here). */
+  async function sizeOf(id: Hash, body: Awaited<ReturnType<typeof contractBody>>): Promise<number | null> {
+    if (!d.sandboxes) return null;
+    try {
+      const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
+      return (await d.sandboxes.get(toHex(id), body.code, limits)).size;
+    } catch {
+      return null;
+    }
+  }
   return {
+    getreputation: defineMethod({
+      description:
+        "An address's market record from the chain: as an authority, MCUs paid, blocks to a contract's first payout and between payouts; as a Solver, MCUs delivered, and batches refused from this node's session log.",
+      params: [{ name: 'address', type: 'string', maxLength: 100 }],
+      handler: async ({ address: text }) => {
+        const address = parseAddress(text, hrp);
+        const log = d.solver?.sessionLog.records();
+        const mine = d.solver !== undefined && equalBytes(d.solver.address, address);
+        const { payouts, truncated } = await payoutsOf(chain, address);
+        return {
+          address: formatAddress(address, hrp),
+          authority: {
+            ...reputationView(authorityReputation(address, await contractHistories(chain))),
+            // What this node's own Solver computed for it and was never paid, when it runs one.
+            ...(log ? { unpaidToThisSolver: unpaidBy(address, log) } : {}),
+          },
+          solver: { ...solverReputation(payouts, mine ? log : undefined), truncated },
+        };
+      },
+    }),
     getcontent: defineMethod({
       description:
         'Bytes stored under a CID (e.g. a paid batch of results), fetched from IPFS and checked against the CID.',
@@ -70,7 +164,7 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
     }),
     getcontractstatus: defineMethod({
       description:
-        'Solved, leased and remaining index ranges and spend of a contract (leases when this node is its authority).',
+        'Progress of a contract: size, solved, leased and remaining MCUs, spend and escrow left, payouts, the pace of the latest blocks and who serves it (leases when this node is its authority).',
       params: [{ name: 'id', type: 'bytes', bytes: 32 }],
       handler: async ({ id }) => {
         const c = getContract(chain.state, id);
@@ -78,11 +172,34 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
         const body = await contractBody(chain, id);
         const leases = await d.authority?.status(id);
         const paid = getPaidRanges(chain.state, id);
+        const size = leases ? leases.size : await sizeOf(id, body);
+        const rate = await recentRate(id);
+        let payouts = 0;
+        for await (const _ of chain.store.stateEntries(stateKey(STATE_PAID_BATCH, id))) payouts++;
+        const served = d.authority?.addresses.find((a) => mayAuthorize(c, a));
+        const lastPayout = c.lastPayoutHeight > 0 ? chain.entryAtHeight(c.lastPayoutHeight) : undefined;
         return {
           ...recordView(id, c, hrp),
           budget: body.budget,
           paidToSolvers: c.paidMcus * c.price,
           paidRanges: paid.map((r) => [r.start, r.end]),
+          payouts,
+          // Unknown (null) when the code does not load here or is unbounded.
+          ...(leases ? {} : { size }),
+          rate: {
+            mcusPerSecond: rate.mcusPerSecond,
+            windowMcus: rate.mcus,
+            windowPayouts: rate.payouts,
+            windowSeconds: rate.spanMs / 1000,
+          },
+          // Who signs: its Validator, or its Bidder (also for a delegated contract that found no Validator).
+          authority: {
+            role: hasValidator(c) ? 'validator' : 'bidder',
+            address: formatAddress(hasValidator(c) ? c.validator : c.bidder, hrp),
+            servedHere: served !== undefined,
+            lastPayoutHeight: c.lastPayoutHeight > 0 ? c.lastPayoutHeight : null,
+            lastPayoutTime: lastPayout ? new Date(lastPayout.header.timestamp).toISOString() : null,
+          },
           ...(leases
             ? {
                 size: leases.size,
@@ -99,23 +216,46 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
       },
     }),
     getsolverstatus: defineMethod({
-      description: "This node's Solver: MCUs done, Li earned, payouts.",
+      description:
+        "This node's Solver: what it does now (computing, waiting and why, backing off), uptime, and this session's MCUs, Li earned and payouts, in all and per contract.",
       params: [],
       handler: () => {
         if (!d.solver) throw new ContractNotFoundError('NOT_FOUND', 'this node runs no Solver (zi solve)');
-        return { address: formatAddress(d.solver.address, hrp), ...d.solver.stats };
+        const s = d.solverStatus?.snapshot();
+        return {
+          address: formatAddress(d.solver.address, hrp),
+          ...d.solver.stats,
+          ...(s
+            ? {
+                activity: s.activity,
+                startedAt: new Date(s.startedAt).toISOString(),
+                uptimeSeconds: s.uptimeSeconds,
+                rate: s.rate,
+                lastBatch: s.lastBatch,
+                contracts: s.contracts.map((w) => ({ ...w, lastPaidAt: new Date(w.lastPaidAt).toISOString() })),
+              }
+            : {}),
+        };
       },
     }),
     listcontracts: defineMethod({
-      description: 'Contracts on chain, open ones by default, with escrow and progress.',
+      description: "Contracts on chain, open ones by default, with escrow, progress and their authority's reputation.",
       params: [{ name: 'status', type: 'string', enum: ['open', 'closed', 'all'], optional: true }],
       handler: async ({ status }) => {
         const want = status ?? 'open';
+        const histories = await contractHistories(chain);
+        // Reputations count every contract an authority served, listed or not.
+        const reputations = authorityReputations(histories);
         const out = [];
-        for await (const [key, value] of chain.store.stateEntries(new Uint8Array([STATE_CONTRACT]))) {
-          const c = decodeContract(value);
+        for (const { id, record: c } of histories) {
           const open = c.status === STATUS_OPEN;
-          if (want === 'all' || (want === 'open') === open) out.push(recordView(key.subarray(1), c, hrp));
+          if (want !== 'all' && (want === 'open') !== open) continue;
+          const authority = authorityOf(c);
+          out.push({
+            ...recordView(id, c, hrp),
+            authority: formatAddress(authority, hrp),
+            reputation: reputationView(reputations.get(toHex(authority))!),
+          });
         }
         return out;
       },

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { formatAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
 import { ZiError } from '../chain/errors.ts';
@@ -10,12 +11,16 @@ import type { RpcMethod } from '../rpc/methods.ts';
 import { SandboxPool, SandboxProcesses } from '../sandbox/index.ts';
 import { ContractAdmission } from './admission.ts';
 import { Authority } from './authority.ts';
+import { batchAudit } from './batch-audit.ts';
 import { marketChain } from './chain-view.ts';
+import { decodePaidBatch, STATE_PAID_BATCH } from './contract-state.ts';
 import type { MarketHost, ResultStore } from './host.ts';
 import { createMarketHost, type MarketP2p } from './p2p-host.ts';
 import { marketRpcMethods } from './rpc.ts';
+import { fileSessionLog } from './session-log.ts';
 import { keySigner, signerSet } from './signer.ts';
 import { Solver, type SolverDeps } from './solver.ts';
+import { SolverStatus } from './solver-status.ts';
 
 export interface MarketConfig {
   /** Unlocked key of the Bidder (or Validator): serve its contracts as their authority. */
@@ -26,6 +31,8 @@ export interface MarketConfig {
   leaseMs?: number;
   /** Longest a lease should take at a Solver's measured rate; default LEASE_TARGET_MS (10 s). */
   leaseTargetMs?: number;
+  /** TEST ONLY: the authority signs without validating (AuthorityDeps.signUnchecked). */
+  signUnchecked?: boolean;
 }
 
 /** What the market needs of its node (the node's DomainContext has it). */
@@ -35,7 +42,12 @@ export interface MarketContext {
   logger: Log & { child(bindings: object): Log };
   p2p?: MarketP2p;
   content?: ContentStore;
+  /** The node's data dir: the Solver keeps its session log there. */
+  datadir?: string;
 }
+
+/** The Solver's session log in the data dir (session-log.ts). */
+export const SESSION_LOG_FILE = 'solver-sessions.jsonl';
 
 /** A market service asked for on a node that cannot run it. */
 export class MarketConfigError extends ZiError<'NO_NETWORK'> {}
@@ -46,9 +58,14 @@ export interface MarketServices {
   host?: MarketHost;
   authority?: Authority;
   solver?: Solver;
+  /** What the Solver does and has earned, for `zi solve` and `getsolverstatus`. */
+  solverStatus?: SolverStatus;
   sandboxes: SandboxPool;
   rpc: Record<string, RpcMethod>;
+  ports: Record<string, object>;
   policies: ReadonlyMap<number, AdmissionPolicy>;
+  /** The CIDs this node must keep pinned whatever its storage limit: every paid batch. */
+  keep(): AsyncIterable<Uint8Array>;
   info(): unknown;
   stop(): Promise<void>;
 }
@@ -80,6 +97,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
   const view = marketChain(chain);
   let authority: Authority | undefined;
   let solver: Solver | undefined;
+  let solverStatus: SolverStatus | undefined;
   if (config.authorityKey && host && results) {
     authority = new Authority({
       chain: view,
@@ -90,19 +108,23 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
       logger: logger.child({ mod: 'authority' }),
       baseLeaseMs: config.leaseMs,
       leaseTargetMs: config.leaseTargetMs,
+      signUnchecked: config.signUnchecked,
     });
     authority.start();
   }
   if (config.solver && host && results) {
+    const solverLog = logger.child({ mod: 'solver' });
     solver = new Solver({
       chain: view,
       mempool,
       host,
       results,
       processes,
-      logger: logger.child({ mod: 'solver' }),
+      logger: solverLog,
+      sessionLog: ctx.datadir ? await fileSessionLog(join(ctx.datadir, SESSION_LOG_FILE), solverLog) : undefined,
       ...config.solver,
     });
+    solverStatus = new SolverStatus(solver);
     solver.start();
   }
   const hrp = chain.params.hrp;
@@ -111,9 +133,17 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
     host,
     authority,
     solver,
+    solverStatus,
     sandboxes,
-    rpc: marketRpcMethods({ chain, results, authority, solver }),
+    rpc: marketRpcMethods({ chain, results, authority, solver, solverStatus, sandboxes }),
+    ports: results ? { batches: batchAudit(chain, results, sandboxes) } : {},
     policies: new Map([[TX_KINDS.contract, admission.policy]]),
+    async *keep() {
+      // A paid batch is what its Bidder paid for and what an audit may ask for: never dropped.
+      for await (const [key, value] of chain.store.stateEntries(new Uint8Array([STATE_PAID_BATCH]))) {
+        yield decodePaidBatch(key, value).cid;
+      }
+    },
     info: () =>
       content
         ? {

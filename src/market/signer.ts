@@ -1,7 +1,7 @@
 import { type Address, addressOf } from '../chain/address.ts';
 import type { Hash } from '../chain/hash.ts';
 import { publicKeyOf, sign } from '../chain/keys.ts';
-import { mayAuthorize } from './authorize.ts';
+import { serves } from './authorize.ts';
 import type { ContractRecord } from './contract-state.ts';
 import { type payoutMessage, signPayout } from './contract-tx.ts';
 import { type Ack, ackMessage } from './messages.ts';
@@ -36,10 +36,10 @@ export function keySigner(key: Uint8Array): Signer {
   };
 }
 
-/** Signers that sign for every contract one of them may authorize (mayAuthorize). */
+/** Signers that serve every contract one of them is the authority of (serves: its Validator, else its Bidder). */
 export function signerSet(signers: readonly Signer[]): Signers {
   return {
     addresses: signers.map((s) => s.address),
-    forContract: (contract) => signers.find((s) => mayAuthorize(contract, s.address)),
+    forContract: (contract) => signers.find((s) => serves(contract, s.address)),
   };
 }

@@ -10,22 +10,57 @@ import { Transaction, TX_KINDS } from '../chain/transaction.ts';
 import { cidOf } from '../content/cid.ts';
 import { type ContractRuntime, type JsonValue, loadContract, type SandboxProcesses } from '../sandbox/index.ts';
 import { concatOutputs, type Outputs, outputList, outputsOf } from '../sandbox/outputs.ts';
-import { mayAuthorize } from './authorize.ts';
+import { LEASE_TARGET_MS } from './authority.ts';
+import { authorityOf, mayAuthorize } from './authorize.ts';
 import { type BootstrapDecision, bootstrapDecision } from './bootstrap.ts';
 import type { MarketChain } from './chain-view.ts';
-import { STATUS_OPEN } from './contract-state.ts';
-import { payoutFee, payoutRules } from './contract-tx.ts';
+import { type ContractRecord, STATUS_OPEN } from './contract-state.ts';
+import { batchPayoutFee, payoutFee, payoutMessage, payoutRules } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
-import { type Ack, ackMessage, discoveryCommitment, type Lease, signDiscovery } from './messages.ts';
+import { FIRST_LEASE, scheduleCap } from './leases.ts';
+import { type Ack, ackMessage, discoveryCommitment, type Frame, type Lease, signDiscovery } from './messages.ts';
+import { rangeCount, subtract } from './ranges.ts';
+import {
+  type BackoffPolicy,
+  describeSetback,
+  earnableRate,
+  payableMcus,
+  recordMark,
+  type Setback,
+  Setbacks,
+} from './ranking.ts';
+import { authorityReputations } from './reputation.ts';
 import { encodeResults } from './results.ts';
+import { memorySessionLog, type SessionLog } from './session-log.ts';
 
 /** What measuring one contract's speed may cost a Solver at most, ms. */
 export const MEASURE_DEADLINE_MS = 5_000;
 /** A contract that failed its measurement is measured again after this, doubling up to the maximum. */
 export const MEASURE_RETRY_MS = 60_000;
 export const MEASURE_RETRY_MAX_MS = 60 * 60_000;
+/** How long one round of discoveries waits for the contract's authority to dial back. */
+export const ANNOUNCE_MS = 15_000;
+/**
+ * The most work a lease may hold at this machine's rate: three times what the
+ * authority aims at (LEASE_TARGET_MS), so a lawful authority that measured the
+ * Solver as slower than it is stays well inside it.
+ */
+export const SOLVER_LEASE_MAX_MS = 3 * LEASE_TARGET_MS;
+/**
+ * How long past its own compute time a Solver waits for `paid`: the
+ * authority's checks (a sampled recomputation, pinning, a signature) and a
+ * round trip. The sampled recomputation itself is added per batch.
+ */
+export const PAID_GRACE_MS = 5_000;
 
-export class SolverError extends ZiError<'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT'> {}
+export class SolverError extends ZiError<
+  'BAD_ACK' | 'NOT_AUTHORITY' | 'NO_CONTRACT' | 'BAD_LEASE' | 'BAD_PAYOUT' | 'BAD_FRAME' | 'NO_PAYMENT'
+> {}
+
+/** Breaches by the peer that answered: it is scored down (MarketHost.penalize). */
+const PENALIZED = new Set(['BAD_ACK', 'NOT_AUTHORITY', 'BAD_LEASE', 'BAD_PAYOUT', 'BAD_FRAME']);
+/** Breaches before the ack showed who answered: the peer pays, not the contract (anyone can dial a Solver). */
+const BEFORE_ACK = new Set(['BAD_ACK', 'NOT_AUTHORITY']);
 
 /** Where the Solver sends the payouts it got signed: the node's mempool. */
 export interface PayoutSink {
@@ -52,6 +87,16 @@ export interface SolverDeps {
   bootstrap?: boolean;
   clock?: () => number;
   discoveryIntervalMs?: number;
+  /** How long a round of discoveries waits for an answer (default ANNOUNCE_MS). */
+  announceMs?: number;
+  /** Waits after setbacks (ranking.ts); tests shorten them. */
+  backoff?: Partial<BackoffPolicy>;
+  /** Wait for `paid` beyond a batch's compute time (default PAID_GRACE_MS). */
+  paidGraceMs?: number;
+  /** The most work a lease may hold at this machine's rate (default SOLVER_LEASE_MAX_MS). */
+  leaseMaxMs?: number;
+  /** Where it records its sessions (default: in memory only). */
+  sessionLog?: SessionLog;
   /**
    * Changes outputs before they are sent: only for tests and demos of a
    * cheating Solver, which the authority must catch.
@@ -70,13 +115,40 @@ export interface SolverProgress {
   payouts: number;
 }
 
+/** A contract or authority the Solver stays away from for a while, and why. */
+export interface SetbackEvent {
+  contract: string;
+  reason: Setback;
+  waitMs: number;
+}
+
 export interface Candidate {
   id: Hash;
   price: bigint;
   /** Measured MCUs per second on this machine, all threads. */
   rate: number;
-  /** Expected Li per second: what the ranking sorts by. */
+  /** Expected Li per second that can actually be earned: what the ranking sorts by (ranking.ts). */
   score: number;
+  /** MCUs the contract can still pay for. */
+  payable: number;
+}
+
+/** How a session ended, for the backoff, the session log and the peer's score. */
+interface Ending {
+  ended: string;
+  setback?: Setback;
+  message?: string;
+}
+
+/** What one session did, for the session log. */
+interface Tally {
+  authority?: Address;
+  batchesPaid: number;
+  mcusPaid: number;
+  batchesRejected: number;
+  mcusUnpaid: number;
+  /** Results sent and not yet paid. */
+  outstanding?: Lease;
 }
 
 /** A payout as the Solver builds it: the authority's signature comes last. */
@@ -100,32 +172,51 @@ interface Engines {
 /**
  * `zi solve`: picks the open contract that pays best per second on this
  * machine, announces itself, computes the leases the authority sends on
- * worker sandboxes, and submits the payouts it gets signed.
+ * worker sandboxes, and submits the payouts it gets signed. It moves on from
+ * a contract that is done, spent, closed or silent, and from an authority
+ * that does not pay, and comes back when the chain shows a change or the
+ * backoff runs out (ranking.ts).
  */
-export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: [string] }> {
-  private readonly d: Required<Omit<SolverDeps, 'contract' | 'tamper' | 'processes'>> &
+export class Solver extends EventEmitter<{
+  progress: [SolverProgress];
+  waiting: [string];
+  setback: [SetbackEvent];
+  /** A session began: the Solver computes for this contract (solver-status.ts follows these events). */
+  session: [{ contract: string; authority?: string }];
+}> {
+  private readonly d: Required<Omit<SolverDeps, 'contract' | 'tamper' | 'processes' | 'backoff'>> &
     Pick<SolverDeps, 'contract' | 'tamper' | 'processes'>;
   private readonly pub: Uint8Array;
   private running = false;
   private loop?: Promise<void>;
   private engines?: Engines;
-  /** Measured rates; a failed measurement (rate 0) is retried at retryAt. */
-  private readonly rates = new Map<string, { rate: number; backoff: number; retryAt: number }>();
+  /** Measured rates and sizes; a failed measurement (rate 0) is retried at retryAt. */
+  private readonly rates = new Map<string, { rate: number; size: number | null; backoff: number; retryAt: number }>();
+  /** Contracts (by id) and authorities (by `a:` address) that let this Solver down. */
+  private readonly setbacks: Setbacks;
   private readonly stop$ = new AbortController();
   /** The session's stream, so stop() can end it at once. */
   private current?: FrameStream;
-  private awaiting?: { contract: Hash; resolve: (s: FrameStream) => void };
+  private awaiting?: { contract: Hash; stream?: FrameStream; resolve: (s: FrameStream) => void };
+  private payoutFee$?: bigint;
   readonly stats = { mcus: 0, earned: 0n, payouts: 0 };
 
   constructor(deps: SolverDeps) {
     super();
+    const { backoff, ...rest } = deps;
+    // `??`, not spread defaults: a caller passing `undefined` gets the default.
     this.d = {
-      minPrice: 1n,
-      bootstrap: false,
-      clock: Date.now,
-      discoveryIntervalMs: 3_000,
-      ...deps,
+      ...rest,
+      minPrice: deps.minPrice ?? 1n,
+      bootstrap: deps.bootstrap ?? false,
+      clock: deps.clock ?? Date.now,
+      discoveryIntervalMs: deps.discoveryIntervalMs ?? 3_000,
+      announceMs: deps.announceMs ?? ANNOUNCE_MS,
+      paidGraceMs: deps.paidGraceMs ?? PAID_GRACE_MS,
+      leaseMaxMs: deps.leaseMaxMs ?? SOLVER_LEASE_MAX_MS,
+      sessionLog: deps.sessionLog ?? memorySessionLog(),
     };
+    this.setbacks = new Setbacks(backoff, this.d.clock);
     this.pub = publicKeyOf(deps.key);
   }
 
@@ -133,13 +224,21 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     return addressOf(this.pub);
   }
 
+  /** Its record of sessions (reputation.ts reads the batches refused from it). */
+  get sessionLog(): SessionLog {
+    return this.d.sessionLog;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
     this.d.host.onStream((stream) => {
+      // One stream per round of discoveries: any other is reset at once, never left open.
       const waiting = this.awaiting;
-      if (waiting) waiting.resolve(stream);
-      else stream.abort(new Error('not waiting for an authority'));
+      if (waiting && !waiting.stream) {
+        waiting.stream = stream;
+        waiting.resolve(stream);
+      } else stream.abort(new Error('not waiting for an authority'));
     });
     this.loop = this.run();
   }
@@ -171,18 +270,93 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     return this.engines;
   }
 
-  /** Open contracts this Solver may take, best expected pay per second first. */
+  /** What one payout's fee draws from escrow (all one-range payouts with a results CID are the same size). */
+  private get payoutFee(): bigint {
+    this.payoutFee$ ??= batchPayoutFee(this.d.chain.minFeePerByte);
+    return this.payoutFee$;
+  }
+
+  /** Open contracts this Solver may take now, best expected pay per second first. */
   async rank(): Promise<Candidate[]> {
-    const out: Candidate[] = [];
+    return (await this.survey()).ranked;
+  }
+
+  /**
+   * Every open contract this Solver could take, scored by what it can
+   * actually earn there (ranking.ts), with the reasons the others are out.
+   */
+  private async survey(): Promise<{ ranked: Candidate[]; out: string[]; idle: string }> {
     const tip = this.d.chain.height;
-    for await (const [id, c] of this.d.chain.contracts()) {
-      if (c.status !== STATUS_OPEN || c.price < this.d.minPrice) continue;
+    const all: [Hash, ContractRecord][] = [];
+    for await (const entry of this.d.chain.contracts()) all.push(entry);
+    const reputations = authorityReputations(all.map(([, record]) => ({ record })));
+    const ranked: Candidate[] = [];
+    const out: string[] = [];
+    let open = 0;
+    let cheap = 0;
+    for (const [id, c] of all) {
       if (this.d.contract && !equalBytes(id, this.d.contract)) continue;
-      if (this.d.bootstrap && !bootstrapDecision(c, tip).take) continue;
+      if (c.status !== STATUS_OPEN) continue;
+      open++;
+      if (c.price < this.d.minPrice) {
+        cheap++;
+        continue;
+      }
+      const name = `${toHex(id).slice(0, 16)}…`;
+      if (this.d.bootstrap) {
+        const decision = bootstrapDecision(c, tip);
+        if (!decision.take) {
+          out.push(`${name}: ${decision.reason}`);
+          continue;
+        }
+      }
+      const authority = authorityOf(c);
+      const held = this.setbacks.standing(toHex(id), recordMark(c)) ?? this.setbacks.standing(`a:${toHex(authority)}`);
+      if (held) {
+        out.push(`${name}: ${describeSetback(held)}`);
+        continue;
+      }
+      const terms = { price: c.price, validationFee: c.validationFee, escrow: c.escrow, payoutFee: this.payoutFee };
+      // A spent escrow shows without running the contract.
+      if (payableMcus({ ...terms, remaining: null }) <= 0) {
+        out.push(`${name}: its escrow is spent`);
+        continue;
+      }
       const rate = await this.measure(id);
-      if (rate > 0) out.push({ id, price: c.price, rate, score: Number(c.price) * rate });
+      if (rate <= 0) {
+        out.push(`${name}: its code does not run here (measured again later)`);
+        continue;
+      }
+      const size = this.rates.get(toHex(id))?.size ?? null;
+      const remaining =
+        size === null ? null : rangeCount(subtract([{ start: 0, end: size }], this.d.chain.paidRanges(id)));
+      const offer = {
+        ...terms,
+        remaining,
+        rate,
+        provenPayer: (reputations.get(toHex(authority))?.mcusPaid ?? 0n) > 0n,
+      };
+      const score = earnableRate(offer);
+      if (score <= 0) {
+        out.push(`${name}: ${remaining === 0 ? 'every index is paid' : 'its escrow is spent'}`);
+        continue;
+      }
+      ranked.push({ id, price: c.price, rate, score, payable: payableMcus(offer) });
     }
-    return out.sort((a, b) => b.score - a.score);
+    let idle = 'no open contract to work on yet';
+    if (this.d.contract && open === 0) {
+      const c = this.d.chain.contract(this.d.contract);
+      idle = c
+        ? `contract ${toHex(this.d.contract).slice(0, 16)}… is closed`
+        : `contract ${toHex(this.d.contract).slice(0, 16)}… is not on chain (yet)`;
+    } else if (open > 0 && cheap === open) {
+      idle = `no open contract pays ${this.d.minPrice} Li per MCU or more`;
+    }
+    if (out.length > 0) {
+      const more = out.length > 3 ? `; and ${out.length - 3} more` : '';
+      idle = `nothing to work on: ${out.slice(0, 3).join('; ')}${more}`;
+    }
+    return { ranked: ranked.sort((a, b) => b.score - a.score), out, idle };
   }
 
   /** MCUs per second of a contract on this machine, from a short timed sample. */
@@ -191,6 +365,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     const known = this.rates.get(key);
     if (known !== undefined && (known.rate > 0 || this.d.clock() < known.retryAt)) return known.rate;
     let rate = 0;
+    let size: number | null = null;
     // One deadline for the whole measurement: a contract that hangs whoever
     // runs it costs this Solver at most MEASURE_DEADLINE_MS, and is then
     // skipped; it is measured again only after a backoff that doubles (a
@@ -205,6 +380,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
         { processes: this.d.processes, deadlineMs: left() },
       );
       try {
+        size = rt.size;
         let n = 1;
         for (;;) {
           const count = rt.size === null ? n : Math.min(n, rt.size);
@@ -228,7 +404,7 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       );
     }
     const backoff = Math.min(MEASURE_RETRY_MAX_MS, 2 * (known?.backoff ?? MEASURE_RETRY_MS / 2));
-    this.rates.set(key, { rate, backoff, retryAt: this.d.clock() + backoff });
+    this.rates.set(key, { rate, size, backoff, retryAt: this.d.clock() + backoff });
     return rate;
   }
 
@@ -241,20 +417,38 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        const [best] = await this.rank();
+        const { ranked, idle } = await this.survey();
+        const best = ranked[0];
         if (!best) {
-          this.wait('no open contract to work on yet');
-          await this.nextTip(5_000);
+          this.wait(idle);
+          const next = this.setbacks.nextExpiry();
+          await this.nextTip(next === undefined ? 5_000 : Math.max(50, Math.min(5_000, next - this.d.clock())));
           continue;
         }
+        const before = this.d.chain.contract(best.id);
         const answered = await this.announce(best.id);
-        if (answered) await this.session(answered.stream, best.id, answered.commitments);
+        if (!this.running) break;
+        if (!answered) {
+          this.setback(best.id, 'silent', undefined, before);
+          continue;
+        }
+        await this.session(answered.stream, best, answered.commitments);
       } catch (err) {
         if (!this.running) break;
         this.d.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'solving round failed; retrying');
         await sleep(1_000, undefined, { signal: this.stop$.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /** Keeps the contract (and, for lost pay and breaches, its authority) out for a while. */
+  /** `record`: the contract as it stood when the failed attempt began, so a change since then ends the wait. */
+  private setback(id: Hash, reason: Setback, authority?: Address, record = this.d.chain.contract(id)): void {
+    const standing = this.setbacks.note(toHex(id), reason, record && recordMark(record));
+    if (authority && (reason === 'unpaid' || reason === 'breach')) this.setbacks.note(`a:${toHex(authority)}`, reason);
+    const contract = toHex(id);
+    this.d.logger.info({ contract: contract.slice(0, 16), reason, waitMs: standing.waitMs }, 'backing off');
+    this.emit('setback', { contract, reason, waitMs: standing.waitMs });
   }
 
   private lastWait?: string;
@@ -282,12 +476,15 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
     return promise;
   }
 
-  /** Publishes discoveries until the contract's authority dials back (or gives up after a while). */
+  /** Publishes discoveries until the contract's authority dials back (or gives up after announceMs). */
   private async announce(contract: Hash): Promise<{ stream: FrameStream; commitments: Hash[] } | undefined> {
     const got = Promise.withResolvers<FrameStream>();
     // The authority may answer any discovery of this round, not just the latest.
     const commitments: Hash[] = [];
-    const deadline = this.d.clock() + 30_000;
+    const deadline = this.d.clock() + this.d.announceMs;
+    const round: NonNullable<typeof this.awaiting> = { contract, resolve: got.resolve };
+    this.awaiting = round;
+    let used: FrameStream | undefined;
     try {
       while (this.running && this.d.clock() < deadline) {
         const disc = signDiscovery(
@@ -296,20 +493,24 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
           this.pub,
         );
         commitments.push(discoveryCommitment(disc));
-        this.awaiting = { contract, resolve: got.resolve };
         await this.d.host.publishDiscovery(disc).catch((err: Error) => {
           this.d.logger.debug({ err: err.message }, 'discovery not published (no peers yet?)');
         });
-        const stream = await Promise.race([
+        const wait = Math.max(1, Math.min(this.d.discoveryIntervalMs, deadline - this.d.clock()));
+        used = await Promise.race([
           got.promise,
-          sleep(this.d.discoveryIntervalMs, undefined, { signal: this.stop$.signal }).then(() => undefined),
+          sleep(wait, undefined, { signal: this.stop$.signal }).then(
+            () => undefined,
+            () => undefined,
+          ),
         ]);
-        if (stream) return { stream, commitments };
+        if (used) return { stream: used, commitments };
       }
-      this.wait(`no answer from the authority of ${toHex(contract).slice(0, 16)}…`);
       return undefined;
     } finally {
       this.awaiting = undefined;
+      // Answered just as the round ended: nobody will read it, so it is reset rather than left open.
+      if (round.stream && round.stream !== used) round.stream.abort(new Error('the round of discoveries is over'));
     }
   }
 
@@ -324,93 +525,231 @@ export class Solver extends EventEmitter<{ progress: [SolverProgress]; waiting: 
       throw new SolverError('NOT_AUTHORITY', "the peer that answered is not the contract's authority");
   }
 
-  private async session(stream: FrameStream, contract: Hash, commitments: Hash[]): Promise<void> {
+  /**
+   * One session with the contract's authority. However it ends, the stream
+   * is closed (after a `done` or the last lease) or reset (anything else),
+   * never left open: a connection holds only a few market streams
+   * (MARKET_STREAM_LIMITS), and streams left half-open once jammed a Solver
+   * for good. Then the ending goes into the backoff and the session log.
+   */
+  private async session(stream: FrameStream, cand: Candidate, commitments: Hash[]): Promise<void> {
+    const contract = cand.id;
     const key = toHex(contract);
     const log = { contract: key.slice(0, 16), authority: stream.remotePeer };
+    const tally: Tally = { batchesPaid: 0, mcusPaid: 0, batchesRejected: 0, mcusUnpaid: 0 };
+    const before = this.d.chain.contract(contract);
     this.current = stream;
-    if (!this.running) stream.abort(new Error('the Solver is stopping'));
+    let ending: Ending;
     try {
-      const first = await stream.read(10_000);
-      if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
-      this.checkAck(first, contract, commitments);
-      const c = this.d.chain.contract(contract)!;
-      const engines = await this.engines$(contract);
-      this.d.logger.info(log, 'handshake done; solving');
-      this.lastWait = undefined;
-      // Leases come ahead of need: one computing, the next waiting, so no time is lost between batches.
-      const queue: Lease[] = [];
-      let lease: Lease | undefined = first.lease;
-      let computing = this.timed(engines, lease);
-      while (lease && this.running) {
-        const { outputs, seconds } = await computing;
-        let next = queue.shift();
-        if (next) computing = this.timed(engines, next);
-        const bytes = encodeResults({ contract, ranges: [{ start: lease.start, end: lease.end }], outputs });
-        const cid = cidOf(bytes).bytes;
-        await this.d.results.put(bytes);
-        const draft = {
-          contract,
-          lease,
-          price: c.price,
-          timestamp: this.d.clock(),
-          cid,
-          authority: first.authorityKey,
-          authoritySig: new Uint8Array(64),
-        };
-        const fee = payoutFee(this.d.chain.minFeePerByte, {
-          ranges: [{ start: lease.start, end: lease.end }],
-          cid,
-        });
-        await stream.write({
-          type: 'result',
-          leaseId: lease.id,
-          price: c.price,
-          fee,
-          timestamp: draft.timestamp,
-          cid,
-          results: bytes,
-        });
-        const wait = Math.max(30_000, (lease.end - lease.start) * 10);
-        let reply = await stream.read(wait);
-        while (reply.type === 'lease') {
-          if (next) queue.push(reply.lease);
-          else {
-            next = reply.lease;
-            computing = this.timed(engines, next);
-          }
-          reply = await stream.read(wait);
-        }
-        if (reply.type === 'done') {
-          this.d.logger.info({ ...log, reason: reply.reason, message: reply.message }, 'authority ended the session');
-          return;
-        }
-        if (reply.type !== 'paid' || reply.leaseId !== lease.id) {
-          throw new SolverError('BAD_ACK', `unexpected ${reply.type} frame`);
-        }
-        await this.submitPayout({ ...draft, fee, authoritySig: reply.authoritySig });
-        const mcus = lease.end - lease.start;
-        this.stats.mcus += mcus;
-        this.stats.earned += BigInt(mcus) * c.price;
-        this.stats.payouts++;
-        this.emit('progress', {
-          contract: key,
-          mcus: this.stats.mcus,
-          batch: mcus,
-          earned: this.stats.earned,
-          rate: mcus / Math.max(seconds, 1e-6),
-          payouts: this.stats.payouts,
-        });
-        lease = next;
-      }
-      // The authority has no lease left for us: its last word is COMPLETE.
-      const last = await stream.read(10_000).catch(() => undefined);
-      if (last?.type === 'done') this.d.logger.info({ ...log, reason: last.reason }, 'authority ended the session');
-      await stream.close().catch(() => undefined);
+      if (!this.running) throw new Error('the Solver is stopping');
+      ending = await this.work(stream, cand, commitments, tally, log);
+      await stream.close().catch(() => stream.abort(new Error('the stream did not close')));
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
-      if (err instanceof SolverError) this.d.host.penalize(stream.remotePeer, err.code);
-      throw err;
+      if (!this.running) {
+        // Stopping cut it short: nobody's fault, and what was sent may yet have been paid.
+        ending = { ended: 'STOPPED' };
+        tally.outstanding = undefined;
+      } else {
+        ending = this.failure(err, tally);
+        if (err instanceof SolverError && PENALIZED.has(err.code)) this.d.host.penalize(stream.remotePeer, err.code);
+      }
+    } finally {
+      if (this.current === stream) this.current = undefined;
     }
+    if (tally.outstanding) tally.mcusUnpaid += tally.outstanding.end - tally.outstanding.start;
+    const level = ending.setback && ending.setback !== 'complete' ? 'warn' : 'info';
+    this.d.logger[level]({ ...log, reason: ending.ended, message: ending.message }, 'session ended');
+    if (!tally.authority) return; // no ack: nothing known of the contract's authority yet
+    this.d.sessionLog.append({
+      at: this.d.clock(),
+      contract: key,
+      authority: toHex(tally.authority),
+      batchesPaid: tally.batchesPaid,
+      mcusPaid: tally.mcusPaid,
+      batchesRejected: tally.batchesRejected,
+      mcusUnpaid: tally.mcusUnpaid,
+      ended: /^[A-Z_]{1,64}$/.test(ending.ended) ? ending.ended : 'OTHER',
+    });
+    if (ending.setback) this.setback(contract, ending.setback, tally.authority, before);
+  }
+
+  /** What an exception that ended a session means for the contract. */
+  private failure(err: unknown, tally: Tally): Ending {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof SolverError) {
+      if (BEFORE_ACK.has(err.code)) return { ended: err.code, message };
+      if (err.code === 'NO_PAYMENT') return { ended: err.code, setback: 'unpaid', message };
+      return { ended: err.code, setback: 'breach', message };
+    }
+    // The stream broke (closed, reset, timed out) or this side failed.
+    return { ended: 'ERROR', setback: tally.outstanding ? 'unpaid' : 'interrupted', message };
+  }
+
+  /** What the authority's `done` means for the contract. */
+  private done(frame: { reason: string; message: string }, tally: Tally): Ending {
+    const setback: Setback =
+      frame.reason === 'COMPLETE'
+        ? 'complete'
+        : frame.reason === 'BUDGET_EXHAUSTED'
+          ? 'exhausted'
+          : frame.reason === 'NOT_AUTHORITY'
+            ? 'not-authority'
+            : frame.reason === 'EXPIRED'
+              ? 'interrupted'
+              : 'refused';
+    if (setback === 'refused' && tally.outstanding) tally.batchesRejected++;
+    return { ended: frame.reason, setback, message: frame.message };
+  }
+
+  private async work(
+    stream: FrameStream,
+    cand: Candidate,
+    commitments: Hash[],
+    tally: Tally,
+    log: object,
+  ): Promise<Ending> {
+    const contract = cand.id;
+    const key = toHex(contract);
+    const first = await stream.read(10_000);
+    if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
+    this.checkAck(first, contract, commitments);
+    const authority = addressOf(first.authorityKey);
+    tally.authority = authority;
+    const c = this.d.chain.contract(contract)!;
+    const engines = await this.engines$(contract);
+    this.d.logger.info(log, 'handshake done; solving');
+    this.emit('session', { contract: key, authority: stream.remotePeer });
+    this.lastWait = undefined;
+    let received = 0;
+    let rate = cand.rate;
+    // Every lease is checked before any of it is computed: a lease too large
+    // for the contract or for this machine is the authority's breach, and what
+    // a Solver computes for an authority that never pays stays bounded.
+    const admit = (l: Lease): Lease => {
+      const size = l.end - l.start;
+      const cap = scheduleCap(received++, c.growth, c.maxBatch);
+      const byTime = Math.max(FIRST_LEASE, Math.floor((rate * this.d.leaseMaxMs) / 1000));
+      if (size > c.maxBatch)
+        throw new SolverError('BAD_LEASE', `a lease of ${size} MCUs, over the contract's maximum batch ${c.maxBatch}`);
+      if (size > cap)
+        throw new SolverError('BAD_LEASE', `lease ${received} is ${size} MCUs; the schedule allows ${cap}`);
+      if (size > byTime) {
+        throw new SolverError(
+          'BAD_LEASE',
+          `a lease of ${size} MCUs is over ${this.d.leaseMaxMs / 1000} s of work here (${byTime} MCUs)`,
+        );
+      }
+      if (engines.size !== null && l.end > engines.size)
+        throw new SolverError('BAD_LEASE', `a lease past the contract's last index ${engines.size - 1}`);
+      return l;
+    };
+    // Leases come ahead of need: one computing, the next waiting, so no time is lost between batches.
+    const queue: Lease[] = [];
+    let lease: Lease | undefined = admit(first.lease);
+    let computing = this.timed(engines, lease);
+    while (lease && this.running) {
+      const { outputs, seconds } = await computing;
+      const mcus = lease.end - lease.start;
+      rate = Math.max(rate, mcus / Math.max(seconds, 1e-6));
+      let next = queue.shift();
+      if (next) computing = this.timed(engines, next);
+      const ranges = [{ start: lease.start, end: lease.end }];
+      const bytes = encodeResults({ contract, ranges, outputs });
+      const cid = cidOf(bytes).bytes;
+      await this.d.results.put(bytes);
+      const fee = payoutFee(this.d.chain.minFeePerByte, { ranges, cid });
+      const draft = {
+        contract,
+        lease,
+        price: c.price,
+        fee,
+        timestamp: this.d.clock(),
+        cid,
+        authority: first.authorityKey,
+        authoritySig: new Uint8Array(64),
+      };
+      await stream.write({
+        type: 'result',
+        leaseId: lease.id,
+        price: c.price,
+        fee,
+        timestamp: draft.timestamp,
+        cid,
+        results: bytes,
+      });
+      tally.outstanding = lease;
+      // The authority recomputes a sample of the batch (all of it at a 1000 ‰ rate) on one sandbox.
+      const checkMs = seconds * 1000 * Math.max(1, (this.d.threads * c.sampleRate) / 1000);
+      const deadline = performance.now() + this.d.paidGraceMs + checkMs;
+      let reply = await this.readBy(stream, deadline);
+      while (reply.type === 'lease') {
+        // One lease computing and one waiting, no more: more would grow the schedule past what is in flight.
+        if (next && queue.length > 0) throw new SolverError('BAD_LEASE', 'more leases ahead than the protocol allows');
+        admit(reply.lease);
+        if (next) queue.push(reply.lease);
+        else {
+          next = reply.lease;
+          computing = this.timed(engines, next);
+        }
+        reply = await this.readBy(stream, deadline);
+      }
+      if (reply.type === 'done') return this.done(reply, tally);
+      if (reply.type !== 'paid' || reply.leaseId !== lease.id) {
+        throw new SolverError('BAD_FRAME', `unexpected ${reply.type} frame`);
+      }
+      const terms = { contract, solver: this.address, ranges, price: c.price, fee, timestamp: draft.timestamp, cid };
+      if (!verify(reply.authoritySig, payoutMessage(terms), first.authorityKey))
+        throw new SolverError('BAD_PAYOUT', "the payout's co-signature does not verify");
+      try {
+        await this.submitPayout({ ...draft, authoritySig: reply.authoritySig });
+      } catch (err) {
+        // Signed but not payable (spent escrow, a range paid twice): as good as not paid.
+        return { ended: 'PAYOUT_REFUSED', setback: 'unpaid', message: (err as Error).message };
+      }
+      tally.outstanding = undefined;
+      tally.batchesPaid++;
+      tally.mcusPaid += mcus;
+      this.setbacks.forgive(key);
+      this.setbacks.forgive(`a:${toHex(authority)}`);
+      this.stats.mcus += mcus;
+      this.stats.earned += BigInt(mcus) * c.price;
+      this.stats.payouts++;
+      this.emit('progress', {
+        contract: key,
+        mcus: this.stats.mcus,
+        batch: mcus,
+        earned: this.stats.earned,
+        rate: mcus / Math.max(seconds, 1e-6),
+        payouts: this.stats.payouts,
+      });
+      lease = next;
+    }
+    if (!this.running) return { ended: 'STOPPED' };
+    // The authority has no lease left for us: its last word is COMPLETE.
+    const last = await stream.read(10_000).catch(() => undefined);
+    return last?.type === 'done' ? this.done(last, tally) : { ended: 'COMPLETE', setback: 'complete' };
+  }
+
+  /** The next frame, or NO_PAYMENT once the wait for `paid` has run out (the stream is then reset). */
+  private readBy(stream: FrameStream, deadline: number): Promise<Frame> {
+    const late = () => new SolverError('NO_PAYMENT', 'no payout signature in time');
+    const left = deadline - performance.now();
+    if (left <= 0) return Promise.reject(late());
+    const read = stream.read(Math.ceil(left) + 1_000);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(late()), left);
+      read.then(
+        (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Computes a lease; its failure surfaces where it is awaited, never as an unhandled rejection. */

@@ -20,6 +20,8 @@ export interface MinerOptions {
   refreshMs?: number;
   /** The votes to put in each block (the domains' section items); none by default. */
   votes?: VoteSource;
+  /** False while the node is still catching up with its peers: it mines only on the chain they have. */
+  ready?: () => boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export class Miner extends EventEmitter<{ mined: [Block] }> {
 
   constructor(opts: MinerOptions) {
     super();
-    this.opts = { refreshMs: 500, votes: () => [], ...opts };
+    this.opts = { refreshMs: 500, votes: () => [], ready: () => true, ...opts };
     this.search = new NonceSearch({ threads: opts.threads });
   }
 
@@ -81,8 +83,16 @@ export class Miner extends EventEmitter<{ mined: [Block] }> {
 
   private async run(): Promise<void> {
     const { chain, logger } = this.opts;
+    let waiting = false;
     while (this.running) {
       try {
+        if (!this.opts.ready()) {
+          if (!waiting) logger.info({ height: chain.height }, 'waiting to catch up with peers before mining');
+          waiting = true;
+          await sleep(200, undefined, { signal: this.stopping.signal });
+          continue;
+        }
+        waiting = false;
         // A block stamped before parent + T is invalid: wait for the clock instead.
         const wait = chain.earliestNext() - chain.now();
         if (wait > 0) await sleep(wait, undefined, { signal: this.stopping.signal });

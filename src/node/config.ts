@@ -1,6 +1,6 @@
+import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
-import { multiaddr } from '@multiformats/multiaddr';
 import { parseAddress } from '../chain/address.ts';
 import { ZiError } from '../chain/errors.ts';
 import { MEMPOOL_FILE } from '../chain/mempool-file.ts';
@@ -24,6 +24,8 @@ export interface NodeConfig {
   mdns?: boolean;
   /** Rebuild the state and indexes from the stored blocks before starting. */
   reindex?: boolean;
+  /** IPFS storage, bytes, above which the node collects garbage (--max-storage). */
+  maxStorage?: number;
 }
 
 export interface NodeFlags {
@@ -37,6 +39,7 @@ export interface NodeFlags {
   peer?: string[];
   mdns?: boolean;
   reindex?: boolean;
+  maxStorage?: string;
 }
 
 /** ~/.zi/<network>, or $ZI_HOME/<network> when set (tests, several nodes on one machine). */
@@ -82,10 +85,45 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     peers: multiaddrs(flags.peer ?? [], '--peer'),
     mdns: flags.mdns ?? false,
     reindex: flags.reindex ?? false,
+    ...(flags.maxStorage === undefined ? {} : { maxStorage: byteSize(flags.maxStorage, '--max-storage') }),
   };
 }
 
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  t: 1e12,
+  tb: 1e12,
+  tib: 1024 ** 4,
+};
+
+/** "500MB", "2GiB", "1.5g", "1000000": a size in bytes, or a clear error naming the option. */
+export function byteSize(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError('BAD_OPTION', `${what} must be a size such as 500MB, 2GB or 1GiB, got "${text}"`);
+  }
+  return n;
+}
+
 function multiaddrs(values: string[], what: string): string[] {
+  if (values.length === 0) return values;
+  // Loaded when a node starts, not by every command that reads this module
+  // (the parser is a few dozen modules); require() of an ES module is synchronous.
+  const { multiaddr } = createRequire(import.meta.url)(
+    '@multiformats/multiaddr',
+  ) as typeof import('@multiformats/multiaddr');
   for (const v of values) {
     try {
       multiaddr(v);

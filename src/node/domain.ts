@@ -1,8 +1,9 @@
 import type { Stream } from '@libp2p/interface';
+import type { Address } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
 import type { Log } from '../chain/log.ts';
 import type { AdmissionPolicy, Mempool } from '../chain/mempool.ts';
-import type { ConsensusDomain } from '../chain/tx-rules.ts';
+import type { ConsensusDomain, Ports } from '../chain/tx-rules.ts';
 import type { ContentStore } from '../content/store.ts';
 import type { VoteSource } from '../miner/template.ts';
 import type { RpcMethod } from '../rpc/methods.ts';
@@ -32,6 +33,10 @@ export interface DomainContext {
   p2p?: P2pPort;
   /** IPFS (embedded Helia or Kubo); absent without the network. */
   content?: ContentStore;
+  /** The address this node mines to, when it mines. */
+  miner?: Address;
+  /** What the services started before this one offer it (DomainService.ports), by name. */
+  ports: Ports;
 }
 
 /** A domain's running part, as the node sees it. */
@@ -44,6 +49,10 @@ export interface DomainService {
   policies?: ReadonlyMap<number, AdmissionPolicy>;
   /** Items for the votes section of this node's block templates. */
   votes?: VoteSource;
+  /** What it offers the services started after it (e.g. the market checks batches for the auditor). */
+  ports?: Record<string, object>;
+  /** CIDs (binary) this node must keep pinned in IPFS, whatever its storage limit. */
+  keep?(): AsyncIterable<Uint8Array>;
   stop(): Promise<void>;
 }
 

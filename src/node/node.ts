@@ -7,7 +7,7 @@ import { ZiError } from '../chain/errors.ts';
 import { Mempool } from '../chain/mempool.ts';
 import { loadMempool, saveMempool } from '../chain/mempool-file.ts';
 import { reindex } from '../chain/reindex.ts';
-import type { TxRulesRegistry } from '../chain/tx-rules.ts';
+import type { Ports, TxRulesRegistry } from '../chain/tx-rules.ts';
 import { openContentStore } from '../content/index.ts';
 import type { ContentStore } from '../content/store.ts';
 import { Miner } from '../miner/miner.ts';
@@ -16,6 +16,7 @@ import { Network } from '../p2p/network.ts';
 import { domainName } from '../p2p/topics.ts';
 import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, mempoolPath, type NodeConfig, walletPath } from './config.ts';
+import { ContentKeeper, contentRpcMethods } from './content-keeper.ts';
 import type { DomainContext, DomainService, NodeDomain } from './domain.ts';
 import { DOMAINS, type DomainConfigs, type ServiceOf } from './domains.ts';
 import type { Logger } from './logger.ts';
@@ -50,6 +51,7 @@ interface Parts {
   miner?: Miner;
   network?: Network;
   content?: ContentStore;
+  keeper?: ContentKeeper;
   services: Map<string, DomainService>;
   rpc: RpcServer;
   logger: Logger;
@@ -64,6 +66,7 @@ export class ZiNode {
   readonly network?: Network;
   readonly content?: ContentStore;
   readonly rpc: RpcServer;
+  private readonly keeper?: ContentKeeper;
   private readonly services: Map<string, DomainService>;
   private readonly logger: Logger;
   private stopped?: Promise<void>;
@@ -76,6 +79,7 @@ export class ZiNode {
     this.miner = parts.miner;
     this.network = parts.network;
     this.content = parts.content;
+    this.keeper = parts.keeper;
     this.services = parts.services;
     this.rpc = parts.rpc;
     this.logger = parts.logger;
@@ -144,6 +148,7 @@ export class ZiNode {
     let miner: Miner | undefined;
     let network: Network | undefined;
     let content: ContentStore | undefined;
+    let keeper: ContentKeeper | undefined;
     const services = new Map<string, DomainService>();
     let rpc: RpcServer | undefined;
     try {
@@ -166,6 +171,9 @@ export class ZiNode {
         });
       }
       const configs = (opts.domains ?? {}) as Record<string, never>;
+      const minerAddress = config.mine ? (config.minerAddress ?? (await walletAddress(config))) : undefined;
+      const offered = new Map<string, object>();
+      const ports: Ports = { get: <T extends object>(name: string) => offered.get(name) as T | undefined };
       for (const d of domains) {
         const ctx: DomainContext = {
           chain,
@@ -174,13 +182,16 @@ export class ZiNode {
           datadir: config.datadir,
           p2p: network && p2pPort(network, params.name),
           content,
+          miner: minerAddress,
+          ports,
         };
         const service = await d.start(ctx, configs[d.name]);
         services.set(d.name, service);
+        for (const [name, port] of Object.entries(service.ports ?? {})) offered.set(name, port);
         for (const [kind, policy] of service.policies ?? []) mempool.addPolicy(kind, policy);
       }
-      if (config.mine) {
-        const address = config.minerAddress ?? (await walletAddress(config));
+      if (minerAddress) {
+        const address = minerAddress;
         const sources = [...services.values()].flatMap((s) => (s.votes ? [s.votes] : []));
         const votes: VoteSource = (at) => sources.flatMap((source) => source(at));
         miner = new Miner({
@@ -189,6 +200,7 @@ export class ZiNode {
           address,
           threads: config.threads,
           votes,
+          ready: () => network?.caughtUp() ?? true,
           logger: logger.child({ mod: 'miner' }),
         });
         const net = network;
@@ -197,6 +209,17 @@ export class ZiNode {
           { address: formatAddress(address, params.hrp), threads: config.threads, kernel: miner.kernel },
           'mining',
         );
+      }
+      if (content) {
+        const all = [...services.values()];
+        keeper = new ContentKeeper({
+          content,
+          async *keep() {
+            for (const s of all) if (s.keep) yield* s.keep();
+          },
+          logger: logger.child({ mod: 'ipfs' }),
+          maxBytes: config.maxStorage,
+        });
       }
       const node: { ref?: ZiNode } = {};
       const methods = rpcMethods({
@@ -209,6 +232,7 @@ export class ZiNode {
         startedAt: Date.now(),
         shutdown: () => void node.ref?.stop(),
       });
+      Object.assign(methods, contentRpcMethods(keeper));
       for (const [domain, service] of services) {
         for (const [name, method] of Object.entries(service.rpc ?? {})) {
           if (Object.hasOwn(methods, name)) {
@@ -224,7 +248,7 @@ export class ZiNode {
         logger: logger.child({ mod: 'rpc' }),
         methods,
       });
-      node.ref = new ZiNode({ config, chain, mempool, miner, network, content, services, rpc, logger });
+      node.ref = new ZiNode({ config, chain, mempool, miner, network, content, keeper, services, rpc, logger });
       logger.info(
         {
           network: params.name,
@@ -237,9 +261,11 @@ export class ZiNode {
         'node started',
       );
       miner?.start();
+      keeper?.start();
       return node.ref;
     } catch (err) {
       await miner?.stop();
+      await keeper?.stop();
       await stopServices(services);
       await content?.close();
       await network?.stop();
@@ -258,6 +284,7 @@ export class ZiNode {
     this.stopped ??= (async () => {
       this.logger.info('stopping');
       await this.miner?.stop();
+      await this.keeper?.stop();
       await stopServices(this.services);
       await this.content?.close();
       await this.network?.stop();

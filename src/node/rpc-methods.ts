@@ -9,7 +9,7 @@ import type { Mempool } from '../chain/mempool.ts';
 import { Transaction } from '../chain/transaction.ts';
 import type { Miner } from '../miner/miner.ts';
 import type { Network } from '../p2p/network.ts';
-import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
+import { defineMethod, describeMethods, type RpcMethod } from '../rpc/methods.ts';
 import type { DomainService } from './domain.ts';
 import { blockView, txView } from './views.ts';
 
@@ -56,7 +56,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
     };
   }
 
-  return {
+  const methods: Record<string, RpcMethod> = {
     getinfo: defineMethod({
       description: 'Network, tip, difficulty, mempool, peers and mining status of this node.',
       params: [],
@@ -129,7 +129,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
         const tx = block?.txs[loc!.position];
         if (!entry || !tx) throw new NotFoundError('NOT_FOUND', `no transaction ${toHex(txid)}`);
         return {
-          ...txView(tx, chain.rules, params),
+          ...txView(tx, chain.rules, params, chain.state),
           status: 'confirmed',
           block: toHex(entry.hash),
           height: entry.height,
@@ -194,7 +194,7 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
           }
           const block = entry && (await chain.getBlock(entry.hash));
           const tx = block?.txs[row.position];
-          if (tx) out.push({ type: 'tx', height: row.height, time, ...txView(tx, chain.rules, params) });
+          if (tx) out.push({ type: 'tx', height: row.height, time, ...txView(tx, chain.rules, params, chain.state) });
         }
         return out;
       },
@@ -272,5 +272,12 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
         return 'stopping';
       },
     }),
+    help: defineMethod({
+      description: 'Every method this node serves, with its params and what it does (`zi rpc help`).',
+      params: [],
+      // The node adds its domains' methods to this same table, so help lists them too.
+      handler: () => describeMethods(methods),
+    }),
   };
+  return methods;
 }

@@ -3,16 +3,26 @@ import type { Block } from '../chain/block.ts';
 import type { ChainEntry } from '../chain/chain.ts';
 import { toHex } from '../chain/encoding.ts';
 import type { NetworkParams } from '../chain/params.ts';
+import type { StateReader } from '../chain/state.ts';
 import { type Transaction, txKindName } from '../chain/transaction.ts';
 import type { TxRulesRegistry } from '../chain/tx-rules.ts';
 
-/** JSON shapes the RPC returns; amounts are bigint (sent as decimal strings). */
-export function txView(tx: Transaction, rules: TxRulesRegistry, params: NetworkParams): Record<string, unknown> {
+/**
+ * JSON shapes the RPC returns; amounts are bigint (sent as decimal strings).
+ * `state` (the tip's, for a confirmed transaction) lets a kind say what it
+ * did beyond its bytes, e.g. the escrow a close returned.
+ */
+export function txView(
+  tx: Transaction,
+  rules: TxRulesRegistry,
+  params: NetworkParams,
+  state?: StateReader,
+): Record<string, unknown> {
   const fmt = (a: Address) => formatAddress(a, params.hrp);
   let body: Record<string, unknown> = {};
   try {
     const r = rules.get(tx.kind);
-    body = r.toJSON(r.decode(tx.payload, params), fmt);
+    body = r.toJSON(r.decode(tx.payload, params), fmt, state);
   } catch {
     body = { payload: toHex(tx.payload) };
   }

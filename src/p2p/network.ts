@@ -273,6 +273,19 @@ export class Network extends EventEmitter<NetworkEvents> {
     this.log.info({}, 'p2p stopped');
   }
 
+  /**
+   * Whether this node has the chain its peers have: nothing downloading, no
+   * peer with more work, and, when it was given peers, the status of at
+   * least one of them. A miner waits for it, as Bitcoin Core does not mine
+   * during its initial download: blocks on a stale tip only cost its peers.
+   */
+  caughtUp(): boolean {
+    if (this.sync.status().syncing) return false;
+    const known = [...this.peerStates.values()].filter((p) => p.status);
+    if ((this.opts.peers?.length ?? 0) > 0 && known.length === 0) return false;
+    return !known.some((p) => p.status!.chainwork > this.chain.tip.chainwork);
+  }
+
   /** Resolves when no peer we know of has more work than our tip and nothing is downloading. */
   async waitSynced(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -57,7 +57,7 @@ const MEMPOOL_PENALTIES: Partial<Record<MempoolError['code'], number>> = {
 /** Points for a block that cannot be used yet: never a ban alone, 100 of them are. */
 const HELD_BLOCK_PENALTY = 1;
 /** Points for an unrequested block on a chain more than RACE_BLOCKS behind our tip. */
-const LOW_WORK_PENALTY = 5;
+const LOW_WORK_PENALTY = 2;
 
 /**
  * The one place that decides what an error costs the peer it came from.

@@ -73,6 +73,12 @@ const TABLE: [string[], string][] = [
   [['node', '--threads', '0x10'], '[BAD_OPTION]: --threads must be a whole number from 1 to 256, got "0x10"'],
   [['node', '--rpc-port', '-1'], '[BAD_OPTION]: --rpc-port must not be negative, got "-1"'],
   [['solve', '--contract', 'abc'], '[BAD_OPTION]: --contract must be 64 hex characters, got "abc"'],
+  [
+    ['node', '--max-storage', '20 parsecs'],
+    '[BAD_OPTION]: --max-storage must be a size such as 500MB, 2GB or 1GiB, got "20 parsecs"',
+  ],
+  [['contract', 'post', MANDELBROT, '--budget', '1'], '[BAD_OPTION]: --price is required, e.g. --price 10li'],
+  [['rpc', 'getblockhash', '--named', '3'], '[BAD_PARAM]: with --named every param is key=value, got "3"'],
   [['node', '--nope'], "[USAGE]: unknown option '--nope' (see --help)"],
   [['chian'], "[USAGE]: unknown command 'chian' (Did you mean chain?) (see --help)"],
   [['wallet', 'send', ADDR], "[USAGE]: missing required argument 'amount' (see --help)"],

@@ -177,6 +177,40 @@ describe('Helia content store on the node host', () => {
     assert.deepEqual(await store.get(cid), bytes);
   });
 
+  it('gc keeps the pins it must keep and recent ones, and frees the rest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zi-content-'));
+    dirs.push(dir);
+    const h = await host();
+    hosts.push(h);
+    let now = 1_000_000;
+    const store = await openHeliaStore({ datadir: dir, libp2p: h, clock: () => now });
+    stores.push(store);
+    const big = (seed: number) => new Uint8Array(200_000).fill(seed);
+    const paid = await store.put(big(1), { pin: true });
+    const unpaid = await store.put(big(2), { pin: true });
+    const cached = await store.put(big(3));
+    now += 60_000;
+    const fresh = await store.put(big(4), { pin: true });
+    const before = await store.usage();
+    assert.deepEqual([before.blocks, before.pins], [4, 3]);
+
+    const keep = (cid: CID) => cid.equals(paid);
+    // Pins made in the last minute stay: a batch is pinned a moment before it is paid.
+    assert.deepEqual(await store.gc({ keep, unpinBefore: now - 30_000 }), {
+      unpinned: 1,
+      deleted: 2,
+      freedBytes: 400_000,
+      keptBytes: 400_000,
+    });
+    assert.equal(await store.isPinned(paid), true);
+    assert.deepEqual(await store.get(paid, { offline: true }), big(1));
+    assert.equal(await store.has(fresh), true);
+    assert.equal(await store.has(unpaid), false);
+    assert.equal(await store.has(cached), false);
+    const after = await store.usage();
+    assert.deepEqual([after.blocks, after.pins], [2, 2]);
+  });
+
   it('leaves the host running when the store closes', async () => {
     const d = await node();
     await d.store.close();

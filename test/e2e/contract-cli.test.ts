@@ -3,10 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/chain.ts';
-import { runZi, runZiOk, startNode } from '../support/cli.ts';
+import { runZi, runZiOk, startNode, ZI_SOLVE } from '../support/cli.ts';
 import { SQUARE_CODE } from '../support/market.ts';
 
-test('a Bidder posts, inspects, tops up and closes a contract with the CLI', async (t) => {
+test('a Bidder posts, inspects, tops up and closes a contract with the CLI; a Solver finds no authority', async (t) => {
   const home = await tempDir(t, 'zi-e2e-contract-');
   const env = { ZI_HOME: home };
   const pass = join(home, 'pass');
@@ -43,27 +43,66 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI', asy
   assert.equal(small.code, 1);
   assert.match(small.stderr, /BAD_OPTION.*at least 0\.0000132 Zi/);
 
-  const posted = JSON.parse(
-    await runZiOk(
-      [
-        'contract',
-        'post',
-        code,
-        '--price',
-        '10li',
-        '--budget',
-        '0.00002',
-        '--sample-rate',
-        '25',
-        '--passphrase-file',
-        pass,
-        '--wait',
-        '--json',
-      ],
-      env,
-    ),
+  const postRun = await runZi(
+    [
+      'contract',
+      'post',
+      code,
+      '--price',
+      '10li',
+      '--budget',
+      '0.00002',
+      '--sample-rate',
+      '25',
+      '--passphrase-file',
+      pass,
+      '--wait',
+      '--json',
+    ],
+    env,
   );
+  assert.equal(postRun.code, 0, postRun.stderr);
+  const posted = JSON.parse(postRun.stdout);
   assert.equal(posted.size, 1_000_000);
+  // This node runs without --bidder: nobody would answer the Solvers.
+  assert.match(postRun.stderr, /^warning: no node serves this contract yet: .*zi node --bidder/);
+  assert.match(posted.warning, /no node serves this contract yet/);
+
+  const status = await runZiOk(['contract', 'status', posted.id], env);
+  assert.match(status, /progress +\[░{24}\] 0\.0 % {2}0 of 1,000,000 MCUs paid/);
+  assert.match(status, /escrow left +20,000 Li \(0\.00002 Zi\), enough for about 2,000 more MCUs/);
+  assert.match(status, /authority +the Bidder zid1\S+, on another node \(this one does not serve it\)/);
+  assert.match(status, /ETA +unknown/);
+
+  // A Solver that finds the contract says, through `zi solve status`, what it waits for.
+  // The Bidder's own key will do for solving here (a new wallet costs a second of scrypt).
+  const solverDir = join(home, 'solver');
+  const started = await node.waitFor((l) => l.msg === 'p2p started');
+  const addr = (started.listen as string[])[0]!;
+  const solver = await startNode(
+    [
+      '--datadir',
+      solverDir,
+      '--wallet',
+      join(home, 'devnet', 'wallet.json'),
+      '--passphrase-file',
+      pass,
+      '--peer',
+      addr,
+    ],
+    env,
+    ZI_SOLVE,
+  );
+  t.after(() => solver.stop());
+  const asking = await solver.waitFor((l) => /^waiting: asking the authority of/.test(String(l.msg)));
+  assert.equal(asking.state, 'waiting');
+  const solving = JSON.parse(await runZiOk(['solve', 'status', '--datadir', solverDir, '--json'], env));
+  assert.equal(solving.activity.state, 'waiting');
+  assert.match(solving.activity.reason, new RegExp(`^asking the authority of ${posted.id.slice(0, 16)}`));
+  assert.equal(solving.earned, '0');
+  assert.ok(solving.uptimeSeconds >= 0 && typeof solving.startedAt === 'string');
+  assert.equal(JSON.parse(await runZiOk(['stop', '--datadir', solverDir, '--json'], env)).stopped, true);
+  assert.equal(await solver.stop(), 0);
   const list = JSON.parse(await runZiOk(['contract', 'list', '--json'], env));
   assert.deepEqual(
     list.map((c: { id: string }) => c.id),
@@ -85,4 +124,24 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI', asy
   assert.equal(closed.status, 'closed');
   assert.equal(closed.escrow, '0');
   assert.deepEqual(JSON.parse(await runZiOk(['contract', 'list', '--json'], env)), []);
+
+  // Every entry has an amount and a counterparty; the close says what came back.
+  const history = (await runZiOk(['wallet', 'history', '--limit', '1000'], env)).split('\n');
+  const short = `${posted.id.slice(0, 16)}…`;
+  const line = (pattern: RegExp) => history.find((l) => pattern.test(l));
+  assert.ok(
+    line(new RegExp(`\\+0\\.000025 Zi {2}escrow back from contract ${short} \\(fee \\d+ Li\\)`)),
+    history.join('\n'),
+  );
+  assert.ok(line(new RegExp(`-0\\.000005 Zi {2}into the escrow of contract ${short}`)), history.join('\n'));
+  assert.ok(line(new RegExp(`-0\\.00002 Zi {2}into the escrow of contract ${short}`)), history.join('\n'));
+  assert.ok(line(/\+50 Zi \+ fees {2}mining reward/));
+  assert.ok(!history.some((l) => /undefined/.test(l)), history.join('\n'));
+  // bitcoin-cli's generic call (a string result bare, others as JSON) and stop.
+  assert.match(await runZiOk(['rpc', 'getblockhash', '0'], env), /^[0-9a-f]{64}\n$/);
+  const bidder = /the Bidder (zid1[a-z0-9]+)/.exec(status)![1]!;
+  const acct = JSON.parse(await runZiOk(['rpc', 'getaccount', '--named', `address=${bidder}`], env));
+  assert.equal(acct.address, bidder);
+  assert.match(await runZiOk(['stop'], env), /^node stopped\n$/);
+  assert.equal(await node.stop(), 0);
 });

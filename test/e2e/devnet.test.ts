@@ -8,7 +8,8 @@ import { runZi } from '../support/cli.ts';
 test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example end to end', async (t) => {
   const dir = await tempDir(t, 'zi-devnet-');
   const t0 = performance.now();
-  const r = await runZi(['devnet', '--dir', dir, '--scale', '40', '--miners', '2', '--solvers', '2']);
+  const image = join(dir, 'set.png');
+  const r = await runZi(['devnet', '--dir', dir, '--out', image, '--scale', '40', '--miners', '2', '--solvers', '2']);
   const wall = (performance.now() - t0) / 1000;
   assert.equal(r.code, 0, r.stderr);
   // The summary's total runs from the first node's start to the summary: what is
@@ -21,8 +22,19 @@ test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example e
   const union = JSON.parse(await readFile(join(dir, 'mandelbrot.json'), 'utf8')) as unknown[];
   assert.equal(union.length, 12_800);
   assert.match(r.stdout, /payouts {5}\d+/);
-  const png = await readFile(join(dir, 'mandelbrot.png'));
+  assert.match(r.stdout, new RegExp(`image {7}${image}`));
+  const png = await readFile(image);
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
   assert.equal(png.readUInt32BE(16), 160); // width 4 × scale
   assert.equal(png.readUInt32BE(20), 80);
+});
+
+test('zi devnet refuses options that cannot work before it starts a node', async (t) => {
+  const dir = join(await tempDir(t, 'zi-devnet-'), 'nodes');
+  const r = await runZi(['devnet', '--dir', dir, '--price', '0']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error \[BAD_OPTION\]: --price must be at least 1li: Solvers skip contracts paying less/);
+  await assert.rejects(readFile(join(dir, 'passphrase')), { code: 'ENOENT' });
+  const costly = await runZi(['devnet', '--dir', dir, '--price', '0.001', '--scale', '1000']);
+  assert.match(costly.stderr, /^error \[BAD_OPTION\]: --price 1000000li with --scale 1000 needs a budget of 16000 Zi/);
 });

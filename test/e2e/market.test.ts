@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { getAccount } from '../../src/chain/accounts.ts';
+import { formatAddress } from '../../src/chain/address.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { stateKey } from '../../src/chain/store/layout.ts';
 import { TX_KINDS } from '../../src/chain/transaction.ts';
@@ -13,6 +14,7 @@ import { payoutRules } from '../../src/market/contract-tx.ts';
 import { marketDomain } from '../../src/market/domain.ts';
 import { decodeResults } from '../../src/market/results.ts';
 import type { MarketConfig } from '../../src/market/service.ts';
+import { ContentKeeper } from '../../src/node/content-keeper.ts';
 import type { ZiNode } from '../../src/node/node.ts';
 import { loadContract } from '../../src/sandbox/index.ts';
 import { outputList } from '../../src/sandbox/outputs.ts';
@@ -110,6 +112,63 @@ test('two Solvers solve a contract: every index paid once, escrow exact, the uni
     [...outputs.keys()].sort((x, y) => x - y).map((i) => outputs.get(i)),
   );
   assert.equal((await readFile(png)).readUInt32BE(16), 20);
+
+  // Without --out the union goes under the data dir, and the path is printed.
+  const byDefault = await runZiOk(['contract', 'results', toHex(id), ...client.slice(0, -1)]);
+  const unionPath = join(bidderNode.config.datadir, 'results', `${toHex(id)}.json`);
+  assert.match(byDefault, new RegExp(`union +${unionPath.replaceAll('.', '\\.')}`));
+  assert.equal((JSON.parse(await readFile(unionPath, 'utf8')) as unknown[]).length, SIZE);
+
+  // The Bidder's status, from the node that serves the contract.
+  const human = await runZiOk(['contract', 'status', toHex(id), ...client.slice(0, -1)]);
+  assert.match(human, /progress +\[█{24}\] 100\.0 % {2}300 of 300 MCUs paid/);
+  assert.match(human, /paid out +300,000 Li \(0\.0003 Zi\) to Solvers in \d+ payouts/);
+  assert.match(human, /authority +the Bidder zid1\S+: this node serves it/);
+  assert.match(human, /ETA +done/);
+  assert.match(human, /pace +\d[\d,]* MCU\/s over the last/);
+
+  // A Solver's history shows what each payout brought and from which contract.
+  const history = await runZiOk([
+    'wallet',
+    'history',
+    '--address',
+    formatAddress(solverA.address, 'zid'),
+    ...client.slice(0, -1),
+  ]);
+  assert.match(
+    history,
+    new RegExp(`\\+0\\.\\d+ Zi {2}from the escrow of contract ${toHex(id).slice(0, 16)}… for [\\d,]+ MCUs`),
+  );
+
+  // gc on the node that fetched the batches unpinned frees them; on the Bidder's, every paid batch stays pinned.
+  const gcReader = JSON.parse(
+    await runZiOk([
+      'content',
+      'gc',
+      '--json',
+      '--datadir',
+      reader.config.datadir,
+      '--rpc-port',
+      String(reader.rpc.port),
+    ]),
+  );
+  assert.equal(gcReader.deleted, batches.length);
+  assert.equal(gcReader.after.blocks, 0);
+  const gcBidder = JSON.parse(await runZiOk(['content', 'gc', ...client]));
+  assert.equal(gcBidder.protected, batches.length);
+  assert.equal(gcBidder.after.pins, gcBidder.before.pins);
+  // Not the hour's grace for new pins that keeps them: the market names every paid batch as kept.
+  const strict = new ContentKeeper({
+    content: bidderNode.content!,
+    keep: () => bidderNode.service(marketDomain).keep(),
+    logger: { info() {}, warn() {}, debug() {} },
+    graceMs: 0,
+  });
+  assert.equal((await strict.gc()).unpinned, 0);
+  for (const batch of batches) {
+    assert.equal(await bidderNode.content!.isPinned(cidFromBytes(batch.cid)), true);
+    assert.ok((await bidderNode.content!.get(cidFromBytes(batch.cid), { offline: true })).length > 0);
+  }
 });
 
 async function paidBatches(node: ZiNode, id: Uint8Array) {

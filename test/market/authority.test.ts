@@ -8,7 +8,8 @@ import { verify } from '../../src/chain/keys.ts';
 import { cidOf } from '../../src/content/cid.ts';
 import { Authority } from '../../src/market/authority.ts';
 import { VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
-import { payoutFee, payoutMessage } from '../../src/market/contract-tx.ts';
+import { batchPayoutFee, payoutFee, payoutMessage } from '../../src/market/contract-tx.ts';
+import { scheduleCap } from '../../src/market/leases.ts';
 import {
   ackMessage,
   type Discovery,
@@ -358,4 +359,50 @@ test('a Validator that loses its assignment mid-session signs nothing more for t
   assert.equal(verdict.type, 'done');
   assert.equal(verdict.reason, 'NOT_AUTHORITY');
   assert.deepEqual(r.net.get('authority')!.penalties, [], 'the Solver is not blamed');
+});
+
+test('leases only what the escrow can pay, within the schedule, and says BUDGET_EXHAUSTED when that runs out', async (t) => {
+  const bidder = keypair();
+  const r = rig(t, [bidder]);
+  const fee = batchPayoutFee(r.chain.minFeePerByte);
+  // Three MCUs and the fees of their two payouts.
+  const id = r.chain.open(bidder.address, {}, { escrow: 3n * 1_000n + 2n * fee });
+  const a = solverPeer(t, r, 'solver-a');
+  await a.announce(id);
+  const s = await a.stream();
+  const { lease } = await ackOf(s);
+  const leases = [lease];
+  const verdicts: Frame[] = [];
+  while (verdicts.length < 3) {
+    const next = leases[verdicts.length];
+    if (!next) break;
+    await s.write(resultFor(r.chain, id, next));
+    const { verdict, before } = await untilVerdict(s);
+    for (const f of before) if (f.type === 'lease') leases.push(f.lease);
+    verdicts.push(verdict);
+    if (verdict.type === 'done') break;
+  }
+  const reads = await s.read(10_000).catch(() => undefined);
+  if (reads) verdicts.push(reads);
+  assert.deepEqual(
+    leases.map((l) => [l.start, l.end]),
+    [
+      [0, 1],
+      [1, 3],
+    ],
+    'one MCU, then two: all the escrow pays for',
+  );
+  for (const [k, l] of leases.entries()) {
+    assert.ok(l.end - l.start <= scheduleCap(k, 2, 64), `lease ${k} within the schedule`);
+  }
+  assert.deepEqual(
+    verdicts.map((v) => (v.type === 'done' ? v.reason : v.type)),
+    ['paid', 'paid', 'BUDGET_EXHAUSTED'],
+  );
+
+  // With nothing left, a Solver that announces itself is not answered at all.
+  const b = solverPeer(t, r, 'solver-b');
+  await b.announce(id);
+  await sleep(300);
+  assert.equal(b.streams.length, 0);
 });

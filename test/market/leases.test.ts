@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { FIRST_LEASE, LeaseBook, leasesFor, nextLeaseSize } from '../../src/market/leases.ts';
+import { FIRST_LEASE, LeaseBook, leasesFor, nextLeaseSize, scheduleCap } from '../../src/market/leases.ts';
 import { MAX_INDEX, type Range } from '../../src/market/ranges.ts';
 
 /** A hand-driven clock, so expiry is exact and tests never sleep. */
@@ -361,5 +361,18 @@ describe('the lease schedule', () => {
     assert.equal(leasesFor(1000, 1, 1_048_576), 1000);
     assert.equal(leasesFor(1000, 16, 1), 1000);
     assert.equal(leasesFor(0, 2, 64), 0);
+  });
+
+  it("caps a session's k-th lease at min(maxBatch, growth^k): what a Solver holds an authority to", () => {
+    assert.deepEqual(
+      Array.from({ length: 9 }, (_, k) => scheduleCap(k, 2, 64)),
+      [1, 2, 4, 8, 16, 32, 64, 64, 64],
+    );
+    assert.deepEqual(
+      Array.from({ length: 4 }, (_, k) => scheduleCap(k, 16, 1_000)),
+      [1, 16, 256, 1_000],
+    );
+    assert.equal(scheduleCap(1_000_000, 1, 64), 1, 'growth 1: every lease is one MCU');
+    assert.equal(scheduleCap(1_000_000, 2, 10_000_000), 10_000_000);
   });
 });

@@ -5,14 +5,18 @@ import { toHex } from '../../src/chain/encoding.ts';
 import type { Hash } from '../../src/chain/hash.ts';
 import { sign, verify } from '../../src/chain/keys.ts';
 import { NETWORKS } from '../../src/chain/params.ts';
-import { TX_KINDS } from '../../src/chain/transaction.ts';
+import { type Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { cidOf } from '../../src/content/cid.ts';
+import { Authority } from '../../src/market/authority.ts';
 import { STATUS_CLOSED, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
-import { payoutRules, signPayout } from '../../src/market/contract-tx.ts';
+import { batchPayoutFee, payoutRules, signPayout } from '../../src/market/contract-tx.ts';
 import { ackMessage, type Discovery, discoveryCommitment, type ResultFrame } from '../../src/market/messages.ts';
+import { MARKET_STREAM_LIMITS } from '../../src/market/p2p-host.ts';
+import { unpaidBy } from '../../src/market/reputation.ts';
 import { decodeResults } from '../../src/market/results.ts';
-import { Solver, type SolverDeps } from '../../src/market/solver.ts';
-import { SandboxProcesses } from '../../src/sandbox/index.ts';
+import { keySigner, signerSet } from '../../src/market/signer.ts';
+import { type SetbackEvent, Solver, type SolverDeps } from '../../src/market/solver.ts';
+import { SandboxPool, SandboxProcesses } from '../../src/sandbox/index.ts';
 import { outputList } from '../../src/sandbox/outputs.ts';
 import { type Keypair, keypair } from '../support/chain.ts';
 import {
@@ -38,6 +42,8 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
   const key = keypair();
   const host = net.host('solver');
   const waiting: string[] = [];
+  const setbacks: SetbackEvent[] = [];
+  const logger = fakeLog();
   const make = () => {
     const solver = new Solver({
       chain,
@@ -45,18 +51,20 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
       host,
       results,
       key: key.priv,
-      logger: fakeLog(),
+      logger,
       threads: 1,
       processes,
       discoveryIntervalMs: 100,
+      backoff: { baseMs: 200 },
       ...opts,
     });
     solver.on('waiting', (why) => waiting.push(why));
+    solver.on('setback', (e) => setbacks.push(e));
     solver.start();
     t.after(() => solver.stop());
     return solver;
   };
-  return { net, chain, results, mempool, key, host, waiting, start: make };
+  return { net, chain, results, mempool, key, host, waiting, setbacks, logger, start: make };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -65,13 +73,19 @@ type Rig = ReturnType<typeof rig>;
 function authorityPeer(t: TestContext, r: Rig, peerId = 'authority') {
   const host = r.net.host(peerId);
   const heard: Discovery[] = [];
-  host.onDiscovery((d) => heard.push(d));
+  /** When each discovery arrived (performance.now()). */
+  const heardAt: number[] = [];
+  host.onDiscovery((d) => {
+    heard.push(d);
+    heardAt.push(performance.now());
+  });
   const streams: FakeFrameStream[] = [];
   t.after(() => {
     for (const s of streams) s.abort(new Error('the test is over'));
   });
   return {
     heard,
+    heardAt,
     async discovery(n = 0): Promise<Discovery> {
       await until(`discovery ${n + 1}`, () => heard.length > n, 15_000);
       return heard[n]!;
@@ -151,7 +165,7 @@ test('a Solver whose minimum price no contract pays announces nothing and says w
   const auth = authorityPeer(t, r);
   r.start();
   await until('the Solver says it is waiting', () => r.waiting.length > 0, 10_000);
-  assert.deepEqual(r.waiting, ['no open contract to work on yet']);
+  assert.deepEqual(r.waiting, ['no open contract pays 11 Li per MCU or more']);
   await sleep(300);
   assert.equal(auth.heard.length, 0);
 });
@@ -163,9 +177,9 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
   const auth = authorityPeer(t, r);
   const solver = r.start();
 
-  const s = await auth.answer(await auth.discovery(), bidder, 0, 4);
+  const s = await auth.answer(await auth.discovery(), bidder, 3, 4);
   const f = await resultFrame(s);
-  await s.write(paidFor(id, r, bidder, f, 0, 4));
+  await s.write(paidFor(id, r, bidder, f, 3, 4));
   await s.write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' });
   await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
 
@@ -174,7 +188,7 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
   assert.equal(toHex(tx!.from), toHex(r.key.address), 'the Solver sends its own payout');
   assert.ok(verify(tx!.signature, tx!.sigHash(r.chain.genesisHash), r.key.pub), "signed with the Solver's key");
   const body = payoutRules.decode(tx!.payload, NETWORKS.devnet);
-  assert.deepEqual(body.ranges, [{ start: 0, end: 4 }]);
+  assert.deepEqual(body.ranges, [{ start: 3, end: 4 }]);
   assert.equal(toHex(body.authority), toHex(bidder.pub));
   assert.equal(toHex(tx!.cid!), toHex(f.cid));
   // The chain's own check of the co-signature, over the Solver, the fee and the CID.
@@ -182,28 +196,32 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
 
   assert.ok(r.results.has(f.cid), 'the Solver pinned what it was paid for');
   const batch = decodeResults(await r.results.get(f.cid));
-  assert.deepEqual(outputList(batch.outputs), [0, 1, 4, 9]);
+  assert.deepEqual(outputList(batch.outputs), [9]);
   assert.equal(toHex(cidOf(f.results).bytes), toHex(f.cid));
-  assert.deepEqual({ ...solver.stats }, { mcus: 4, earned: 4_000n, payouts: 1 });
+  assert.deepEqual({ ...solver.stats }, { mcus: 1, earned: 1_000n, payouts: 1 });
 });
 
-test('stops on a refused batch: no payout, and no results for the lease it had in hand', async (t) => {
+test('stops on a refused batch: no payout, no results for the lease it had in hand, and no new session on that contract', async (t) => {
   const r = rig(t);
   const bidder = keypair();
   r.chain.open(bidder.address);
   const auth = authorityPeer(t, r);
   r.start();
 
-  const s = await auth.answer(await auth.discovery(), bidder, 0, 2);
-  await s.write({ type: 'lease', lease: { id: 2, start: 2, end: 6, expiresAt: Date.now() + 60_000 } });
+  const s = await auth.answer(await auth.discovery(), bidder, 0, 1);
+  await s.write({ type: 'lease', lease: { id: 2, start: 1, end: 3, expiresAt: Date.now() + 60_000 } });
   await resultFrame(s);
   await s.write({ type: 'done', reason: 'FAILED_VALIDATION', message: 'refused' });
+  await s.close();
 
-  // It is done with that session once it announces itself afresh.
-  await auth.discovery(auth.heard.length);
-  await sleep(200);
+  // The authority leases no more to this key on that contract: the Solver does not ask again.
+  await until('the Solver says why it waits', () => r.waiting.some((w) => w.includes('refused a batch')), 10_000);
+  const heard = auth.heard.length;
+  await sleep(300);
+  assert.equal(auth.heard.length, heard, 'no discovery for the contract that refused it');
   assert.equal(resultsOf(s), 1, 'no results after the refusal');
   assert.equal(r.mempool.accepted.length, 0, 'nothing to submit');
+  assert.equal(r.host.openInbound(), 0, 'the stream is let go');
 });
 
 test('the authority closing the stream mid-batch costs the Solver that batch only: it announces again and is paid', async (t) => {
@@ -213,17 +231,17 @@ test('the authority closing the stream mid-batch costs the Solver that batch onl
   const auth = authorityPeer(t, r);
   r.start();
 
-  const first = await auth.answer(await auth.discovery(), bidder, 0, 2);
+  const first = await auth.answer(await auth.discovery(), bidder, 0, 1);
   await resultFrame(first);
   await first.close();
 
   const again = await auth.discovery(auth.heard.length);
-  const second = await auth.answer(again, bidder, 2, 4, 7);
+  const second = await auth.answer(again, bidder, 1, 2, 7);
   const f = await resultFrame(second);
-  await second.write(paidFor(id, r, bidder, f, 2, 4));
+  await second.write(paidFor(id, r, bidder, f, 1, 2));
   await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
   assert.equal(r.mempool.accepted.length, 1);
-  assert.deepEqual(payoutRules.decode(r.mempool.accepted[0]!.payload, NETWORKS.devnet).ranges, [{ start: 2, end: 4 }]);
+  assert.deepEqual(payoutRules.decode(r.mempool.accepted[0]!.payload, NETWORKS.devnet).ranges, [{ start: 1, end: 2 }]);
 });
 
 test("computes nothing for a peer whose key may not sign for the contract; works for the contract's Validator", async (t) => {
@@ -238,12 +256,235 @@ test("computes nothing for a peer whose key may not sign for the contract; works
   const auth = authorityPeer(t, r);
   r.start();
 
-  const impostor = await auth.answer(await auth.discovery(), keypair(), 0, 2);
+  const impostor = await auth.answer(await auth.discovery(), keypair(), 0, 1);
   await until('the Solver drops the impostor', () => impostor.closed, 10_000);
   assert.equal(resultsOf(impostor), 0, 'no results for an impostor');
   assert.deepEqual(r.host.penalties, [{ peer: 'authority', reason: 'NOT_AUTHORITY' }]);
 
-  const s = await auth.answer(await auth.discovery(auth.heard.length), validator, 0, 2);
+  const s = await auth.answer(await auth.discovery(auth.heard.length), validator, 0, 1);
   const f = await resultFrame(s);
   assert.equal(toHex(decodeResults(f.results).contract), toHex(id));
+});
+
+test('the jam: after more BUDGET_EXHAUSTED endings than a connection has streams, the Solver still takes the next session and is paid', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  const id = r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  r.start();
+
+  // What the Bidder's node did each time the escrow ran short: the batch is
+  // refused, the session ends with `done`, its side of the stream closes. Then
+  // a topup, and the Solver comes back.
+  const rounds = MARKET_STREAM_LIMITS.maxInboundStreams + 2;
+  for (let round = 0; round < rounds; round++) {
+    const s = await auth.answer(await auth.discovery(auth.heard.length), bidder, round, round + 1, round + 1);
+    await resultFrame(s);
+    await s.write({ type: 'done', reason: 'BUDGET_EXHAUSTED', message: 'the contract has no escrow left' });
+    await s.close();
+    r.chain.update(id, { escrow: r.chain.contract(id)!.escrow + 1_000_000n });
+    r.chain.tip();
+  }
+  const s = await auth.answer(await auth.discovery(auth.heard.length), bidder, rounds, rounds + 1, rounds + 1);
+  const f = await resultFrame(s);
+  await s.write(paidFor(id, r, bidder, f, rounds, rounds + 1));
+  await until('the payout reaches the mempool', () => r.mempool.accepted.length > 0, 10_000);
+  await until('every ended session let go of its stream', () => r.host.openInbound() <= 1, 5_000);
+});
+
+/** A real Authority serving `keys`' contracts on the rig's network, chain and IPFS. */
+function realAuthority(t: TestContext, r: Rig, keys: Keypair[], peerId = 'bidder-node'): Authority {
+  const sandboxes = new SandboxPool({ processes });
+  const authority = new Authority({
+    chain: r.chain,
+    host: r.net.host(peerId),
+    results: new FakeResultStore(),
+    sandboxes,
+    signers: signerSet(keys.map((k) => keySigner(k.priv))),
+    logger: fakeLog(),
+    baseLeaseMs: 10_000,
+  });
+  authority.start();
+  t.after(() => {
+    authority.stop();
+    sandboxes.dispose();
+  });
+  return authority;
+}
+
+const paidContract = (tx: Transaction) => toHex(payoutRules.decode(tx.payload, NETWORKS.devnet).contract);
+
+test('an exhausted contract, a silent authority and a funded contract: the Solver is paid by the funded one within one announce window and 5 s', async (t) => {
+  const ANNOUNCE = 1_000;
+  const r = rig(t, { announceMs: ANNOUNCE });
+  r.mempool.onAccept = (tx) => r.chain.mine(tx);
+  const served = keypair();
+  realAuthority(t, r, [served]);
+  // Pays most, but its escrow cannot pay one MCU and its payout's fee.
+  const exhausted = r.chain.open(served.address, { price: 50_000n }, { escrow: 40_000n });
+  // Pays far more than the funded one (measured rates are noisy), but no node answers for its Bidder.
+  const silent = r.chain.open(keypair().address, { price: 30_000n }, { escrow: 10n ** 12n });
+  const funded = r.chain.open(served.address, { price: 1_000n });
+  const t0 = performance.now();
+  r.start();
+
+  // The bound: one announce window lost to the silent contract, then a handshake and a first batch.
+  const BOUND_MS = ANNOUNCE + 5_000;
+  await until('the funded contract pays', () => r.mempool.accepted.length > 0, BOUND_MS);
+  assert.ok(performance.now() - t0 < BOUND_MS);
+  assert.deepEqual(new Set(r.mempool.accepted.map(paidContract)), new Set([toHex(funded)]));
+  const announced = new Set(r.host.published.map((d) => toHex(d.contract)));
+  assert.ok(!announced.has(toHex(exhausted)), 'no discovery for a spent escrow');
+  assert.ok(announced.has(toHex(silent)), 'the silent one was tried first: it pays more');
+  assert.deepEqual(
+    r.setbacks.map((e) => [e.contract, e.reason]),
+    [[toHex(silent), 'silent']],
+  );
+});
+
+test('a topup brings the Solver back to a contract whose escrow ran out', async (t) => {
+  const r = rig(t);
+  r.mempool.onAccept = (tx) => r.chain.mine(tx);
+  const bidder = keypair();
+  realAuthority(t, r, [bidder]);
+  const fee = batchPayoutFee(r.chain.minFeePerByte);
+  // Three MCUs and the fees of their two payouts (1 + 2 MCUs).
+  const id = r.chain.open(bidder.address, {}, { escrow: 3n * 1_000n + 2n * fee });
+  r.start();
+
+  await until('the escrow is spent', () => r.chain.contract(id)!.paidMcus === 3n, 15_000);
+  assert.equal(r.chain.contract(id)!.escrow, 0n);
+  await until('the Solver says why it waits', () => r.waiting.some((w) => w.includes('escrow is spent')), 5_000);
+  const announced = r.host.published.length;
+  await sleep(500);
+  assert.equal(r.host.published.length, announced, 'no discovery while the escrow is spent');
+
+  r.chain.update(id, { escrow: 10n * (1_000n + fee) });
+  r.chain.tip();
+  await until('paid again after the topup', () => r.chain.contract(id)!.paidMcus > 3n, 15_000);
+  assert.ok(r.setbacks.some((e) => e.reason === 'exhausted'));
+});
+
+test('a Bidder that never signs: each session costs at most the two leases in flight, the wait for paid is bounded, and it is backed off longer each time', async (t) => {
+  let computed = 0;
+  const GRACE_MS = 200;
+  const BASE_MS = 150;
+  const r = rig(t, {
+    paidGraceMs: GRACE_MS,
+    backoff: { baseMs: BASE_MS },
+    tamper: (_i, out) => {
+      computed++;
+      return out;
+    },
+  });
+  const bidder = keypair();
+  r.chain.open(bidder.address, { growth: 2, maxBatch: 64 });
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+
+  const sessions: { computed: number; waitedMs: number; gapMs: number }[] = [];
+  let endedAt = performance.now();
+  let heard = 0;
+  for (let n = 0; n < 3; n++) {
+    const disc = await auth.discovery(heard);
+    const gapMs = auth.heardAt[heard]! - endedAt;
+    const before = computed;
+    // Lawful leases: one MCU with the ack, the next (growth × 1) right after.
+    const s = await auth.answer(disc, bidder, 0, 1);
+    await s.write({ type: 'lease', lease: { id: 2, start: 1, end: 3, expiresAt: Date.now() + 60_000 } });
+    await resultFrame(s);
+    const sentAt = performance.now();
+    // The Solver resets the stream when it gives up: this read fails at that moment.
+    await assert.rejects(s.read(10_000), /reset/);
+    endedAt = performance.now();
+    heard = auth.heard.length;
+    sessions.push({ computed: computed - before, waitedMs: endedAt - sentAt, gapMs });
+  }
+  for (const [n, x] of sessions.entries()) {
+    assert.ok(x.computed <= 1 + 2, `session ${n}: ${x.computed} MCUs computed, at most the two leases in flight`);
+    // Its own compute time is a millisecond; the grace is the rest (before: max(30 s, MCUs × 10 ms)).
+    assert.ok(x.waitedMs < GRACE_MS + 2_000, `session ${n}: waited ${Math.round(x.waitedMs)} ms for paid`);
+  }
+  // Remembered: each further session comes only after a wait twice as long.
+  assert.deepEqual(
+    r.setbacks.map((e) => [e.reason, e.waitMs]),
+    [
+      ['unpaid', BASE_MS],
+      ['unpaid', 2 * BASE_MS],
+      ['unpaid', 4 * BASE_MS],
+    ],
+  );
+  // Less a few ms: the Solver's clock (Date.now) ticks in whole milliseconds.
+  assert.ok(sessions[1]!.gapMs >= BASE_MS - 5, `second session after ${Math.round(sessions[1]!.gapMs)} ms`);
+  assert.ok(sessions[2]!.gapMs >= 2 * BASE_MS - 5, `third session after ${Math.round(sessions[2]!.gapMs)} ms`);
+  assert.equal(r.mempool.accepted.length, 0);
+  const log = solver.sessionLog.records();
+  assert.deepEqual(
+    log.map((x) => x.ended),
+    ['NO_PAYMENT', 'NO_PAYMENT', 'NO_PAYMENT'],
+  );
+  assert.equal(unpaidBy(bidder.address, log), 3, 'its log holds what the Bidder owes: the batch sent each time');
+  assert.deepEqual(r.host.penalties, [], 'not paying is not proof of a breach: backed off, not scored');
+});
+
+const SLOW_CODE = `const size = 1000;
+function input(i) { return i; }
+function mcu(x) { let s = 0; for (let k = 0; k < 5e6; k++) s = (s + x * k) % 1000003; return s; }
+`;
+
+test("leases over the contract's maximum batch, over the schedule or over the Solver's time target are refused before they are computed, and the authority is scored down", async (t) => {
+  const sent = new Map<string, number>();
+  let computed = 0;
+  const r = rig(t, {
+    // A lease may hold 100 ms of work here: about 5 MCUs of SLOW_CODE.
+    leaseMaxMs: 100,
+    tamper: (_i, out) => {
+      computed++;
+      return out;
+    },
+  });
+  // Three Bidders: a breach backs off every contract of the authority that made it.
+  const bidders = [keypair(), keypair(), keypair()];
+  const overBatch = r.chain.open(bidders[0]!.address, { price: 3_000n, maxBatch: 64 });
+  const overSchedule = r.chain.open(bidders[1]!.address, { price: 2_000n, maxBatch: 64 });
+  const overTime = r.chain.open(bidders[2]!.address, {
+    price: 1_000n,
+    code: SLOW_CODE,
+    growth: 16,
+    maxBatch: 1_000,
+  });
+  const bidderOf = new Map([overBatch, overSchedule, overTime].map((id, k) => [toHex(id), bidders[k]!]));
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+  solver.on('progress', () => assert.fail('nothing is paid here'));
+
+  let heard = 0;
+  for (let n = 0; n < 3; n++) {
+    const disc = await auth.discovery(heard);
+    const id = toHex(disc.contract);
+    let s: FakeFrameStream;
+    const bidder = bidderOf.get(id)!;
+    if (id === toHex(overBatch)) {
+      s = await auth.answer(disc, bidder, 0, 65);
+    } else {
+      s = await auth.answer(disc, bidder, 0, 1);
+      // Within the maximum batch, but the second lease of a session may hold growth × 1 MCUs (2 here) …
+      // … and 16 is the schedule's for growth 16, but over 100 ms of SLOW_CODE on this machine.
+      const end = id === toHex(overSchedule) ? 9 : 17;
+      await s.write({ type: 'lease', lease: { id: 2, start: 1, end, expiresAt: Date.now() + 60_000 } });
+    }
+    await until('the Solver drops the session', () => s.closed, 10_000);
+    sent.set(id, resultsOf(s));
+    heard = auth.heard.length;
+  }
+  assert.deepEqual(
+    [overBatch, overSchedule, overTime].map((id) => sent.get(toHex(id))),
+    [0, 1, 1],
+    'results sent: none for an oversized first lease, the lawful first one otherwise',
+  );
+  assert.equal(computed, 2, 'no MCU of an oversized lease was computed');
+  assert.deepEqual(r.host.penalties, Array(3).fill({ peer: 'authority', reason: 'BAD_LEASE' }));
+  await until('every contract is backed off', () => r.waiting.some((w) => w.includes('broke the protocol')), 5_000);
+  await sleep(300);
+  assert.equal(auth.heard.length, heard, 'no session for an authority that broke the protocol');
 });

@@ -12,7 +12,7 @@ test('one table decides what an error costs the peer that caused it', () => {
     // Held blocks cost a point each: never a ban alone, a flood of 100 is.
     [new FutureBlockError('FUTURE_BLOCK', 'early', { timestamp: 0, now: 0 }), 'block', 'ignore', 1],
     [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 1],
-    [new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 1 }), 'block', 'ignore', 5],
+    [new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 1 }), 'block', 'ignore', 2],
     // A race (within RACE_BLOCKS of our tip's work) is nobody's fault.
     [new LowWorkBlockError('NOT_AHEAD', 'race', { hash: '', height: 1 }), 'block', 'ignore', 0],
     [new ValidationError('DIFFICULTY_TOO_LOW', 'x'), 'block', 'reject', BAN_SCORE],

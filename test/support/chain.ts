@@ -12,6 +12,7 @@ import { NETWORKS, type NetworkParams } from '../../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { coreRules, type TxRulesRegistry, transferRules } from '../../src/chain/tx-rules.ts';
 import { buildTemplate, completeBlock, type Template } from '../../src/miner/template.ts';
+import { assertSupply } from './supply.ts';
 
 export const devnet: NetworkParams = NETWORKS.devnet;
 
@@ -103,9 +104,11 @@ export interface BlockOptions {
   mempool?: Mempool;
 }
 
+/** Mines the next block and checks the supply invariant after it (test/support/supply.ts). */
 export async function mine(tc: TestChain, opts: BlockOptions = {}): Promise<Block> {
   const block = nextBlock(tc, opts);
   await tc.chain.addBlock(block);
+  await assertSupply(tc.chain);
   return block;
 }
 

@@ -47,6 +47,8 @@ export interface NodeProcess {
 
 /** The program startNode runs by default: `zi node`. */
 export const ZI_NODE = [ZI, 'node'];
+/** `zi solve`, for startNode. */
+export const ZI_SOLVE = [ZI, 'solve'];
 
 export async function startNode(args: string[], env: NodeJS.ProcessEnv = {}, entry = ZI_NODE): Promise<NodeProcess> {
   // A free loopback port unless the test says otherwise: nodes of parallel tests must not collide.

@@ -9,7 +9,7 @@ import { cidOf } from '../../src/content/cid.ts';
 import type { MarketChain } from '../../src/market/chain-view.ts';
 import { ContractNotFoundError } from '../../src/market/contract-body.ts';
 import { type ContractRecord, STATUS_OPEN, VALIDATION_BIDDER } from '../../src/market/contract-state.ts';
-import type { ContractBody } from '../../src/market/contract-tx.ts';
+import { type ContractBody, payoutRules } from '../../src/market/contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from '../../src/market/host.ts';
 import {
   type Discovery,
@@ -20,7 +20,8 @@ import {
   type Frame,
   verifyDiscovery,
 } from '../../src/market/messages.ts';
-import { type Range, union } from '../../src/market/ranges.ts';
+import { MARKET_STREAM_LIMITS } from '../../src/market/p2p-host.ts';
+import { type Range, rangeCount, union } from '../../src/market/ranges.ts';
 import type { PayoutSink } from '../../src/market/solver.ts';
 import { type Judgement, judge } from '../../src/p2p/scoring.ts';
 import { contractBody } from './market.ts';
@@ -32,7 +33,14 @@ import { contractBody } from './market.ts';
  * what one side sends is exactly what the other could receive off the wire.
  */
 
-/** One end of an in-memory stream; the other end is `peer`. */
+/**
+ * One end of an in-memory stream; the other end is `peer`. It behaves as a
+ * libp2p stream does: `close()` ends this end's writing only (the other end
+ * reads what was sent, then the end of the stream, and may still write back),
+ * `abort()` resets both ends, and the stream is gone only once both ends have
+ * closed or one reset it. Until then it counts against its host's
+ * inbound-stream limit.
+ */
 export class FakeFrameStream implements FrameStream {
   readonly remotePeer: string;
   peer!: FakeFrameStream;
@@ -40,17 +48,24 @@ export class FakeFrameStream implements FrameStream {
   readonly received: Frame[] = [];
   #inbox: Uint8Array[] = [];
   #reader?: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void };
-  /** Why nothing more will arrive here. */
+  /** Why nothing more will arrive here: the remote closed its writing, or the stream was reset. */
   #ended?: Error;
-  /** This end closed or aborted: it writes no more. */
-  #closed = false;
+  /** This end writes no more: it closed, or the stream was reset. */
+  #writeClosed = false;
+  #reset = false;
 
   constructor(remotePeer: string) {
     this.remotePeer = remotePeer;
   }
 
+  /** This end can write no more. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#writeClosed;
+  }
+
+  /** Not yet closed at both ends nor reset: libp2p still counts it on its connection. */
+  get open(): boolean {
+    return !this.#reset && !(this.#writeClosed && this.peer.#writeClosed);
   }
 
   read(timeoutMs: number): Promise<Frame> {
@@ -80,22 +95,30 @@ export class FakeFrameStream implements FrameStream {
   }
 
   async write(frame: Frame): Promise<void> {
-    if (this.#closed) throw new Error('write on a closed stream');
-    if (this.peer.#closed) throw new Error('the remote closed the stream');
+    // libp2p's own words for it (StreamStateError).
+    if (this.#writeClosed) throw new Error('Cannot write to a stream that is closed');
     this.peer.#deliver(encodeFrame(frame));
   }
 
   async close(): Promise<void> {
-    // What was already sent stays readable, as after a graceful close.
-    this.#end(new Error('the stream is closed'));
+    if (this.#writeClosed) return;
+    this.#writeClosed = true;
+    // What was already sent stays readable at the other end, then its reads end.
     this.peer.#end(new Error('the remote closed the stream'));
   }
 
   abort(err: Error): void {
-    this.#closed = true;
-    this.#end(err);
+    if (this.#reset) return;
+    this.#inbox = [];
+    this.#resetEnd(err);
     this.peer.#inbox = [];
-    this.peer.#end(new Error(`the remote reset the stream: ${err.message}`));
+    this.peer.#resetEnd(new Error(`the remote reset the stream: ${err.message}`));
+  }
+
+  #resetEnd(err: Error): void {
+    this.#reset = true;
+    this.#writeClosed = true;
+    this.#end(err);
   }
 
   #deliver(bytes: Uint8Array): void {
@@ -113,7 +136,6 @@ export class FakeFrameStream implements FrameStream {
   #end(err: Error): void {
     if (this.#ended) return;
     this.#ended = err;
-    this.#closed = true;
     if (this.#inbox.length === 0) {
       const reader = this.#reader;
       this.#reader = undefined;
@@ -167,6 +189,8 @@ export class FakeMarketHost implements MarketHost {
   /** What onStream registered: the dialling side delivers to it. */
   streamHandler?: (s: FrameStream) => void;
   readonly #publishedWaiters: (() => void)[] = [];
+  /** Inbound streams by the peer that opened them, as libp2p counts them per connection. */
+  readonly #inbound = new Map<string, FakeFrameStream[]>();
 
   constructor(net: FakeMarketNet, peerId: string) {
     this.#net = net;
@@ -183,11 +207,28 @@ export class FakeMarketHost implements MarketHost {
 
   async dial(peerId: string, _addrs: string[], _timeoutMs: number): Promise<FrameStream> {
     this.dialed.push(peerId);
-    const handler = this.#net.get(peerId)?.streamHandler;
-    if (!handler) throw new Error(`no route to ${peerId}`);
+    const target = this.#net.get(peerId);
+    const handler = target?.streamHandler;
+    if (!target || !handler) throw new Error(`no route to ${peerId}`);
     const [mine, theirs] = framePipe(this.peerId, peerId);
-    handler(theirs);
+    const inbound = target.#inbound.get(this.peerId)?.filter((s) => s.open) ?? [];
+    inbound.push(theirs);
+    target.#inbound.set(this.peerId, inbound);
+    // Over the protocol's limit, libp2p resets the new stream once it is negotiated:
+    // the dialer holds a stream it cannot write to.
+    if (inbound.filter((s) => s.open).length > MARKET_STREAM_LIMITS.maxInboundStreams) {
+      theirs.abort(new Error('Too many inbound protocol streams'));
+    } else handler(theirs);
     return mine;
+  }
+
+  /** Streams other peers opened to this host that are not yet gone at both ends. */
+  openInbound(): number {
+    return [...this.#inboundStreams()].filter((s) => s.open).length;
+  }
+
+  *#inboundStreams(): Iterable<FakeFrameStream> {
+    for (const list of this.#inbound.values()) yield* list;
   }
 
   /** Delivered to every other host's handlers before it returns, like a gossip validator's accept. */
@@ -290,6 +331,7 @@ export class FakeMarketChain implements MarketChain {
         closedHeight: 0,
         firstPayoutHeight: 0,
         lastPayoutHeight: 0,
+        validatorPayouts: 0,
         validator: new Uint8Array(20),
         ...record,
       },
@@ -307,6 +349,24 @@ export class FakeMarketChain implements MarketChain {
   pay(id: Hash, range: Range): void {
     const c = this.#get(id);
     c.paid = union(c.paid, [range]);
+    this.tip();
+  }
+
+  /** Applies a payout as its block would (escrow, paid MCUs and ranges, payout heights) and announces the tip. */
+  mine(tx: Transaction): void {
+    const body = payoutRules.decode(tx.payload, NETWORKS.devnet);
+    const c = this.#get(body.contract);
+    const mcus = BigInt(rangeCount(body.ranges));
+    const height = this.height + 1;
+    c.record = {
+      ...c.record,
+      escrow: c.record.escrow - mcus * (c.record.price + c.record.validationFee) - tx.fee,
+      heldFees: c.record.heldFees + mcus * c.record.validationFee,
+      paidMcus: c.record.paidMcus + mcus,
+      firstPayoutHeight: c.record.firstPayoutHeight || height,
+      lastPayoutHeight: height,
+    };
+    c.paid = union(c.paid, body.ranges);
     this.tip();
   }
 
@@ -346,9 +406,10 @@ export class FakeMarketChain implements MarketChain {
   }
 }
 
-/** The mempool as the Solver uses it: it keeps what it is given. */
+/** The mempool as the Solver uses it: it keeps what it is given, and may mine it at once (`onAccept`). */
 export class FakeMempool implements PayoutSink {
   readonly accepted: Transaction[] = [];
+  onAccept?: (tx: Transaction) => void;
 
   nextNonce(address: Address): bigint {
     return BigInt(this.accepted.filter((tx) => toHex(tx.from) === toHex(address)).length);
@@ -356,6 +417,7 @@ export class FakeMempool implements PayoutSink {
 
   async accept(tx: Transaction): Promise<void> {
     this.accepted.push(tx);
+    this.onAccept?.(tx);
   }
 }
 

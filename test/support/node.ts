@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import pino from 'pino';
+import type { AuditConfig } from '../../src/audit/domain.ts';
 import type { Address } from '../../src/chain/address.ts';
 import { formatAddress } from '../../src/chain/address.ts';
 import type { MarketConfig } from '../../src/market/service.ts';
@@ -12,7 +13,7 @@ export const quietLogger = pino({ level: process.env.ZI_TEST_LOG ?? 'silent' });
 /** A whole node in this process, on 127.0.0.1 with a free port, stopped when the test ends. */
 export async function startZiNode(
   t: { after(fn: () => Promise<void>): void },
-  opts: { mine?: Address; peers?: string[]; market?: MarketConfig; threads?: number } = {},
+  opts: { mine?: Address; peers?: string[]; market?: MarketConfig; audit?: AuditConfig; threads?: number } = {},
 ): Promise<ZiNode> {
   const dir = await tempDir(t, 'zi-node-');
   const config = resolveConfig({
@@ -25,7 +26,7 @@ export async function startZiNode(
     minerAddress: opts.mine === undefined ? undefined : formatAddress(opts.mine, devnet.hrp),
     threads: opts.threads ?? 1,
   });
-  const node = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market } });
+  const node = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market, audit: opts.audit } });
   t.after(() => node.stop());
   return node;
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { resolveConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { ZiNode } from '../../src/node/node.ts';
-import { fakeVotingDomain } from './votes.ts';
+import { fakeVotingDomain, votesRules } from './votes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,8 @@ const config = resolveConfig({
   minerAddress: values['miner-address'],
 });
 const logger = createLogger();
-const node = await ZiNode.start(config, { logger, moreDomains: [fakeVotingDomain] });
+// Consensus of the core and the fake section only: the real audit section would refuse fake votes.
+const node = await ZiNode.start(config, { logger, rules: votesRules(), moreDomains: [fakeVotingDomain] });
 process.once('SIGTERM', () => void node.stop());
 process.once('SIGINT', () => void node.stop());
 await node.finished;

@@ -8,19 +8,19 @@ import { type ConsensusDomain, coreRules, type TxRulesRegistry } from '../../src
 import type { NodeDomain } from '../../src/node/domain.ts';
 
 /**
- * FAKE, test-only votes section. It stands in for the audit domain's real
- * one (a later issue) so that reorg, kill -9 and sync tests cover blocks that
+ * FAKE, test-only votes section, on a prefix no domain owns. It exercises
+ * the core's votes section apart from the audit domain's real one, so that reorg, kill -9 and sync tests cover blocks that
  * hold votes. A vote is 1–64 bytes; one starting 0xff is refused (BAD_VOTE),
  * the same vote twice in a block is DUPLICATE_VOTE. Applying a vote records
- * its block height and miner under 0x3f ‖ vote id; a hook records what it was
- * told of each block under 0x3e ‖ height, so tests see both undone on a reorg.
+ * its block height and miner under 0x7f ‖ vote id; a hook records what it was
+ * told of each block under 0x7e ‖ height, so tests see both undone on a reorg.
  */
-const VOTE_RECORD = 0x3f;
-const HOOK_RECORD = 0x3e;
+const VOTE_RECORD = 0x7f;
+const HOOK_RECORD = 0x7e;
 
 export const fakeVotes: ConsensusDomain = {
   name: 'fake-votes',
-  owns: [0x30, 0x3f],
+  owns: [0x70, 0x7f],
   votes: {
     decode(bytes) {
       if (bytes.length > 64) throw new DecodeError('TOO_LARGE', 'a fake vote is at most 64 bytes');

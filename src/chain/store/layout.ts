@@ -19,7 +19,7 @@
  *   0x01 ‖ address          -> account: u64 balance ‖ u64 nonce       (chain core)
  *   0x02                    -> u32 open problems |Po|                 (chain core; kept by the market domain)
  *   0x10 – 0x1f             -> market domain (contracts, paid ranges)
- *   0x20 – 0x2f             -> validator domain
+ *   0x20 – 0x2f             -> validator domain (stakes, the Validator list, reservations; validator/state.ts)
  *   0x30 – 0x3f             -> audit domain and the shared fund
  */
 /**

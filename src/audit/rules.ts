@@ -1,0 +1,219 @@
+import { credit, debit } from '../chain/accounts.ts';
+import type { Address } from '../chain/address.ts';
+import { decodeExact, equalBytes, toHex, Writer } from '../chain/encoding.ts';
+import { ValidationError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
+import type { StateWriter } from '../chain/state.ts';
+import { TX_KINDS } from '../chain/transaction.ts';
+import type { BlockContext, BlockHook, ConsensusDomain, TxContext, TxRules, VoteSection } from '../chain/tx-rules.ts';
+import { auditPorts } from './ports.ts';
+import {
+  type AuditRecord,
+  addMinted,
+  addToFund,
+  getAudit,
+  INVALID,
+  pendingAudits,
+  pendingVerdict,
+  putAudit,
+  putPending,
+  ROUND_VOTES,
+  STATUS_APPEALING,
+  STATUS_FINAL,
+  STATUS_INVALID,
+  STATUS_OPEN,
+  VALID,
+} from './state.ts';
+import { type AuditVote, checkVotes, decodeVote, encodeVote } from './votes.ts';
+
+/** A vote on the verdict's side earns at most this many MCUs' validation fee (DESIGN.md §6). */
+export const VOTE_FEE_MCUS = 1000n;
+
+function removePending(state: StateWriter, contract: Hash): void {
+  putPending(
+    state,
+    pendingAudits(state).filter((id) => !equalBytes(id, contract)),
+  );
+}
+
+/** Opens the audit of a closed contract whose Validator co-signed payouts (the market calls it through the `audit` port). */
+function openAudit(
+  state: StateWriter,
+  contract: Hash,
+  c: { validator: Address; bidder: Address; validationFee: bigint; heldFees: bigint },
+  ctx: TxContext,
+): void {
+  putAudit(state, contract, {
+    validator: c.validator,
+    bidder: c.bidder,
+    validationFee: c.validationFee,
+    heldFees: c.heldFees,
+    closedHeight: ctx.height,
+    round: 1,
+    status: STATUS_OPEN,
+    verdict: pendingVerdict,
+    verdictTime: 0,
+    appealPayment: 0n,
+    votes: [],
+  });
+  putPending(state, [...pendingAudits(state), contract]);
+}
+
+/** The majority verdict of a round's votes (of a round of nine; a round of three is decided only when unanimous). */
+function majority(votes: readonly { verdict: number }[]): number {
+  const valid = votes.filter((v) => v.verdict === VALID).length;
+  return valid * 2 > votes.length ? VALID : INVALID;
+}
+
+/** Pays each winning vote `each`, minted (audit rounds) or out of the appeal payment. */
+function payVoters(state: StateWriter, winners: readonly { voter: Address }[], each: bigint): bigint {
+  for (const w of winners) credit(state, w.voter, each);
+  return each * BigInt(winners.length);
+}
+
+function settle(state: StateWriter, contract: Hash, a: AuditRecord, ctx: BlockContext): AuditRecord {
+  const { validators, market } = auditPorts(ctx.ports);
+  const round = a.votes.filter((v) => v.round === a.round);
+  const decided = a.round === 1 ? round[0]!.verdict : majority(round);
+  const winners = round.filter((v) => v.verdict === decided);
+  const cap = VOTE_FEE_MCUS * a.validationFee;
+  if (a.round < 3) {
+    // Minted only to the verdict's side, never more than the contract paid in validation fees.
+    const share = a.heldFees / BigInt(ROUND_VOTES[a.round]);
+    const each = cap < share ? cap : share;
+    addMinted(state, payVoters(state, winners, each));
+    if (decided === VALID) {
+      market.settleFees(state, contract, a.validator);
+      validators.release(state, contract);
+      removePending(state, contract);
+      return { ...a, status: STATUS_FINAL, verdict: VALID };
+    }
+    // Invalid: banned at once; its other open contracts fall back to their Bidders.
+    validators.setBanned(state, a.validator, true);
+    for (const other of validators.reservedFor(state, a.validator)) {
+      if (equalBytes(other, contract)) continue;
+      market.dropValidator(state, other);
+      validators.release(state, other);
+    }
+    return { ...a, status: STATUS_INVALID, verdict: INVALID, verdictTime: ctx.timestamp };
+  }
+  // An appeal: its voters are paid out of the appeal payment, not minted.
+  const share = a.appealPayment / 9n;
+  const paid = payVoters(state, winners, cap < share ? cap : share);
+  const rest = a.appealPayment - paid;
+  removePending(state, contract);
+  if (decided === VALID) {
+    validators.setBanned(state, a.validator, false);
+    market.settleFees(state, contract, a.validator);
+    validators.release(state, contract);
+    credit(state, a.validator, rest);
+    return { ...a, status: STATUS_FINAL, verdict: VALID, appealPayment: 0n };
+  }
+  addToFund(state, validators.forfeit(state, a.validator) + rest);
+  market.settleFees(state, contract, a.bidder);
+  return { ...a, status: STATUS_FINAL, appealPayment: 0n };
+}
+
+export const auditVotes: VoteSection<AuditVote> = {
+  decode: (bytes) => decodeVote(bytes),
+  encode: encodeVote,
+  check: (items) => checkVotes(items),
+  apply(state, v, ctx) {
+    const a = getAudit(state, v.contract);
+    if (!a) throw new ValidationError('NOT_UNDER_AUDIT', `contract ${toHex(v.contract)} is not under audit`);
+    if (a.status !== STATUS_OPEN && a.status !== STATUS_APPEALING) {
+      throw new ValidationError('AUDIT_CLOSED', 'this audit takes no more votes');
+    }
+    if (v.round !== a.round) throw new ValidationError('WRONG_ROUND', `the audit is in round ${a.round}`);
+    if (ctx.height <= a.closedHeight)
+      throw new ValidationError('TOO_EARLY', 'an audit takes votes from the block after the close');
+    if (a.votes.some((x) => equalBytes(x.voter, ctx.miner))) {
+      throw new ValidationError('ALREADY_VOTED', 'this miner address has voted on this contract');
+    }
+    let next: AuditRecord = {
+      ...a,
+      votes: [...a.votes, { voter: ctx.miner, round: v.round, verdict: v.verdict, height: ctx.height }],
+    };
+    const inRound = next.votes.filter((x) => x.round === next.round);
+    if (inRound.length === ROUND_VOTES[next.round]) {
+      const unanimous = inRound.every((x) => x.verdict === inRound[0]!.verdict);
+      // A split first round goes to nine fresh votes; every other full round decides.
+      next = next.round === 1 && !unanimous ? { ...next, round: 2 } : settle(state, v.contract, next, ctx);
+    }
+    putAudit(state, v.contract, next);
+  },
+  toJSON: (v) => ({
+    contract: toHex(v.contract),
+    round: v.round,
+    verdict: v.verdict === VALID ? 'valid' : 'invalid',
+    ...(v.failingIndex === undefined ? {} : { failingIndex: v.failingIndex }),
+  }),
+};
+
+/** An Invalid verdict not appealed in time is final: the stake goes to the fund, the fees to the Bidder. */
+const finality: BlockHook = {
+  afterBlock(state, ctx) {
+    for (const id of pendingAudits(state)) {
+      const a = getAudit(state, id)!;
+      if (a.status !== STATUS_INVALID || ctx.timestamp < a.verdictTime + ctx.params.appealWindowMs) continue;
+      const { validators, market } = auditPorts(ctx.ports);
+      addToFund(state, validators.forfeit(state, a.validator));
+      market.settleFees(state, id, a.bidder);
+      putAudit(state, id, { ...a, status: STATUS_FINAL });
+      removePending(state, id);
+    }
+  },
+};
+
+export interface AppealBody {
+  contract: Hash;
+  /** The most the Validator agrees to pay; the appeal costs the current R. */
+  maxPayment: bigint;
+}
+
+/** `appeal` (to 000): the banned Validator asks nine fresh votes to decide again, inside the window, paying R. */
+export const appealRules: TxRules<AppealBody> = {
+  kind: TX_KINDS.appeal,
+  decode: (payload) =>
+    decodeExact(payload, 40, 'appeal', (r) => ({
+      contract: r.bytes(32, 'appeal.contract'),
+      maxPayment: r.u64('appeal.maxPayment'),
+    })),
+  encode: (b) => new Writer(40).bytes(b.contract).u64(b.maxPayment).finish(),
+  spends: (b) => b.maxPayment,
+  apply(state, tx, b, ctx) {
+    const a = getAudit(state, b.contract);
+    if (!a || a.status !== STATUS_INVALID)
+      throw new ValidationError('NOT_APPEALABLE', 'no Invalid verdict to appeal on this contract');
+    if (!equalBytes(tx.from, a.validator))
+      throw new ValidationError('NOT_VALIDATOR', "only the contract's Validator appeals");
+    if (ctx.timestamp >= a.verdictTime + ctx.params.appealWindowMs) {
+      throw new ValidationError('APPEAL_WINDOW_CLOSED', 'the appeal window has closed');
+    }
+    const price = auditPorts(ctx.ports).validators.requiredStake(state, ctx.timestamp, ctx.params);
+    if (price > b.maxPayment) {
+      throw new ValidationError('APPEAL_UNDERPAID', `an appeal costs R = ${price} Li now`, { price });
+    }
+    debit(state, tx.from, price);
+    putAudit(state, b.contract, { ...a, status: STATUS_APPEALING, round: 3, appealPayment: price });
+  },
+  toJSON: (b) => ({ contract: toHex(b.contract), maxPayment: b.maxPayment }),
+};
+
+/** What the audit domain offers the market (its `audit` port). */
+export function auditPort(own: (state: StateWriter) => StateWriter) {
+  return {
+    open: (state: StateWriter, contract: Hash, c: Parameters<typeof openAudit>[2], ctx: TxContext) =>
+      openAudit(own(state), contract, c, ctx),
+  };
+}
+
+/** The audit domain's consensus half (state 0x30–0x3f). */
+export const auditConsensus: ConsensusDomain = {
+  name: 'audit',
+  owns: [0x30, 0x3f],
+  rules: [appealRules],
+  votes: auditVotes as VoteSection,
+  hooks: [finality],
+  ports: (own) => ({ audit: auditPort(own) }),
+};

@@ -1,0 +1,144 @@
+import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
+import { decodeExact, Writer } from '../chain/encoding.ts';
+import { DecodeError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
+import type { StateReader, StateWriter } from '../chain/state.ts';
+import { stateKey } from '../chain/store/layout.ts';
+
+/**
+ * The audit domain's state (0x30–0x3f, store/layout.ts):
+ *   0x30 ‖ contract id  -> audit record
+ *   0x31                -> contract ids whose audit is open, appealing, or in its appeal window
+ *   0x3e                -> u64 the shared network fund (Li)
+ *   0x3f                -> u64 Li minted to audit votes, ever (the supply invariant counts it)
+ */
+export const STATE_AUDIT = 0x30;
+export const STATE_PENDING = 0x31;
+export const STATE_FUND = 0x3e;
+export const STATE_MINTED = 0x3f;
+
+export const VALID = 1;
+export const INVALID = 0;
+
+/** Round 1: three votes, unanimous; round 2: nine, majority; round 3: an appeal's nine, majority. */
+export const ROUND_VOTES = [0, 3, 9, 9] as const;
+
+export const STATUS_OPEN = 1;
+/** Invalid: the Validator is banned; its stake and the held fees wait for the appeal window. */
+export const STATUS_INVALID = 2;
+export const STATUS_APPEALING = 3;
+export const STATUS_FINAL = 4;
+
+export interface Vote {
+  voter: Address;
+  round: number;
+  verdict: number;
+  height: number;
+}
+
+export interface AuditRecord {
+  validator: Address;
+  bidder: Address;
+  /** The contract's validation fee per MCU (the vote fee's unit). */
+  validationFee: bigint;
+  /** The validation fees held when the contract closed. */
+  heldFees: bigint;
+  closedHeight: number;
+  round: number;
+  status: number;
+  /** The verdict of the audit (VALID/INVALID) once reached, else 0xff. */
+  verdict: number;
+  /** Block time of an Invalid verdict: the appeal window runs from it. */
+  verdictTime: number;
+  /** Li the appeal paid (held here until it is decided). */
+  appealPayment: bigint;
+  votes: Vote[];
+}
+
+const NO_VERDICT = 0xff;
+export const pendingVerdict = NO_VERDICT;
+
+export function encodeAudit(a: AuditRecord): Uint8Array {
+  const w = new Writer(128 + a.votes.length * 26)
+    .bytes(a.validator)
+    .bytes(a.bidder)
+    .u64(a.validationFee)
+    .u64(a.heldFees)
+    .u32(a.closedHeight)
+    .u8(a.round)
+    .u8(a.status)
+    .u8(a.verdict)
+    .u64(BigInt(a.verdictTime))
+    .u64(a.appealPayment)
+    .u8(a.votes.length);
+  for (const v of a.votes) w.bytes(v.voter).u8(v.round).u8(v.verdict).u32(v.height);
+  return w.finish();
+}
+
+export function decodeAudit(bytes: Uint8Array): AuditRecord {
+  return decodeExact(bytes, 128 + 255 * 26, 'audit record', (r) => {
+    const a = {
+      validator: r.bytes(ADDRESS_SIZE),
+      bidder: r.bytes(ADDRESS_SIZE),
+      validationFee: r.u64(),
+      heldFees: r.u64(),
+      closedHeight: r.u32(),
+      round: r.u8(),
+      status: r.u8(),
+      verdict: r.u8(),
+      verdictTime: Number(r.u64()),
+      appealPayment: r.u64(),
+      votes: [] as Vote[],
+    };
+    const n = r.u8();
+    for (let i = 0; i < n; i++) {
+      a.votes.push({ voter: r.bytes(ADDRESS_SIZE), round: r.u8(), verdict: r.u8(), height: r.u32() });
+    }
+    if (a.round < 1 || a.round > 3) throw new DecodeError('BAD_VALUE', 'audit round is 1..3');
+    return a;
+  });
+}
+
+export function getAudit(state: StateReader, contract: Hash): AuditRecord | undefined {
+  const raw = state.get(stateKey(STATE_AUDIT, contract));
+  return raw === undefined ? undefined : decodeAudit(raw);
+}
+
+export function putAudit(state: StateWriter, contract: Hash, a: AuditRecord): void {
+  state.put(stateKey(STATE_AUDIT, contract), encodeAudit(a));
+}
+
+export function pendingAudits(state: StateReader): Hash[] {
+  const raw = state.get(new Uint8Array([STATE_PENDING]));
+  if (raw === undefined) return [];
+  const out: Hash[] = [];
+  for (let at = 0; at < raw.length; at += 32) out.push(raw.slice(at, at + 32));
+  return out;
+}
+
+export function putPending(state: StateWriter, ids: readonly Hash[]): void {
+  const key = new Uint8Array([STATE_PENDING]);
+  if (ids.length === 0) {
+    state.del(key);
+    return;
+  }
+  const w = new Writer(ids.length * 32);
+  for (const id of ids) w.bytes(id);
+  state.put(key, w.finish());
+}
+
+function getU64(state: StateReader, key: number): bigint {
+  const raw = state.get(new Uint8Array([key]));
+  return raw === undefined ? 0n : decodeExact(raw, 8, 'amount', (r) => r.u64());
+}
+
+function putU64(state: StateWriter, key: number, v: bigint): void {
+  if (v === 0n) state.del(new Uint8Array([key]));
+  else state.put(new Uint8Array([key]), new Writer(8).u64(v).finish());
+}
+
+export const fundBalance = (state: StateReader): bigint => getU64(state, STATE_FUND);
+export const addToFund = (state: StateWriter, li: bigint): void => putU64(state, STATE_FUND, fundBalance(state) + li);
+export const mintedByAudits = (state: StateReader): bigint => getU64(state, STATE_MINTED);
+export const addMinted = (state: StateWriter, li: bigint): void =>
+  putU64(state, STATE_MINTED, mintedByAudits(state) + li);

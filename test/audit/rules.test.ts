@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { appealRules, VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
+import {
+  fundBalance,
+  getAudit,
+  INVALID,
+  mintedByAudits,
+  STATUS_APPEALING,
+  STATUS_FINAL,
+  STATUS_INVALID,
+  VALID,
+} from '../../src/audit/state.ts';
+import { encodeVote } from '../../src/audit/votes.ts';
+import { getAccount } from '../../src/chain/accounts.ts';
+import { toHex } from '../../src/chain/encoding.ts';
+import { LI_PER_ZI } from '../../src/chain/params.ts';
+import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
+import { getContract, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
+import { buildTemplate } from '../../src/miner/template.ts';
+import { nodeRules } from '../../src/node/rules.ts';
+import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
+import { devnet, type Keypair, keypair, mine, nextBlock, openChain, solve, type TestChain } from '../support/chain.ts';
+import { closeContract, contractBody, payout, postContract } from '../support/market.ts';
+import { assertSupply } from '../support/supply.ts';
+import { activeAddress, stake, unstake } from '../support/validator.ts';
+
+const FEE = 10n;
+const MCUS = 10;
+const HELD = BigInt(MCUS) * FEE;
+const DAY = 86_400_000;
+
+interface Audited {
+  tc: TestChain;
+  v: Keypair & { nonce: bigint };
+  bidder: Keypair;
+  id: Uint8Array;
+  /** A second open contract of the same Validator. */
+  other: Uint8Array;
+}
+
+/** A Validator with two contracts; the first closed after one payout it co-signed: its audit is open. */
+async function audited(t: Parameters<typeof openChain>[0]): Promise<Audited> {
+  const tc = await openChain(t, { rules: nodeRules({ guardWrites: true }) });
+  const g = tc.chain.genesisHash;
+  const v = keypair();
+  let nonce = await activeAddress(tc, v);
+  await mine(tc, { txs: [stake(v, 10n * LI_PER_ZI, nonce++, g)] });
+  for (let i = 0; i < devnet.stakeMaturity; i++) await mine(tc);
+  const bidder = keypair();
+  await mine(tc, { miner: bidder.address });
+  const terms = contractBody({ validation: VALIDATION_DELEGATED, validationFee: FEE, budget: 2_000_000n });
+  const posts = [postContract(bidder, 0n, g, terms), postContract(bidder, 1n, g, terms)];
+  await mine(tc, { txs: posts });
+  const [id, other] = posts.map((p) => p.hash()) as [Uint8Array, Uint8Array];
+  assert.equal(toHex(getContract(tc.chain.state, id)!.validator), toHex(v.address));
+  await mine(tc, { txs: [payout(keypair(), v, id, [{ start: 0, end: MCUS }], 0n, g)] });
+  await mine(tc, { txs: [closeContract(bidder, id, 2n, g)] });
+  assert.equal(getAudit(tc.chain.state, id)?.round, 1);
+  return { tc, v: { ...v, nonce }, bidder, id, other };
+}
+
+const vote = (contract: Uint8Array, round: number, verdict: number) => encodeVote({ contract, round, verdict });
+
+async function voteWith(tc: TestChain, miner: Keypair, v: Uint8Array) {
+  return mine(tc, { miner: miner.address, votes: [v] });
+}
+
+async function expectInvalid(tc: TestChain, opts: Parameters<typeof nextBlock>[1], code: string) {
+  const height = tc.chain.height;
+  await assert.rejects(tc.chain.addBlock(nextBlock(tc, opts)), { code });
+  assert.equal(tc.chain.height, height);
+}
+
+async function mineAt(tc: TestChain, timestamp: number, txs: Transaction[] = []) {
+  tc.clock.now = Math.max(tc.clock.now, timestamp);
+  await tc.chain.addBlock(solve(buildTemplate(tc.chain, undefined, new Uint8Array(20).fill(9), timestamp, txs)));
+  await assertSupply(tc.chain);
+}
+
+function appeal(v: Keypair, contract: Uint8Array, nonce: bigint, g: Uint8Array, maxPayment = 100n * LI_PER_ZI) {
+  return Transaction.sign(
+    { kind: TX_KINDS.appeal, nonce, fee: 1_000n, payload: appealRules.encode({ contract, maxPayment }) },
+    v.priv,
+    g,
+  );
+}
+
+test('an honest Validator: three Valid votes pay it the held fees, release its reservation, and mint each voter its share', async (t) => {
+  const { tc, v, id } = await audited(t);
+  const miners = [keypair(), keypair(), keypair()];
+  const before = getAccount(tc.chain.state, v.address).balance;
+  await voteWith(tc, miners[0]!, vote(id, 1, VALID));
+  await expectInvalid(tc, { miner: miners[0]!.address, votes: [vote(id, 1, VALID)] }, 'ALREADY_VOTED');
+  await expectInvalid(tc, { miner: miners[1]!.address, votes: [vote(id, 2, VALID)] }, 'WRONG_ROUND');
+  await expectInvalid(
+    tc,
+    { miner: miners[1]!.address, votes: [vote(new Uint8Array(32), 1, VALID)] },
+    'NOT_UNDER_AUDIT',
+  );
+  await expectInvalid(
+    tc,
+    { miner: miners[1]!.address, votes: [vote(id, 1, VALID), vote(id, 1, INVALID)] },
+    'DUPLICATE_VOTE',
+  );
+  await voteWith(tc, miners[1]!, vote(id, 1, VALID));
+  await voteWith(tc, miners[2]!, vote(id, 1, VALID));
+  const a = getAudit(tc.chain.state, id)!;
+  assert.equal(a.status, STATUS_FINAL);
+  assert.equal(a.verdict, VALID);
+  assert.equal(getAccount(tc.chain.state, v.address).balance, before + HELD, 'the held fees go to the Validator');
+  assert.equal(getContract(tc.chain.state, id)!.heldFees, 0n);
+  const each = HELD / 3n < VOTE_FEE_MCUS * FEE ? HELD / 3n : VOTE_FEE_MCUS * FEE;
+  for (const m of miners) assert.equal(getAccount(tc.chain.state, m.address).balance, devnet.subsidy + each);
+  assert.equal(mintedByAudits(tc.chain.state), 3n * each);
+  assert.ok(mintedByAudits(tc.chain.state) <= HELD, 'an audit never mints more than the fees its contract paid');
+  assert.equal(getStake(tc.chain.state, v.address)!.contracts, 1, 'only the other contract is still reserved');
+  await expectInvalid(tc, { miner: keypair().address, votes: [vote(id, 1, VALID)] }, 'AUDIT_CLOSED');
+});
+
+test('a lying Validator: banned at once, its other contract falls back to the Bidder, and after the window its stake is in the fund', async (t) => {
+  const { tc, v, bidder, id, other } = await audited(t);
+  const miners = [keypair(), keypair(), keypair()];
+  const bidderBefore = getAccount(tc.chain.state, bidder.address).balance;
+  for (const m of miners) await voteWith(tc, m, vote(id, 1, INVALID));
+  const a = getAudit(tc.chain.state, id)!;
+  assert.equal(a.status, STATUS_INVALID);
+  const s = getStake(tc.chain.state, v.address)!;
+  assert.ok(s.flags & FLAG_BANNED, 'banned at once');
+  assert.equal(
+    toHex(getContract(tc.chain.state, other)!.validator),
+    toHex(new Uint8Array(20)),
+    'the other contract falls back',
+  );
+  assert.equal(s.contracts, 1, "only the audited contract's reservation stays");
+  await expectInvalid(tc, { txs: [unstake(v, v.nonce, tc.chain.genesisHash)] }, 'STAKE_LOCKED');
+  // The window closes: stake to the fund, fees to the Bidder.
+  await mineAt(tc, a.verdictTime + devnet.appealWindowMs);
+  assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);
+  assert.equal(fundBalance(tc.chain.state), 10n * LI_PER_ZI);
+  assert.equal(getStake(tc.chain.state, v.address), undefined);
+  assert.equal(getAccount(tc.chain.state, bidder.address).balance, bidderBefore + HELD);
+  await expectInvalid(tc, { txs: [appeal(v, id, v.nonce, tc.chain.genesisHash)] }, 'NOT_APPEALABLE');
+});
+
+test('a split first round goes to nine fresh votes; the majority decides, and only the deciding votes on its side are paid', async (t) => {
+  const { tc, v, id } = await audited(t);
+  const liar = keypair();
+  const honest = [keypair(), keypair()];
+  await voteWith(tc, honest[0]!, vote(id, 1, VALID));
+  await voteWith(tc, liar, vote(id, 1, INVALID));
+  await voteWith(tc, honest[1]!, vote(id, 1, VALID));
+  assert.equal(getAudit(tc.chain.state, id)!.round, 2);
+  await expectInvalid(tc, { miner: liar.address, votes: [vote(id, 2, INVALID)] }, 'ALREADY_VOTED');
+  const round2 = Array.from({ length: 9 }, () => keypair());
+  for (const [i, m] of round2.entries()) await voteWith(tc, m, vote(id, 2, i < 6 ? VALID : INVALID));
+  const a = getAudit(tc.chain.state, id)!;
+  assert.equal(a.verdict, VALID);
+  const each = HELD / 9n;
+  for (const [i, m] of round2.entries()) {
+    assert.equal(getAccount(tc.chain.state, m.address).balance, devnet.subsidy + (i < 6 ? each : 0n));
+  }
+  assert.equal(
+    getAccount(tc.chain.state, liar.address).balance,
+    devnet.subsidy,
+    "the lying miner's vote earns nothing",
+  );
+  assert.equal(getStake(tc.chain.state, v.address)!.flags & FLAG_BANNED, 0);
+});
+
+test('appeals: won restores the stake and returns the rest of the payment; lost sends both to the fund; late or foreign ones are refused', async (t) => {
+  for (const won of [true, false]) {
+    const { tc, v, bidder, id } = await audited(t);
+    const g = tc.chain.genesisHash;
+    for (const m of [keypair(), keypair(), keypair()]) await voteWith(tc, m, vote(id, 1, INVALID));
+    await expectInvalid(tc, { txs: [appeal(bidder, id, 3n, g)] }, 'NOT_VALIDATOR');
+    await expectInvalid(tc, { txs: [appeal(v, id, v.nonce, g, 1n)] }, 'APPEAL_UNDERPAID');
+    const before = getAccount(tc.chain.state, v.address).balance;
+    await mine(tc, { txs: [appeal(v, id, v.nonce, g)] });
+    const a = getAudit(tc.chain.state, id)!;
+    assert.equal(a.status, STATUS_APPEALING);
+    const price = a.appealPayment;
+    assert.ok(price >= devnet.stakeUnit);
+    const voters = Array.from({ length: 9 }, () => keypair());
+    for (const [i, m] of voters.entries()) await voteWith(tc, m, vote(id, 3, i < 5 === won ? VALID : INVALID));
+    const each = price / 9n < VOTE_FEE_MCUS * FEE ? price / 9n : VOTE_FEE_MCUS * FEE;
+    const paid = each * 5n;
+    assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);
+    if (won) {
+      assert.equal(getStake(tc.chain.state, v.address)!.flags & FLAG_BANNED, 0, 'the ban is lifted');
+      assert.equal(getAccount(tc.chain.state, v.address).balance, before - 1_000n - price + (price - paid) + HELD);
+      assert.equal(fundBalance(tc.chain.state), 0n);
+    } else {
+      assert.equal(getStake(tc.chain.state, v.address), undefined);
+      assert.equal(fundBalance(tc.chain.state), 10n * LI_PER_ZI + price - paid);
+    }
+    assert.equal(
+      mintedByAudits(tc.chain.state),
+      3n * (HELD / 3n),
+      'appeal voters are paid from the payment: only round 1 minted',
+    );
+  }
+  const { tc, v, id } = await audited(t);
+  for (const m of [keypair(), keypair(), keypair()]) await voteWith(tc, m, vote(id, 1, INVALID));
+  const a = getAudit(tc.chain.state, id)!;
+  const late = solve(
+    buildTemplate(tc.chain, undefined, new Uint8Array(20).fill(9), a.verdictTime + 31 * DAY, [
+      appeal(v, id, v.nonce, tc.chain.genesisHash),
+    ]),
+  );
+  tc.clock.now = late.header.timestamp;
+  await assert.rejects(tc.chain.addBlock(late), { code: 'APPEAL_WINDOW_CLOSED' });
+});
+
+test('a reorg that removes the verdict block brings the audit back to its open round; the same votes again give the same effects', async (t) => {
+  const { tc, id } = await audited(t);
+  const miners = [keypair(), keypair(), keypair()];
+  const other = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
+  for (let h = 1; h <= tc.chain.height; h++)
+    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  for (const m of miners.slice(0, 2)) await voteWith(tc, m, vote(id, 1, VALID));
+  await voteWith(tc, miners[2]!, vote(id, 1, VALID));
+  assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);
+  // The other branch: the first two votes, then two empty blocks (more work), no verdict yet.
+  for (const m of miners.slice(0, 2)) await voteWith(other, m, vote(id, 1, VALID));
+  const branch = [await mine(other), await mine(other)];
+  for (const b of branch) await tc.chain.addBlock(b);
+  assert.equal(toHex(tc.chain.tip.hash), toHex(branch[1]!.hash()));
+  const back = getAudit(tc.chain.state, id)!;
+  assert.equal(back.round, 1);
+  assert.equal(back.votes.length, 2);
+  assert.equal(mintedByAudits(tc.chain.state), 0n);
+  await assertSupply(tc.chain);
+  // The third vote again: the same verdict and payments as before.
+  await voteWith(tc, miners[2]!, vote(id, 1, VALID));
+  assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);
+  assert.equal(mintedByAudits(tc.chain.state), 3n * (HELD / 3n));
+});
