@@ -23,7 +23,7 @@ export interface BatchAudit {
 }
 
 /** A batch's fetch is tried this many times within the auditor's deadline. */
-const FETCH_ATTEMPTS = 3;
+const FETCH_ATTEMPTS = 9;
 
 export function batchAudit(chain: Chain, results: ResultStore, sandboxes: SandboxPool): BatchAudit {
   return {

@@ -482,6 +482,7 @@ export class Solver extends EventEmitter<{
     // The authority may answer any discovery of this round, not just the latest.
     const commitments: Hash[] = [];
     const deadline = this.d.clock() + this.d.announceMs;
+    this.wait(`asking the authority of ${toHex(contract).slice(0, 16)}… for a lease`);
     const round: NonNullable<typeof this.awaiting> = { contract, resolve: got.resolve };
     this.awaiting = round;
     let used: FrameStream | undefined;

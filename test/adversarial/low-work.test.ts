@@ -11,15 +11,15 @@ test('a low-work side chain forked at genesis is neither stored nor relayed, and
     openTestChain(t, clock),
     openTestChain(t, clock),
   ]);
-  const main = await mineMany(tcTarget, 50);
+  const main = await mineMany(tcTarget, 70);
   for (const b of main) {
     await tcObserver.chain.addBlock(b);
     await tcAttacker.chain.addBlock(b);
   }
-  // 40 blocks at the lowest difficulty, forked at genesis, full of validly signed transfers from unfunded keys.
+  // 60 blocks (2 points each) at the lowest difficulty, forked at genesis, full of validly signed transfers from unfunded keys.
   const g = tcTarget.chain.genesis;
   const junk = unfundedTransfers(60, g.hash());
-  const fork = chainOn({ hash: g.hash(), height: 0, timestamp: g.header.timestamp }, 40, (p) =>
+  const fork = chainOn({ hash: g.hash(), height: 0, timestamp: g.header.timestamp }, 60, (p) =>
     blockOn(p, { txs: junk }),
   );
   // The attacker holds them (as side blocks), so it can serve their headers and bodies when asked.
