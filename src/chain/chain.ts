@@ -144,7 +144,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     for (let e: ChainEntry | undefined = tip; e; e = e.height === 0 ? undefined : this.entry(e.header.parent)) {
       this.mainChain[e.height] = e.hash;
     }
-    if (this.mainChain.length !== tip.height + 1 || this.mainChain.some((h) => h === undefined)) {
+    // A loop, not some(): some() skips the holes a missing entry leaves in the array.
+    for (let h = 0; h <= tip.height; h++) {
+      if (this.mainChain[h] === undefined) throw this.damaged('the main chain has a gap in the block index');
+    }
+    if (this.mainChain.length !== tip.height + 1) {
       throw this.damaged('the main chain has a gap in the block index');
     }
     // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.

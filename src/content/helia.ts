@@ -8,7 +8,8 @@ import { LevelDatastore } from 'datastore-level';
 import { createHeliaLight, type Helia } from 'helia';
 import type { CID } from 'multiformats/cid';
 import type { Logger } from 'pino';
-import { diagnoseLevel, isNewDatabase } from '../chain/store/open.ts';
+import { diagnoseLevel, isNewDatabase, StoreError } from '../chain/store/open.ts';
+import { damagedTable } from '../chain/store/tables.ts';
 import { checkCid, cidOf, verifyCid } from './cid.ts';
 import { ContentError } from './errors.ts';
 import {
@@ -73,6 +74,17 @@ export async function openHeliaStore(opts: HeliaStoreOptions): Promise<HeliaCont
     blocks: await isNewDatabase(dirs.blocks, hint(dirs.blocks)),
     datastore: await isNewDatabase(dirs.datastore, hint(dirs.datastore)),
   };
+  // Their tables' checksums too, before LevelDB reads a block (src/chain/store/tables.ts).
+  for (const [dir, isNew] of [
+    [dirs.blocks, create.blocks],
+    [dirs.datastore, create.datastore],
+  ] as const) {
+    const damage = isNew ? undefined : await damagedTable(dir);
+    if (damage) {
+      const { file, why } = damage;
+      throw new StoreError('DB_CORRUPT', `IPFS store file ${file} is damaged (${why}): ${hint(dir)}`, { file });
+    }
+  }
   await mkdir(dirs.blocks, { recursive: true });
   await mkdir(dirs.datastore, { recursive: true });
   const blocks = new LevelBlockstore(dirs.blocks, { createIfMissing: create.blocks });

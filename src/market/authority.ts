@@ -13,7 +13,7 @@ import { STATUS_OPEN } from './contract-state.ts';
 import { batchPayoutFee } from './contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from './host.ts';
 import { FIRST_LEASE, LeaseBook, type LeaseStatus, nextLeaseSize } from './leases.ts';
-import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Lease } from './messages.ts';
+import { DISCOVERY_MAX_AGE_MS, type Discovery, discoveryCommitment, type Frame, type Lease } from './messages.ts';
 import { overlaps, type Range } from './ranges.ts';
 import { MAX_RESULTS_BYTES } from './results.ts';
 import type { Signer, Signers } from './signer.ts';
@@ -30,6 +30,13 @@ export class SessionEnd extends ZiError<
   | 'EXPIRED'
   | 'NOT_AUTHORITY'
 > {}
+
+/**
+ * A frame the Solver's stream could not deliver through the Solver's own
+ * fault (it does not decode, its length prefix is over the limit); the code
+ * is the network's name for it (MarketHost.judge: `DECODE_…`, `OVERSIZED`).
+ */
+export class FrameFault extends ZiError {}
 
 /**
  * Longest a lease should take at the Solver's measured rate. Long enough
@@ -239,7 +246,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       const reason = err instanceof ZiError ? err.code : 'ERROR';
       const message = err instanceof Error ? err.message : String(err);
       this.d.logger.warn({ ...log, reason, err: message }, 'solver session ended');
-      if (err instanceof SessionEnd) {
+      if (err instanceof SessionEnd || err instanceof FrameFault) {
         if (!BLAMELESS.has(err.code)) {
           this.refused.add(sessionKey);
           this.d.host.penalize(disc.peerId, err.code);
@@ -287,7 +294,7 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
     await leaseMore();
     let lease: Lease | undefined = held.leases[0];
     while (lease && !this.stopped) {
-      const frame = await stream.read(Math.max(1_000, lease.expiresAt - this.d.clock()));
+      const frame = await this.read(stream, Math.max(1_000, lease.expiresAt - this.d.clock()));
       if (frame.type !== 'result') throw new SessionEnd('BAD_FRAME', `expected results, got ${frame.type}`);
       if (frame.leaseId !== lease.id) {
         throw new SessionEnd('WRONG_LEASE', `results for lease ${frame.leaseId}, not ${lease.id}`);
@@ -338,6 +345,20 @@ export class Authority extends EventEmitter<{ paid: [PaidEvent]; rejected: [{ so
       : { reason: 'COMPLETE', message: 'no unsolved indices left to lease' };
     await stream.write({ type: 'done', ...done }).catch(() => undefined);
     await stream.close().catch(() => undefined);
+  }
+
+  /**
+   * The Solver's next frame. Only errors of the read itself are judged here:
+   * a DecodeError of our own data (a contract body, say) is not the Solver's.
+   */
+  private async read(stream: FrameStream, timeoutMs: number): Promise<Frame> {
+    try {
+      return await stream.read(timeoutMs);
+    } catch (err) {
+      const j = this.d.host.judge(err);
+      if (j.verdict === 'reject') throw new FrameFault(j.reason, (err as Error).message, {}, { cause: err });
+      throw err;
+    }
   }
 
   /**

@@ -26,6 +26,12 @@ export interface MarketHost {
   onDiscovery(handler: (d: Discovery) => void): void;
   /** A peer broke the market protocol: score it down. */
   penalize(peer: string, reason: string): void;
+  /**
+   * Whether an error a stream raised (a frame that does not decode, a length
+   * prefix over the limit) is the peer's fault (`reject`), as the network's
+   * one table judges it, and its stable name (`DECODE_…`, `OVERSIZED`).
+   */
+  judge(err: unknown): { verdict: 'accept' | 'ignore' | 'reject'; reason: string };
 }
 
 /** Where results go: IPFS in a node, anything content-addressed in tests. */

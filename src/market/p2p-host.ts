@@ -42,6 +42,7 @@ export interface MarketP2p {
   subscribe(topic: string, validate: (from: string, data: Uint8Array) => 'accept' | 'reject' | 'ignore'): void;
   publish(topic: string, data: Uint8Array): Promise<void>;
   penalize(peer: string, points: number, reason: string): void;
+  judge(err: unknown, what: 'request' | 'response'): { verdict: 'accept' | 'ignore' | 'reject'; reason: string };
 }
 
 function frameStream(stream: Stream, remotePeer: string): FrameStream {
@@ -126,5 +127,6 @@ export async function createMarketHost(p2p: MarketP2p, clock: () => number = Dat
       discoveryHandlers.push(handler);
     },
     penalize,
+    judge: (err) => p2p.judge(err, 'request'),
   };
 }

@@ -612,7 +612,7 @@ export class Solver extends EventEmitter<{
   ): Promise<Ending> {
     const contract = cand.id;
     const key = toHex(contract);
-    const first = await stream.read(10_000);
+    const first = await this.read(stream, 10_000, 'BAD_ACK');
     if (first.type !== 'ack') throw new SolverError('BAD_ACK', `expected an acknowledgement, got ${first.type}`);
     this.checkAck(first, contract, commitments);
     const authority = addressOf(first.authorityKey);
@@ -732,12 +732,27 @@ export class Solver extends EventEmitter<{
     return last?.type === 'done' ? this.done(last, tally) : { ended: 'COMPLETE', setback: 'complete' };
   }
 
+  /**
+   * The authority's next frame. A frame it got wrong (it does not decode, its
+   * length is over the limit: the network's one table judges, MarketHost.judge)
+   * is a breach, `code`: BAD_ACK before the ack showed who answered.
+   */
+  private async read(stream: FrameStream, timeoutMs: number, code: 'BAD_ACK' | 'BAD_FRAME'): Promise<Frame> {
+    try {
+      return await stream.read(timeoutMs);
+    } catch (err) {
+      const j = this.d.host.judge(err);
+      if (j.verdict !== 'reject') throw err;
+      throw new SolverError(code, `${j.reason}: ${(err as Error).message}`, {}, { cause: err });
+    }
+  }
+
   /** The next frame, or NO_PAYMENT once the wait for `paid` has run out (the stream is then reset). */
   private readBy(stream: FrameStream, deadline: number): Promise<Frame> {
     const late = () => new SolverError('NO_PAYMENT', 'no payout signature in time');
     const left = deadline - performance.now();
     if (left <= 0) return Promise.reject(late());
-    const read = stream.read(Math.ceil(left) + 1_000);
+    const read = this.read(stream, Math.ceil(left) + 1_000, 'BAD_FRAME');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(late()), left);
       read.then(

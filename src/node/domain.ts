@@ -75,4 +75,10 @@ export interface P2pPort {
   subscribe(topic: string, validate: (from: string, data: Uint8Array) => 'accept' | 'reject' | 'ignore'): void;
   publish(topic: string, data: Uint8Array): Promise<void>;
   penalize(peer: string, points: number, reason: string): void;
+  /**
+   * What an error raised by a peer's stream or message costs it, from the
+   * network's one table (src/p2p/scoring.ts judge()), so a domain's protocol
+   * judges decoding and framing errors as the sync protocol does.
+   */
+  judge(err: unknown, what: 'request' | 'response'): { verdict: 'accept' | 'ignore' | 'reject'; reason: string };
 }

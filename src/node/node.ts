@@ -1,7 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatAddress, parseAddress } from '../chain/address.ts';
 import { Chain } from '../chain/chain.ts';
+import { makeDirs } from '../chain/dirs.ts';
 import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import { Mempool } from '../chain/mempool.ts';
@@ -93,8 +93,13 @@ export class ZiNode {
   static async start(config: NodeConfig, opts: StartOptions): Promise<ZiNode> {
     const { logger } = opts;
     const { params } = config;
-    await mkdir(config.datadir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'a file is in the way' : (err.code ?? err.message);
+    await makeDirs(config.datadir, 0o700).catch((err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'EEXIST' || err.code === 'ENOTDIR'
+          ? 'a file is in the way'
+          : err.code === 'ENOENT'
+            ? 'the file system does not allow a directory there (ENOENT)'
+            : (err.code ?? err.message);
       throw new NodeError('DATADIR_UNUSABLE', `cannot use ${config.datadir} as the data directory: ${why}`, {
         path: config.datadir,
       });

@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { NetworkName } from '../chain/params.ts';
 import type { Network } from '../p2p/network.ts';
+import { judge } from '../p2p/scoring.ts';
 import { domainName } from '../p2p/topics.ts';
 import type { P2pPort } from './domain.ts';
 
@@ -42,5 +43,6 @@ export function p2pPort(net: Network, network: NetworkName): P2pPort {
       await pubsub.publish(topic, data);
     },
     penalize: (peer, points, reason) => void net.book.penalize(peer, points, reason),
+    judge,
   };
 }

@@ -66,6 +66,8 @@ interface PeerState {
   connectedAt: number;
   status?: Status;
   statusInFlight: boolean;
+  /** Our pending transactions went to it (once its chain had caught up with ours). */
+  pendingSent?: boolean;
 }
 
 export interface NetworkEvents {
@@ -379,13 +381,18 @@ export class Network extends EventEmitter<NetworkEvents> {
       );
       const info = this.peers().find((x) => x.id === p.key);
       if (info) this.emit('peer:ready', info);
-      // What we have pending, it may lack (it was away, or on the other side of a partition).
+    }
+    // What we have pending (mempool.dat's too), it may lack: it was away, or on the other
+    // side of a partition. Not before its chain has caught up with ours: a peer still
+    // syncing refuses what spends coins of blocks it lacks, and would lose it for good.
+    if (!p.pendingSent && status.chainwork >= this.chain.tip.chainwork) {
+      p.pendingSent = true;
       const pending = this.opts.mempool
         .entries()
         .sort((a, b) => b.feeRate - a.feeRate)
         .slice(0, 1024)
         .map((e) => e.tx);
-      void this.push([p.key], pending);
+      if (pending.length > 0) void this.push([p.key], pending);
     }
     this.sync.poke();
   }

@@ -46,6 +46,10 @@ export interface SyncOptions {
   maxSidePerPeer?: number;
   /** How often progress is logged while a long sync runs. */
   progressMs?: number;
+  /** How long a peer that claimed more work than it delivered is not followed again. */
+  cooldownMs?: number;
+  /** How long before bodies are asked of a peer again after a request to it failed. */
+  bodyRetryMs?: number;
 }
 
 export interface SyncStatus {
@@ -122,6 +126,8 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       | 'presyncHeaders'
       | 'maxSidePerPeer'
       | 'progressMs'
+      | 'cooldownMs'
+      | 'bodyRetryMs'
     >
   > &
     SyncOptions;
@@ -157,6 +163,8 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       presyncHeaders: 50 * LIMITS.headers,
       maxSidePerPeer: 1024,
       progressMs: 2000,
+      cooldownMs: 10_000,
+      bodyRetryMs: 1000,
       ...opts,
     };
     this.chain = opts.chain;
@@ -267,7 +275,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     const peer = this.opts.peers().find((p) => p.id === s.peer);
     if (reason !== undefined || (peer && peer.chainwork > this.chain.tip.chainwork)) {
       // It claimed more work than it delivered (or went away): try others first.
-      this.cooldown.set(s.peer, Date.now() + 10_000);
+      this.cooldown.set(s.peer, Date.now() + this.opts.cooldownMs);
     }
     const blocks = this.chain.height - s.startHeight;
     const seconds = (Date.now() - s.startedAt) / 1000;
@@ -447,8 +455,8 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       for (const p of items) if (p.requested === peer) p.requested = undefined;
       this.opts.misconduct(peer, err, 'response');
       // Ask again, from this peer too, after a pause rather than at once.
-      this.backoff.set(peer, Date.now() + 1000);
-      this.retryLater(1000);
+      this.backoff.set(peer, Date.now() + this.opts.bodyRetryMs);
+      this.retryLater(this.opts.bodyRetryMs);
     } finally {
       this.inflight.set(peer, (this.inflight.get(peer) ?? 1) - 1);
     }

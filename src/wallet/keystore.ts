@@ -6,11 +6,12 @@
  * silently showing somebody else's address.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { scryptAsync } from '@noble/hashes/scrypt.js';
 import * as secp from '@noble/secp256k1';
+import { makeDirs } from '../chain/dirs.ts';
 import { ZiError } from '../chain/errors.ts';
 
 export type KeystoreErrorCode =
@@ -203,7 +204,7 @@ export async function writeKeystore(
 ): Promise<void> {
   const text = serializeKeystore(file);
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, 0o700);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(tmp, 'wx', 0o600);

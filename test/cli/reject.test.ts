@@ -5,6 +5,7 @@
  * asked anything.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -142,4 +143,23 @@ test('a port in use or a data dir that is a file: one line, no stack', { timeout
     `[DATADIR_UNUSABLE]: cannot use ${file} as the data directory: a file is in the way`,
     'datadir',
   );
+});
+
+// Node's recursive mkdir never returns for a path under /proc: this hung.
+test('a data dir where the file system allows none (/proc): one line, at once', {
+  skip: !existsSync('/proc/self'),
+}, async (t) => {
+  const home = await tempDir(t, 'zi-reject-');
+  const env = { ZI_HOME: home, ZI_PASSPHRASE: 'correct horse battery' };
+  const [node, wallet] = await Promise.all([
+    runZi(['node', '--rpc-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--datadir', '/proc/zi-x'], env),
+    runZi(['wallet', 'create', '--datadir', '/proc/zi-x'], env),
+  ]);
+  node.stdout = '';
+  assertOneLine(
+    node,
+    '[DATADIR_UNUSABLE]: cannot use /proc/zi-x as the data directory: the file system does not allow a directory there (ENOENT)',
+    'node',
+  );
+  assertOneLine(wallet, '[ENOENT]: cannot create /proc/zi-x: this file system does not allow it', 'wallet');
 });

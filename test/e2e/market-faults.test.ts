@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { lpStream } from '@libp2p/utils';
 import { getAccount } from '../../src/chain/accounts.ts';
+import { cidOf } from '../../src/content/cid.ts';
 import { getContract, getPaidRanges } from '../../src/market/contract-state.ts';
 import { marketDomain } from '../../src/market/domain.ts';
-import { signDiscovery } from '../../src/market/messages.ts';
-import { keypair } from '../support/chain.ts';
+import type { MarketHost } from '../../src/market/host.ts';
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, signDiscovery } from '../../src/market/messages.ts';
+import { MARKET_PROTOCOL } from '../../src/market/p2p-host.ts';
+import { domainName } from '../../src/p2p/topics.ts';
+import { type Keypair, keypair } from '../support/chain.ts';
 import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 
@@ -72,30 +77,31 @@ test('a Solver that disappears mid-lease has its range leased again to another',
   assert.ok(getAccount(node.chain.state, other.address).balance > 0n);
 });
 
-test('malformed and out-of-order market frames end the session and cost the peer score', async (t) => {
+test('malformed, oversized and out-of-order market frames end the session, cost the peer score and the key its leases', async (t) => {
   const { node, id, peer } = await market(t);
-  const rogueKey = keypair();
+  const reasons: string[] = [];
+  node.service(marketDomain).authority!.on('rejected', (r) => reasons.push(r.reason));
+  /** Announces `key` from `host` and waits for the authority to end the session it opens. */
+  const breach = async (host: MarketHost, key: Keypair, timestamp = Date.now()) => {
+    const before = reasons.length;
+    await announce(host, key, timestamp);
+    await until('the authority ends the session', () => reasons.length > before, 20_000);
+  };
+  const announce = (host: MarketHost, key: Keypair, timestamp: number) =>
+    host.publishDiscovery(
+      signDiscovery({ peerId: host.peerId, addrs: host.addrs(), contract: id, timestamp }, key.priv, key.pub),
+    );
+
+  // Frames that decode but come out of turn, through the market host's own stream.
   const rogue = await startZiNode(t, { peers: peer });
   const host = rogue.service(marketDomain).host!;
   await until('connected', () => rogue.network!.peers().some((p) => p.ready));
-  const reasons: string[] = [];
-  node.service(marketDomain).authority!.on('rejected', (r) => reasons.push(r.reason));
   const acks: string[] = [];
-  // The banned key is not served again, however often it asks.
-  const again = () =>
-    host.publishDiscovery(
-      signDiscovery(
-        { peerId: host.peerId, addrs: host.addrs(), contract: id, timestamp: Date.now() + 1 },
-        rogueKey.priv,
-        rogueKey.pub,
-      ),
-    );
-  let round = 0;
   host.onStream(async (stream) => {
     const ack = await stream.read(5_000);
     acks.push(ack.type);
     // First session: a frame that belongs to the authority; second: results for another lease.
-    if (round++ === 0) await stream.write({ type: 'paid', leaseId: 1, authoritySig: new Uint8Array(64) });
+    if (acks.length === 1) await stream.write({ type: 'paid', leaseId: 1, authoritySig: new Uint8Array(64) });
     else if (ack.type === 'ack') {
       await stream.write({
         type: 'result',
@@ -108,24 +114,56 @@ test('malformed and out-of-order market frames end the session and cost the peer
       });
     }
   });
-  // A key that broke the protocol gets no second session, so the second try comes with a fresh key.
-  for (const key of [rogueKey, keypair()]) {
-    const before = reasons.length;
-    await host.publishDiscovery(
-      signDiscovery(
-        { peerId: host.peerId, addrs: host.addrs(), contract: id, timestamp: Date.now() },
-        key.priv,
-        key.pub,
-      ),
-    );
-    await until('the authority ends the session', () => reasons.length > before, 20_000);
-  }
-  await again();
+  // A key that broke the protocol gets no second session, so each try comes with a fresh key.
+  const rogueKeys = [keypair(), keypair()];
+  for (const key of rogueKeys) await breach(host, key);
+
+  // Frames the stream cannot deliver (no CID; a length prefix one byte over
+  // the limit), from a second peer so that its score starts at 0. It writes
+  // below the market host, on the real length-prefixed stream.
+  const raw = await startZiNode(t, { peers: peer });
+  const rawHost = raw.service(marketDomain).host!;
+  await until('connected', () => raw.network!.peers().some((p) => p.ready));
+  let rawSessions = 0;
+  await raw.network!.host.handle(
+    domainName('devnet', MARKET_PROTOCOL),
+    async (stream) => {
+      const lp = lpStream(stream);
+      const ack = decodeFrame((await lp.read()).subarray());
+      rawSessions++;
+      if (ack.type !== 'ack') return;
+      const result = {
+        type: 'result' as const,
+        leaseId: ack.lease.id,
+        price: 1_000n,
+        fee: 400n,
+        timestamp: Date.now(),
+        cid: new Uint8Array(0),
+        results: new Uint8Array(0),
+      };
+      if (rawSessions === 1) await lp.write(encodeFrame(result));
+      else {
+        const results = new Uint8Array(MAX_FRAME_BYTES + 1 - encodeFrame(result).length - 36);
+        const frame = encodeFrame({ ...result, cid: cidOf(results).bytes, results });
+        assert.equal(frame.length, MAX_FRAME_BYTES + 1);
+        await lp.write(frame);
+      }
+    },
+    { force: true },
+  );
+  const rawKeys = [keypair(), keypair()];
+  for (const key of rawKeys) await breach(rawHost, key);
+
+  // No key that broke the protocol is served again, however often it asks.
+  for (const key of rogueKeys) await announce(host, key, Date.now() + 1);
+  for (const key of rawKeys) await announce(rawHost, key, Date.now() + 1);
   await new Promise((r) => setTimeout(r, 1_000));
+  assert.deepEqual(reasons, ['BAD_FRAME', 'WRONG_LEASE', 'DECODE_BAD_VALUE', 'OVERSIZED']);
   assert.deepEqual(acks, ['ack', 'ack']);
-  assert.deepEqual(reasons, ['BAD_FRAME', 'WRONG_LEASE']);
-  // Two breaches of 25 points each (scores decay slowly, so a little under 50 by now).
+  assert.equal(rawSessions, 2);
+  // Two breaches of 25 points each per peer (scores decay slowly, so a little under 50 by now).
   assert.ok(node.network!.book.score(rogue.network!.peerId) > 45);
+  assert.ok(node.network!.book.score(raw.network!.peerId) > 45);
   // The authority keeps serving: the leases went back to the pool, nothing was paid.
   assert.deepEqual(getPaidRanges(node.chain.state, id), []);
   const status = await node.service(marketDomain).authority!.status(id);

@@ -235,6 +235,28 @@ test('refuses a batch with wrong results: no signature, nothing pinned, and no f
   assert.equal(a.streams.length, 1, 'a Solver caught cheating gets no second session');
 });
 
+test('a result frame that does not decode (no CID) is a breach: scored, rejected, and the key gets no further lease', async (t) => {
+  const bidder = keypair();
+  const r = rig(t, [bidder]);
+  const id = r.chain.open(bidder.address);
+  const a = solverPeer(t, r, 'solver-a');
+
+  await a.announce(id);
+  const s = await a.stream();
+  const { lease } = await ackOf(s);
+  await s.write({ ...resultFor(r.chain, id, lease), cid: new Uint8Array(0) });
+  const { verdict } = await untilVerdict(s);
+
+  assert.equal(verdict.type, 'done');
+  assert.equal(verdict.reason, 'DECODE_BAD_VALUE');
+  assert.deepEqual(r.rejected, ['DECODE_BAD_VALUE']);
+  assert.deepEqual(r.net.get('authority')!.penalties, [{ peer: 'solver-a', reason: 'DECODE_BAD_VALUE' }]);
+  await until('the leases go back to the pool', async () => (await r.authority.status(id))!.leased.length === 0);
+  await a.announce(id, Date.now() + 1);
+  await sleep(300);
+  assert.equal(a.streams.length, 1, 'the key is not served again');
+});
+
 test('refuses a batch whose bytes are not what its CID names, and one whose results claim another range', async (t) => {
   const bidder = keypair();
   const r = rig(t, [bidder]);

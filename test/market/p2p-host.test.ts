@@ -39,6 +39,7 @@ test('the jam, on real libp2p streams: after more `done` endings than a connecti
     dial: (...a) => real.dial(...a),
     onDiscovery: (h) => real.onDiscovery(h),
     penalize: (...a) => real.penalize(...a),
+    judge: (err) => real.judge(err),
     publishDiscovery: async (d) => {
       heard.push(d);
     },

@@ -432,6 +432,22 @@ function input(i) { return i; }
 function mcu(x) { let s = 0; for (let k = 0; k < 5e6; k++) s = (s + x * k) % 1000003; return s; }
 `;
 
+test('a frame from the authority that does not decode is a breach: the authority is scored down and backed off', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  r.start();
+  const s = await auth.answer(await auth.discovery(), bidder, 0, 1);
+  await resultFrame(s);
+  // A result without a CID, where `paid` was due: the frame fails to decode.
+  const cid = new Uint8Array(0);
+  await s.write({ type: 'result', leaseId: 1, price: 1n, fee: 1n, timestamp: Date.now(), cid, results: cid });
+  await until('the Solver drops the session', () => s.closed, 10_000);
+  assert.deepEqual(r.host.penalties, [{ peer: 'authority', reason: 'BAD_FRAME' }]);
+  await until('the contract is backed off', () => r.waiting.some((w) => w.includes('broke the protocol')), 5_000);
+});
+
 test("leases over the contract's maximum batch, over the schedule or over the Solver's time target are refused before they are computed, and the authority is scored down", async (t) => {
   const sent = new Map<string, number>();
   let computed = 0;

@@ -23,6 +23,7 @@ import {
 import { MARKET_STREAM_LIMITS } from '../../src/market/p2p-host.ts';
 import { type Range, rangeCount, union } from '../../src/market/ranges.ts';
 import type { PayoutSink } from '../../src/market/solver.ts';
+import { type Judgement, judge } from '../../src/p2p/scoring.ts';
 import { contractBody } from './market.ts';
 
 /*
@@ -122,7 +123,10 @@ export class FakeFrameStream implements FrameStream {
 
   #deliver(bytes: Uint8Array): void {
     if (this.#ended) return;
-    this.received.push(decodeFrame(bytes));
+    // A frame that does not decode still arrives: the reader fails on it, as on a real stream.
+    try {
+      this.received.push(decodeFrame(bytes));
+    } catch {}
     const reader = this.#reader;
     this.#reader = undefined;
     if (reader) reader.resolve(bytes);
@@ -242,6 +246,11 @@ export class FakeMarketHost implements MarketHost {
 
   penalize(peer: string, reason: string): void {
     this.penalties.push({ peer, reason });
+  }
+
+  /** The network's own table, as the node wires it. */
+  judge(err: unknown): Judgement {
+    return judge(err, 'request');
   }
 
   /** Resolves once this host has published more than `count` discoveries. */

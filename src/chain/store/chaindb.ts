@@ -22,6 +22,7 @@ import {
 } from './layout.ts';
 import { type LevelDB, openLevel, reindexHint, repairLevel, StoreError } from './open.ts';
 import { seal, unseal } from './seal.ts';
+import { salvageTable, setAsideDamagedTables } from './tables.ts';
 
 export { StoreError } from './open.ts';
 
@@ -214,9 +215,17 @@ export class ChainDB implements StateReader {
       db = await openLevel(path);
     } catch (err) {
       if (!(err instanceof StoreError) || (err.code !== 'DB_MISSING' && err.code !== 'DB_CORRUPT')) throw err;
+      // RepairDB checks no block checksum either: a table that fails them is left out of it.
+      const lost = await setAsideDamagedTables(path);
       await repairLevel(path);
       repaired = true;
       db = await openLevel(path);
+      // The stored blocks it still holds go back, each checked by the scan (the rest is derived, and rebuilt).
+      for (const file of lost) {
+        for (const { key, value } of await salvageTable(file)) {
+          if (key[0] === PREFIX_BLOCK && (await db.get(key)) === undefined) await db.put(key, value);
+        }
+      }
     }
     try {
       const version = await db.get(DB_VERSION);

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { ZiError } from '../errors.ts';
+import { damagedTable } from './tables.ts';
 
 export type StoreCode =
   | 'WRONG_NETWORK'
@@ -53,6 +54,13 @@ export async function isNewDatabase(path: string, fileHint = CHAIN_FILE_HINT): P
 /** Opens a level database of raw bytes, creating it only when it is new; damage becomes a StoreError. */
 export async function openLevel(path: string, what = 'chain database', hint = reindexHint(path)): Promise<LevelDB> {
   const create = await isNewDatabase(path);
+  // Before LevelDB reads a block: it checks none of their checksums itself (tables.ts).
+  const damage = create ? undefined : await damagedTable(path);
+  if (damage) {
+    throw new StoreError('DB_CORRUPT', `${what} file ${damage.file} is damaged (${damage.why}): ${hint}`, {
+      file: damage.file,
+    });
+  }
   const db = new Level<Uint8Array, Uint8Array>(path, {
     keyEncoding: 'view',
     valueEncoding: 'view',

@@ -5,8 +5,9 @@
  * process.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { makeDirs } from '../../chain/dirs.ts';
 import { CookieError } from '../../rpc/errors.ts';
 
 export const COOKIE_USER = '__cookie__';
@@ -24,7 +25,7 @@ export async function writeCookie(path: string): Promise<string> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirs(dir, 0o700);
     const handle = await open(tmp, 'wx', 0o600);
     try {
       await handle.writeFile(line, 'utf8');
