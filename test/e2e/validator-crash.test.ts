@@ -19,7 +19,7 @@ import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 import { stakedValidator } from '../support/validator.ts';
 
-const SIZE = 1500;
+const SIZE = 3000;
 const CODE = `const size = ${SIZE};\nfunction input(i) { return i; }\nfunction mcu(x) { let s = 0; for (let k = 0; k <= x % 500; k++) s += k * k; return s; }\n`;
 
 test('kill -9 the Validator mid-contract: after a restart it serves the contract again, and no index is paid twice', async (t) => {
@@ -53,7 +53,7 @@ test('kill -9 the Validator mid-contract: after a restart it serves the contract
     price: 100n,
     budget: 2_000_000n,
     growth: 2,
-    maxBatch: 64,
+    maxBatch: 16,
     validation: VALIDATION_DELEGATED,
     validationFee: 1n,
   });

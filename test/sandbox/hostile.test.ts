@@ -35,7 +35,7 @@ import {
 } from '../support/sandbox.ts';
 
 /** Small caps keep the file fast. */
-const LIMITS: Partial<SandboxLimits> = { memoryLimitMiB: 32, timeoutMs: 300 };
+const LIMITS: Partial<SandboxLimits> = { memoryLimitMiB: 32, timeoutMs: 100 };
 /**
  * Every hostile call settles within this: the watchdog's wall budget is
  * 2 x timeout + 2 s (2.6 s here; the rejected-Proxy cases end at 2.2-2.6 s),
@@ -305,7 +305,7 @@ test('contract code runs in sandbox processes, not in the host process', async (
   }
 });
 
-describe('hostile patterns end with a typed error, and the host is unharmed', () => {
+describe('hostile patterns end with a typed error, and the host is unharmed', { concurrency: 2 }, () => {
   for (const c of CASES) {
     test(c.name, async (t) => {
       guard.label(c.name);
