@@ -305,7 +305,7 @@ test('contract code runs in sandbox processes, not in the host process', async (
   }
 });
 
-describe('hostile patterns end with a typed error, and the host is unharmed', { concurrency: 2 }, () => {
+describe('hostile patterns end with a typed error, and the host is unharmed', () => {
   for (const c of CASES) {
     test(c.name, async (t) => {
       guard.label(c.name);
