@@ -12,6 +12,7 @@ import { MAX_SAMPLE_RATE } from '../sandbox/sampling.ts';
 import { mayAuthorize } from './authorize.ts';
 import {
   addOpenProblems,
+  type ContractRecord,
   getPaidRanges,
   getRefund,
   hasValidator,
@@ -79,6 +80,29 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 function nonZero(v: bigint, what: string): bigint {
   if (v === 0n) throw new DecodeError('BAD_VALUE', `${what} must be at least 1`, { what });
   return v;
+}
+
+/** The record of a contract as its transaction opens it at `height`. */
+export function openedRecord(bidder: Address, b: ContractBody, height: number): ContractRecord {
+  return {
+    bidder,
+    price: b.price,
+    validationFee: b.validationFee,
+    validation: b.validation,
+    escrow: b.budget,
+    heldFees: 0n,
+    paidMcus: 0n,
+    status: STATUS_OPEN,
+    growth: b.growth,
+    maxBatch: b.maxBatch,
+    sampleRate: b.sampleRate,
+    openedHeight: height,
+    closedHeight: 0,
+    firstPayoutHeight: 0,
+    lastPayoutHeight: 0,
+    validator: RESERVED_ADDRESS,
+    validatorPayouts: 0,
+  };
 }
 
 export const contractRules: TxRules<ContractBody> = {
@@ -157,25 +181,7 @@ export const contractRules: TxRules<ContractBody> = {
   spends: (b) => b.budget,
   apply(state, tx, b, ctx) {
     debit(state, tx.from, b.budget);
-    putContract(state, tx.hash(), {
-      bidder: tx.from,
-      price: b.price,
-      validationFee: b.validationFee,
-      validation: b.validation,
-      escrow: b.budget,
-      heldFees: 0n,
-      paidMcus: 0n,
-      status: STATUS_OPEN,
-      growth: b.growth,
-      maxBatch: b.maxBatch,
-      sampleRate: b.sampleRate,
-      openedHeight: ctx.height,
-      closedHeight: 0,
-      firstPayoutHeight: 0,
-      lastPayoutHeight: 0,
-      validator: RESERVED_ADDRESS,
-      validatorPayouts: 0,
-    });
+    putContract(state, tx.hash(), openedRecord(tx.from, b, ctx.height));
     addOpenProblems(state, 1);
   },
   toJSON: (b) => ({

@@ -8,8 +8,8 @@ import type { Transaction } from '../../src/chain/transaction.ts';
 import { cidOf } from '../../src/content/cid.ts';
 import type { MarketChain } from '../../src/market/chain-view.ts';
 import { ContractNotFoundError } from '../../src/market/contract-body.ts';
-import { type ContractRecord, STATUS_OPEN, VALIDATION_BIDDER } from '../../src/market/contract-state.ts';
-import { type ContractBody, payoutRules } from '../../src/market/contract-tx.ts';
+import { type ContractRecord, VALIDATION_BIDDER } from '../../src/market/contract-state.ts';
+import { type ContractBody, openedRecord, payoutRules } from '../../src/market/contract-tx.ts';
 import type { FrameStream, MarketHost, ResultStore } from '../../src/market/host.ts';
 import {
   type Discovery,
@@ -315,26 +315,7 @@ export class FakeMarketChain implements MarketChain {
     this.#contracts.set(toHex(id), {
       body: b,
       paid: [],
-      record: {
-        bidder,
-        price: b.price,
-        validationFee: b.validationFee,
-        validation: VALIDATION_BIDDER,
-        escrow: b.budget,
-        heldFees: 0n,
-        paidMcus: 0n,
-        status: STATUS_OPEN,
-        growth: b.growth,
-        maxBatch: b.maxBatch,
-        sampleRate: b.sampleRate,
-        openedHeight: this.height,
-        closedHeight: 0,
-        firstPayoutHeight: 0,
-        lastPayoutHeight: 0,
-        validatorPayouts: 0,
-        validator: new Uint8Array(20),
-        ...record,
-      },
+      record: { ...openedRecord(bidder, b, this.height), validation: VALIDATION_BIDDER, ...record },
     });
     return id;
   }
