@@ -18,7 +18,8 @@ export const devnet: NetworkParams = NETWORKS.devnet;
 
 export async function tempDir(t: { after(fn: () => Promise<void>): void }, prefix = 'zi-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Retried: a store closed by a later after-hook may still be writing its last files.
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
   return dir;
 }
 
