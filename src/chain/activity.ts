@@ -1,5 +1,7 @@
-import { getAccount, MAX_ACTIVITY, putAccount } from './accounts.ts';
-import type { Address } from './address.ts';
+import { type Account, getAccount, MAX_ACTIVITY, putAccount } from './accounts.ts';
+import { activeUntil, noteActivity } from './active-count.ts';
+import { type Address, RESERVED_ADDRESS } from './address.ts';
+import { equalBytes } from './encoding.ts';
 import type { NetworkParams } from './params.ts';
 import type { StateReader, StateWriter } from './state.ts';
 
@@ -10,15 +12,27 @@ import type { StateReader, StateWriter } from './state.ts';
  * to decide that exactly, and being state, it is undone with the block.
  */
 
-/** An account's activity with one more transaction at `timestamp`. */
-export function withActivity(activity: readonly number[], timestamp: number, params: NetworkParams): number[] {
+/**
+ * The account with one more transaction at `timestamp`, the count of active
+ * addresses kept in step (active-count.ts). The reserved address `000` is
+ * the fund's and the stakes', never a user's: it is never active.
+ */
+export function withActivity(
+  state: StateWriter,
+  address: Address,
+  acct: Account,
+  timestamp: number,
+  params: NetworkParams,
+): Account {
+  if (equalBytes(address, RESERVED_ADDRESS)) return acct;
   const keep = Math.min(params.activeTxCount, MAX_ACTIVITY);
-  return [...activity, timestamp].slice(-keep);
+  const activity = [...acct.activity, timestamp].slice(-keep);
+  noteActivity(state, address, acct.activity, activity, params);
+  return { ...acct, activity };
 }
 
 export function recordActivity(state: StateWriter, address: Address, timestamp: number, params: NetworkParams): void {
-  const acct = getAccount(state, address);
-  putAccount(state, address, { ...acct, activity: withActivity(acct.activity, timestamp, params) });
+  putAccount(state, address, withActivity(state, address, getAccount(state, address), timestamp, params));
 }
 
 export interface Activity {
@@ -33,12 +47,12 @@ export interface Activity {
 export function activityOf(activity: readonly number[], now: number, params: NetworkParams): Activity {
   const since = now - params.activeWindowMs;
   const recent = activity.filter((t) => t > since).length;
-  const oldest = activity[activity.length - params.activeTxCount];
-  const active = activity.length >= params.activeTxCount && oldest !== undefined && oldest > since;
+  const until = activeUntil(activity, params);
+  const active = until !== undefined && until > now;
   return {
     active,
     recent,
-    ...(active ? { activeUntil: oldest + params.activeWindowMs } : {}),
+    ...(active ? { activeUntil: until } : {}),
     ...(activity.length > 0 ? { lastTx: activity[activity.length - 1] } : {}),
   };
 }

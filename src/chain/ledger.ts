@@ -1,4 +1,5 @@
 import { credit, getAccount, lessBalance, putAccount } from './accounts.ts';
+import { sweepActive } from './active-count.ts';
 import { recordActivity, withActivity } from './activity.ts';
 import type { Address } from './address.ts';
 import type { Block } from './block.ts';
@@ -79,12 +80,15 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
     recordActivity(state, tx.from, ctx.timestamp, ctx.params);
   } else {
     const after = lessBalance(getAccount(state, tx.from), tx.fee);
-    putAccount(state, tx.from, { ...after, activity: withActivity(after.activity, ctx.timestamp, ctx.params) });
+    putAccount(state, tx.from, withActivity(state, tx.from, after, ctx.timestamp, ctx.params));
   }
   for (const a of otherParties(tx, rules, ctx)) recordActivity(state, a, ctx.timestamp, ctx.params);
 }
 
-/** Applies every transaction, then the votes, then pays the miner subsidy plus fees, then runs the hooks. */
+/**
+ * Applies every transaction, then the votes, then pays the miner subsidy plus
+ * fees and brings the active count to the block's time, then runs the hooks.
+ */
 export function applyBlock(state: StateWriter, block: Block, rules: TxRulesRegistry, ctx: TxContext): { fees: bigint } {
   const bctx: BlockContext = { ...ctx, miner: block.header.miner, hash: block.hash(), block };
   let fees = 0n;
@@ -106,6 +110,7 @@ export function applyBlock(state: StateWriter, block: Block, rules: TxRulesRegis
     }
   });
   credit(state, block.header.miner, ctx.params.subsidy + fees);
+  sweepActive(state, ctx.timestamp, ctx.params);
   for (const { hook, state: scoped } of rules.hooks(state)) hook.afterBlock(scoped, bctx);
   return { fees };
 }

@@ -18,15 +18,19 @@
  * State keys (inside `s`), the first byte names the owner:
  *   0x01 ‖ address          -> account: u64 balance ‖ u64 nonce       (chain core)
  *   0x02                    -> u32 open problems |Po|                 (chain core; kept by the market domain)
+ *   0x03                    -> u32 counted ‖ u64 first unswept bucket (|active addresses|, chain/active-count.ts)
+ *   0x04 ‖ u64 bucket       -> addresses whose activity ends in it    (chain/active-count.ts)
+ *   0x05                    -> the non-empty activity buckets         (chain/active-count.ts)
  *   0x10 – 0x1f             -> market domain (contracts, paid ranges)
  *   0x20 – 0x2f             -> validator domain (stakes, the Validator list, reservations; validator/state.ts)
  *   0x30 – 0x3f             -> audit domain and the shared fund
  */
 /**
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
- * accounts hold their activity. Older stores are upgraded by `zi node --reindex`.
+ * accounts hold their activity. 4: the state counts the active addresses.
+ * Older stores are upgraded by `zi node --reindex`.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
@@ -41,6 +45,9 @@ export const PREFIX_STATE = 0x73; // 's'
 
 export const STATE_ACCOUNT = 0x01;
 export const STATE_OPEN_PROBLEMS = 0x02;
+export const STATE_ACTIVE_COUNT = 0x03;
+export const STATE_ACTIVE_BUCKET = 0x04;
+export const STATE_ACTIVE_BUCKETS = 0x05;
 
 export function dbKey(prefix: number, ...parts: Uint8Array[]): Uint8Array {
   const len = parts.reduce((n, p) => n + p.length, 1);
