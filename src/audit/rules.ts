@@ -6,6 +6,7 @@ import type { Hash } from '../chain/hash.ts';
 import type { StateWriter } from '../chain/state.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import type { BlockContext, BlockHook, ConsensusDomain, TxContext, TxRules, VoteSection } from '../chain/tx-rules.ts';
+import { fundPayout, fundPort, fundVoteRules } from './fund-rules.ts';
 import { auditPorts } from './ports.ts';
 import {
   type AuditRecord,
@@ -208,12 +209,13 @@ export function auditPort(own: (state: StateWriter) => StateWriter) {
   };
 }
 
-/** The audit domain's consensus half (state 0x30–0x3f). */
+/** The audit domain's consensus half, the shared fund's with it (state 0x30–0x3f). */
 export const auditConsensus: ConsensusDomain = {
   name: 'audit',
   owns: [0x30, 0x3f],
-  rules: [appealRules],
+  rules: [appealRules, fundVoteRules],
   votes: auditVotes as VoteSection,
-  hooks: [finality],
-  ports: (own) => ({ audit: auditPort(own) }),
+  // The payout comes after finality, so a stake forfeited in this block counts towards it.
+  hooks: [finality, fundPayout],
+  ports: (own) => ({ audit: auditPort(own), fund: fundPort(own) }),
 };

@@ -1,7 +1,7 @@
 import { credit, debit } from './accounts.ts';
-import { ADDRESS_SIZE, type Address } from './address.ts';
+import { ADDRESS_SIZE, type Address, RESERVED_ADDRESS } from './address.ts';
 import type { Block } from './block.ts';
-import { decodeExact, Writer } from './encoding.ts';
+import { decodeExact, equalBytes, Writer } from './encoding.ts';
 import { DecodeError, ValidationError } from './errors.ts';
 import type { Hash } from './hash.ts';
 import type { NetworkParams } from './params.ts';
@@ -205,6 +205,14 @@ export class TxRulesRegistry {
   }
 }
 
+/**
+ * The port through which a plain transfer to 000 reaches the shared fund, a
+ * record of whichever domain offers it (DESIGN.md §6), not an account.
+ */
+export interface FundPort {
+  give(state: StateWriter, li: bigint): void;
+}
+
 export interface TransferBody {
   to: Address;
   amount: bigint;
@@ -225,9 +233,12 @@ export const transferRules: TxRules<TransferBody> = {
     return new Writer(ADDRESS_SIZE + 8).bytes(body.to).u64(body.amount).finish();
   },
   spends: (body) => body.amount,
-  apply(state, tx, body) {
+  apply(state, tx, body, ctx) {
     debit(state, tx.from, body.amount);
-    credit(state, body.to, body.amount);
+    if (!equalBytes(body.to, RESERVED_ADDRESS)) return credit(state, body.to, body.amount);
+    const fund = ctx.ports.get<FundPort>('fund');
+    if (!fund) throw new ValidationError('NO_FUND', 'this network takes no gifts to 000: it has no shared fund');
+    fund.give(state, body.amount);
   },
   parties: (body) => [body.to],
   toJSON: (body, format) => ({ to: format(body.to), amount: body.amount }),
