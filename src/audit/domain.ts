@@ -3,6 +3,7 @@ import type { Chain } from '../chain/chain.ts';
 import type { Log } from '../chain/log.ts';
 import type { Ports } from '../chain/tx-rules.ts';
 import { Auditor, type BatchChecks } from './auditor.ts';
+import { fundRpcMethods } from './fund-rpc.ts';
 import { auditRpcMethods } from './rpc.ts';
 import { auditConsensus } from './rules.ts';
 
@@ -26,7 +27,7 @@ export const auditDomain = {
   name: 'audit' as const,
   consensus: auditConsensus,
   async start(ctx: AuditContext, config: AuditConfig | undefined) {
-    const rpc = auditRpcMethods(ctx.chain);
+    const rpc = { ...auditRpcMethods(ctx.chain), ...fundRpcMethods(ctx.chain) };
     const batches = ctx.ports.get<BatchChecks>('batches');
     if (!ctx.miner || !batches || config?.enabled === false) return { rpc, stop: async () => {} };
     const auditor = new Auditor({

@@ -5,6 +5,7 @@ import { auditCommand } from './audit-command.ts';
 import { chainCommand } from './chain-command.ts';
 import { contractCommand } from './contract-command.ts';
 import { devnetCommand } from './devnet-command.ts';
+import { fundCommand } from './fund-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { reportError, usageLine } from './output.ts';
 import { applySettings } from './settings.ts';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   contractCommand(program);
   validatorCommand(program);
   auditCommand(program);
+  fundCommand(program);
   adminCommands(program);
   devnetCommand(program);
   return program;
