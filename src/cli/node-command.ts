@@ -5,7 +5,7 @@ import { formatZi, parseAmount } from '../chain/amount.ts';
 import { fromHex } from '../chain/encoding.ts';
 import type { MarketConfig } from '../market/service.ts';
 import type { SolverActivity, SolverSnapshot } from '../market/solver-status.ts';
-import { type NodeConfig, resolveConfig } from '../node/config.ts';
+import { ConfigError, type NodeConfig, resolveConfig } from '../node/config.ts';
 import type { Logger } from '../node/logger.ts';
 import type { ZiNode } from '../node/node.ts';
 import { type ClientFlags, clientOptions, connect, endpointPath, walletOption } from './client.ts';
@@ -137,6 +137,8 @@ export function nodeCommand(program: Command): void {
       .option('--threads <n>', 'sandboxes computing side by side (default: all cores)')
       .option('--min-price <amount>', 'skip contracts paying less per MCU, e.g. 5li', '1li')
       .option('--bootstrap', 'bootstrap-Solver rules: over 10 Li per MCU, and let honest Solvers go first', false)
+      .option('--surplus-to-fund', 'with --bootstrap: give what you earn above --cost to the shared fund', false)
+      .option('--cost <amount>', 'your cost per MCU, for --surplus-to-fund', '10li')
       .enablePositionalOptions(),
     'free',
   ).action(async (flags) => {
@@ -150,6 +152,10 @@ export function nodeCommand(program: Command): void {
     });
     const contract = flags.contract === undefined ? undefined : fromHex(hexId(flags.contract, '--contract'), 32);
     const minPrice = parseAmount(flags.minPrice, '--min-price');
+    if (flags.surplusToFund && !flags.bootstrap) {
+      throw new ConfigError('BAD_OPTION', '--surplus-to-fund is for bootstrap Solvers: add --bootstrap');
+    }
+    const cost = parseAmount(flags.cost, '--cost');
     const key = await unlockWallet(flags);
     // On a terminal, one status line redrawn in place below the log lines;
     // otherwise (a pipe, a service's journal) one line per event.
@@ -161,6 +167,7 @@ export function nodeCommand(program: Command): void {
     status?.set(`starting: ${scope}, at least ${minPrice} Li per MCU`);
     const market: MarketConfig = {
       solver: { key, threads: config.threads, contract, minPrice, bootstrap: flags.bootstrap },
+      ...(flags.surplusToFund ? { surplusCostPerMcu: cost } : {}),
     };
     const { marketDomain } = await import('../market/domain.ts');
     await runNode(config, logger, market, flags.ipfsApi, (node) => {

@@ -38,6 +38,7 @@ import {
 } from './reputation.ts';
 import type { Solver } from './solver.ts';
 import type { SolverStatus } from './solver-status.ts';
+import type { SurplusToFund } from './surplus.ts';
 
 /** Newest payouts of an address that getreputation reads at most. */
 export const REPUTATION_HISTORY_MAX = 10_000;
@@ -71,6 +72,7 @@ export interface MarketRpcDeps {
   solver?: Pick<Solver, 'address' | 'stats' | 'sessionLog'>;
   /** What the Solver is doing and has earned (solver-status.ts). */
   solverStatus?: SolverStatus;
+  surplus?: SurplusToFund;
   /** Where a contract is loaded to learn its size (shared with the authority, so loaded once). */
   sandboxes?: SandboxPool;
 }
@@ -217,7 +219,7 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
     }),
     getsolverstatus: defineMethod({
       description:
-        "This node's Solver: what it does now (computing, waiting and why, backing off), uptime, and this session's MCUs, Li earned and payouts, in all and per contract.",
+        "This node's Solver: what it does now (computing, waiting and why, backing off), uptime, and this session's MCUs, Li earned and payouts, in all and per contract; with --surplus-to-fund, the surplus given to the fund.",
       params: [],
       handler: () => {
         if (!d.solver) throw new ContractNotFoundError('NOT_FOUND', 'this node runs no Solver (zi solve)');
@@ -225,6 +227,9 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
         return {
           address: formatAddress(d.solver.address, hrp),
           ...d.solver.stats,
+          ...(d.surplus
+            ? { surplusToFund: { given: d.surplus.given, owed: d.surplus.owed, gifts: d.surplus.gifts } }
+            : {}),
           ...(s
             ? {
                 activity: s.activity,

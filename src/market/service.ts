@@ -21,12 +21,18 @@ import { fileSessionLog } from './session-log.ts';
 import { keySigner, signerSet } from './signer.ts';
 import { Solver, type SolverDeps } from './solver.ts';
 import { SolverStatus } from './solver-status.ts';
+import { SurplusToFund } from './surplus.ts';
 
 export interface MarketConfig {
   /** Unlocked key of the Bidder (or Validator): serve its contracts as their authority. */
   authorityKey?: Uint8Array;
   /** Run a Solver with this key and these choices. */
   solver?: Pick<SolverDeps, 'key' | 'threads' | 'contract' | 'minPrice' | 'bootstrap' | 'tamper'>;
+  /**
+   * A bootstrap Solver's stated cost per MCU: what it earns above it goes to
+   * the shared fund (zi solve --bootstrap --surplus-to-fund, surplus.ts).
+   */
+  surplusCostPerMcu?: bigint;
   /** Time a first lease may take (later ones scale with the measured pace); default 30 s. */
   leaseMs?: number;
   /** Longest a lease should take at a Solver's measured rate; default LEASE_TARGET_MS (10 s). */
@@ -60,6 +66,8 @@ export interface MarketServices {
   solver?: Solver;
   /** What the Solver does and has earned, for `zi solve` and `getsolverstatus`. */
   solverStatus?: SolverStatus;
+  /** The surplus a bootstrap Solver gives the fund. */
+  surplus?: SurplusToFund;
   sandboxes: SandboxPool;
   rpc: Record<string, RpcMethod>;
   ports: Record<string, object>;
@@ -98,6 +106,7 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
   let authority: Authority | undefined;
   let solver: Solver | undefined;
   let solverStatus: SolverStatus | undefined;
+  let surplus: SurplusToFund | undefined;
   if (config.authorityKey && host && results) {
     authority = new Authority({
       chain: view,
@@ -125,6 +134,18 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
       ...config.solver,
     });
     solverStatus = new SolverStatus(solver);
+    if (config.surplusCostPerMcu !== undefined) {
+      surplus = new SurplusToFund({
+        solver,
+        mempool,
+        key: config.solver.key,
+        address: solver.address,
+        genesisHash: chain.genesisHash,
+        minFeePerByte: chain.params.minFeePerByte,
+        costPerMcu: config.surplusCostPerMcu,
+        logger: solverLog,
+      });
+    }
     solver.start();
   }
   const hrp = chain.params.hrp;
@@ -134,8 +155,9 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
     authority,
     solver,
     solverStatus,
+    surplus,
     sandboxes,
-    rpc: marketRpcMethods({ chain, results, authority, solver, solverStatus, sandboxes }),
+    rpc: marketRpcMethods({ chain, results, authority, solver, solverStatus, surplus, sandboxes }),
     ports: results ? { batches: batchAudit(chain, results, sandboxes) } : {},
     policies: new Map([[TX_KINDS.contract, admission.policy]]),
     async *keep() {

@@ -73,6 +73,8 @@ const TABLE: [string[], string][] = [
   [['node', '--threads', '0x10'], '[BAD_OPTION]: --threads must be a whole number from 1 to 256, got "0x10"'],
   [['node', '--rpc-port', '-1'], '[BAD_OPTION]: --rpc-port must not be negative, got "-1"'],
   [['solve', '--contract', 'abc'], '[BAD_OPTION]: --contract must be 64 hex characters, got "abc"'],
+  [['solve', '--surplus-to-fund'], '[BAD_OPTION]: --surplus-to-fund is for bootstrap Solvers: add --bootstrap'],
+  [['fund', 'give', '-1'], '[NEGATIVE_AMOUNT]: the gift must not be negative, got "-1"'],
   [
     ['node', '--max-storage', '20 parsecs'],
     '[BAD_OPTION]: --max-storage must be a size such as 500MB, 2GB or 1GiB, got "20 parsecs"',
