@@ -3,11 +3,11 @@
 // test/node/rpc-docs.test.ts checks it is current.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fundRpcMethods } from '../src/audit/fund-rpc.ts';
+import { auditRpcMethods } from '../src/audit/rpc.ts';
 import type { Chain } from '../src/chain/chain.ts';
 import type { Mempool } from '../src/chain/mempool.ts';
 import { NETWORKS } from '../src/chain/params.ts';
-import { fundRpcMethods } from '../src/audit/fund-rpc.ts';
-import { auditRpcMethods } from '../src/audit/rpc.ts';
 import { marketRpcMethods } from '../src/market/rpc.ts';
 import { rpcMethods } from '../src/node/rpc-methods.ts';
 import { describeMethods } from '../src/rpc/methods.ts';
