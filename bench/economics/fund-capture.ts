@@ -3,7 +3,9 @@
 // holds 1 Zi × |active addresses|, each payee floor(fund × weight ÷ total),
 // the remainder kept, votes cleared (so everyone votes again). The weight is
 // the number of voters (the paper) or their balances (this design).
+import { distribute } from '../../src/audit/fund.ts';
 import { LI_PER_ZI, NETWORKS } from '../../src/chain/params.ts';
+import { u32be } from '../../src/chain/store/layout.ts';
 import { transferFee } from './fees.ts';
 import { Rng } from './random.ts';
 import { fixed, table, whole, zi } from './table.ts';
@@ -36,11 +38,15 @@ const params = NETWORKS.mainnet;
 
 export type Weighting = 'per-address' | 'balance';
 
-/** One payout: each payee's floor share of the fund; what is left stays. */
+/** One payout by the node's own rule (src/audit/fund.ts `distribute`): each payee's floor share; what is left stays. */
 export function payout(fund: bigint, weights: readonly bigint[]): { paid: bigint[]; left: bigint } {
-  const total = weights.reduce((a, b) => a + b, 0n);
-  if (total === 0n) return { paid: weights.map(() => 0n), left: fund };
-  const paid = weights.map((w) => (fund * w) / total);
+  const id = (i: number) => u32be(i);
+  const shares = distribute(
+    fund,
+    weights.map((weight, i) => ({ voter: id(i), payee: id(i), weight })),
+  );
+  const byPayee = new Map(shares.map((s) => [new DataView(s.payee.buffer).getUint32(0), s.amount]));
+  const paid = weights.map((_, i) => byPayee.get(i) ?? 0n);
   return { paid, left: fund - paid.reduce((a, b) => a + b, 0n) };
 }
 
