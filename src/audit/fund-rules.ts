@@ -8,16 +8,7 @@ import { LI_PER_ZI, type NetworkParams } from '../chain/params.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import type { BlockHook, FundPort, TxRules } from '../chain/tx-rules.ts';
-import {
-  type Ballot,
-  clearFundVotes,
-  distribute,
-  fundVoteOf,
-  fundVoters,
-  putFundVote,
-  putPayout,
-  type Share,
-} from './fund.ts';
+import { type Ballot, clearFundVotes, distribute, fundVoteOf, fundVoters, putFundVote, putPayout } from './fund.ts';
 import { addToFund, fundBalance } from './state.ts';
 
 /**
@@ -80,8 +71,14 @@ export function fundOutlook(state: StateReader, now: number, params: NetworkPara
   const active = activeCount(state, now, params);
   const threshold = fundThreshold(active);
   const counted = ballots(state, now, params);
-  const shares: Share[] = distribute(balance, counted);
-  return { balance, active, threshold, ballots: counted, shares, due: active > 0 && balance >= threshold };
+  return {
+    balance,
+    active,
+    threshold,
+    ballots: counted,
+    shares: distribute(balance, counted),
+    due: active > 0 && balance >= threshold,
+  };
 }
 
 /**
@@ -91,15 +88,20 @@ export function fundOutlook(state: StateReader, now: number, params: NetworkPara
  */
 export const fundPayout: BlockHook = {
   afterBlock(state, ctx) {
-    const o = fundOutlook(state, ctx.timestamp, ctx.params);
-    if (!o.due || o.shares.length === 0) return;
+    // Cheapest first: most blocks stop at the balance or the count, before any voter is read.
+    const balance = fundBalance(state);
+    if (balance === 0n) return;
+    const active = activeCount(state, ctx.timestamp, ctx.params);
+    if (active === 0 || balance < fundThreshold(active)) return;
+    const shares = distribute(balance, ballots(state, ctx.timestamp, ctx.params));
+    if (shares.length === 0) return;
     let paid = 0n;
-    for (const s of o.shares) {
+    for (const s of shares) {
       credit(state, s.payee, s.amount);
       paid += s.amount;
     }
     addToFund(state, -paid);
     clearFundVotes(state);
-    putPayout(state, { height: ctx.height, paid, shares: o.shares });
+    putPayout(state, { height: ctx.height, paid, shares });
   },
 };
