@@ -24,9 +24,10 @@
  */
 /**
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
- * accounts hold their activity. Older stores are upgraded by `zi node --reindex`.
+ * accounts hold their activity. 4: an audit record keeps its appeal payment
+ * and the stake it forfeited. Older stores are upgraded by `zi node --reindex`.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
