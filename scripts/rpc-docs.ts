@@ -9,6 +9,7 @@ import type { Chain } from '../src/chain/chain.ts';
 import type { Mempool } from '../src/chain/mempool.ts';
 import { NETWORKS } from '../src/chain/params.ts';
 import { marketRpcMethods } from '../src/market/rpc.ts';
+import { contentRpcMethods } from '../src/node/content-keeper.ts';
 import { rpcMethods } from '../src/node/rpc-methods.ts';
 import { describeMethods } from '../src/rpc/methods.ts';
 import { validatorRpcMethods } from '../src/validator/rpc.ts';
@@ -22,6 +23,7 @@ export function methodList(): string {
   const chain = { params: NETWORKS.devnet } as Chain;
   const methods = {
     ...rpcMethods({ chain, mempool: {} as Mempool, domains: new Map(), version: '', startedAt: 0, shutdown: () => {} }),
+    ...contentRpcMethods(undefined),
     ...marketRpcMethods({ chain }),
     ...validatorRpcMethods(chain),
     ...auditRpcMethods(chain),

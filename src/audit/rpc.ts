@@ -4,10 +4,12 @@ import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
+import { auditOutcome } from './moves.ts';
 import {
   type AuditRecord,
   fundBalance,
   getAudit,
+  INVALID,
   mintedByAudits,
   pendingAudits,
   STATUS_APPEALING,
@@ -30,23 +32,39 @@ type ChainView = Pick<Chain, 'params' | 'state' | 'tip'>;
 function view(chain: ChainView, id: Hash, a: AuditRecord) {
   const hrp = chain.params.hrp;
   const window = a.verdictTime === 0 ? null : a.verdictTime + chain.params.appealWindowMs;
+  const { paid, moved, held } = auditOutcome(a);
+  const appealed = a.round === 3;
   return {
     contract: toHex(id),
     validator: formatAddress(a.validator, hrp),
     bidder: formatAddress(a.bidder, hrp),
     status: STATUS[a.status] ?? 'unknown',
     round: a.round,
-    verdict: a.verdict === VALID ? 'valid' : a.verdict === 0 ? 'invalid' : null,
+    verdict: a.verdict === VALID ? 'valid' : a.verdict === INVALID ? 'invalid' : null,
     heldFees: a.heldFees,
     closedHeight: a.closedHeight,
     appealPayment: a.appealPayment,
+    appeal: appealed
+      ? {
+          payment: a.appealPayment,
+          result: a.status === STATUS_APPEALING ? null : a.verdict === VALID ? 'won' : 'lost',
+        }
+      : null,
     appealWindowEnds: window === null ? null : new Date(window).toISOString(),
-    votes: a.votes.map((v) => ({
+    votes: a.votes.map((v, i) => ({
       miner: formatAddress(v.voter, hrp),
       round: v.round,
       verdict: v.verdict === VALID ? 'valid' : 'invalid',
       height: v.height,
+      paid: paid[i],
     })),
+    moved: moved.map((m) => ({
+      what: m.what,
+      li: m.li,
+      to: m.to === 'fund' ? 'fund' : formatAddress(m.to, hrp),
+      minted: m.minted,
+    })),
+    held: held.map((h) => ({ what: h.what, li: h.li ?? null })),
   };
 }
 
@@ -54,7 +72,8 @@ function view(chain: ChainView, id: Hash, a: AuditRecord) {
 export function auditRpcMethods(chain: ChainView): Record<string, RpcMethod> {
   return {
     getaudit: defineMethod({
-      description: "A contract's audit: round, votes with their miners and blocks, verdict, and the appeal window.",
+      description:
+        "A contract's audit: round, votes with their miners, blocks and what each earned, verdict, appeal, what was moved (vote fees, held fees, stake, appeal payment) and what is still held, and the appeal window.",
       params: [{ name: 'id', type: 'bytes', bytes: 32 }],
       handler: ({ id }) => {
         const a = getAudit(chain.state, id);

@@ -7,6 +7,7 @@ import type { StateWriter } from '../chain/state.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import type { BlockContext, BlockHook, ConsensusDomain, TxContext, TxRules, VoteSection } from '../chain/tx-rules.ts';
 import { fundPayout, fundPort, fundVoteRules } from './fund-rules.ts';
+import { roundVerdict, votePay } from './pay.ts';
 import { auditPorts } from './ports.ts';
 import {
   type AuditRecord,
@@ -27,8 +28,7 @@ import {
 } from './state.ts';
 import { type AuditVote, checkVotes, decodeVote, encodeVote } from './votes.ts';
 
-/** A vote on the verdict's side earns at most this many MCUs' validation fee (DESIGN.md §6). */
-export const VOTE_FEE_MCUS = 1000n;
+export { VOTE_FEE_MCUS } from './pay.ts';
 
 function removePending(state: StateWriter, contract: Hash): void {
   putPending(
@@ -55,15 +55,10 @@ function openAudit(
     verdict: pendingVerdict,
     verdictTime: 0,
     appealPayment: 0n,
+    forfeited: 0n,
     votes: [],
   });
   putPending(state, [...pendingAudits(state), contract]);
-}
-
-/** The majority verdict of a round's votes (of a round of nine; a round of three is decided only when unanimous). */
-function majority(votes: readonly { verdict: number }[]): number {
-  const valid = votes.filter((v) => v.verdict === VALID).length;
-  return valid * 2 > votes.length ? VALID : INVALID;
 }
 
 /** Pays each winning vote `each`, minted (audit rounds) or out of the appeal payment. */
@@ -72,17 +67,12 @@ function payVoters(state: StateWriter, winners: readonly { voter: Address }[], e
   return each * BigInt(winners.length);
 }
 
-function settle(state: StateWriter, contract: Hash, a: AuditRecord, ctx: BlockContext): AuditRecord {
+function settle(state: StateWriter, contract: Hash, a: AuditRecord, decided: number, ctx: BlockContext): AuditRecord {
   const { validators, market } = auditPorts(ctx.ports);
-  const round = a.votes.filter((v) => v.round === a.round);
-  const decided = a.round === 1 ? round[0]!.verdict : majority(round);
-  const winners = round.filter((v) => v.verdict === decided);
-  const cap = VOTE_FEE_MCUS * a.validationFee;
+  const winners = a.votes.filter((v) => v.round === a.round && v.verdict === decided);
   if (a.round < 3) {
     // Minted only to the verdict's side, never more than the contract paid in validation fees.
-    const share = a.heldFees / BigInt(ROUND_VOTES[a.round]);
-    const each = cap < share ? cap : share;
-    addMinted(state, payVoters(state, winners, each));
+    addMinted(state, payVoters(state, winners, votePay(a, a.round)));
     if (decided === VALID) {
       market.settleFees(state, contract, a.validator);
       validators.release(state, contract);
@@ -99,20 +89,19 @@ function settle(state: StateWriter, contract: Hash, a: AuditRecord, ctx: BlockCo
     return { ...a, status: STATUS_INVALID, verdict: INVALID, verdictTime: ctx.timestamp };
   }
   // An appeal: its voters are paid out of the appeal payment, not minted.
-  const share = a.appealPayment / 9n;
-  const paid = payVoters(state, winners, cap < share ? cap : share);
-  const rest = a.appealPayment - paid;
+  const rest = a.appealPayment - payVoters(state, winners, votePay(a, 3));
   removePending(state, contract);
   if (decided === VALID) {
     validators.setBanned(state, a.validator, false);
     market.settleFees(state, contract, a.validator);
     validators.release(state, contract);
     credit(state, a.validator, rest);
-    return { ...a, status: STATUS_FINAL, verdict: VALID, appealPayment: 0n };
+    return { ...a, status: STATUS_FINAL, verdict: VALID };
   }
-  addToFund(state, validators.forfeit(state, a.validator) + rest);
+  const forfeited = validators.forfeit(state, a.validator);
+  addToFund(state, forfeited + rest);
   market.settleFees(state, contract, a.bidder);
-  return { ...a, status: STATUS_FINAL, appealPayment: 0n };
+  return { ...a, status: STATUS_FINAL, forfeited };
 }
 
 export const auditVotes: VoteSection<AuditVote> = {
@@ -137,9 +126,9 @@ export const auditVotes: VoteSection<AuditVote> = {
     };
     const inRound = next.votes.filter((x) => x.round === next.round);
     if (inRound.length === ROUND_VOTES[next.round]) {
-      const unanimous = inRound.every((x) => x.verdict === inRound[0]!.verdict);
+      const decided = roundVerdict(next.round, inRound);
       // A split first round goes to nine fresh votes; every other full round decides.
-      next = next.round === 1 && !unanimous ? { ...next, round: 2 } : settle(state, v.contract, next, ctx);
+      next = decided === undefined ? { ...next, round: 2 } : settle(state, v.contract, next, decided, ctx);
     }
     putAudit(state, v.contract, next);
   },
@@ -158,9 +147,10 @@ const finality: BlockHook = {
       const a = getAudit(state, id)!;
       if (a.status !== STATUS_INVALID || ctx.timestamp < a.verdictTime + ctx.params.appealWindowMs) continue;
       const { validators, market } = auditPorts(ctx.ports);
-      addToFund(state, validators.forfeit(state, a.validator));
+      const forfeited = validators.forfeit(state, a.validator);
+      addToFund(state, forfeited);
       market.settleFees(state, id, a.bidder);
-      putAudit(state, id, { ...a, status: STATUS_FINAL });
+      putAudit(state, id, { ...a, status: STATUS_FINAL, forfeited });
       removePending(state, id);
     }
   },
@@ -184,12 +174,18 @@ export const appealRules: TxRules<AppealBody> = {
   spends: (b) => b.maxPayment,
   apply(state, tx, b, ctx) {
     const a = getAudit(state, b.contract);
-    if (!a || a.status !== STATUS_INVALID)
+    // An Invalid verdict never appealed (round 3 is the appeal): in its window, or final since it closed.
+    if (!a || a.verdict !== INVALID || a.round === 3 || (a.status !== STATUS_INVALID && a.status !== STATUS_FINAL))
       throw new ValidationError('NOT_APPEALABLE', 'no Invalid verdict to appeal on this contract');
     if (!equalBytes(tx.from, a.validator))
       throw new ValidationError('NOT_VALIDATOR', "only the contract's Validator appeals");
-    if (ctx.timestamp >= a.verdictTime + ctx.params.appealWindowMs) {
-      throw new ValidationError('APPEAL_WINDOW_CLOSED', 'the appeal window has closed');
+    const closes = a.verdictTime + ctx.params.appealWindowMs;
+    if (a.status === STATUS_FINAL || ctx.timestamp >= closes) {
+      throw new ValidationError(
+        'APPEAL_WINDOW_CLOSED',
+        `the appeal window closed at ${new Date(closes).toISOString()} (block time)`,
+        { closes },
+      );
     }
     const price = auditPorts(ctx.ports).validators.requiredStake(state, ctx.timestamp, ctx.params);
     if (price > b.maxPayment) {

@@ -50,10 +50,19 @@ export interface AuditRecord {
   verdict: number;
   /** Block time of an Invalid verdict: the appeal window runs from it. */
   verdictTime: number;
-  /** Li the appeal paid (held here until it is decided). */
+  /**
+   * Li the appeal paid. Held here while the appeal is decided (heldPayment), then
+   * paid to its winning voters and the rest returned or sent to the fund; kept after,
+   * so that what the audit moved can be told from its record.
+   */
   appealPayment: bigint;
+  /** Li of the Validator's stake this audit sent to the shared fund (a final Invalid verdict). */
+  forfeited: bigint;
   votes: Vote[];
 }
+
+/** The appeal payment this audit holds now: while its appeal is decided, none before or after. */
+export const heldPayment = (a: AuditRecord): bigint => (a.status === STATUS_APPEALING ? a.appealPayment : 0n);
 
 const NO_VERDICT = 0xff;
 export const pendingVerdict = NO_VERDICT;
@@ -70,6 +79,7 @@ export function encodeAudit(a: AuditRecord): Uint8Array {
     .u8(a.verdict)
     .u64(BigInt(a.verdictTime))
     .u64(a.appealPayment)
+    .u64(a.forfeited)
     .u8(a.votes.length);
   for (const v of a.votes) w.bytes(v.voter).u8(v.round).u8(v.verdict).u32(v.height);
   return w.finish();
@@ -88,6 +98,7 @@ export function decodeAudit(bytes: Uint8Array): AuditRecord {
       verdict: r.u8(),
       verdictTime: Number(r.u64()),
       appealPayment: r.u64(),
+      forfeited: r.u64(),
       votes: [] as Vote[],
     };
     const n = r.u8();

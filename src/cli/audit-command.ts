@@ -15,9 +15,14 @@ interface AuditView {
   heldFees: string;
   closedHeight: number;
   appealPayment: string;
+  appeal: { payment: string; result: 'won' | 'lost' | null } | null;
   appealWindowEnds: string | null;
-  votes: { miner: string; round: number; verdict: string; height: number }[];
+  votes: { miner: string; round: number; verdict: string; height: number; paid: string | null }[];
+  moved: { what: string; li: string; to: string; minted: boolean }[];
+  held: { what: string; li: string | null }[];
 }
+
+const zi = (li: string | bigint) => `${formatZi(BigInt(li))} Zi`;
 
 function summary(a: AuditView): string {
   const verdict =
@@ -25,6 +30,55 @@ function summary(a: AuditView): string {
       ? `round ${a.round}, ${a.votes.filter((v) => v.round === a.round).length} votes so far`
       : a.verdict;
   return `${a.contract}  ${a.status.padEnd(24)}  ${verdict}`;
+}
+
+/** Who an amount went to, in words: the audit's parties by their role. */
+function party(a: AuditView, to: string): string {
+  if (to === 'fund') return 'the shared fund';
+  if (to === a.validator) return `the Validator ${to}`;
+  if (to === a.bidder) return `the Bidder ${to}`;
+  return to;
+}
+
+function voteLine(v: AuditView['votes'][number]): string {
+  const round = v.round === 3 ? 'appeal ' : `round ${v.round}`;
+  const paid = v.paid === null ? 'round not decided' : BigInt(v.paid) > 0n ? `earned ${zi(v.paid)}` : 'earned nothing';
+  return `  ${round}  block ${String(v.height).padEnd(6)}  ${v.verdict.padEnd(7)}  ${v.miner}  ${paid}`;
+}
+
+/** Vote fees as one line per kind (each voter's is on its vote line); every other move on its own. */
+function movedLines(a: AuditView): string[] {
+  const lines: string[] = [];
+  for (const [what, source] of [
+    ['vote fee', 'minted'],
+    ['appeal vote fee', 'out of the appeal payment'],
+  ] as const) {
+    const fees = a.moved.filter((m) => m.what === what);
+    if (fees.length === 0) continue;
+    const total = fees.reduce((n, m) => n + BigInt(m.li), 0n);
+    lines.push(`  ${what}s  ${zi(total)} ${source}, ${zi(fees[0]!.li)} to each of ${fees.length} voters`);
+  }
+  for (const m of a.moved) {
+    if (m.what.endsWith('vote fee')) continue;
+    const back = m.what === 'appeal payment' && m.to === a.validator ? ' (the rest, returned)' : '';
+    lines.push(`  ${m.what}  ${zi(m.li)} to ${party(a, m.to)}${back}`);
+  }
+  return lines.length === 0 ? ['  nothing yet'] : lines;
+}
+
+function heldLine(a: AuditView, stake: string | undefined): string {
+  const what = a.held.map((h) =>
+    h.what === 'stake'
+      ? `the Validator's stake${stake === undefined ? '' : ` (${zi(stake)})`}`
+      : `${h.what} ${zi(h.li!)}`,
+  );
+  const until =
+    a.status === 'open'
+      ? 'until the verdict'
+      : a.status === 'appealing'
+        ? 'until the appeal is decided'
+        : `until the appeal window ends (${a.appealWindowEnds})`;
+  return `${what.join(', ')} ${until}`;
 }
 
 export function auditCommand(program: Command): void {
@@ -35,26 +89,42 @@ export function auditCommand(program: Command): void {
   withClientOptions(
     audit
       .command('status')
-      .description("a contract's audit: round, each vote with its miner and block, verdict, what moved")
+      .description(
+        "a contract's audit: round, each vote with its miner, block and fee, verdict, appeal, what moved and what is held",
+      )
       .argument('<id>', 'contract id'),
   ).action(async (id: string, flags: ClientFlags) => {
     const { rpc } = await connect(flags);
     const a = await rpc.call<AuditView>('getaudit', { id: hexId(id, 'a contract id') });
+    // The stake is the validator domain's: its amount comes from there while the audit holds it.
+    const stake = a.held.some((h) => h.what === 'stake')
+      ? await rpc
+          .call<{ amount: string }>('getvalidator', { address: a.validator })
+          .then((v) => v.amount)
+          .catch(() => undefined)
+      : undefined;
     print(a, flags.json ?? false, () =>
       [
         table([
           ['contract', a.contract],
           ['validator', a.validator],
+          ['bidder', a.bidder],
           ['status', a.status],
           ['round', a.round],
           ['verdict', a.verdict ?? 'not yet'],
-          ['held fees', `${formatZi(BigInt(a.heldFees))} Zi (to the Validator if Valid, to the Bidder if Invalid)`],
-          ...(a.appealWindowEnds ? ([['appeal window ends', a.appealWindowEnds]] as [string, unknown][]) : []),
-          ...(BigInt(a.appealPayment) > 0n
-            ? ([['appeal payment', `${formatZi(BigInt(a.appealPayment))} Zi`]] as [string, unknown][])
+          ...(a.appeal
+            ? ([['appeal', `${zi(a.appeal.payment)} paid, ${a.appeal.result ?? 'nine votes deciding'}`]] as [
+                string,
+                unknown,
+              ][])
             : []),
+          ...(a.appealWindowEnds ? ([['appeal window ends', a.appealWindowEnds]] as [string, unknown][]) : []),
+          ...(a.held.length > 0 ? ([['held', heldLine(a, stake)]] as [string, unknown][]) : []),
         ]),
-        ...a.votes.map((v) => `  round ${v.round}  block ${v.height}  ${v.verdict.padEnd(7)}  ${v.miner}`),
+        'votes:',
+        ...(a.votes.length === 0 ? ['  none yet'] : a.votes.map(voteLine)),
+        'moved:',
+        ...movedLines(a),
       ].join('\n'),
     );
   });

@@ -4,8 +4,8 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { type GossipSub, gossipsub, StrictNoSign } from '@libp2p/gossipsub';
-import type { Identify } from '@libp2p/identify';
-import { identify } from '@libp2p/identify';
+import type { Identify, IdentifyPush } from '@libp2p/identify';
+import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { mdns } from '@libp2p/mdns';
 import { tcp } from '@libp2p/tcp';
@@ -16,7 +16,7 @@ import type { WireNames } from './topics.ts';
 
 export class HostError extends ZiError<'BAD_PEER_KEY' | 'LISTEN_FAILED' | 'ADDRESS_IN_USE'> {}
 
-export type ZiLibp2p = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
+export type ZiLibp2p = Libp2p<{ identify: Identify; identifyPush: IdentifyPush; pubsub: GossipSub }>;
 
 export const PEER_KEY_FILE = 'peer.key';
 
@@ -166,6 +166,10 @@ export async function createHost(opts: HostOptions): Promise<ZiLibp2p> {
       peerDiscovery: opts.mdns ? [mdns({ serviceTag: opts.names.mdnsTag, interval: 10_000 })] : [],
       services: {
         identify: identify({ maxMessageSize: 8 * 1024, maxObservedAddresses: 4 }),
+        // Protocols registered after a connection opened (bitswap, as the embedded IPFS node starts after the
+        // node has dialed its peers; a domain's own) reach the peer only this way: bitswap asks only the
+        // peers identify says speak it. A node registers its protocols in one burst as it starts: 100 ms gathers it.
+        identifyPush: identifyPush({ maxMessageSize: 8 * 1024, maxObservedAddresses: 4, debounce: 100 }),
         pubsub: gossipsub({
           globalSignaturePolicy: StrictNoSign,
           allowedTopics: [opts.names.blocks, opts.names.txs, ...(opts.topics ?? [])],

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { auditOutcome, type Move } from '../../src/audit/moves.ts';
 import { appealRules, VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
 import {
   fundBalance,
@@ -13,6 +14,7 @@ import {
 } from '../../src/audit/state.ts';
 import { encodeVote } from '../../src/audit/votes.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
+import type { Address } from '../../src/chain/address.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { LI_PER_ZI } from '../../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
@@ -43,6 +45,21 @@ async function mineAt(tc: TestChain, timestamp: number, txs: Transaction[] = [])
   tc.clock.now = Math.max(tc.clock.now, timestamp);
   await tc.chain.addBlock(solve(buildTemplate(tc.chain, undefined, new Uint8Array(20).fill(9), timestamp, txs)));
   await assertSupply(tc.chain);
+}
+
+const fee = (li: bigint, to: Address, what: Move['what'] = 'vote fee'): Move => ({
+  what,
+  li,
+  to,
+  minted: what === 'vote fee',
+});
+const moves = (what: Move['what'], li: bigint, to: Address | 'fund'): Move => ({ what, li, to, minted: false });
+
+/** What getaudit reports as moved, told from the record, is what the test saw move. */
+function assertMoved(tc: TestChain, id: Uint8Array, expected: Move[]) {
+  const key = (m: Move) => `${m.what} ${m.li} ${m.to === 'fund' ? 'fund' : toHex(m.to)} ${m.minted}`;
+  const { moved } = auditOutcome(getAudit(tc.chain.state, id)!);
+  assert.deepEqual(moved.map(key).sort(), expected.map(key).sort());
 }
 
 function appeal(v: Keypair, contract: Uint8Array, nonce: bigint, g: Uint8Array, maxPayment = 100n * LI_PER_ZI) {
@@ -82,6 +99,8 @@ test('an honest Validator: three Valid votes pay it the held fees, release its r
   assert.equal(mintedByAudits(tc.chain.state), 3n * each);
   assert.ok(mintedByAudits(tc.chain.state) <= HELD, 'an audit never mints more than the fees its contract paid');
   assert.equal(getStake(tc.chain.state, v.address)!.contracts, 1, 'only the other contract is still reserved');
+  assertMoved(tc, id, [...miners.map((m) => fee(each, m.address)), moves('held fees', HELD, v.address)]);
+  assert.deepEqual(auditOutcome(a).held, []);
   await expectInvalid(tc, { miner: keypair().address, votes: [vote(id, 1, VALID)] }, 'AUDIT_CLOSED');
 });
 
@@ -92,6 +111,13 @@ test('a lying Validator: banned at once, its other contract falls back to the Bi
   for (const m of miners) await voteWith(tc, m, vote(id, 1, INVALID));
   const a = getAudit(tc.chain.state, id)!;
   assert.equal(a.status, STATUS_INVALID);
+  const each = HELD / 3n;
+  assertMoved(
+    tc,
+    id,
+    miners.map((m) => fee(each, m.address)),
+  );
+  assert.deepEqual(auditOutcome(a).held, [{ what: 'held fees', li: HELD }, { what: 'stake' }]);
   const s = getStake(tc.chain.state, v.address)!;
   assert.ok(s.flags & FLAG_BANNED, 'banned at once');
   assert.equal(
@@ -107,7 +133,13 @@ test('a lying Validator: banned at once, its other contract falls back to the Bi
   assert.equal(fundBalance(tc.chain.state), 10n * LI_PER_ZI);
   assert.equal(getStake(tc.chain.state, v.address), undefined);
   assert.equal(getAccount(tc.chain.state, bidder.address).balance, bidderBefore + HELD);
-  await expectInvalid(tc, { txs: [appeal(v, id, v.nonce, tc.chain.genesisHash)] }, 'NOT_APPEALABLE');
+  assertMoved(tc, id, [
+    ...miners.map((m) => fee(each, m.address)),
+    moves('held fees', HELD, bidder.address),
+    moves('stake', 10n * LI_PER_ZI, 'fund'),
+  ]);
+  // Once the window has closed, an appeal is refused for that reason, whether or not a block has settled it.
+  await expectInvalid(tc, { txs: [appeal(v, id, v.nonce, tc.chain.genesisHash)] }, 'APPEAL_WINDOW_CLOSED');
 });
 
 test('a split first round goes to nine fresh votes; the majority decides, and only the deciding votes on its side are paid', async (t) => {
@@ -132,7 +164,11 @@ test('a split first round goes to nine fresh votes; the majority decides, and on
     devnet.subsidy,
     "the lying miner's vote earns nothing",
   );
+  for (const m of honest) assert.equal(getAccount(tc.chain.state, m.address).balance, devnet.subsidy, 'nor round 1');
+  assert.equal(mintedByAudits(tc.chain.state), 6n * each);
   assert.equal(getStake(tc.chain.state, v.address)!.flags & FLAG_BANNED, 0);
+  assertMoved(tc, id, [...round2.slice(0, 6).map((m) => fee(each, m.address)), moves('held fees', HELD, v.address)]);
+  assert.deepEqual(auditOutcome(a).paid, [0n, 0n, 0n, ...round2.map((_, i) => (i < 6 ? each : 0n))]);
 });
 
 test('appeals: won restores the stake and returns the rest of the payment; lost sends both to the fund; late or foreign ones are refused', async (t) => {
@@ -143,24 +179,66 @@ test('appeals: won restores the stake and returns the rest of the payment; lost 
     await expectInvalid(tc, { txs: [appeal(bidder, id, 3n, g)] }, 'NOT_VALIDATOR');
     await expectInvalid(tc, { txs: [appeal(v, id, v.nonce, g, 1n)] }, 'APPEAL_UNDERPAID');
     const before = getAccount(tc.chain.state, v.address).balance;
+    const bidderBefore = getAccount(tc.chain.state, bidder.address).balance;
+    const round1 = getAudit(tc.chain.state, id)!.votes.map((x) => x.voter);
     await mine(tc, { txs: [appeal(v, id, v.nonce, g)] });
     const a = getAudit(tc.chain.state, id)!;
     assert.equal(a.status, STATUS_APPEALING);
     const price = a.appealPayment;
     assert.ok(price >= devnet.stakeUnit);
+    assert.deepEqual(auditOutcome(a).held, [
+      { what: 'held fees', li: HELD },
+      { what: 'stake' },
+      { what: 'appeal payment', li: price },
+    ]);
     const voters = Array.from({ length: 9 }, () => keypair());
-    for (const [i, m] of voters.entries()) await voteWith(tc, m, vote(id, 3, i < 5 === won ? VALID : INVALID));
+    // Five of nine decide: the first five vote Valid when the appeal is won, Invalid when it is lost.
+    const winning = (i: number) => i < 5;
+    for (const [i, m] of voters.entries()) await voteWith(tc, m, vote(id, 3, winning(i) === won ? VALID : INVALID));
     const each = price / 9n < VOTE_FEE_MCUS * FEE ? price / 9n : VOTE_FEE_MCUS * FEE;
     const paid = each * 5n;
-    assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);
+    const final = getAudit(tc.chain.state, id)!;
+    assert.equal(final.status, STATUS_FINAL);
+    assert.equal(final.appealPayment, price, 'the record keeps what the appeal paid');
+    for (const [i, m] of voters.entries()) {
+      const earned = getAccount(tc.chain.state, m.address).balance - devnet.subsidy;
+      assert.equal(earned, winning(i) ? each : 0n, 'only the deciding side is paid, out of the payment');
+    }
+    const round1Fees = round1.map((m) => fee(HELD / 3n, m));
+    const appealFees = voters.slice(0, 5).map((m) => fee(each, m.address, 'appeal vote fee'));
     if (won) {
-      assert.equal(getStake(tc.chain.state, v.address)!.flags & FLAG_BANNED, 0, 'the ban is lifted');
+      const s = getStake(tc.chain.state, v.address)!;
+      assert.equal(s.flags & FLAG_BANNED, 0, 'the ban is lifted');
+      assert.equal(s.amount, 10n * LI_PER_ZI, 'the stake is whole');
+      assert.equal(s.contracts, 0, "the audited contract's reservation is released (the other fell back at the ban)");
+      assert.equal(s.reserved, 0n);
       assert.equal(getAccount(tc.chain.state, v.address).balance, before - 1_000n - price + (price - paid) + HELD);
+      assert.equal(getAccount(tc.chain.state, bidder.address).balance, bidderBefore);
       assert.equal(fundBalance(tc.chain.state), 0n);
+      assertMoved(tc, id, [
+        ...round1Fees,
+        ...appealFees,
+        moves('held fees', HELD, v.address),
+        moves('appeal payment', price - paid, v.address),
+      ]);
     } else {
       assert.equal(getStake(tc.chain.state, v.address), undefined);
+      assert.equal(getAccount(tc.chain.state, v.address).balance, before - 1_000n - price);
+      assert.equal(
+        getAccount(tc.chain.state, bidder.address).balance,
+        bidderBefore + HELD,
+        'the fees go to the Bidder',
+      );
       assert.equal(fundBalance(tc.chain.state), 10n * LI_PER_ZI + price - paid);
+      assertMoved(tc, id, [
+        ...round1Fees,
+        ...appealFees,
+        moves('held fees', HELD, bidder.address),
+        moves('stake', 10n * LI_PER_ZI, 'fund'),
+        moves('appeal payment', price - paid, 'fund'),
+      ]);
     }
+    await expectInvalid(tc, { txs: [appeal(v, id, v.nonce + 1n, g)] }, 'NOT_APPEALABLE');
     assert.equal(
       mintedByAudits(tc.chain.state),
       3n * (HELD / 3n),

@@ -65,7 +65,7 @@ for (const lying of [false, true]) {
       );
       // Three miners audit, one after another so that no race forks the chain. Each
       // connects to the Validator's node too: without content routing, bitswap asks
-      // connected peers only.
+      // connected peers only (either side may dial: test/content/node-peers.test.ts).
       await mempool.accept(closeContract(bidder, id, 3n, g));
       await until('the close is mined', () => getContract(chain.state, id)!.status !== STATUS_OPEN);
       await a.miner!.stop();

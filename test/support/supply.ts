@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decodeAudit, fundBalance, mintedByAudits, STATE_AUDIT } from '../../src/audit/state.ts';
+import { decodeAudit, fundBalance, heldPayment, mintedByAudits, STATE_AUDIT } from '../../src/audit/state.ts';
 import { decodeAccount } from '../../src/chain/accounts.ts';
 import type { Chain } from '../../src/chain/chain.ts';
 import { STATE_ACCOUNT } from '../../src/chain/store/layout.ts';
@@ -20,7 +20,7 @@ export async function supplyOf(chain: Chain): Promise<{ minted: bigint; held: bi
       const c = decodeContract(value);
       held += c.escrow + c.heldFees;
     } else if (key[0] === STATE_STAKE) held += decodeStake(value).amount;
-    else if (key[0] === STATE_AUDIT) held += decodeAudit(value).appealPayment;
+    else if (key[0] === STATE_AUDIT) held += heldPayment(decodeAudit(value));
   }
   held += fundBalance(chain.state);
   return { minted: BigInt(chain.height) * chain.params.subsidy + mintedByAudits(chain.state), held };

@@ -27,7 +27,8 @@
  */
 /**
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
- * accounts hold their activity. 4: the state counts the active addresses.
+ * accounts hold their activity. 4: the state counts the active addresses,
+ * and an audit record keeps its appeal payment and the stake it forfeited.
  * Older stores are upgraded by `zi node --reindex`.
  */
 export const SCHEMA_VERSION = 4;
