@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { addressOf, formatAddress, parseAddress } from '../../src/chain/address.ts';
@@ -11,16 +10,12 @@ import { transferRules } from '../../src/chain/tx-rules.ts';
 import { cookiePath } from '../../src/node/config.ts';
 import { RpcClient } from '../../src/node/rpc/client.ts';
 import { decryptKey, readKeystore } from '../../src/wallet/keystore.ts';
-import { keypair, tempDir } from '../support/chain.ts';
-import { runZi, runZiOk, startNode } from '../support/cli.ts';
+import { keypair } from '../support/chain.ts';
+import { PASSPHRASE, runZi, runZiOk, startNode, walletHome } from '../support/cli.ts';
 import { until } from '../support/node.ts';
 
 test('zi fund: a vote refused until the wallet is active, then counted; gifts fill the fund, which pays the payee at 1 Zi per active address', async (t) => {
-  const home = await tempDir(t, 'zi-e2e-');
-  const env = { ZI_HOME: home };
-  const pass = join(home, 'pass');
-  await writeFile(pass, 'correct horse battery staple\n');
-  const wallet = JSON.parse(await runZiOk(['wallet', 'create', '--passphrase-file', pass, '--json'], env));
+  const { home, env, pass, wallet } = await walletHome(t);
   const node = await startNode(['--mine', '--threads', '1'], env);
   t.after(() => node.stop());
   await node.waitFor((l) => l.msg === 'mined block' && Number(l.height) >= 2);
@@ -38,10 +33,7 @@ test('zi fund: a vote refused until the wallet is active, then counted; gifts fi
   assert.match(bad.stderr, /cannot go to 000/);
 
   // Ten transactions make the wallet active (signed here, sent over RPC).
-  const priv = await decryptKey(
-    await readKeystore(join(home, 'devnet', 'wallet.json')),
-    'correct horse battery staple',
-  );
+  const priv = await decryptKey(await readKeystore(join(home, 'devnet', 'wallet.json')), PASSPHRASE);
   const me = addressOf(publicKeyOf(priv));
   assert.deepEqual(me, parseAddress(wallet.address, hrp));
   const rpc = new RpcClient({ port: node.port, cookiePath: cookiePath(join(home, 'devnet')) });

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatAddress, parseAddress } from '../../src/chain/address.ts';
-import { devnet, keypair, mine, openChain, tempDir } from '../support/chain.ts';
-import { runZiOk, startNode } from '../support/cli.ts';
+import { devnet, keypair, mine, openChain } from '../support/chain.ts';
+import { runZiOk, startNode, walletHome } from '../support/cli.ts';
 
 test('a pending zi wallet send survives a node restart (mempool.dat)', async (t) => {
-  const home = await tempDir(t, 'zi-mempool-');
-  const env = { ZI_HOME: home };
-  const pass = join(home, 'pass');
-  await writeFile(pass, 'correct horse battery staple\n');
-  const alice = JSON.parse(await runZiOk(['wallet', 'create', '--passphrase-file', pass, '--json'], env));
+  const { home, env, pass, wallet: alice } = await walletHome(t, 'zi-mempool-');
   // Coins for alice, mined in-process into the node's own data dir.
   const tc = await openChain(t, { dir: join(home, 'devnet') });
   await mine(tc, { miner: parseAddress(alice.address, devnet.hrp) });

@@ -2,15 +2,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../support/chain.ts';
-import { runZi, runZiOk, startNode } from '../support/cli.ts';
+import { runZi, runZiOk, startNode, walletHome } from '../support/cli.ts';
 
 test('zi node --mine on devnet; send Zi between two wallets with the CLI and see it confirmed', async (t) => {
-  const home = await tempDir(t, 'zi-e2e-');
-  const env = { ZI_HOME: home };
-  const pass = join(home, 'pass');
-  await writeFile(pass, 'correct horse battery staple\n');
-  const alice = JSON.parse(await runZiOk(['wallet', 'create', '--passphrase-file', pass, '--json'], env));
+  const { home, env, pass, wallet: alice } = await walletHome(t);
   const bobWallet = join(home, 'bob.json');
   const bob = JSON.parse(
     await runZiOk(['wallet', 'create', '--wallet', bobWallet, '--passphrase-file', pass, '--json'], env),

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { tempDir } from './chain.ts';
 
 const ZI = join(import.meta.dirname, '..', '..', 'bin', 'zi');
 
@@ -116,4 +118,19 @@ export async function startNode(args: string[], env: NodeJS.ProcessEnv = {}, ent
       return code;
     },
   };
+}
+
+export const PASSPHRASE = 'correct horse battery staple';
+
+/** A ZI_HOME in a temp dir with a passphrase file and a wallet in its devnet data dir, made by `zi wallet create`. */
+export async function walletHome(
+  t: { after(fn: () => Promise<void>): void },
+  prefix = 'zi-e2e-',
+): Promise<{ home: string; env: { ZI_HOME: string }; pass: string; wallet: { address: string } }> {
+  const home = await tempDir(t, prefix);
+  const env = { ZI_HOME: home };
+  const pass = join(home, 'pass');
+  await writeFile(pass, `${PASSPHRASE}\n`);
+  const wallet = JSON.parse(await runZiOk(['wallet', 'create', '--passphrase-file', pass, '--json'], env));
+  return { home, env, pass, wallet };
 }
