@@ -75,13 +75,15 @@ export function noteActivity(
   after: readonly number[],
   params: NetworkParams,
 ): void {
-  const c = getCounter(state);
   const was = activeUntil(before, params);
   const now = activeUntil(after, params);
+  // Most transactions are by addresses with too few to count: no read of the counter for them.
+  if (now === undefined) return;
+  const c = getCounter(state);
   const wasCounted = was !== undefined && bucketOf(was, params) >= c.swept;
-  const isCounted = now !== undefined && bucketOf(now, params) >= c.swept;
-  if (isCounted && (!wasCounted || bucketOf(now, params) !== bucketOf(was!, params))) {
-    const b = bucketOf(now, params);
+  const b = bucketOf(now, params);
+  const isCounted = b >= c.swept;
+  if (isCounted && (!wasCounted || b !== bucketOf(was!, params))) {
     const list = listed(state, b);
     if (list.length === 0) {
       const all = buckets(state);

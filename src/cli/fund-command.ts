@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { fundVoteRules } from '../audit/fund-rules.ts';
 import { parseAddress, RESERVED_ADDRESS } from '../chain/address.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
+import { equalBytes } from '../chain/encoding.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import { transferRules } from '../chain/tx-rules.ts';
 import { ConfigError } from '../node/config.ts';
@@ -83,7 +84,8 @@ export function fundCommand(program: Command): void {
   ).action(async (payeeText: string, flags: SendFlags) => {
     const client = await connect(flags);
     const payee = parseAddress(payeeText, client.params.hrp);
-    if (payee.every((b) => b === 0)) throw new ConfigError('BAD_OPTION', 'vote for a payee: the fund cannot go to 000');
+    if (equalBytes(payee, RESERVED_ADDRESS))
+      throw new ConfigError('BAD_OPTION', 'vote for a payee: the fund cannot go to 000');
     const { txid, height } = await signAndSend(
       flags,
       { kind: TX_KINDS.fundvote, payload: fundVoteRules.encode({ payee }) },

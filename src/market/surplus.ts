@@ -66,7 +66,7 @@ export class SurplusToFund {
   }
 
   private async send(): Promise<void> {
-    const fee = BigInt(this.gift(1n, 0n).toBytes().length) * this.d.minFeePerByte;
+    const fee = BigInt(this.gift(1n, 0n).size) * this.d.minFeePerByte;
     if (this.owed < GIFT_FEE_MULTIPLE * fee) return;
     const amount = this.owed - fee;
     try {
