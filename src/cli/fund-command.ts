@@ -24,19 +24,20 @@ interface FundView {
 }
 
 const zi = (li: string) => `${formatZi(BigInt(li))} Zi`;
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 function render(f: FundView): string {
   const lines = [
     table([
       ['balance', zi(f.balance)],
-      ['pays out at', `${zi(f.threshold)} (1 Zi × ${f.active} active addresses)`],
+      ['pays out at', `${zi(f.threshold)} (1 Zi × ${count(f.active, 'active address', 'active addresses')})`],
       ['votes', `${f.countedVoters} counted of ${f.voters} (a voter must be active)`],
       ...(f.you
         ? ([
             [
               'your vote',
               f.you.vote === null
-                ? 'none (zi fund vote ADDRESS)'
+                ? 'none (zi fund vote ADDRESS; every payout clears the votes)'
                 : `${f.you.vote}${f.you.active ? `, weight ${zi(f.you.weight)}` : ' (not counted: you are not active)'}`,
             ],
           ] as [string, unknown][])
@@ -46,10 +47,11 @@ function render(f: FundView): string {
   if (f.tally.length > 0) {
     lines.push('tally (weight = the voters’ balances; share = what each payee would get now):');
     for (const t of f.tally) {
-      lines.push(`  ${t.payee}  ${t.voters} voters  weight ${zi(t.weight)}  share ${zi(t.share)}`);
+      lines.push(`  ${t.payee}  ${count(t.voters, 'voter', 'voters')}  weight ${zi(t.weight)}  share ${zi(t.share)}`);
     }
   }
-  for (const p of f.payouts) lines.push(`paid out ${zi(p.paid)} in block ${p.height} to ${p.shares.length} payees`);
+  for (const p of f.payouts)
+    lines.push(`paid out ${zi(p.paid)} in block ${p.height} to ${count(p.shares.length, 'payee', 'payees')}`);
   return lines.join('\n');
 }
 

@@ -140,6 +140,24 @@ test('the fund pays out once it holds 1 Zi per active address: by payee, weighte
   assert.ok(balance(tc, d.address) > 0n, 'd kept its coins, only its vote lapsed');
 });
 
+test('a voter who empties its account before the payout block weighs nothing: weight is the balance at the payout, not at the vote', async (t) => {
+  const { tc, rich, voters, payees } = await fiveVoters(t);
+  const g = tc.chain.genesisHash;
+  const { a, b, c, e } = voters;
+  const stash = keypair().address;
+  // In the payout block a moves everything but the fee to an address that never voted.
+  const empty = send(a, stash, balance(tc, a.address) - 1_000n, g);
+  const gift = 5n * LI_PER_ZI;
+  const block = await mineAfter(tc, 1000, [empty, send(rich, RESERVED_ADDRESS, gift, g)]);
+  assert.equal(balance(tc, a.address), 0n);
+  const w1 = balance(tc, c.address);
+  const w2 = balance(tc, b.address) + balance(tc, e.address);
+  assert.equal(balance(tc, payees[0]!), (gift * w1) / (w1 + w2), 'P1 has only c behind it now');
+  assert.equal(balance(tc, payees[1]!), (gift * w2) / (w1 + w2));
+  const paidTo = getPayout(tc.chain.state, block.header.height)!.shares.map((x) => toHex(x.payee));
+  assert.deepEqual(paidTo.sort(), [toHex(payees[0]!), toHex(payees[1]!)].sort(), 'nothing goes to the stash');
+});
+
 test('a payout with no vote that counts waits: the fund keeps growing and the votes stay', async (t) => {
   const tc = await openChain(t, { rules: nodeRules({ guardWrites: true }), params });
   const g = tc.chain.genesisHash;

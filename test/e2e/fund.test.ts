@@ -57,7 +57,7 @@ test('zi fund: a vote refused until the wallet is active, then counted; gifts fi
   assert.equal(status.tally.length, 1);
   assert.equal(status.tally[0].payee, payeeText);
   const text = await runZiOk(['fund', 'status'], env);
-  assert.match(text, /pays out at\s+1 Zi \(1 Zi × 1 active addresses\)/);
+  assert.match(text, /pays out at\s+1 Zi \(1 Zi × 1 active address\)/);
   assert.match(text, new RegExp(`your vote\\s+${payeeText}, weight`));
 
   // Half the threshold waits in the fund; the next gift crosses it and the fund pays out.
