@@ -9,8 +9,8 @@
  * Each process runs one call at a time. While a call runs, a watchdog reads
  * the process's wall time, CPU time and resident memory and SIGKILLs it when
  * any passes the call's budget:
- *   wall  > 2 × timeout + WALL_SLACK_MS      → TIMEOUT
- *   CPU   > 4 × timeout + CPU_SLACK_MS       → TIMEOUT
+ *   wall  > 2 × timeout + slack(timeout)     → TIMEOUT
+ *   CPU   > 4 × timeout + slack(timeout)     → TIMEOUT
  *   RSS   > memoryCeiling(limits)             → MEMORY_LIMIT
  * (2 × timeout: the contract's top level and the operation each get one
  * timeout; isolated-vm enforces those itself, so the watchdog only ever
@@ -35,8 +35,16 @@ import type { CallArg, RawReply } from './isolate.ts';
 import { memoryCeiling, type SandboxLimits } from './limits.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
-const WALL_SLACK_MS = 2_000;
-const CPU_SLACK_MS = 1_000;
+/**
+ * Margin past 2 × timeout (wall) or 4 × timeout (CPU) before the watchdog
+ * kills: the time isolated-vm needs to stop the call itself and reply on a
+ * loaded machine. It grows with the timeout, since a kill that comes too
+ * early costs only a fresh process (the call fails TIMEOUT either way), but
+ * one that comes too late lets a hostile call spin a core for seconds.
+ */
+function slack(timeoutMs: number): number {
+  return Math.min(2_000, Math.max(250, 2 * timeoutMs));
+}
 /**
  * How often a running call's process is measured: as often as its memory
  * headroom needs at BACKSTOP_GROWTH_BYTES_PER_MS, within these bounds, and
@@ -320,8 +328,8 @@ export class SandboxProcesses {
     proc.running = {
       job,
       id,
-      wallLimit: Math.min(now + 2 * t + WALL_SLACK_MS, job.deadline),
-      cpuLimitTicks: (m?.ticks ?? 0) + Math.ceil(((4 * t + CPU_SLACK_MS) * CLOCK_TICKS_PER_S) / 1000),
+      wallLimit: Math.min(now + 2 * t + slack(t), job.deadline),
+      cpuLimitTicks: (m?.ticks ?? 0) + Math.ceil(((4 * t + slack(t)) * CLOCK_TICKS_PER_S) / 1000),
       rssLimit: memoryCeiling(job.limits),
       rssPeak: m?.rss ?? 0,
       rssLast: m?.rss ?? 0,

@@ -38,7 +38,7 @@ import {
 const LIMITS: Partial<SandboxLimits> = { memoryLimitMiB: 32, timeoutMs: 100 };
 /**
  * Every hostile call settles within this: the watchdog's wall budget is
- * 2 x timeout + 2 s (2.6 s here; the rejected-Proxy cases end at 2.2-2.6 s),
+ * 2 x timeout + its slack (0.45 s here; the rejected-Proxy cases end at ~0.47 s),
  * and the rest leaves room for the kill, the reply and a loaded machine.
  */
 const SETTLE_MS = 5000;
