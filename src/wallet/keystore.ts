@@ -5,11 +5,10 @@
  * associated data, so an edited label makes decryption fail instead of
  * silently showing somebody else's address.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, scrypt } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { scryptAsync } from '@noble/hashes/scrypt.js';
 import * as secp from '@noble/secp256k1';
 import { makeDirs } from '../chain/dirs.ts';
 import { ZiError } from '../chain/errors.ts';
@@ -255,14 +254,17 @@ export async function readKeystore(path: string): Promise<KeystoreFile> {
 
 // ---------------------------------------------------------------------------
 
-async function deriveKey(passBytes: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
-  return scryptAsync(passBytes, fromHex(params.salt), {
-    N: params.N,
-    r: params.r,
-    p: params.p,
-    dkLen: params.dkLen,
-    maxmem: MAX_SCRYPT_MEMORY + 1024 * 1024,
-  });
+/** OpenSSL's scrypt on libuv's thread pool: about twice as fast as a JavaScript one, and off the event loop. */
+function deriveKey(passBytes: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
+  return new Promise((resolve, reject) =>
+    scrypt(
+      passBytes,
+      fromHex(params.salt),
+      params.dkLen,
+      { N: params.N, r: params.r, p: params.p, maxmem: MAX_SCRYPT_MEMORY + 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(new Uint8Array(key.buffer, key.byteOffset, key.length))),
+    ),
+  );
 }
 
 /**

@@ -52,6 +52,12 @@ describe('encrypt/decrypt', () => {
     assert.deepEqual(await decryptKey(file, 'pw'), key);
   });
 
+  test('a wallet file written by zi 0.1 (scrypt in JavaScript) opens with the same key', async () => {
+    const fixture = JSON.parse(await readFile(new URL('../fixtures/keystore-v1.json', import.meta.url), 'utf8'));
+    const file = parseKeystore(JSON.stringify(fixture.file));
+    assert.equal(Buffer.from(await decryptKey(file, 'correct horse')).toString('hex'), fixture.key);
+  });
+
   test('the ciphertext does not contain the key, and two encryptions differ (random salt and nonce)', async () => {
     const key = secp.utils.randomSecretKey();
     const a = await encryptKey(key, 'pw', ADDRESS, { N });
