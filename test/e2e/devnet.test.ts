@@ -1,9 +1,26 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/chain.ts';
 import { runZi } from '../support/cli.ts';
+
+/** The end of each node's log, so that a failure in CI says what the nodes saw. */
+async function logTails(dir: string, lines = 12): Promise<string> {
+  const logs = (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
+  const tails = await Promise.all(
+    logs.map(
+      async (f) =>
+        `--- ${f}\n${(await readFile(join(dir, f), 'utf8'))
+          .trimEnd()
+          .split('\n')
+          .slice(-lines)
+          .map((l) => l.slice(0, 300))
+          .join('\n')}`,
+    ),
+  );
+  return tails.join('\n');
+}
 
 test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example end to end', async (t) => {
   const dir = await tempDir(t, 'zi-devnet-');
@@ -11,7 +28,7 @@ test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example e
   const image = join(dir, 'set.png');
   const r = await runZi(['devnet', '--dir', dir, '--out', image, '--scale', '40', '--miners', '2', '--solvers', '2']);
   const wall = (performance.now() - t0) / 1000;
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 0, `${r.stderr}\n${await logTails(dir)}`);
   // The summary's total runs from the first node's start to the summary: what is
   // left is start-up and stopping the nodes, not a timer left running (was 10 s).
   const total = Number(/total {7}([\d.]+) s/.exec(r.stdout)?.[1]);
