@@ -64,7 +64,13 @@ function rig(t: TestContext, opts: Partial<SolverDeps> = {}) {
     t.after(() => solver.stop());
     return solver;
   };
-  return { net, chain, results, mempool, key, host, waiting, setbacks, logger, start: make };
+  /** `until`, and on a timeout the Solver's last log lines and waits, so a failure under load says why. */
+  const waitFor = (what: string, pred: () => boolean, ms?: number) =>
+    until(what, pred, ms).catch((err: Error) => {
+      const tail = [...logger.lines.slice(-25), ...waiting.slice(-5).map((w) => `waiting: ${w}`)];
+      throw new Error(`${err.message}; the Solver's log ends:\n${tail.join('\n')}`);
+    });
+  return { net, chain, results, mempool, key, host, waiting, setbacks, logger, start: make, until: waitFor };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -330,7 +336,7 @@ test('an exhausted contract, a silent authority and a funded contract: the Solve
 
   // The bound: one announce window lost to the silent contract, then a handshake and a first batch.
   const BOUND_MS = ANNOUNCE + 5_000;
-  await until('the funded contract pays', () => r.mempool.accepted.length > 0, BOUND_MS);
+  await r.until('the funded contract pays', () => r.mempool.accepted.length > 0, BOUND_MS);
   assert.ok(performance.now() - t0 < BOUND_MS);
   assert.deepEqual(new Set(r.mempool.accepted.map(paidContract)), new Set([toHex(funded)]));
   const announced = new Set(r.host.published.map((d) => toHex(d.contract)));
@@ -352,16 +358,16 @@ test('a topup brings the Solver back to a contract whose escrow ran out', async 
   const id = r.chain.open(bidder.address, {}, { escrow: 3n * 1_000n + 2n * fee });
   r.start();
 
-  await until('the escrow is spent', () => r.chain.contract(id)!.paidMcus === 3n, 15_000);
+  await r.until('the escrow is spent', () => r.chain.contract(id)!.paidMcus === 3n, 15_000);
   assert.equal(r.chain.contract(id)!.escrow, 0n);
-  await until('the Solver says why it waits', () => r.waiting.some((w) => w.includes('escrow is spent')), 5_000);
+  await r.until('the Solver says why it waits', () => r.waiting.some((w) => w.includes('escrow is spent')), 5_000);
   const announced = r.host.published.length;
   await sleep(500);
   assert.equal(r.host.published.length, announced, 'no discovery while the escrow is spent');
 
   r.chain.update(id, { escrow: 10n * (1_000n + fee) });
   r.chain.tip();
-  await until('paid again after the topup', () => r.chain.contract(id)!.paidMcus > 3n, 15_000);
+  await r.until('paid again after the topup', () => r.chain.contract(id)!.paidMcus > 3n, 15_000);
   assert.ok(r.setbacks.some((e) => e.reason === 'exhausted'));
 });
 
