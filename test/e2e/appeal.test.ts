@@ -13,9 +13,10 @@ import {
 } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { addressOf, formatAddress } from '../../src/chain/address.ts';
-import { toHex } from '../../src/chain/encoding.ts';
+import { formatZi } from '../../src/chain/amount.ts';
+import { equalBytes, toHex } from '../../src/chain/encoding.ts';
 import { publicKeyOf } from '../../src/chain/keys.ts';
-import { LI_PER_ZI } from '../../src/chain/params.ts';
+import { NETWORKS } from '../../src/chain/params.ts';
 import { getContract } from '../../src/market/contract-state.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
 import { decryptKey, readKeystore } from '../../src/wallet/keystore.ts';
@@ -24,7 +25,9 @@ import type { Keypair } from '../support/chain.ts';
 import { PASSPHRASE, runZi, runZiOk, walletHome } from '../support/cli.ts';
 import { until } from '../support/node.ts';
 
-/** The Validator's key lives in a wallet made by `zi wallet create`, so that `zi validator appeal` can sign with it. */
+const hrp = NETWORKS.devnet.hrp;
+
+/** A Validator whose key is a wallet made by `zi wallet create`, so that `zi validator appeal` signs with it. */
 async function validatorWallet(t: Parameters<typeof walletHome>[0]) {
   const w = await walletHome(t);
   const file = join(w.home, 'devnet', 'wallet.json');
@@ -34,42 +37,159 @@ async function validatorWallet(t: Parameters<typeof walletHome>[0]) {
   return { ...w, file, v };
 }
 
-/** `zi ARGS` against the setup's Bidder node (its data dir holds the RPC cookie). */
-function ziAt(s: AuditedSetup, env: NodeJS.ProcessEnv) {
+/** `zi` against the setup's Bidder node (its data dir holds the RPC cookie), signing with the Validator's wallet. */
+function cli(s: AuditedSetup, w: Awaited<ReturnType<typeof validatorWallet>>) {
   const at = ['--datadir', s.node.config.datadir, '--rpc-port', String(s.node.rpc.port)];
+  const signer = ['--wallet', w.file, '--passphrase-file', w.pass];
   return {
-    run: (args: string[]) => runZi([...args, ...at], env),
-    ok: (args: string[]) => runZiOk([...args, ...at], env),
+    status: () => runZiOk(['audit', 'status', toHex(s.id), ...at], w.env),
+    appeal: (...more: string[]) => runZi(['validator', 'appeal', toHex(s.id), ...at, ...signer, ...more], w.env),
   };
 }
+
+/** A table row of `zi` output: `key  value`, the value matched from its start. */
+const row = (key: string, value: string) => new RegExp(`^${key}\\s{2,}${value}`, 'm');
+/** An amount as `zi` prints it, in a pattern. */
+const z = (li: bigint) => `${formatZi(li).replace('.', '\\.')} Zi`;
 
 test('zi validator appeal: an honest Validator banned by three --audit-lie miners appeals; nine fresh miners win it back its stake, the held fees and the rest of the payment', async (t) => {
   const w = await validatorWallet(t);
   const s = await auditedContract(t, { v: w.v });
   const { chain, id, v, held } = s;
-  const zi = ziAt(s, w.env);
-  const idHex = toHex(id);
-  for (let i = 0; i < 3; i++) await voteFrom(t, s, { lie: true });
-  assert.equal(getAudit(chain.state, id)!.status, STATUS_INVALID);
-  assert.ok(getStake(chain.state, v.address)!.flags & FLAG_BANNED, 'banned at once');
-  const banned = await zi.ok(['audit', 'status', idHex]);
-  console.log(banned);
+  const zi = cli(s, w);
+  const round1 = [];
+  for (let i = 0; i < 3; i++) round1.push(await voteFrom(t, s, { lie: true }));
+  assert.equal(getAudit(chain.state, id)!.status, STATUS_INVALID, 'three lying votes agree: Invalid');
+  const banned = getStake(chain.state, v.address)!;
+  assert.ok(banned.flags & FLAG_BANNED, 'banned at once');
+  const shown = await zi.status();
+  assert.match(shown, row('status', 'invalid \\(appeal window\\)'));
+  assert.match(shown, row('verdict', 'invalid'));
+  assert.match(shown, row('appeal window', 'open until \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(block time\\)'));
+  assert.match(
+    shown,
+    row('held', `held fees ${z(held)}, the Validator's stake \\(${z(banned.amount)}\\) until the appeal window ends`),
+  );
+  for (const m of round1)
+    assert.match(shown, new RegExp(`round 1 .* invalid +${formatAddress(m.address, hrp)} +earned ${z(held / 3n)}`));
 
+  // The appeal, signed and sent by the CLI; a fresh honest miner mines it, then votes first of the nine.
   const before = getAccount(chain.state, v.address).balance;
-  const stakeBefore = getStake(chain.state, v.address)!.amount;
-  // Some node must mine the appeal: a fresh honest one, whose own vote then opens the appeal's nine.
-  const sent = zi.ok(['validator', 'appeal', idHex, '--wallet', w.file, '--passphrase-file', w.pass, '--wait']);
-  await until('the appeal is in the mempool', () => s.node.mempool.count > 0, 30_000);
-  const appealVoters = [await voteFrom(t, s)];
+  const sent = zi.appeal('--wait');
+  await until('the appeal is pending', () => s.node.mempool.count > 0, 30_000);
+  const round3 = [await voteFrom(t, s)];
   const out = await sent;
-  console.log(out);
-  const a = getAudit(chain.state, id)!;
-  console.log(await zi.ok(['audit', 'status', idHex]));
-  for (let i = 1; i < 9; i++) appealVoters.push(await voteFrom(t, s, { lie: i === 3 }));
-  console.log(await zi.ok(['audit', 'status', idHex]));
-  for (let h = 10; h <= chain.height; h++) {
-    const b = (await chain.getBlock(chain.entryAtHeight(h)!.hash))!;
-    console.log(h, toHex(b.header.miner).slice(0, 8), b.header.timestamp % 100000, b.txs.length);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, row('pays at most', z(chain.params.stakeUnit)));
+  const height = Number(/confirmed in block (\d+)/.exec(out.stdout)?.[1]);
+  const appealTx = (await chain.getBlock(chain.entryAtHeight(height)!.hash))!.txs.find((tx) =>
+    equalBytes(tx.from, v.address),
+  )!;
+  let a = getAudit(chain.state, id)!;
+  assert.equal(a.status, STATUS_APPEALING);
+  assert.equal(a.round, 3);
+  const price = a.appealPayment;
+  assert.equal(price, chain.params.stakeUnit, 'it paid R: 1 Zi for one delegated contract in the window');
+  const appealing = await zi.status();
+  assert.match(appealing, row('appeal', `${z(price)} paid, nine votes deciding`));
+  assert.match(
+    appealing,
+    row(
+      'held',
+      `held fees ${z(held)}, the Validator's stake \\(${z(banned.amount)}\\), appeal payment ${z(price)} until the appeal is decided`,
+    ),
+  );
+
+  // Eight more fresh miners, one of them lying: eight of nine say Valid.
+  for (let i = 1; i < 9; i++) round3.push(await voteFrom(t, s, { lie: i === 3 }));
+  a = getAudit(chain.state, id)!;
+  assert.equal(a.status, STATUS_FINAL);
+  assert.equal(a.verdict, VALID, 'the appeal is won');
+  const cap = VOTE_FEE_MCUS * AUDIT_FEE;
+  const each = price / 9n < cap ? price / 9n : cap;
+  const rest = price - 8n * each;
+  const s2 = getStake(chain.state, v.address)!;
+  assert.equal(s2.flags & FLAG_BANNED, 0, 'the ban is lifted');
+  assert.equal(s2.amount, banned.amount, 'the stake is whole');
+  assert.equal(s2.contracts, 0, 'its reservation is released');
+  assert.equal(
+    getAccount(chain.state, v.address).balance,
+    before - appealTx.fee - price + rest + held,
+    'the held fees and the rest of the payment are back',
+  );
+  assert.equal(getContract(chain.state, id)!.heldFees, 0n);
+  for (const [i, m] of round3.entries()) {
+    assert.equal(
+      await earnedBeyondRewards(chain, m.address),
+      i === 3 ? 0n : each,
+      `appeal vote ${i + 1}, out of the payment`,
+    );
   }
+  assert.equal(mintedByAudits(chain.state), held, 'only round 1 minted (a third of the held fees each)');
+  assert.equal(fundBalance(chain.state), 0n);
+
+  const final = await zi.status();
+  assert.match(final, row('status', 'final'));
+  assert.match(final, row('round', '3'));
+  assert.match(final, row('verdict', 'valid'));
+  assert.match(final, row('appeal', `${z(price)} paid, won: the ban is lifted, the stake stays with the Validator`));
+  assert.match(final, row('appeal window', 'appealed inside it'));
+  assert.doesNotMatch(final, /^held/m, 'nothing is held any more');
+  assert.equal(final.match(/^ {2}appeal +block/gm)?.length, 9, 'the nine appeal votes');
+  assert.match(
+    final,
+    new RegExp(`appeal +block \\d+ +invalid +${formatAddress(round3[3]!.address, hrp)} +earned nothing`),
+  );
+  const vText = formatAddress(v.address, hrp);
+  assert.match(
+    final,
+    new RegExp(
+      `^ {2}appeal vote fees +${z(8n * each)} out of the appeal payment, ${z(each)} to each of 8 voters$`,
+      'm',
+    ),
+  );
+  assert.match(final, new RegExp(`^ {2}held fees +${z(held)} to the Validator ${vText}$`, 'm'));
+  assert.match(
+    final,
+    new RegExp(`^ {2}appeal payment +${z(rest)} to the Validator ${vText} \\(the rest, returned\\)$`, 'm'),
+  );
+  await s.supply();
+});
+
+test('zi validator appeal after the window: refused in one line (APPEAL_WINDOW_CLOSED); the stake went to the fund, the held fees to the Bidder', async (t) => {
+  const w = await validatorWallet(t);
+  const s = await auditedContract(t, { v: w.v, params: { appealWindowMs: 1_500 } });
+  const { chain, id, v, bidder, held } = s;
+  const zi = cli(s, w);
+  const stake = getStake(chain.state, v.address)!.amount;
+  const bidderBefore = getAccount(chain.state, bidder.address).balance;
+  // The last lying miner keeps mining: its blocks' time passes the window's end, which settles the audit.
+  for (let i = 0; i < 3; i++) await voteFrom(t, s, { lie: true, keepMining: i === 2 });
+  const verdictTime = getAudit(chain.state, id)!.verdictTime;
+  await until('the window has closed', () => getAudit(chain.state, id)!.status === STATUS_FINAL, 30_000);
+  assert.equal(getStake(chain.state, v.address), undefined, 'the stake is gone');
+  assert.equal(fundBalance(chain.state), stake, 'to the shared fund');
+  assert.equal(getAccount(chain.state, bidder.address).balance, bidderBefore + held, 'the held fees to the Bidder');
+
+  const balance = getAccount(chain.state, v.address).balance;
+  const late = await zi.appeal();
+  assert.equal(late.code, 1);
+  const closes = new Date(verdictTime + 1_500).toISOString();
+  assert.equal(
+    late.stderr,
+    `error [APPEAL_WINDOW_CLOSED]: the appeal window closed at ${closes} (block time)\n`,
+    'one line: why, and when it closed',
+  );
+  assert.equal(late.stdout, '');
+  assert.equal(getAccount(chain.state, v.address).balance, balance, 'nothing was paid');
+  const shown = await zi.status();
+  assert.match(shown, row('status', 'final'));
+  assert.match(shown, row('verdict', 'invalid'));
+  assert.match(shown, row('appeal window', `closed at ${closes.replace(/\./g, '\\.')}, not appealed`));
+  assert.match(shown, new RegExp(`^ {2}stake +${z(stake)} to the shared fund$`, 'm'));
+  assert.match(
+    shown,
+    new RegExp(`^ {2}held fees +${z(held)} to the Bidder ${formatAddress(bidder.address, hrp)}$`, 'm'),
+  );
   await s.supply();
 });
