@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
 import {
@@ -12,51 +11,22 @@ import {
   VALID,
 } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
-import { addressOf, formatAddress } from '../../src/chain/address.ts';
-import { formatZi } from '../../src/chain/amount.ts';
+import { formatAddress } from '../../src/chain/address.ts';
 import { equalBytes, toHex } from '../../src/chain/encoding.ts';
-import { publicKeyOf } from '../../src/chain/keys.ts';
 import { NETWORKS } from '../../src/chain/params.ts';
 import { getContract } from '../../src/market/contract-state.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
-import { decryptKey, readKeystore } from '../../src/wallet/keystore.ts';
-import { AUDIT_FEE, type AuditedSetup, auditedContract, earnedBeyondRewards, voteFrom } from '../support/audit.ts';
-import type { Keypair } from '../support/chain.ts';
-import { PASSPHRASE, runZi, runZiOk, walletHome } from '../support/cli.ts';
+import { AUDIT_FEE, auditedContract, earnedBeyondRewards, voteFrom } from '../support/audit.ts';
+import { auditCli, row, validatorWallet, z } from '../support/audit-cli.ts';
 import { until } from '../support/node.ts';
 
 const hrp = NETWORKS.devnet.hrp;
-
-/** A Validator whose key is a wallet made by `zi wallet create`, so that `zi validator appeal` signs with it. */
-async function validatorWallet(t: Parameters<typeof walletHome>[0]) {
-  const w = await walletHome(t);
-  const file = join(w.home, 'devnet', 'wallet.json');
-  const priv = await decryptKey(await readKeystore(file), PASSPHRASE);
-  const pub = publicKeyOf(priv);
-  const v: Keypair = { priv, pub, address: addressOf(pub) };
-  return { ...w, file, v };
-}
-
-/** `zi` against the setup's Bidder node (its data dir holds the RPC cookie), signing with the Validator's wallet. */
-function cli(s: AuditedSetup, w: Awaited<ReturnType<typeof validatorWallet>>) {
-  const at = ['--datadir', s.node.config.datadir, '--rpc-port', String(s.node.rpc.port)];
-  const signer = ['--wallet', w.file, '--passphrase-file', w.pass];
-  return {
-    status: () => runZiOk(['audit', 'status', toHex(s.id), ...at], w.env),
-    appeal: (...more: string[]) => runZi(['validator', 'appeal', toHex(s.id), ...at, ...signer, ...more], w.env),
-  };
-}
-
-/** A table row of `zi` output: `key  value`, the value matched from its start. */
-const row = (key: string, value: string) => new RegExp(`^${key}\\s{2,}${value}`, 'm');
-/** An amount as `zi` prints it, in a pattern. */
-const z = (li: bigint) => `${formatZi(li).replace('.', '\\.')} Zi`;
 
 test('zi validator appeal: an honest Validator banned by three --audit-lie miners appeals; nine fresh miners win it back its stake, the held fees and the rest of the payment', async (t) => {
   const w = await validatorWallet(t);
   const s = await auditedContract(t, { v: w.v });
   const { chain, id, v, held } = s;
-  const zi = cli(s, w);
+  const zi = auditCli(s, w);
   const round1 = [];
   for (let i = 0; i < 3; i++) round1.push(await voteFrom(t, s, { lie: true }));
   assert.equal(getAudit(chain.state, id)!.status, STATUS_INVALID, 'three lying votes agree: Invalid');
@@ -70,6 +40,7 @@ test('zi validator appeal: an honest Validator banned by three --audit-lie miner
     shown,
     row('held', `held fees ${z(held)}, the Validator's stake \\(${z(banned.amount)}\\) until the appeal window ends`),
   );
+  assert.match(await zi.list(), new RegExp(`^${toHex(id)} +invalid \\(appeal window\\) +invalid$`, 'm'));
   for (const m of round1)
     assert.match(shown, new RegExp(`round 1 .* invalid +${formatAddress(m.address, hrp)} +earned ${z(held / 3n)}`));
 
@@ -152,44 +123,6 @@ test('zi validator appeal: an honest Validator banned by three --audit-lie miner
   assert.match(
     final,
     new RegExp(`^ {2}appeal payment +${z(rest)} to the Validator ${vText} \\(the rest, returned\\)$`, 'm'),
-  );
-  await s.supply();
-});
-
-test('zi validator appeal after the window: refused in one line (APPEAL_WINDOW_CLOSED); the stake went to the fund, the held fees to the Bidder', async (t) => {
-  const w = await validatorWallet(t);
-  const s = await auditedContract(t, { v: w.v, params: { appealWindowMs: 1_500 } });
-  const { chain, id, v, bidder, held } = s;
-  const zi = cli(s, w);
-  const stake = getStake(chain.state, v.address)!.amount;
-  const bidderBefore = getAccount(chain.state, bidder.address).balance;
-  // The last lying miner keeps mining: its blocks' time passes the window's end, which settles the audit.
-  for (let i = 0; i < 3; i++) await voteFrom(t, s, { lie: true, keepMining: i === 2 });
-  const verdictTime = getAudit(chain.state, id)!.verdictTime;
-  await until('the window has closed', () => getAudit(chain.state, id)!.status === STATUS_FINAL, 30_000);
-  assert.equal(getStake(chain.state, v.address), undefined, 'the stake is gone');
-  assert.equal(fundBalance(chain.state), stake, 'to the shared fund');
-  assert.equal(getAccount(chain.state, bidder.address).balance, bidderBefore + held, 'the held fees to the Bidder');
-
-  const balance = getAccount(chain.state, v.address).balance;
-  const late = await zi.appeal();
-  assert.equal(late.code, 1);
-  const closes = new Date(verdictTime + 1_500).toISOString();
-  assert.equal(
-    late.stderr,
-    `error [APPEAL_WINDOW_CLOSED]: the appeal window closed at ${closes} (block time)\n`,
-    'one line: why, and when it closed',
-  );
-  assert.equal(late.stdout, '');
-  assert.equal(getAccount(chain.state, v.address).balance, balance, 'nothing was paid');
-  const shown = await zi.status();
-  assert.match(shown, row('status', 'final'));
-  assert.match(shown, row('verdict', 'invalid'));
-  assert.match(shown, row('appeal window', `closed at ${closes.replace(/\./g, '\\.')}, not appealed`));
-  assert.match(shown, new RegExp(`^ {2}stake +${z(stake)} to the shared fund$`, 'm'));
-  assert.match(
-    shown,
-    new RegExp(`^ {2}held fees +${z(held)} to the Bidder ${formatAddress(bidder.address, hrp)}$`, 'm'),
   );
   await s.supply();
 });
