@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import { VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
 import { getAudit, INVALID, mintedByAudits, STATUS_FINAL, VALID } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
+import { toHex } from '../../src/chain/encoding.ts';
 import { getContract } from '../../src/market/contract-state.ts';
+import { cookiePath } from '../../src/node/config.ts';
+import { RpcClient } from '../../src/node/rpc/client.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
 import { AUDIT_FEE, auditedContract, earnedBeyondRewards, voteFrom } from '../support/audit.ts';
 
@@ -39,6 +42,13 @@ test('a split vote: one miner run with --audit-lie splits round 1; nine fresh mi
   for (const [i, m] of round2.entries()) {
     assert.equal(await earnedBeyondRewards(chain, m.address), i === 4 ? 0n : each, `round 2 vote ${i + 1}`);
   }
+  // getaudit tells the same from the record: what each vote earned, in order.
+  const rpc = new RpcClient({ port: s.node.rpc.port, cookiePath: cookiePath(s.node.config.datadir) });
+  const view = await rpc.call<{ votes: { paid: string }[] }>('getaudit', { id: toHex(id) });
+  assert.deepEqual(
+    view.votes.map((x) => BigInt(x.paid)),
+    [0n, 0n, 0n, ...round2.map((_, i) => (i === 4 ? 0n : each))],
+  );
   assert.equal(mintedByAudits(chain.state), 8n * each);
   assert.ok(mintedByAudits(chain.state) <= held, 'never more than the held fees');
   assert.equal(getAccount(chain.state, v.address).balance, vBefore + held, 'the held fees go to the Validator');
