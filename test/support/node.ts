@@ -26,6 +26,11 @@ export async function startZiNode(
   t: { after(fn: () => Promise<void>): void },
   opts: ZiNodeOptions = {},
 ): Promise<ZiNode> {
+  // After-hooks run in the order they are registered: the node stops before its data dir is removed.
+  let started: ZiNode | undefined;
+  t.after(async () => {
+    await started?.stop();
+  });
   const dir = await tempDir(t, 'zi-node-');
   const config = resolveConfig({
     network: 'devnet',
@@ -38,9 +43,8 @@ export async function startZiNode(
     threads: opts.threads ?? 1,
   });
   if (opts.params) config.params = { ...config.params, ...opts.params };
-  const node = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market, audit: opts.audit } });
-  t.after(() => node.stop());
-  return node;
+  started = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market, audit: opts.audit } });
+  return started;
 }
 
 export async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
