@@ -16,7 +16,8 @@ export interface ValidatorsForAudit {
 /** What the audit domain asks of the market. */
 export interface MarketForAudit {
   settleFees(state: StateWriter, contract: Hash, to: Address): bigint;
-  dropValidator(state: StateWriter, contract: Hash): void;
+  /** True when the contract was open and fell back to its Bidder. */
+  dropValidator(state: StateWriter, contract: Hash): boolean;
 }
 
 /** Both ports; an audit never runs without them (the validator and market domains are part of every node). */

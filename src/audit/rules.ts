@@ -79,12 +79,12 @@ function settle(state: StateWriter, contract: Hash, a: AuditRecord, decided: num
       removePending(state, contract);
       return { ...a, status: STATUS_FINAL, verdict: VALID };
     }
-    // Invalid: banned at once; its other open contracts fall back to their Bidders.
+    // Invalid: banned at once; its other open contracts fall back to their Bidders. A closed one
+    // under audit keeps its reservation until its own audit ends: else an appeal won here would
+    // leave nothing reserved, and the Validator could unstake before that audit judged it.
     validators.setBanned(state, a.validator, true);
     for (const other of validators.reservedFor(state, a.validator)) {
-      if (equalBytes(other, contract)) continue;
-      market.dropValidator(state, other);
-      validators.release(state, other);
+      if (!equalBytes(other, contract) && market.dropValidator(state, other)) validators.release(state, other);
     }
     return { ...a, status: STATUS_INVALID, verdict: INVALID, verdictTime: ctx.timestamp };
   }

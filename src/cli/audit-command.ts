@@ -48,7 +48,7 @@ function voteLine(v: AuditView['votes'][number]): string {
 
 /** Vote fees as one line per kind (each voter's is on its vote line); every other move on its own. */
 function movedLines(a: AuditView): string[] {
-  const lines: string[] = [];
+  const rows: [string, string][] = [];
   for (const [what, source] of [
     ['vote fee', 'minted'],
     ['appeal vote fee', 'out of the appeal payment'],
@@ -56,14 +56,35 @@ function movedLines(a: AuditView): string[] {
     const fees = a.moved.filter((m) => m.what === what);
     if (fees.length === 0) continue;
     const total = fees.reduce((n, m) => n + BigInt(m.li), 0n);
-    lines.push(`  ${what}s  ${zi(total)} ${source}, ${zi(fees[0]!.li)} to each of ${fees.length} voters`);
+    const each = fees.length === 1 ? 'to its one voter' : `${zi(fees[0]!.li)} to each of ${fees.length} voters`;
+    rows.push([`${what}s`, `${zi(total)} ${source}, ${each}`]);
   }
   for (const m of a.moved) {
     if (m.what.endsWith('vote fee')) continue;
     const back = m.what === 'appeal payment' && m.to === a.validator ? ' (the rest, returned)' : '';
-    lines.push(`  ${m.what}  ${zi(m.li)} to ${party(a, m.to)}${back}`);
+    rows.push([m.what, `${zi(m.li)} to ${party(a, m.to)}${back}`]);
   }
-  return lines.length === 0 ? ['  nothing yet'] : lines;
+  if (rows.length === 0) return ['  nothing yet'];
+  return table(rows)
+    .split('\n')
+    .map((line) => `  ${line}`);
+}
+
+/** The appeal window as it stands: open, used by an appeal, or closed unappealed (block time). */
+function windowLine(a: AuditView): string | undefined {
+  if (a.appealWindowEnds === null) return undefined;
+  if (a.appeal) return `appealed inside it (open until ${a.appealWindowEnds})`;
+  if (a.status === 'final') return `closed at ${a.appealWindowEnds}, not appealed`;
+  return `open until ${a.appealWindowEnds} (block time)`;
+}
+
+/** An appeal's payment and what its outcome meant for the Validator. */
+function appealLine(appeal: NonNullable<AuditView['appeal']>): string {
+  const paid = `${zi(appeal.payment)} paid`;
+  if (appeal.result === null) return `${paid}, nine votes deciding`;
+  return appeal.result === 'won'
+    ? `${paid}, won: the ban is lifted, the stake stays with the Validator`
+    : `${paid}, lost: the stake and the rest of the payment went to the shared fund`;
 }
 
 function heldLine(a: AuditView, stake: string | undefined): string {
@@ -112,13 +133,8 @@ export function auditCommand(program: Command): void {
           ['status', a.status],
           ['round', a.round],
           ['verdict', a.verdict ?? 'not yet'],
-          ...(a.appeal
-            ? ([['appeal', `${zi(a.appeal.payment)} paid, ${a.appeal.result ?? 'nine votes deciding'}`]] as [
-                string,
-                unknown,
-              ][])
-            : []),
-          ...(a.appealWindowEnds ? ([['appeal window ends', a.appealWindowEnds]] as [string, unknown][]) : []),
+          ...(a.appeal ? ([['appeal', appealLine(a.appeal)]] as [string, unknown][]) : []),
+          ...(windowLine(a) ? ([['appeal window', windowLine(a)]] as [string, unknown][]) : []),
           ...(a.held.length > 0 ? ([['held', heldLine(a, stake)]] as [string, unknown][]) : []),
         ]),
         'votes:',

@@ -36,8 +36,11 @@ export function auditPort(ctx: Pick<TxContext, 'ports'>): AuditPort | undefined 
 export interface MarketPort {
   /** Pays a closed contract's held validation fees to `to` (the Validator on Valid, the Bidder on Invalid). */
   settleFees(state: StateWriter, contract: Hash, to: Address): bigint;
-  /** A banned Validator's open contract falls back to its Bidder (DESIGN.md §6). */
-  dropValidator(state: StateWriter, contract: Hash): void;
+  /**
+   * A banned Validator's open contract falls back to its Bidder (DESIGN.md §6).
+   * True when it did: a closed one keeps its Validator, whose signatures its own audit judges.
+   */
+  dropValidator(state: StateWriter, contract: Hash): boolean;
 }
 
 export function marketPort(own: (state: StateWriter) => StateWriter): MarketPort {
@@ -52,7 +55,9 @@ export function marketPort(own: (state: StateWriter) => StateWriter): MarketPort
     dropValidator(outer, contract) {
       const state = own(outer);
       const c = requireContract(state, contract);
-      if (c.status === STATUS_OPEN) putContract(state, contract, { ...c, validator: RESERVED_ADDRESS });
+      if (c.status !== STATUS_OPEN) return false;
+      putContract(state, contract, { ...c, validator: RESERVED_ADDRESS });
+      return true;
     },
   };
 }

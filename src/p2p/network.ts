@@ -6,8 +6,9 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Block } from '../chain/block.ts';
 import type { Chain, ChainEntry, TipChange } from '../chain/chain.ts';
 import { targetFromDifficulty, workFromTarget } from '../chain/difficulty.ts';
-import { toHex } from '../chain/encoding.ts';
+import { equalBytes, toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
+import type { Hash } from '../chain/hash.ts';
 import type { Log } from '../chain/log.ts';
 import type { Mempool } from '../chain/mempool.ts';
 import type { Transaction } from '../chain/transaction.ts';
@@ -95,6 +96,8 @@ export class Network extends EventEmitter<NetworkEvents> {
   private readonly gossip: Gossip;
   private readonly persistent: string[];
   private timer?: NodeJS.Timeout;
+  /** Our tip when a sync last ended: a later one that moved it tells the peers at once. */
+  private syncedAt?: Hash;
   private heldTimer?: NodeJS.Timeout;
   private stopped = false;
 
@@ -176,6 +179,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     host.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
     host.addEventListener('peer:discovery', (evt) => this.onDiscovery(evt.detail.id));
     this.gossip.start();
+    this.sync.on('synced', this.onSynced);
     this.chain.on('block', this.onChainBlock);
     this.chain.on('tip', this.onTip);
     this.timer = setInterval(() => this.tick(), this.opts.statusIntervalMs ?? 15_000);
@@ -267,6 +271,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     clearInterval(this.heldTimer);
     this.chain.off('block', this.onChainBlock);
     this.chain.off('tip', this.onTip);
+    this.sync.off('synced', this.onSynced);
     this.sync.stop();
     this.gossip.stop();
     await this.host.stop();
@@ -446,6 +451,19 @@ export class Network extends EventEmitter<NetworkEvents> {
    * peers that saw them already in gossip will not see them again there, and
    * the other side of a partition never saw them at all.
    */
+  /**
+   * Caught up: our status goes to every peer now rather than at the next
+   * round, so a peer that held back its pending transactions while we were
+   * behind (setStatus) pushes them at once, and a miner that just joined does
+   * not mine for a status round without them.
+   */
+  private readonly onSynced = (): void => {
+    const tip = this.chain.tip.hash;
+    if (this.syncedAt !== undefined && equalBytes(this.syncedAt, tip)) return;
+    this.syncedAt = tip;
+    for (const [key, p] of this.peerStates) if (p.status !== undefined) void this.refreshStatus(key);
+  };
+
   private readonly onTip = (change: TipChange): void => {
     if (change.disconnected.length === 0) return;
     const back = change.disconnected.flatMap((b) => b.txs).filter((tx) => this.opts.mempool.has(tx.hash()));

@@ -10,6 +10,7 @@ import {
   STATUS_APPEALING,
   STATUS_FINAL,
   STATUS_INVALID,
+  STATUS_OPEN,
   VALID,
 } from '../../src/audit/state.ts';
 import { encodeVote } from '../../src/audit/votes.ts';
@@ -23,9 +24,10 @@ import { buildTemplate } from '../../src/miner/template.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
 import { devnet, type Keypair, keypair, mine, nextBlock, openChain, solve, type TestChain } from '../support/chain.ts';
+import { closeContract, payout } from '../support/market.ts';
 import { assertSupply } from '../support/supply.ts';
 import { unstake } from '../support/validator.ts';
-import { audited, FEE, HELD } from './fixture.ts';
+import { audited, FEE, HELD, MCUS } from './fixture.ts';
 
 const DAY = 86_400_000;
 
@@ -280,4 +282,27 @@ test('a reorg that removes the verdict block brings the audit back to its open r
   await voteWith(tc, miners[2]!, vote(id, 1, VALID));
   assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);
   assert.equal(mintedByAudits(tc.chain.state), 3n * (HELD / 3n));
+});
+
+test('a ban keeps the reservation of its other closed contract under audit: winning one appeal does not let the Validator unstake before the other audit ends', async (t) => {
+  const { tc, v, bidder, id, other } = await audited(t);
+  const g = tc.chain.genesisHash;
+  // The second contract is closed too, with a payout its Validator co-signed: under audit as well.
+  await mine(tc, { txs: [payout(keypair(), v, other, [{ start: 0, end: MCUS }], 0n, g)] });
+  await mine(tc, { txs: [closeContract(bidder, other, 3n, g)] });
+  assert.equal(getAudit(tc.chain.state, other)?.status, STATUS_OPEN);
+  for (const m of [keypair(), keypair(), keypair()]) await voteWith(tc, m, vote(id, 1, INVALID));
+  assert.equal(getStake(tc.chain.state, v.address)!.contracts, 2, 'both audited contracts stay reserved');
+  await mine(tc, { txs: [appeal(v, id, v.nonce, g)] });
+  for (const m of Array.from({ length: 9 }, () => keypair())) await voteWith(tc, m, vote(id, 3, VALID));
+  const s = getStake(tc.chain.state, v.address)!;
+  assert.equal(s.flags & FLAG_BANNED, 0, 'the appeal is won');
+  assert.equal(s.contracts, 1, 'the other audit still holds its reservation');
+  await expectInvalid(tc, { txs: [unstake(v, v.nonce + 1n, g)] }, 'STAKE_LOCKED');
+  // Its own audit then finds it lying: the stake is still there to forfeit.
+  for (const m of [keypair(), keypair(), keypair()]) await voteWith(tc, m, vote(other, 1, INVALID));
+  const a = getAudit(tc.chain.state, other)!;
+  await mineAt(tc, a.verdictTime + devnet.appealWindowMs);
+  assert.equal(getStake(tc.chain.state, v.address), undefined);
+  assert.equal(fundBalance(tc.chain.state), 10n * LI_PER_ZI);
 });

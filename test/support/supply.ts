@@ -30,3 +30,38 @@ export async function assertSupply(chain: Chain): Promise<void> {
   const { minted, held } = await supplyOf(chain);
   assert.equal(held, minted, `supply at height ${chain.height}: ${held} Li held, ${minted} Li minted`);
 }
+
+/**
+ * Checks the supply invariant at every new tip of a running node, one check
+ * at a time; a tip that moves during a check is checked again at the newer
+ * tip, so a check never mixes two blocks' states. The returned function waits
+ * for the checks under way, rethrows the first failure, and checks once more.
+ */
+export function watchSupply(chain: Chain): () => Promise<void> {
+  let chainOfChecks = Promise.resolve();
+  let failure: unknown;
+  let checked = 0;
+  const checkTip = async (): Promise<void> => {
+    for (;;) {
+      const tip = chain.tip;
+      const { minted, held } = await supplyOf(chain);
+      // A block's state is stored a moment before it becomes the tip: past that moment, did the tip move?
+      await new Promise((r) => setImmediate(r));
+      if (chain.tip !== tip) continue;
+      checked++;
+      assert.equal(held, minted, `supply at height ${chain.height}: ${held} Li held, ${minted} Li minted`);
+      return;
+    }
+  };
+  chain.on('tip', () => {
+    chainOfChecks = chainOfChecks.then(checkTip).catch((err) => {
+      failure ??= err;
+    });
+  });
+  return async () => {
+    await chainOfChecks;
+    if (failure) throw failure;
+    assert.ok(checked > 0, 'the supply was checked at some tip');
+    await checkTip();
+  };
+}
