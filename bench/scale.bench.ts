@@ -1,0 +1,228 @@
+// Scale curves (issue 16): how the node's costs grow with the chain, the
+// state and the mempool. Each curve is measured at sizes spanning 100× or
+// more, and printed with its growth exponent: the slope of log(cost) over
+// log(size) between the smallest and the largest size (0 = flat, 1 = linear).
+//
+// Sizes are kept so that `npm run bench` finishes in minutes; ZI_SCALE_FULL=1
+// adds the largest ones (1M headers), which take much longer to build.
+//
+// Shortcut, named as such: the accounts of the state curves are written
+// straight into the state as a block's batch would write them (sealed, under
+// their layout keys), not mined in 500 blocks of 2,000 transfers each; the
+// measured block and the measured mempool transactions are real and fully
+// checked.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { encodeAccount } from '../src/chain/accounts.ts';
+import { type Address, addressOf } from '../src/chain/address.ts';
+import { Block } from '../src/chain/block.ts';
+import { Chain } from '../src/chain/chain.ts';
+import { generatePrivateKey, publicKeyOf } from '../src/chain/keys.ts';
+import { Mempool } from '../src/chain/mempool.ts';
+import { LI_PER_ZI, NETWORKS } from '../src/chain/params.ts';
+import { dbKey, PREFIX_STATE, STATE_ACCOUNT } from '../src/chain/store/layout.ts';
+import { seal } from '../src/chain/store/seal.ts';
+import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
+import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
+import { solveTemplate } from '../src/miner/solve.ts';
+import { buildTemplate } from '../src/miner/template.ts';
+
+const params = NETWORKS.devnet;
+const FULL = process.env.ZI_SCALE_FULL === '1';
+
+interface Point {
+  size: number;
+  value: number;
+}
+
+/** Slope of log(value) over log(size) between the first and the last point. */
+function exponent(points: Point[]): number {
+  const a = points[0]!;
+  const b = points.at(-1)!;
+  return Math.log(b.value / a.value) / Math.log(b.size / a.size);
+}
+
+function report(title: string, unit: string, points: Point[], digits = 1): void {
+  console.log(`${title}`);
+  for (const p of points)
+    console.log(`  ${p.size.toLocaleString('en').padStart(10)}  ${p.value.toFixed(digits)} ${unit}`);
+  console.log(`  growth exponent ${exponent(points).toFixed(2)}`);
+}
+
+async function openChain(path: string, clock: () => number = Date.now): Promise<Chain> {
+  return Chain.open({ path, params, rules: coreRules(), clock });
+}
+
+/** In a fresh process: how long the node's chain takes to open, and its resident memory then. */
+function openInChild(path: string): { ms: number; rssMiB: number } {
+  const r = spawnSync(process.execPath, [import.meta.filename], {
+    env: { ...process.env, ZI_SCALE_CHILD: path },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`scale bench child failed (${r.status})`);
+  return JSON.parse(r.stdout);
+}
+
+async function childOpen(path: string): Promise<void> {
+  const t0 = performance.now();
+  const chain = await openChain(path);
+  const ms = performance.now() - t0;
+  globalThis.gc?.();
+  const rssMiB = process.memoryUsage().rss / 2 ** 20;
+  await chain.close();
+  console.log(JSON.stringify({ ms, rssMiB }));
+}
+
+/** A devnet chain whose clock follows its blocks, so a long history takes no wall time. */
+async function growingChain(path: string) {
+  let now = params.genesisTimestamp;
+  const chain = await openChain(path, () => now);
+  return {
+    chain,
+    async mine(miner: Address, txs: Transaction[] = []): Promise<Block> {
+      now = Math.max(now, chain.earliestNext());
+      const block = solveTemplate(buildTemplate(chain, undefined, miner, now, txs));
+      const r = await chain.addBlock(block);
+      if (r !== 'connected') throw new Error(`block not connected: ${r}`);
+      return block;
+    },
+    setNow: (t: number) => (now = t),
+  };
+}
+
+async function startupCurve(root: string): Promise<void> {
+  const sizes = FULL ? [10_000, 100_000, 1_000_000] : [1_000, 10_000, 100_000];
+  const path = join(root, 'headers');
+  const g = await growingChain(path);
+  const miner = addressOf(publicKeyOf(generatePrivateKey()));
+  const time: Point[] = [];
+  const memory: Point[] = [];
+  let built = 0;
+  const t0 = performance.now();
+  for (const size of sizes) {
+    while (built < size) {
+      await g.mine(miner);
+      built++;
+    }
+    await g.chain.close();
+    const m = openInChild(path);
+    time.push({ size, value: m.ms });
+    memory.push({ size, value: m.rssMiB });
+    if (size !== sizes.at(-1)) Object.assign(g, await growingChain(path));
+  }
+  const rate = (built / (performance.now() - t0)) * 1000;
+  console.log(`(${built.toLocaleString('en')} empty blocks mined and connected at ${rate.toFixed(0)} blocks/s)`);
+  report('node start-up (open the chain: index every header, check the newest blocks, scan the state)', 'ms', time, 0);
+  report('resident memory after start-up', 'MiB', memory, 0);
+}
+
+const pay = (from: Uint8Array, to: Address, amount: bigint, nonce: bigint, genesis: Uint8Array) =>
+  Transaction.sign(
+    { kind: TX_KINDS.transfer, nonce, fee: 1_000n, payload: transferRules.encode({ to, amount }) },
+    from,
+    genesis,
+  );
+
+/** Writes `count` funded accounts into a closed chain's state; the first `keys.length` belong to `keys`. */
+async function writeAccounts(path: string, count: number, keys: Uint8Array[]): Promise<void> {
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const value = encodeAccount({ balance: LI_PER_ZI, nonce: 0n, activity: [] });
+  let ops: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+  for (let i = 0; i < count; i++) {
+    const address = i < keys.length ? addressOf(publicKeyOf(keys[i]!)) : new Uint8Array(randomBytes(20));
+    const key = dbKey(PREFIX_STATE, new Uint8Array([STATE_ACCOUNT]), address);
+    ops.push({ type: 'put', key, value: seal(key, value) });
+    if (ops.length === 10_000) {
+      await db.batch(ops);
+      ops = [];
+    }
+  }
+  if (ops.length > 0) await db.batch(ops);
+  await db.close();
+}
+
+/** A chain at height 1 whose state holds `accounts` funded accounts, the first `keys.length` of them ours. */
+async function stateOf(path: string, accounts: number, keys: Uint8Array[]) {
+  const g = await growingChain(path);
+  const miner = addressOf(publicKeyOf(generatePrivateKey()));
+  await g.mine(miner);
+  const genesis = g.chain.genesisHash;
+  await g.chain.close();
+  await writeAccounts(path, accounts, keys);
+  return { genesis, miner };
+}
+
+async function stateCurves(root: string): Promise<void> {
+  const sizes = [1_000, 100_000, 1_000_000];
+  const TXS = 2_000;
+  const POOL = [1_000, 10_000, 100_000];
+  const keys = Array.from({ length: Math.max(TXS, POOL.at(-1)!) }, () => generatePrivateKey());
+  const sinks = Array.from({ length: TXS }, () => addressOf(publicKeyOf(generatePrivateKey())));
+  const validation: Point[] = [];
+  const startup: Point[] = [];
+  for (const size of sizes) {
+    const path = join(root, `accounts-${size}`);
+    const { genesis, miner } = await stateOf(path, Math.max(size, TXS), keys.slice(0, TXS));
+    startup.push({ size, value: openInChild(path).ms });
+    const txs = keys.slice(0, TXS).map((k, i) => pay(k, sinks[i]!, 1_000n, 0n, genesis));
+    // Built on a copy of the state's chain, connected on a fresh open: no cache holds these accounts.
+    const g = await growingChain(path);
+    g.setNow(g.chain.earliestNext());
+    const block = solveTemplate(buildTemplate(g.chain, undefined, miner, g.chain.earliestNext(), txs));
+    const bytes = block.toBytes();
+    await g.chain.close();
+    const chain = await openChain(path, () => block.header.timestamp);
+    const t0 = performance.now();
+    const r = await chain.addBlock(Block.fromBytes(bytes, params.maxBlockBytes, params.maxTxBytes));
+    const ms = performance.now() - t0;
+    if (r !== 'connected') throw new Error(`block not connected: ${r}`);
+    await chain.close();
+    validation.push({ size, value: (TXS / ms) * 1000 });
+  }
+  report(`block validation of ${TXS.toLocaleString('en')} transfers, by accounts in state`, 'tx/s', validation, 0);
+  report('node start-up, by accounts in state', 'ms', startup, 0);
+
+  // The mempool: admission rate while it fills, and a template from it, at each size.
+  const path = join(root, 'mempool');
+  const { genesis } = await stateOf(path, POOL.at(-1)!, keys);
+  const chain = await openChain(path);
+  const pool = new Mempool(chain);
+  const sink = addressOf(publicKeyOf(generatePrivateKey()));
+  const txs = keys.map((k) => pay(k, sink, 1_000n, 0n, genesis));
+  const admission: Point[] = [];
+  const template: Point[] = [];
+  let n = 0;
+  for (const size of POOL) {
+    const from = n;
+    const t0 = performance.now();
+    for (; n < size; n++) await pool.accept(txs[n]!);
+    admission.push({ size, value: ((n - from) / (performance.now() - t0)) * 1000 });
+    const t1 = performance.now();
+    buildTemplate(chain, pool, sink, chain.earliestNext());
+    template.push({ size, value: performance.now() - t1 });
+  }
+  await chain.close();
+  report('mempool admission (decode, signature, state checks), by pool size when admitted', 'tx/s', admission, 0);
+  report('block template build, by pool size', 'ms', template, 1);
+}
+
+if (process.env.ZI_SCALE_CHILD !== undefined) {
+  await childOpen(process.env.ZI_SCALE_CHILD);
+} else {
+  const root = await mkdtemp(join(tmpdir(), 'zi-bench-scale-'));
+  try {
+    console.log(
+      `machine: ${cpus()[0]?.model} × ${cpus().length}, node ${process.version}${FULL ? ', full sizes' : ''}`,
+    );
+    await startupCurve(root);
+    await stateCurves(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
