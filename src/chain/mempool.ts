@@ -6,9 +6,10 @@ import { checkTransaction } from './checks.ts';
 import { toHex } from './encoding.ts';
 import { ZiError } from './errors.ts';
 import type { Hash } from './hash.ts';
+import { Heap } from './heap.ts';
 import { applyTransaction, txBody } from './ledger.ts';
 import { StateOverlay, type StateReader } from './state.ts';
-import type { Transaction } from './transaction.ts';
+import { MIN_TX_BYTES, type Transaction } from './transaction.ts';
 
 export class MempoolError extends ZiError<
   'ALREADY_KNOWN' | 'FEE_TOO_LOW' | 'REPLACEMENT_UNDERPRICED' | 'MEMPOOL_FULL' | 'NONCE_USED' | 'NONCE_GAP'
@@ -263,31 +264,35 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   select(state: StateReader, maxBytes: number, timestamp?: number): Transaction[] {
     const ctx = this.chain.nextContext(timestamp);
     const overlay = new StateOverlay(state);
-    const queues = [...this.bySender.values()].map((q) => ({ q, at: 0 }));
+    // Each sender's next transaction in a max-heap by fee rate (ties: the
+    // sender seen first), so a pick costs O(log senders), not a scan of them
+    // all: a scan made a template from 10,000 senders take 0.76 s and from
+    // 100,000 take 225 s (bench/scale.bench.ts), a miner stalled by a full pool.
+    const heads = new Heap<{ q: MempoolEntry[]; at: number; order: number }>((a, b) => {
+      const x = a.q[a.at]!.feeRate;
+      const y = b.q[b.at]!.feeRate;
+      return x !== y ? x > y : a.order < b.order;
+    });
+    let order = 0;
+    for (const q of this.bySender.values()) heads.push({ q, at: 0, order: order++ });
     const out: Transaction[] = [];
     let used = 0;
-    for (;;) {
-      let best: { q: MempoolEntry[]; at: number } | undefined;
-      for (const c of queues) {
-        if (c.at < c.q.length && (!best || c.q[c.at]!.feeRate > best.q[best.at]!.feeRate)) best = c;
-      }
-      if (!best) break;
+    for (let best = heads.pop(); best !== undefined; best = heads.pop()) {
+      if (maxBytes - used < MIN_TX_BYTES + 4) break;
       const e = best.q[best.at]!;
-      if (used + e.size + 4 > maxBytes) {
-        best.at = best.q.length;
-        continue;
-      }
+      // A sender whose next transaction does not fit, or does not apply, adds nothing more.
+      if (used + e.size + 4 > maxBytes) continue;
       const attempt = new StateOverlay(overlay);
       try {
         applyTransaction(attempt, e.tx, this.chain.rules, ctx);
       } catch {
-        best.at = best.q.length;
         continue;
       }
       attempt.commitTo(overlay);
       out.push(e.tx);
       used += e.size + 4;
       best.at++;
+      if (best.at < best.q.length) heads.push(best);
     }
     return out;
   }

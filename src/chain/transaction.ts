@@ -27,6 +27,8 @@ export const MEMO_SIZE = 64;
 export const MAX_CID_SIZE = 64;
 /** Hard ceiling of any payload; networks set a lower maxTxBytes. */
 export const MAX_PAYLOAD_SIZE = 1024 * 1024;
+/** The smallest encoding a transaction can have: no memo, no CID, an empty payload. */
+export const MIN_TX_BYTES = 1 + 1 + PUBKEY_SIZE + 8 + 8 + 1 + 4 + SIGNATURE_SIZE;
 const FLAG_MEMO = 1;
 const FLAG_CID = 2;
 const SIGHASH_TAG = new TextEncoder().encode('zi/tx/v1');
