@@ -41,6 +41,8 @@ export interface MempoolOptions {
   replaceBumpPermille?: bigint;
 }
 
+const cheaper = (a: MempoolEntry, b: MempoolEntry) => a.feeRate < b.feeRate;
+
 /**
  * Pending transactions, per sender in nonce order. A transaction is admitted
  * only if it applies on top of the tip state after its sender's earlier
@@ -51,6 +53,12 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   private readonly chain: Chain;
   private readonly byId = new Map<string, MempoolEntry>();
   private readonly bySender = new Map<string, MempoolEntry[]>();
+  /**
+   * Every sender's last transaction, cheapest first: the candidates for
+   * eviction. Lazy: an entry pushed when it became a tail may since have
+   * been replaced, mined or followed, and is dropped when it comes out.
+   */
+  private tails = new Heap<MempoolEntry>(cheaper);
   readonly maxBytes: number;
   private readonly bump: bigint;
   private bytes = 0;
@@ -198,6 +206,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   private index(entry: MempoolEntry, queue: MempoolEntry[]): void {
     this.byId.set(entry.id, entry);
     this.bySender.set(entry.sender, queue);
+    this.tails.push(entry);
     this.bytes += entry.size;
   }
 
@@ -225,25 +234,39 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
    */
   private makeRoom(entry: MempoolEntry, freed: number): void {
     const victims: MempoolEntry[] = [];
+    /** Valid tails taken out of the heap that must go back unless they are evicted. */
+    const taken: MempoolEntry[] = [];
     const kept = new Map<string, number>();
     let bytes = this.bytes - freed;
-    while (bytes + entry.size > this.maxBytes) {
-      let victim: MempoolEntry | undefined;
-      for (const [sender, queue] of this.bySender) {
-        const n = kept.get(sender) ?? queue.length;
-        if (sender === entry.sender || n === 0) continue;
-        const tail = queue[n - 1]!;
-        if (!victim || tail.feeRate < victim.feeRate) victim = tail;
+    try {
+      while (bytes + entry.size > this.maxBytes) {
+        let victim: MempoolEntry | undefined;
+        for (let e = this.tails.pop(); e !== undefined; e = this.tails.pop()) {
+          const queue = this.bySender.get(e.sender);
+          const n = queue === undefined ? 0 : (kept.get(e.sender) ?? queue.length);
+          if (n === 0 || queue![n - 1] !== e || !this.byId.has(e.id)) continue; // stale
+          taken.push(e);
+          if (e.sender === entry.sender) continue;
+          victim = e;
+          break;
+        }
+        if (!victim || victim.feeRate >= entry.feeRate) {
+          throw new MempoolError('MEMPOOL_FULL', 'mempool is full of transactions paying a higher fee rate', {
+            feeRate: entry.feeRate,
+          });
+        }
+        victims.push(victim);
+        const n = (kept.get(victim.sender) ?? this.bySender.get(victim.sender)!.length) - 1;
+        kept.set(victim.sender, n);
+        // The sender's transaction before it is the next candidate from that sender.
+        if (n > 0) this.tails.push(this.bySender.get(victim.sender)![n - 1]!);
+        bytes -= victim.size;
       }
-      if (!victim || victim.feeRate >= entry.feeRate) {
-        throw new MempoolError('MEMPOOL_FULL', 'mempool is full of transactions paying a higher fee rate', {
-          feeRate: entry.feeRate,
-        });
-      }
-      victims.push(victim);
-      kept.set(victim.sender, (kept.get(victim.sender) ?? this.bySender.get(victim.sender)!.length) - 1);
-      bytes -= victim.size;
+    } catch (err) {
+      for (const e of taken) this.tails.push(e);
+      throw err;
     }
+    for (const e of taken) if (!victims.includes(e)) this.tails.push(e);
     for (const victim of victims) {
       this.removeTail(victim);
       this.emit('removed', [victim.tx]);
@@ -254,6 +277,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     const queue = this.bySender.get(e.sender)!;
     queue.pop();
     if (queue.length === 0) this.bySender.delete(e.sender);
+    else this.tails.push(queue.at(-1)!);
     this.forget(e);
   }
 
@@ -312,6 +336,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     const before = [...this.byId.values()].map((e) => e.tx);
     this.byId.clear();
     this.bySender.clear();
+    this.tails = new Heap<MempoolEntry>(cheaper);
     this.bytes = 0;
     candidates.sort((a, b) => {
       const s = toHex(a.from).localeCompare(toHex(b.from));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as secp from '@noble/secp256k1';
+import fc from 'fast-check';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { ValidationError } from '../../src/chain/errors.ts';
@@ -245,6 +246,54 @@ test('size cap: a refused newcomer evicts nobody, even when it outbids some of t
   assert.throws(() => mempool.add(big), code('MEMPOOL_FULL'));
   assert.deepEqual(ids(), sorted(held));
   assert.equal(mempool.totalBytes, 3 * SIZE);
+});
+
+test('size cap, random adds: what is kept and what is refused equals a model that scans every sender for the cheapest tail (property)', async (t) => {
+  // Random (sender, fee rate) adds, each the sender's next nonce; the model is the rule as first written.
+  const runs = fc.sample(
+    fc.array(fc.tuple(fc.nat(5), fc.integer({ min: 1, max: 30 })), { minLength: 40, maxLength: 60 }),
+    {
+      numRuns: 8,
+      seed: 16,
+    },
+  );
+  for (const run of runs) {
+    const model = new Map<number, number[]>(); // sender → fee rates in nonce order
+    const fresh = await pool(t, 6, { maxBytes: 5 * SIZE });
+    for (const [k, [who, r]] of run.entries()) {
+      const rate = r * 100 + k; // distinct: which of two equal tails goes first is not a rule
+      const queue = model.get(who) ?? [];
+      const nonce = BigInt(queue.length);
+      // The model: evict the cheapest other-sender tail until it fits, or refuse and change nothing.
+      const copy = new Map([...model].map(([k, v]) => [k, [...v]]));
+      let count = [...copy.values()].reduce((n, q) => n + q.length, 0);
+      let refused = false;
+      while (count + 1 > 5) {
+        let victim: number | undefined;
+        for (const [k, q] of copy)
+          if (k !== who && q.length > 0 && (victim === undefined || q.at(-1)! < copy.get(victim)!.at(-1)!)) victim = k;
+        if (victim === undefined || copy.get(victim)!.at(-1)! >= rate) {
+          refused = true;
+          break;
+        }
+        copy.get(victim)!.pop();
+        count--;
+      }
+      let threw = false;
+      try {
+        fresh.mempool.add(fresh.pay(fresh.keys[who]!, nonce, rate));
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'MEMPOOL_FULL');
+        threw = true;
+      }
+      assert.equal(threw, refused, `add (sender ${who}, rate ${rate}) refused as the model says`);
+      if (!refused) {
+        copy.set(who, [...(copy.get(who) ?? []), rate]);
+        for (const [k, q] of copy) model.set(k, q);
+      }
+      for (const [k, q] of model) assert.equal(fresh.mempool.pendingOf(fresh.keys[k]!.address).length, q.length);
+    }
+  }
 });
 
 test('size cap: replace-by-fee works in a full pool, since the replaced transaction frees its own room', async (t) => {
