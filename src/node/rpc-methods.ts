@@ -11,7 +11,7 @@ import type { Miner } from '../miner/miner.ts';
 import type { Network } from '../p2p/network.ts';
 import { defineMethod, describeMethods, type RpcMethod } from '../rpc/methods.ts';
 import type { DomainService } from './domain.ts';
-import { blockView, txView } from './views.ts';
+import { blockView, txView } from '../rpc/views.ts';
 
 export class NotFoundError extends ZiError<'NOT_FOUND'> {}
 
