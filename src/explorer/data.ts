@@ -285,7 +285,7 @@ export class ExplorerData {
     const byKind: Record<string, Json[]> = {};
     for (const tx of view.txs as Json[]) {
       const k = String(tx.kind);
-      (byKind[k] ??= []).push(tx);
+      byKind[k] = [...(byKind[k] ?? []), tx];
     }
     const main = this.chain.isMain(e);
     const next = main ? this.chain.entryAtHeight(e.height + 1) : undefined;

@@ -26,6 +26,8 @@ export interface NodeConfig {
   reindex?: boolean;
   /** IPFS storage, bytes, above which the node collects garbage (--max-storage). */
   maxStorage?: number;
+  /** The read-only web explorer and JSON API (--explorer [PORT]), on 127.0.0.1. */
+  explorer?: { port: number; host: string };
 }
 
 export interface NodeFlags {
@@ -40,7 +42,12 @@ export interface NodeFlags {
   mdns?: boolean;
   reindex?: boolean;
   maxStorage?: string;
+  /** --explorer alone (true) takes the network's default port; --explorer PORT that one (0: a free one). */
+  explorer?: boolean | string | number;
 }
+
+/** The explorer's port unless --explorer names one: the RPC port's neighbour (18446 on devnet). */
+export const defaultExplorerPort = (params: NetworkParams): number => params.defaultRpcPort + 1;
 
 /** ~/.zi/<network>, or $ZI_HOME/<network> when set (tests, several nodes on one machine). */
 export function defaultDatadir(network: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -86,6 +93,17 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     mdns: flags.mdns ?? false,
     reindex: flags.reindex ?? false,
     ...(flags.maxStorage === undefined ? {} : { maxStorage: byteSize(flags.maxStorage, '--max-storage') }),
+    ...(flags.explorer === undefined || flags.explorer === false
+      ? {}
+      : {
+          explorer: {
+            host: '127.0.0.1',
+            port:
+              flags.explorer === true
+                ? defaultExplorerPort(params)
+                : wholeNumber(flags.explorer, '--explorer PORT', 0, 65535),
+          },
+        }),
   };
 }
 

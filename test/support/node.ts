@@ -13,7 +13,15 @@ export const quietLogger = pino({ level: process.env.ZI_TEST_LOG ?? 'silent' });
 /** A whole node in this process, on 127.0.0.1 with a free port, stopped when the test ends. */
 export async function startZiNode(
   t: { after(fn: () => Promise<void>): void },
-  opts: { mine?: Address; peers?: string[]; market?: MarketConfig; audit?: AuditConfig; threads?: number } = {},
+  opts: {
+    mine?: Address;
+    peers?: string[];
+    market?: MarketConfig;
+    audit?: AuditConfig;
+    threads?: number;
+    /** Serve the explorer on a free port (node.explorer.url). */
+    explorer?: boolean;
+  } = {},
 ): Promise<ZiNode> {
   const dir = await tempDir(t, 'zi-node-');
   const config = resolveConfig({
@@ -25,6 +33,7 @@ export async function startZiNode(
     mine: opts.mine !== undefined,
     minerAddress: opts.mine === undefined ? undefined : formatAddress(opts.mine, devnet.hrp),
     threads: opts.threads ?? 1,
+    ...(opts.explorer ? { explorer: 0 } : {}),
   });
   const node = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market, audit: opts.audit } });
   t.after(() => node.stop());
