@@ -20,11 +20,12 @@ export interface ExplorerNetwork {
   node: ZiNode;
   bidder: Keypair;
   solver: Keypair;
-  solverNode: ZiNode;
   contract: string;
   url: string;
+  /** Starts the Solver (the caller chooses when, to watch the contract fill in). */
+  startSolver(): Promise<ZiNode>;
   /** Resolves once every MCU of the contract is paid. */
-  solved: Promise<void>;
+  solved(): Promise<void>;
 }
 
 /**
@@ -48,24 +49,22 @@ export async function explorerNetwork(t: { after(fn: () => Promise<void>): void 
   await node.mempool.accept(post);
   const id = post.hash();
   await until('the contract is mined', () => getContract(node.chain.state, id) !== undefined);
-  const solverNode = await startZiNode(t, {
-    peers: node.network!.addresses(),
-    market: { solver: { key: solver.priv, threads: 1 } },
-  });
-  const solved = until(
-    'every MCU is paid',
-    () => {
-      const paid = getPaidRanges(node.chain.state, id);
-      return paid.length === 1 && paid[0]!.start === 0 && paid[0]!.end === MANDELBROT_SIZE;
-    },
-    120_000,
-  );
-  solved.catch(() => undefined);
+  const startSolver = () =>
+    startZiNode(t, { peers: node.network!.addresses(), market: { solver: { key: solver.priv, threads: 1 } } });
+  const solved = () =>
+    until(
+      'every MCU is paid',
+      () => {
+        const paid = getPaidRanges(node.chain.state, id);
+        return paid.length === 1 && paid[0]!.start === 0 && paid[0]!.end === MANDELBROT_SIZE;
+      },
+      120_000,
+    );
   return {
+    startSolver,
     node,
     bidder,
     solver,
-    solverNode,
     contract: Buffer.from(id).toString('hex'),
     url: node.explorer!.url,
     solved,
