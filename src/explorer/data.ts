@@ -587,6 +587,7 @@ export class ExplorerData {
     const width = size ? Math.round(Math.sqrt(2 * size)) : 0;
     return {
       ...this.progress(status),
+      tipHeight: this.chain.height,
       code,
       codeSha256: createHash('sha256').update(code).digest('hex'),
       memoryMiB: record.memoryMiB,

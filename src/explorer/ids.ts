@@ -21,7 +21,8 @@ export function parseBlockId(text: string): { height: number } | { hash: string 
     const height = Number(text);
     if (height <= 0xffffffff) return { height };
   }
-  if (/^[0-9]+$/.test(text)) throw new ExplorerError('BAD_ID', `block height ${quote(text)} is not a height`);
+  if (/^[0-9]+$/.test(text) && text.length !== 64)
+    throw new ExplorerError('BAD_ID', `block height ${quote(text)} is not a height`);
   return { hash: parseHash(text, 'block') };
 }
 

@@ -317,11 +317,16 @@ ${table(
 
 export function contractPage(d: D): Html {
   const size = typeof d.size === 'number' ? d.size : null;
-  const pts = (d.payoutsOverTime as D[]).reduce((acc: { x: number; y: number }[], p: D) => {
-    const prev = acc.at(-1)?.y ?? 0;
-    acc.push({ x: p.height, y: prev + Number(p.mcus) });
-    return acc;
-  }, []);
+  // Cumulative MCUs by height, from the block before the first payout.
+  const pts: { x: number; y: number }[] = [];
+  let total = 0;
+  for (const p of d.payoutsOverTime as D[]) {
+    if (pts.length === 0) pts.push({ x: p.height - 1, y: 0 });
+    total += Number(p.mcus);
+    if (pts.at(-1)!.x === p.height) pts.at(-1)!.y = total;
+    else pts.push({ x: p.height, y: total });
+  }
+  if (pts.length > 0 && pts.at(-1)!.x < d.tipHeight) pts.push({ x: d.tipHeight, y: total });
   const rep = d.authorityReputation;
   const audit = d.audit;
   return html`<h1>Contract <span class="mono small">${short(d.id, 16)}</span></h1>
@@ -336,7 +341,7 @@ ${live(
       html`${num(d.paidMcus)} of ${size === null ? 'unknown' : num(size)} MCUs, ${li(d.paidToSolvers)} to Solvers in ${num(d.payouts)} payouts`,
     ],
     ['pace', `${num(d.rate.mcusPerSecond, 1)} MCU/s over the latest blocks`],
-    ['ETA', d.status === 'open' ? duration(d.etaSeconds) : '—'],
+    ['ETA', d.status !== 'open' ? '—' : d.fraction === 1 ? 'done: every MCU is paid' : duration(d.etaSeconds)],
     ['opened', html`${blockLink(d.openedHeight, `block ${d.openedHeight}`)} by ${addressLink(d.bidder)}`],
     ...(d.closedHeight ? [['closed', blockLink(d.closedHeight, `block ${d.closedHeight}`)] as [string, unknown]] : []),
   ])}
@@ -364,34 +369,38 @@ ${live(
   ),
 )}
 <h2>Authority</h2>
-${facts([
-  ['signs', html`${d.authority.role}: ${addressLink(d.authority.address)}`],
-  ['validation', d.validation],
-  ...(rep
-    ? ([
-        [
-          'reputation',
-          html`${num(rep.paidContracts)} of ${num(rep.contracts)} contracts paid, ${num(rep.mcusPaid)} MCUs`,
-        ],
-        [
-          'first payout after',
-          rep.firstPayoutBlocks === null ? '—' : `${num(rep.firstPayoutBlocks, 1)} blocks (median)`,
-        ],
-        ['between payouts', rep.cadenceBlocks === null ? '—' : `${num(rep.cadenceBlocks, 2)} blocks`],
-      ] as [string, unknown][])
-    : []),
-  ...(d.validatorRecord
-    ? ([
-        ['Validator stake', html`${li(d.validatorRecord.amount)} (${li(d.validatorRecord.free)} free)`],
-        [
-          'Validator audits',
-          `${d.validatorAudits.passed} passed, ${d.validatorAudits.failed} failed${d.validatorRecord.banned ? ', banned' : ''}`,
-        ],
-      ] as [string, unknown][])
-    : []),
-])}
+${live(
+  'authority',
+  facts([
+    ['signs', html`${d.authority.role}: ${addressLink(d.authority.address)}`],
+    ['validation', d.validation],
+    ...(rep
+      ? ([
+          [
+            'reputation',
+            html`${num(rep.paidContracts)} of ${num(rep.contracts)} contracts paid, ${num(rep.mcusPaid)} MCUs`,
+          ],
+          [
+            'first payout after',
+            rep.firstPayoutBlocks === null ? '—' : `${num(rep.firstPayoutBlocks, 1)} blocks (median)`,
+          ],
+          ['between payouts', rep.cadenceBlocks === null ? '—' : `${num(rep.cadenceBlocks, 2)} blocks`],
+        ] as [string, unknown][])
+      : []),
+    ...(d.validatorRecord
+      ? ([
+          ['Validator stake', html`${li(d.validatorRecord.amount)} (${li(d.validatorRecord.free)} free)`],
+          [
+            'Validator audits',
+            `${d.validatorAudits.passed} passed, ${d.validatorAudits.failed} failed${d.validatorRecord.banned ? ', banned' : ''}`,
+          ],
+        ] as [string, unknown][])
+      : []),
+  ]),
+)}
 <h2>Audit</h2>
-${
+${live(
+  'audit',
   audit
     ? html`${facts([
         ['status', audit.status],
@@ -409,8 +418,8 @@ ${
         ]),
         'no votes yet',
       )}`
-    : html`<p class="muted">${d.validation === 'delegated' ? 'no audit: it opens when the contract closes with payouts its Validator signed' : 'none: its Bidder validates it'}</p>`
-}
+    : html`<p class="muted">${d.validation === 'delegated' ? 'no audit: it opens when the contract closes with payouts its Validator signed' : 'none: its Bidder validates it'}</p>`,
+)}
 <h2>Code</h2>
 ${facts([
   ['sha-256', html`<span class="mono">${d.codeSha256}</span>`],

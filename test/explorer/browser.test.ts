@@ -68,8 +68,12 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
   assert.match(await page.locator('h1').innerText(), /Zi devnet/);
   assert.equal(await page.locator('figure.chart path.line').count(), 2, 'difficulty and |Po| are drawn');
   const first = Number(await page.locator('#live-tip').innerText());
-  await page.waitForFunction((h) => Number((globalThis as Dom).document.body.dataset.tip ?? 0) > h, first, { timeout: 15_000 });
-  await page.waitForFunction(() => Number((globalThis as Dom).document.body.dataset.updates ?? 0) >= 1, undefined, { timeout: 15_000 });
+  await page.waitForFunction((h) => Number((globalThis as Dom).document.body.dataset.tip ?? 0) > h, first, {
+    timeout: 15_000,
+  });
+  await page.waitForFunction(() => Number((globalThis as Dom).document.body.dataset.updates ?? 0) >= 1, undefined, {
+    timeout: 15_000,
+  });
   const newest = Number(await page.locator('#recent tbody tr:first-child td:first-child').innerText());
   assert.ok(newest > first, `the recent blocks follow the tip (${newest} after ${first})`);
   await shot(page, 'home');
@@ -78,14 +82,22 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
   await page.goto(`${net.url}contract/${net.contract}`);
   assert.equal(await page.locator('canvas#results').getAttribute('data-drawn'), '0');
   await net.startSolver();
-  await page.waitForFunction((size) => Number((globalThis as Dom).document.getElementById('results')?.dataset.drawn) === size, MANDELBROT_SIZE, {
-    timeout: 60_000,
-  });
+  await page.waitForFunction(
+    (size) => Number((globalThis as Dom).document.getElementById('results')?.dataset.drawn) === size,
+    MANDELBROT_SIZE,
+    {
+      timeout: 60_000,
+    },
+  );
   // Every pixel as the contract computes it here: black inside the set, white outside, rows from the bottom.
   const pixels = await page.evaluate(() => {
     const c = (globalThis as Dom).document.getElementById('results');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-    return { w: c.width as number, h: c.height as number, red: Array.from(d.data as number[]).filter((_, i) => i % 4 === 0) };
+    return {
+      w: c.width as number,
+      h: c.height as number,
+      red: Array.from(d.data as number[]).filter((_, i) => i % 4 === 0),
+    };
   });
   const runtime = await loadContract(await mandelbrotCode());
   try {
@@ -104,7 +116,8 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
     (await page.locator('#state').innerText()).includes('800 of 800 MCUs'),
   );
   const contractShot = await shot(page, 'contract');
-  if (process.env.ZI_DOCS_SCREENSHOT) await copyFile(contractShot, join(import.meta.dirname, '..', '..', 'docs', 'explorer.png'));
+  if (process.env.ZI_DOCS_SCREENSHOT)
+    await copyFile(contractShot, join(import.meta.dirname, '..', '..', 'docs', 'explorer.png'));
 
   // A block with payouts, then one of its transactions, by following links.
   await page.locator('#payouts').waitFor();
@@ -134,6 +147,13 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
   assert.equal(unknown?.status(), 404);
 
   assert.deepEqual(outside, [], 'no request leaves 127.0.0.1');
-  assert.ok(requests.some((u) => u.endsWith('/api/events')), 'live updates come by server-sent events');
-  assert.deepEqual(errors.filter((e) => !/status of 40[04]/.test(e)), [], 'no script error');
+  assert.ok(
+    requests.some((u) => u.endsWith('/api/events')),
+    'live updates come by server-sent events',
+  );
+  assert.deepEqual(
+    errors.filter((e) => !/status of 40[04]/.test(e)),
+    [],
+    'no script error',
+  );
 });
