@@ -267,13 +267,19 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
     }
   }
 
+  /** Bytes once per answer: a shared page is encoded once, not once per client. */
+  const encoded = (a: Answer): Answer => (typeof a.body === 'string' ? { ...a, body: Buffer.from(a.body) } : a);
+
   function answer(path: string, query: URLSearchParams): Promise<Answer> {
     const key = `${path}?${query}`;
     const now = Date.now();
     const s = stamp();
     const hit = cache.get(key);
     if (hit && hit.stamp === s && now - hit.at < 2_000) return hit.answer;
-    const run = gate.run(() => compute(path, query)).catch((err: unknown) => failure(err, path.startsWith('/api')));
+    const run = gate
+      .run(() => compute(path, query))
+      .catch((err: unknown) => failure(err, path.startsWith('/api')))
+      .then(encoded);
     if (cache.size >= 500) cache.clear();
     cache.set(key, { stamp: s, at: now, answer: run });
     // A refusal (503) is not remembered: the next request may find room.
@@ -325,6 +331,24 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
 
   // ------------------------------------------------------------------- HTTP
 
+  // Answers leave a few per turn of the event loop: a page shared by a thousand
+  // waiting clients would otherwise be written to all of them in one go, and
+  // the node's RPC and p2p sockets would wait behind it.
+  const outbox: (() => void)[] = [];
+  let draining = false;
+  const drain = (): void => {
+    for (let i = 0; i < 8 && outbox.length > 0; i++) outbox.shift()!();
+    if (outbox.length > 0) setImmediate(drain);
+    else draining = false;
+  };
+  const paced = (fn: () => void): void => {
+    outbox.push(fn);
+    if (!draining) {
+      draining = true;
+      setImmediate(drain);
+    }
+  };
+
   function reply(req: IncomingMessage, res: ServerResponse, a: Answer): void {
     if (res.headersSent || res.destroyed) return;
     const body = typeof a.body === 'string' ? Buffer.from(a.body) : a.body;
@@ -361,7 +385,8 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
       events(req, res);
       return;
     }
-    reply(req, res, await answer(path, url.searchParams));
+    const a = await answer(path, url.searchParams);
+    paced(() => reply(req, res, a));
   }
 
   const sockets = new Set<Socket>();
