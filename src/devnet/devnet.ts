@@ -35,6 +35,8 @@ export interface DevnetOptions {
   /** Li per MCU. */
   price: bigint;
   keep: boolean;
+  /** node1's explorer port (default 0: a free one). */
+  explorerPort?: number;
   /** Sandboxes per Solver (default 1). */
   solverThreads?: number;
   /** Fetch, fold and check the results at the end (default true; benchmarks skip it). */
@@ -115,6 +117,8 @@ interface Proc {
   rpc: RpcClient;
   datadir: string;
   addrs: string[];
+  /** Its explorer's URL, when it serves one. */
+  explorer?: string;
 }
 
 const ZI = join(import.meta.dirname, '..', '..', 'bin', 'zi');
@@ -164,7 +168,12 @@ export class Devnet {
     const { out } = this.o;
     const t0 = Date.now();
     const bidder = await this.wallet('node1', pass);
-    const first = await this.start('node1', ['node', '--mine', '--threads', '1', '--bidder'], pass);
+    const first = await this.start(
+      'node1',
+      ['node', '--mine', '--threads', '1', '--bidder', '--explorer', String(this.o.explorerPort ?? 0)],
+      pass,
+    );
+    out(`explorer    ${first.explorer} (node1: blocks, the contract filling in, Solvers; read-only)`);
     const peers = first.addrs.filter((a) => a.includes('127.0.0.1')).flatMap((a) => ['--peer', a]);
     for (let i = 2; i <= this.o.miners; i++) {
       await this.wallet(`node${i}`, pass);
@@ -348,14 +357,16 @@ export class Devnet {
       { env: { ...process.env, ZI_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stderr!.pipe(log);
-    const started = Promise.withResolvers<{ port: number; addrs: string[] }>();
+    const started = Promise.withResolvers<{ port: number; addrs: string[]; explorer?: string }>();
     let addrs: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (line) => {
       log.write(`${line}\n`);
       try {
-        const l = JSON.parse(line) as { msg?: string; listen?: string[]; rpc?: string };
+        const l = JSON.parse(line) as { msg?: string; listen?: string[]; rpc?: string; explorer?: string };
         if (l.msg === 'p2p started' && l.listen) addrs = l.listen;
-        if (l.msg === 'node started' && l.rpc) started.resolve({ port: Number(l.rpc.split(':')[1]), addrs });
+        if (l.msg === 'node started' && l.rpc) {
+          started.resolve({ port: Number(l.rpc.split(':')[1]), addrs, explorer: l.explorer });
+        }
       } catch {
         // Not a log line: kept in the file as it is.
       }
@@ -363,8 +374,15 @@ export class Devnet {
     child.once('exit', (code) =>
       started.reject(new DevnetError('START_FAILED', `${name} exited (${code}); see ${name}.log`)),
     );
-    const { port } = await started.promise;
-    const proc: Proc = { name, child, rpc: new RpcClient({ port, cookiePath: cookiePath(datadir) }), datadir, addrs };
+    const { port, explorer } = await started.promise;
+    const proc: Proc = {
+      name,
+      child,
+      rpc: new RpcClient({ port, cookiePath: cookiePath(datadir) }),
+      datadir,
+      addrs,
+      explorer,
+    };
     this.procs.push(proc);
     return proc;
   }

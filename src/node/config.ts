@@ -93,18 +93,19 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     mdns: flags.mdns ?? false,
     reindex: flags.reindex ?? false,
     ...(flags.maxStorage === undefined ? {} : { maxStorage: byteSize(flags.maxStorage, '--max-storage') }),
-    ...(flags.explorer === undefined || flags.explorer === false
-      ? {}
-      : {
-          explorer: {
-            host: '127.0.0.1',
-            port:
-              flags.explorer === true
-                ? defaultExplorerPort(params)
-                : wholeNumber(flags.explorer, '--explorer PORT', 0, 65535),
-          },
-        }),
+    ...explorerConfig(flags.explorer, params),
   };
+}
+
+/** --explorer, or explorer= in zi.conf / ZI_EXPLORER: a port, or true/yes for the default one, false/no for none. */
+function explorerConfig(value: NodeFlags['explorer'], params: NetworkParams): Pick<NodeConfig, 'explorer'> {
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : value;
+  if (text === undefined || text === false || text === 'false' || text === 'no' || text === 'off') return {};
+  const port =
+    text === true || text === 'true' || text === 'yes' || text === 'on'
+      ? defaultExplorerPort(params)
+      : wholeNumber(text, '--explorer PORT', 0, 65535);
+  return { explorer: { host: '127.0.0.1', port } };
 }
 
 const UNITS: Record<string, number> = {

@@ -8,7 +8,7 @@ import { getContract } from '../../src/market/contract-state.ts';
 import { decodeResults } from '../../src/market/results.ts';
 import { keypair, transfer } from '../support/chain.ts';
 import { until } from '../support/node.ts';
-import { explorerNetwork, MANDELBROT_SIZE } from './network.ts';
+import { explorerNetwork, MANDELBROT_SCALE, MANDELBROT_SIZE } from './network.ts';
 
 /**
  * The explorer's JSON API against a real node: a mining Bidder with the
@@ -138,7 +138,7 @@ test('the JSON API of a node with a solved contract', async (t) => {
         ],
       ],
     );
-    assert.deepEqual(body.image, { width: 40, height: 20 });
+    assert.deepEqual(body.image, { width: 4 * MANDELBROT_SCALE, height: 2 * MANDELBROT_SCALE });
     assert.equal(body.batches.length, body.payoutsOverTime.length);
     const batch = body.batches[0];
     const r = await fetch(`${net.url}api/contract/${net.contract}/results/${batch.start}`);

@@ -6,9 +6,14 @@ import { type Keypair, keypair } from '../support/chain.ts';
 import { contractBody, postContract } from '../support/market.ts';
 import { startZiNode, until } from '../support/node.ts';
 
-/** The Mandelbrot example (examples/mandelbrot.js) at a scale a test solves in seconds: 40 × 20 MCUs. */
-export const MANDELBROT_SCALE = 10;
+/**
+ * The Mandelbrot example (examples/mandelbrot.js) at a scale a test solves
+ * in seconds: 40 × 20 MCUs (ZI_EXPLORER_SCALE draws a larger one, e.g. for
+ * docs/explorer.png).
+ */
+export const MANDELBROT_SCALE = Number(process.env.ZI_EXPLORER_SCALE ?? 10);
 export const MANDELBROT_SIZE = 8 * MANDELBROT_SCALE * MANDELBROT_SCALE;
+export const MANDELBROT_PRICE = 100n;
 
 export async function mandelbrotCode(): Promise<string> {
   const code = await readFile(join(import.meta.dirname, '..', '..', 'examples', 'mandelbrot.js'), 'utf8');
