@@ -103,7 +103,7 @@ export function txSummary(tx: D): Html {
     case 'topup':
       return html`${li(tx.amount)} into ${contractLink(tx.contract)}`;
     case 'payout':
-      return html`${num(tx.mcus)} MCUs of ${contractLink(tx.contract)} at ${li(tx.price)}, signed by ${addressLink(tx.authority)}`;
+      return html`${num(tx.mcus)} MCU${tx.mcus === 1 ? '' : 's'} of ${contractLink(tx.contract)} at ${li(tx.price)}, signed by ${addressLink(tx.authority)}`;
     case 'close':
       return html`closes ${contractLink(tx.contract)}${tx.refund !== undefined ? html`, ${li(tx.refund)} back` : ''}`;
     case 'stake':

@@ -135,7 +135,7 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
   await shot(page, 'block');
   await page.locator('h3:has-text("payout") + table tbody tr:first-child td:first-child a').click();
   await page.waitForURL(/\/tx\/[0-9a-f]{64}$/);
-  assert.match(await text(page, 'p.lead'), /^payout: \d+ MCUs of /);
+  assert.match(await text(page, 'p.lead'), /^payout: \d+ MCUs? of /);
   await shot(page, 'transaction');
 
   // Search by a prefix of the contract's id leads to its page.

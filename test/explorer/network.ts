@@ -43,13 +43,10 @@ export async function explorerNetwork(t: { after(fn: () => Promise<void>): void 
   const solver = keypair();
   const node = await startZiNode(t, { mine: bidder.address, market: { authorityKey: bidder.priv }, explorer: true });
   await until('the Bidder is funded', () => node.chain.height >= 1);
-  const body = contractBody({
-    code: await mandelbrotCode(),
-    price: 1_000n,
-    budget: 2_000_000n,
-    growth: 2,
-    maxBatch: 64,
-  });
+  // Twice what the MCUs cost, and room for the payouts' fees.
+  const budget = 2n * BigInt(MANDELBROT_SIZE) * MANDELBROT_PRICE + 1_000_000n;
+  const code = await mandelbrotCode();
+  const body = contractBody({ code, price: MANDELBROT_PRICE, budget, growth: 2, maxBatch: 64 });
   const post = postContract(bidder, 0n, node.chain.genesisHash, body);
   await node.mempool.accept(post);
   const id = post.hash();
