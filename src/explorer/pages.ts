@@ -166,6 +166,7 @@ export function txPage(d: D): Html {
     'height',
     'confirmations',
     'time',
+    'paid',
   ]);
   const fields = Object.entries(d).filter(([k]) => !known.has(k));
   return html`<h1>Transaction <span class="mono small">${short(d.txid, 16)}</span></h1>
