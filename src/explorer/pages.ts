@@ -141,13 +141,14 @@ ${facts([
 ${byKind.length === 0 ? html`<p class="muted">none: the block pays its miner only</p>` : ''}
 ${byKind.map(([kind, txs]) => html`<h3>${kind} (${txs.length})</h3>${table(['id', 'kind', 'from', 'what', 'fee'], txs.map(txRow))}`)}
 <h2>Audit votes (${d.votes.length})</h2>
+<p class="muted">Each vote is the block's miner's, ${addressLink(d.miner)}.</p>
 ${table(
-  ['contract', 'round', 'verdict', 'voter'],
+  ['contract', 'round', 'verdict', 'first failing MCU'],
   (d.votes as D[]).map((v) => [
     v.contract ? contractLink(v.contract) : '—',
     v.round ?? '—',
     v.verdict ?? '—',
-    addressLink(v.voter ?? v.miner),
+    v.failingIndex ?? '—',
   ]),
   'none',
 )}`;

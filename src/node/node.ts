@@ -14,6 +14,7 @@ import { explorerIndexer } from '../explorer/indexer.ts';
 import { type ExplorerServer, startExplorer } from '../explorer/server.ts';
 import { Miner } from '../miner/miner.ts';
 import type { VoteSource } from '../miner/template.ts';
+import type { RpcMethod } from '../rpc/methods.ts';
 import { Network } from '../p2p/network.ts';
 import { domainName } from '../p2p/topics.ts';
 import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
@@ -57,6 +58,7 @@ interface Parts {
   services: Map<string, DomainService>;
   rpc: RpcServer;
   explorer?: ExplorerServer;
+  methods: Readonly<Record<string, RpcMethod>>;
   logger: Logger;
 }
 
@@ -71,6 +73,8 @@ export class ZiNode {
   readonly rpc: RpcServer;
   /** The read-only web explorer, with --explorer. */
   readonly explorer?: ExplorerServer;
+  /** Every RPC method this node serves, by name (the explorer reads through some). */
+  readonly methods: Readonly<Record<string, RpcMethod>>;
   private readonly keeper?: ContentKeeper;
   private readonly services: Map<string, DomainService>;
   private readonly logger: Logger;
@@ -88,6 +92,7 @@ export class ZiNode {
     this.services = parts.services;
     this.rpc = parts.rpc;
     this.explorer = parts.explorer;
+    this.methods = parts.methods;
     this.logger = parts.logger;
   }
 
@@ -273,6 +278,7 @@ export class ZiNode {
         services,
         rpc,
         explorer,
+        methods,
         logger,
       });
       logger.info(

@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { formatAddress } from '../../src/chain/address.ts';
+import { startExplorer } from '../../src/explorer/server.ts';
 import { cookiePath } from '../../src/node/config.ts';
 import { RpcClient } from '../../src/node/rpc/client.ts';
 import { devnet, keypair, tempDir } from '../support/chain.ts';
 import { startNode } from '../support/cli.ts';
-import { until } from '../support/node.ts';
+import { startZiNode, until } from '../support/node.ts';
 
 /**
  * 1,000 clients at once against `zi node --explorer` (a real child process),
@@ -95,4 +96,28 @@ test('1,000 concurrent page requests: each is answered or told 503, the RPC stay
   // Still serving, still mining.
   assert.equal((await fetch(base)).status, 200);
   await until('another block', async () => (await rpc.call<number>('getblockcount')) > before);
+});
+
+test('past its queue the explorer answers 503 with the reason at once, and serves again when the flood is over', async (t) => {
+  const node = await startZiNode(t, { mine: keypair().address });
+  await until('a few blocks', () => node.chain.height >= 3);
+  // A second explorer over the same node, with room for one page at work and one waiting.
+  const small = await startExplorer(
+    { chain: node.chain, mempool: node.mempool, methods: node.methods, content: node.content },
+    { port: 0, maxActive: 1, maxQueue: 1 },
+  );
+  t.after(() => small.close());
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      fetch(`${small.url}api/block/${i % 4}?n=${i}`).then(async (r) => ({ status: r.status, body: await r.json() })),
+    ),
+  );
+  const busy = answers.filter((a) => a.status === 503);
+  assert.ok(busy.length > 0, 'some were refused');
+  assert.ok(
+    answers.some((a) => a.status === 200),
+    'the first ones were served',
+  );
+  assert.deepEqual(busy[0]!.body, { error: { code: 'BUSY', message: 'the explorer is busy: try again in a moment' } });
+  assert.equal((await fetch(`${small.url}api/block/1?again`)).status, 200);
 });
