@@ -363,6 +363,12 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
   }
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A page of another site that renames itself to 127.0.0.1 (DNS rebinding) must not read this node's view.
+    if (!hostAllowed(req.headers.host)) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+      res.end(`the explorer answers only to ${host} and localhost, not to ${String(req.headers.host).slice(0, 80)}\n`);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
       res.end('the explorer is read-only: GET only\n');
@@ -390,6 +396,14 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
   }
 
   const sockets = new Set<Socket>();
+  let port = opts.port;
+  const hostAllowed = (header: string | undefined): boolean => {
+    if (header === undefined) return false;
+    const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d+))?$/i.exec(header);
+    if (!m || (m[2] !== undefined && Number(m[2]) !== port)) return false;
+    const name = m[1]!.toLowerCase();
+    return name === host || name === `[${host}]` || name === 'localhost' || (host === '127.0.0.1' && name === '[::1]');
+  };
   const server = createServer(
     { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     (req, res) => {
@@ -422,7 +436,7 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
     server.listen({ host, port: opts.port }, () => resolve());
   });
   const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
+  port = typeof address === 'object' && address !== null ? address.port : opts.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   log?.info({ url, indexed: data.indexed }, 'explorer listening');
   if (!data.indexed) {

@@ -230,5 +230,17 @@ test('the JSON API of a node with a solved contract', async (t) => {
     assert.equal((await get('api/sendrawtransaction')).status, 404);
     assert.equal((await get('api/stop')).status, 404);
     assert.ok(node.chain.height >= tip.height);
+    // Another name for this machine, as a rebinding page would use: refused.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${net.url}api/home`, { headers: { host: 'attacker.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 421);
+    const local = new URL(net.url);
+    assert.equal((await fetch(`http://localhost:${local.port}/api/tip`)).status, 200);
   });
 });
