@@ -87,8 +87,9 @@ export const SERIES_BLOCKS = 240;
 /** Blocks the hash rate is estimated over. */
 export const HASHRATE_BLOCKS = 60;
 export const RECENT_BLOCKS = 12;
-/** Heights of history one address page shows. */
+/** Heights of history one address page shows, unless it asks for fewer or more (at most 100). */
 export const HISTORY_HEIGHTS = 25;
+export const MAX_HISTORY_HEIGHTS = 100;
 /** A contract's newest payouts its page reads. */
 export const CONTRACT_PAYOUTS = 2_000;
 /** The most MCUs drawn as an image in the browser (as `zi contract results --png` draws). */
@@ -352,7 +353,7 @@ export class ExplorerData {
     return li;
   }
 
-  async address(text: string, before?: number): Promise<Json> {
+  async address(text: string, before?: number, count = HISTORY_HEIGHTS): Promise<Json> {
     const a = parseAddressId(text, this.hrp);
     const address = this.fmt(a);
     const account = await this.call<Json>('getaccount', { address });
@@ -367,7 +368,7 @@ export class ExplorerData {
       const from = dbKey(INDEX_BALANCE_CHANGE, a, u32be(Math.max(0, below - 1)));
       for await (const [k, v] of this.chain.store.indexEntries(dbKey(INDEX_BALANCE_CHANGE, a), {
         reverse: true,
-        limit: HISTORY_HEIGHTS,
+        limit: count,
         from: below > 0 ? from : undefined,
       })) {
         const c = decodeBalanceChange(k, v);
@@ -377,7 +378,7 @@ export class ExplorerData {
     let heights = [...new Set([...rows.map((r) => r.height), ...changes.keys()])].sort((x, y) => y - x);
     // A height the row limit cut through is left for the next page.
     if (rows.length >= ROWS) heights = heights.filter((h) => h > rows.at(-1)!.height);
-    heights = heights.slice(0, HISTORY_HEIGHTS);
+    heights = heights.slice(0, count);
     const history = [];
     for (const h of heights) {
       const e = this.chain.entryAtHeight(h);
@@ -432,7 +433,7 @@ export class ExplorerData {
       validator: validator ? { ...validator, audits: this.auditTally(a) } : null,
       solver: this.indexed ? await this.solverOf(a) : null,
       history,
-      olderBefore: last !== undefined && last > 0 && heights.length === HISTORY_HEIGHTS ? last : null,
+      olderBefore: last !== undefined && last > 0 && heights.length === count ? last : null,
     };
   }
 
@@ -440,18 +441,30 @@ export class ExplorerData {
     return decodeAuditTally(this.chain.store.index.get(validatorAuditsKey(a)));
   }
 
-  /** MCUs a Solver was paid for in the rate window of the latest blocks, per second of block time. */
+  /**
+   * MCUs a Solver was paid for per second of block time over the latest
+   * blocks, the window the market's own pace uses (RATE_WINDOW: at most 120
+   * blocks and 10 minutes, never back to genesis, whose time is long before block 1).
+   */
   private async recentRate(a: Address): Promise<number> {
     const tip = this.chain.tip;
-    const first = Math.max(1, tip.height - RATE_WINDOW.blocks + 1);
+    let first = tip.height;
+    while (
+      first > 1 &&
+      tip.height - first + 1 < RATE_WINDOW.blocks &&
+      tip.header.timestamp - this.chain.entryAtHeight(first - 1)!.header.timestamp <= RATE_WINDOW.ms
+    ) {
+      first--;
+    }
+    if (first < 1) return 0;
     let mcus = 0n;
     for await (const [k, v] of this.chain.store.indexEntries(dbKey(INDEX_SOLVER_PAYOUT, a), {
       from: dbKey(INDEX_SOLVER_PAYOUT, a, u32be(first)),
     })) {
       mcus += decodeSolverPayout(k, v).mcus;
     }
-    const start = this.chain.entryAtHeight(first - 1) ?? this.chain.entryAtHeight(first)!;
-    const ms = tip.header.timestamp - start.header.timestamp;
+    const start = this.chain.entryAtHeight(first > 1 ? first - 1 : first)!.header.timestamp;
+    const ms = tip.header.timestamp - start;
     return ms > 0 ? (Number(mcus) / ms) * 1000 : 0;
   }
 
@@ -642,7 +655,10 @@ export class ExplorerData {
       batchesRejected: local && r.address === local.address ? (rep?.solver.batchesRejected ?? null) : null,
     }));
     const { open } = (await this.contracts()) as { open: Json[] };
-    const best = open.filter((c) => (c.escrowMcus as bigint) > 0n).slice(0, 10);
+    // Open, paying, and with MCUs left to solve.
+    const best = open
+      .filter((c) => (c.escrowMcus as bigint) > 0n && (c.fraction === null || (c.fraction as number) < 1))
+      .slice(0, 10);
     return { leaderboard: board, bestOpen: best, localSolver: local?.address ?? null };
   }
 

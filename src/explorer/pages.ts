@@ -275,7 +275,7 @@ ${live(
     'no transactions yet',
   ),
 )}
-${d.olderBefore !== null ? link(`/address/${d.address}?before=${d.olderBefore}`, 'older →') : ''}`;
+${d.olderBefore !== null ? link(`/address/${d.address}?before=${d.olderBefore}`, 'older →', 'older') : ''}`;
 }
 
 export function searchPage(q: string, d: D): Html {
@@ -293,7 +293,7 @@ function contractRow(c: D): unknown[] {
     li(c.price),
     html`${li(c.escrow)} <span class="muted">(${num(c.escrowMcus)} MCUs)</span>`,
     fractionBar(c.fraction),
-    c.etaSeconds === null ? '—' : duration(c.etaSeconds),
+    c.fraction === 1 ? 'done' : c.etaSeconds === null ? '—' : duration(c.etaSeconds),
     addressLink(c.authority?.address ?? c.authority),
     c.validation,
   ];

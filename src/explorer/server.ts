@@ -6,7 +6,7 @@ import { toHex } from '../chain/encoding.ts';
 import { ZiError } from '../chain/errors.ts';
 import type { Log } from '../chain/log.ts';
 import { toJson } from '../rpc/json.ts';
-import { ExplorerData, type ExplorerDeps } from './data.ts';
+import { ExplorerData, type ExplorerDeps, MAX_HISTORY_HEIGHTS } from './data.ts';
 import { type Html, layout } from './html.ts';
 import { ExplorerError, parseCount } from './ids.ts';
 import {
@@ -189,7 +189,8 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
       case 'address': {
         one(2);
         const before = parseCount(query.get('before'), 'before', 1, 0xffffffff);
-        return p('Address', data.address(seg(1), before), addressPage);
+        const count = parseCount(query.get('count'), 'count', 1, MAX_HISTORY_HEIGHTS);
+        return p('Address', data.address(seg(1), before, count), addressPage);
       }
       case 'search': {
         one(1);

@@ -158,25 +158,36 @@ test('the JSON API of a node with a solved contract', async (t) => {
       const address = formatAddress(who.address, hrp);
       let sum = 0n;
       let heights = 0;
-      let path = `api/address/${address}`;
+      // Two blocks a page: every page boundary is crossed.
+      let path = `api/address/${address}?count=2`;
+      const seen: number[] = [];
       for (;;) {
         const { body } = await get(path);
         for (const h of body.history) {
           heights++;
+          seen.push(h.height);
           const items = h.items.reduce((n: bigint, it: J) => n + BigInt(it.li), 0n);
           assert.equal(items, BigInt(h.change), `the items of block ${h.height} add up to its balance change`);
           sum += items;
         }
         if (body.olderBefore === null) break;
-        path = `api/address/${address}?before=${body.olderBefore}`;
+        path = `api/address/${address}?count=2&before=${body.olderBefore}`;
       }
+      assert.deepEqual(
+        seen,
+        [...seen].sort((x, y) => y - x),
+        'newest first, each block once',
+      );
+      assert.equal(new Set(seen).size, seen.length);
       assert.equal(sum, getAccount(node.chain.state, who.address).balance, address);
-      assert.ok(heights > 1);
+      assert.ok(heights >= 1);
     }
     const solver = await get(`api/address/${formatAddress(net.solver.address, hrp)}`);
     assert.equal(solver.body.solver.mcus, String(MANDELBROT_SIZE));
+    assert.ok(solver.body.solver.rate > 0, 'paid in the latest blocks: a pace');
     assert.equal((await get('api/address/zid1nope')).status, 400);
     assert.equal((await get(`api/address/${formatAddress(net.solver.address, hrp)}?before=x`)).status, 400);
+    assert.equal((await get(`api/address/${formatAddress(net.solver.address, hrp)}?count=101`)).status, 400);
   });
 
   await t.test('search: a height, a full id, a unique prefix, an address; nothing; bad input', async () => {

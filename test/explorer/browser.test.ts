@@ -143,6 +143,24 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
   await page.locator('header form.search button').click();
   await page.waitForURL(new RegExp(`/contract/${net.contract}$`));
 
+  // The market's other pages, reached from the navigation bar and the leaderboard.
+  for (const [nav, title] of [
+    ['Contracts', 'Contracts'],
+    ['Validators', 'Validators'],
+    ['Audits', 'Audits'],
+    ['Fund', 'Shared fund'],
+    ['Solvers', 'Solvers'],
+  ] as const) {
+    await page.locator('header nav a', { hasText: nav }).click();
+    await page.waitForURL(new RegExp(`/${nav.toLowerCase()}$`));
+    assert.equal(await text(page, 'h1'), title);
+    await shot(page, nav.toLowerCase());
+  }
+  await page.locator('#board tbody tr:first-child td:nth-child(2) a').click();
+  await page.waitForURL(/\/address\/zid1/);
+  assert.match(await text(page, '#history'), /payout/);
+  await shot(page, 'address');
+
   // A bad id is a clear 400 page, an unknown one a 404.
   const bad = await page.goto(`${net.url}block/not-a-block`);
   assert.equal(bad?.status(), 400);

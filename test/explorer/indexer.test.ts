@@ -1,16 +1,40 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import {
+  encodeAudit,
+  INVALID,
+  STATE_AUDIT,
+  STATUS_FINAL,
+  STATUS_INVALID,
+  STATUS_OPEN,
+  VALID,
+} from '../../src/audit/state.ts';
+import { accountKey, encodeAccount } from '../../src/chain/accounts.ts';
 import { Chain } from '../../src/chain/chain.ts';
 import { toHex } from '../../src/chain/encoding.ts';
+import { genesisBlock } from '../../src/chain/genesis.ts';
+import type { IndexedBlock } from '../../src/chain/indexer.ts';
 import { reindex } from '../../src/chain/reindex.ts';
-import { dbKey, INDEX_CONTRACT_SOLVER } from '../../src/chain/store/layout.ts';
+import { type StateChange, StateOverlay } from '../../src/chain/state.ts';
 import {
+  dbKey,
+  INDEX_AUDIT_FINAL,
+  INDEX_BALANCE_CHANGE,
+  INDEX_CONTRACT_SOLVER,
+  stateKey,
+  u32be,
+} from '../../src/chain/store/layout.ts';
+import {
+  decodeAuditFinal,
+  decodeAuditTally,
+  decodeBalanceChange,
   decodeSolverTotals,
   decodeTotals,
   EXPLORER_INDEXER,
   explorerIndexer,
   solverKey,
+  validatorAuditsKey,
 } from '../../src/explorer/indexer.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { devnet, keypair, mine, mineMany, openChain, type TestChain } from '../support/chain.ts';
@@ -97,4 +121,77 @@ test('a store kept without the indexer is not indexed until a reindex', async (t
   assert.ok(rebuilt.indexing(EXPLORER_INDEXER));
   // The miner's reward changed its balance in each block: one balance change per block, marker aside.
   assert.equal((await indexOf(rebuilt)).size, 1 + 3);
+});
+
+test('final verdicts count once per audit, for its Validator; balance changes keep their sign', () => {
+  const validator = keypair().address;
+  const [passed, failed] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+  const audit = (status: number, verdict: number) =>
+    encodeAudit({
+      validator,
+      bidder: keypair().address,
+      validationFee: 1n,
+      heldFees: 10n,
+      closedHeight: 5,
+      round: 1,
+      status,
+      verdict,
+      verdictTime: 0,
+      appealPayment: 0n,
+      forfeited: 0n,
+      votes: [],
+    });
+  const rich = keypair().address;
+  const poor = keypair().address;
+  const account = (balance: bigint) => encodeAccount({ balance, nonce: 0n, activity: [] });
+  const block = (height: number, changes: StateChange[]): IndexedBlock => ({
+    block: genesisBlock(devnet),
+    hash: new Uint8Array(32),
+    height,
+    timestamp: 0,
+    changes,
+    state: new StateOverlay({ get: () => undefined }),
+    rules: rules(),
+    params: devnet,
+  });
+  const index = new StateOverlay({ get: () => undefined });
+  explorerIndexer.connect(
+    index,
+    block(7, [
+      { key: stateKey(STATE_AUDIT, passed), previous: audit(STATUS_OPEN, 0xff), value: audit(STATUS_FINAL, VALID) },
+      { key: stateKey(STATE_AUDIT, failed), previous: audit(STATUS_OPEN, 0xff), value: audit(STATUS_INVALID, INVALID) },
+      { key: accountKey(rich), previous: account(5n), value: account(12n) },
+      { key: accountKey(poor), previous: account(12n), value: undefined },
+    ]),
+  );
+  explorerIndexer.connect(
+    index,
+    block(8, [
+      // The Valid one is touched again (final already), the Invalid one's window closes.
+      { key: stateKey(STATE_AUDIT, passed), previous: audit(STATUS_FINAL, VALID), value: audit(STATUS_FINAL, VALID) },
+      {
+        key: stateKey(STATE_AUDIT, failed),
+        previous: audit(STATUS_INVALID, INVALID),
+        value: audit(STATUS_FINAL, INVALID),
+      },
+    ]),
+  );
+  assert.deepEqual(decodeAuditTally(index.get(validatorAuditsKey(validator))), { passed: 1, failed: 1 });
+  const change = (a: Uint8Array, h: number) => {
+    const k = dbKey(INDEX_BALANCE_CHANGE, a, u32be(h));
+    return decodeBalanceChange(k, index.get(k)!).li;
+  };
+  assert.equal(change(rich, 7), 7n);
+  assert.equal(change(poor, 7), -12n);
+  const finals = index
+    .changes()
+    .filter((c) => c.key[0] === INDEX_AUDIT_FINAL)
+    .map((c) => decodeAuditFinal(c.key, c.value!));
+  assert.deepEqual(
+    finals.map((f) => [f.height, toHex(f.contract), f.valid]),
+    [
+      [7, toHex(passed), true],
+      [8, toHex(failed), false],
+    ],
+  );
 });

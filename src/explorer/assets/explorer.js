@@ -3,12 +3,19 @@
 // read as "… ago", and a contract's results are drawn from its paid batches.
 
 const ago = (iso) => {
-  const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
-  if (!Number.isFinite(s)) return '';
-  if (s < 60) return `${Math.max(0, s)} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  const d = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(d)) return '';
+  // A block stamped a moment ahead of this clock is "now", not the future; an end of activity is.
+  const s = d > -5 ? Math.max(0, d) : -d;
+  const span =
+    s < 60
+      ? `${s} s`
+      : s < 3600
+        ? `${Math.floor(s / 60)} min`
+        : s < 86400
+          ? `${Math.floor(s / 3600)} h`
+          : `${Math.floor(s / 86400)} d`;
+  return d > -5 ? `${span} ago` : `in ${span}`;
 };
 
 function times(root) {
