@@ -17,6 +17,7 @@ import { gridPng } from '../market/png.ts';
 import { cookiePath, walletPath } from '../node/config.ts';
 import { fetchByRpc } from '../node/content-client.ts';
 import { RpcClient } from '../node/rpc/client.ts';
+import { RpcError } from '../rpc/errors.ts';
 import { loadContract } from '../sandbox/index.ts';
 import { outputAt, outputCount } from '../sandbox/outputs.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
@@ -216,9 +217,19 @@ export class Devnet {
     let lastLine = 0;
     let stalled = performance.now();
     for (;;) {
-      const s = await first.rpc.call<{ paidMcus: string; signedRanges?: [number, number][] }>('getcontractstatus', {
-        id: contract,
+      type Status = { paidMcus: string; signedRanges?: [number, number][] };
+      // Two miners can race: the contract's block may be replaced, and the contract mined again a block later.
+      const s = await first.rpc.call<Status>('getcontractstatus', { id: contract }).catch((err: unknown) => {
+        if (err instanceof RpcError && err.code === 'NOT_FOUND') return undefined;
+        throw err;
       });
+      if (s === undefined) {
+        if (performance.now() - stalled > 120_000) {
+          throw new DevnetError('STALLED', 'the contract left the chain and did not come back for two minutes');
+        }
+        await Promise.race([sleep(250), this.o.interrupted]);
+        continue;
+      }
       const now = performance.now();
       const signed = (s.signedRanges ?? []).reduce((n, [a, b]) => n + (b - a), 0);
       const paid = Number(s.paidMcus);

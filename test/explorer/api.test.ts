@@ -201,6 +201,12 @@ test('the JSON API of a node with a solved contract', async (t) => {
     assert.equal((await get(`api/search?q=${who}`)).body.match, `/address/${who}`);
     assert.equal((await get('api/search?q=ffffffffffff')).status, 404);
     assert.equal((await get('api/search?q=%3Cscript%3E')).status, 400);
+    // A query is text on the page it lands on, never markup.
+    const hostile = await fetch(`${net.url}search?q=${encodeURIComponent('<script>alert(1)</script>')}`);
+    assert.equal(hostile.status, 400);
+    const html = await hostile.text();
+    assert.ok(!html.includes('<script>alert'), 'the query is escaped');
+    assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
     const page = await fetch(`${net.url}search?q=${net.contract.slice(0, 10)}`, { redirect: 'manual' });
     assert.equal(page.status, 302);
     assert.equal(page.headers.get('location'), `/contract/${net.contract}`);
