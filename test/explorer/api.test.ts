@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
+import { fundVoteRules } from '../../src/audit/fund-rules.ts';
+import { fundBalance } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
-import { formatAddress } from '../../src/chain/address.ts';
+import { formatAddress, RESERVED_ADDRESS } from '../../src/chain/address.ts';
 import { fromHex, toHex } from '../../src/chain/encoding.ts';
+import { LI_PER_ZI } from '../../src/chain/params.ts';
+import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { getContract } from '../../src/market/contract-state.ts';
 import { decodeResults } from '../../src/market/results.ts';
 import { keypair, transfer } from '../support/chain.ts';
 import { until } from '../support/node.ts';
+import { stakedValidator } from '../support/validator.ts';
 import { explorerNetwork, MANDELBROT_SCALE, MANDELBROT_SIZE } from './network.ts';
 
 /**
@@ -58,6 +63,20 @@ test('the JSON API of a node with a solved contract', async (t) => {
     assert.ok(events[1].height > events[0].height, 'a later tip arrives by itself');
     assert.equal(events[1].hash.length, 64);
   });
+
+  // A Validator stakes and votes on the fund; the Bidder gives to it.
+  const validator = keypair();
+  const payee = keypair();
+  await stakedValidator(node, net.bidder, 1n, validator);
+  const g = node.chain.genesisHash;
+  const vote = Transaction.sign(
+    { kind: TX_KINDS.fundvote, nonce: 11n, fee: 1_000n, payload: fundVoteRules.encode({ payee: payee.address }) },
+    validator.priv,
+    g,
+  );
+  await node.mempool.accept(vote);
+  await node.mempool.accept(transfer(net.bidder, RESERVED_ADDRESS, 7_000n, 2n, g));
+  await until('the vote and the gift are mined', () => node.mempool.count === 0 && fundBalance(node.chain.state) > 0n);
 
   // From here the chain stands still, so the pages can be compared with the node's state.
   await node.miner!.stop();
@@ -154,7 +173,7 @@ test('the JSON API of a node with a solved contract', async (t) => {
   });
 
   await t.test("addresses: every page's amounts add up to the balance (Solver, and the mining Bidder)", async () => {
-    for (const who of [net.solver, net.bidder]) {
+    for (const who of [net.solver, net.bidder, validator]) {
       const address = formatAddress(who.address, hrp);
       let sum = 0n;
       let heights = 0;
@@ -217,13 +236,25 @@ test('the JSON API of a node with a solved contract', async (t) => {
     assert.equal(solvers.body.leaderboard[0].address, formatAddress(net.solver.address, hrp));
     assert.equal(solvers.body.leaderboard[0].mcus, String(MANDELBROT_SIZE));
     const validators = await get('api/validators');
-    assert.deepEqual(validators.body.validators, []);
+    assert.deepEqual(
+      validators.body.validators.map((v: J) => [v.address, v.amount, v.matured, v.banned, v.audits]),
+      [[formatAddress(validator.address, hrp), String(5n * LI_PER_ZI), true, false, { passed: 0, failed: 0 }]],
+    );
+    const record = await get(`api/address/${formatAddress(validator.address, hrp)}`);
+    assert.equal(record.body.validator.amount, String(5n * LI_PER_ZI));
+    assert.equal(record.body.active, true);
     assert.ok(BigInt(validators.body.requirement.required) > 0n);
     const audits = await get('api/audits');
     assert.deepEqual(audits.body.audits, []);
+    assert.equal(audits.body.fund, '7000');
     const fund = await get('api/fund');
-    assert.equal(fund.status, 200);
-    assert.equal(typeof fund.body.active, 'number');
+    assert.equal(fund.body.balance, '7000');
+    assert.deepEqual(
+      fund.body.tally.map((r: J) => [r.payee, r.voters]),
+      [[formatAddress(payee.address, hrp), 1]],
+    );
+    const reserved = await get(`api/address/${formatAddress(RESERVED_ADDRESS, hrp)}`);
+    assert.equal(reserved.body.reserved, true);
   });
 
   await t.test('mempool size and fee-rate percentiles', async () => {
