@@ -12,7 +12,6 @@ import {
   INDEX_AUDIT_FINAL,
   INDEX_BALANCE_CHANGE,
   INDEX_CONTRACT_PAYOUT,
-  INDEX_CONTRACT_SOLVER,
   INDEX_SOLVER,
   INDEX_SOLVER_PAYOUT,
   stateKey,
@@ -32,6 +31,7 @@ import { validateParams } from '../rpc/params.ts';
 import { txView } from '../rpc/views.ts';
 import { ExplorerError, parseAddressId, parseBlockId, parseHash } from './ids.ts';
 import {
+  contractSolverKey,
   decodeAuditFinal,
   decodeAuditTally,
   decodeBalanceChange,
@@ -583,7 +583,7 @@ export class ExplorerData {
         payouts.push({ height: p.height, position: p.position, solver: this.fmt(p.solver), mcus: p.mcus, li: p.li });
       }
       payouts.reverse();
-      for await (const [k, v] of this.chain.store.indexEntries(dbKey(INDEX_CONTRACT_SOLVER, idBytes))) {
+      for await (const [k, v] of this.chain.store.indexEntries(contractSolverKey(idBytes, new Uint8Array()))) {
         const solver = k.subarray(33);
         solvers.push({ address: this.fmt(solver), ...decodeTotals(v) });
       }

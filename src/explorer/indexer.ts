@@ -5,7 +5,7 @@ import { Reader, Writer } from '../chain/encoding.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { BlockIndexer, IndexedBlock } from '../chain/indexer.ts';
 import { txBody } from '../chain/ledger.ts';
-import type { StateReader, StateWriter } from '../chain/state.ts';
+import type { StateWriter } from '../chain/state.ts';
 import {
   dbKey,
   INDEX_AUDIT_FINAL,
@@ -192,6 +192,3 @@ export const explorerIndexer: BlockIndexer = {
     audits(index, block);
   },
 };
-
-/** Reads for the pages, over the index at the tip. */
-export type IndexReader = StateReader;

@@ -17,15 +17,9 @@ import { genesisBlock } from '../../src/chain/genesis.ts';
 import type { IndexedBlock } from '../../src/chain/indexer.ts';
 import { reindex } from '../../src/chain/reindex.ts';
 import { type StateChange, StateOverlay } from '../../src/chain/state.ts';
+import { dbKey, INDEX_AUDIT_FINAL, INDEX_BALANCE_CHANGE, stateKey, u32be } from '../../src/chain/store/layout.ts';
 import {
-  dbKey,
-  INDEX_AUDIT_FINAL,
-  INDEX_BALANCE_CHANGE,
-  INDEX_CONTRACT_SOLVER,
-  stateKey,
-  u32be,
-} from '../../src/chain/store/layout.ts';
-import {
+  contractSolverKey,
   decodeAuditFinal,
   decodeAuditTally,
   decodeBalanceChange,
@@ -87,7 +81,7 @@ test('a reorg undoes the payouts it takes off the chain; a reindex rebuilds the 
   }
   assert.equal(toHex(tc.chain.tip.hash), toHex(other.chain.tip.hash), 'branch B is the main chain');
   assert.equal(tc.chain.store.index.get(solverKey(s1.address)), undefined, "s1's payouts are gone with branch A");
-  assert.deepEqual(decodeTotals(tc.chain.store.index.get(dbKey(INDEX_CONTRACT_SOLVER, id, s2.address))), {
+  assert.deepEqual(decodeTotals(tc.chain.store.index.get(contractSolverKey(id, s2.address))), {
     mcus: 3n,
     li: 3_000n,
     payouts: 1,
