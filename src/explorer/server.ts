@@ -221,11 +221,13 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
   }
 
   function failure(err: unknown, json: boolean): Answer {
-    const known = err instanceof ExplorerError || (err instanceof ZiError && err.code === 'BAD_ADDRESS');
+    // A damaged store says so and how to mend it (its message names `zi node --reindex`).
+    const damaged = err instanceof ZiError && err.code === 'DB_CORRUPT';
+    const known = err instanceof ExplorerError || damaged;
     const code = err instanceof ZiError ? err.code : 'INTERNAL';
-    const status = known ? (STATUS_OF[code] ?? 400) : 500;
+    const status = damaged ? 500 : known ? (STATUS_OF[code] ?? 400) : 500;
     const message = known ? (err as Error).message : 'internal error';
-    if (!known) log?.warn({ err: String((err as Error)?.stack ?? err) }, 'explorer page failed');
+    if (!known || damaged) log?.warn({ err: String((err as Error)?.stack ?? err) }, 'explorer page failed');
     if (json) return { status, type: 'application/json; charset=utf-8', body: toJson({ error: { code, message } }) };
     const body = layout({
       title: `${status}`,
