@@ -26,7 +26,7 @@ const get = (url) => new Promise((resolve) => {
 Promise.all(workerData.urls.map(get)).then((statuses) => parentPort.postMessage(statuses));
 `;
 
-test('1,000 concurrent page requests: each is answered or told 503, the RPC's 95th percentile stays under 100 ms, the node keeps going', async (t) => {
+test('1,000 concurrent page requests: each is answered or told 503, the RPC at its 95th percentile stays under 100 ms, the node keeps going', async (t) => {
   const dir = await tempDir(t, 'zi-explorer-load-');
   const datadir = join(dir, 'devnet');
   const miner = formatAddress(keypair().address, devnet.hrp);
