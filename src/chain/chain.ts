@@ -20,6 +20,7 @@ import { toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { genesisBlock } from './genesis.ts';
 import type { Hash } from './hash.ts';
+import type { BlockIndexer } from './indexer.ts';
 import { applyBlock, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
 import { SignatureVerifier } from './sig-verifier.ts';
@@ -33,7 +34,7 @@ import {
   STATUS_INVALID,
   StoreError,
 } from './store/chaindb.ts';
-import { STATE_OPEN_PROBLEMS } from './store/layout.ts';
+import { dbKey, INDEX_MARKER, STATE_OPEN_PROBLEMS, u32be } from './store/layout.ts';
 import { reindexHint } from './store/open.ts';
 import type { TxContext, TxRulesRegistry } from './tx-rules.ts';
 
@@ -76,6 +77,12 @@ export interface ChainOptions {
   verifyThreads?: number;
   /** Open a store whose reindex is under way (reindex.ts only). */
   reindexing?: boolean;
+  /**
+   * Read-side indexes written in each block's batch (chain/indexer.ts). One
+   * runs only on a store it has indexed since genesis (its marker says so);
+   * on an older store it waits for `zi node --reindex` (see `indexing`).
+   */
+  indexers?: readonly BlockIndexer[];
 }
 
 export interface TipChange {
@@ -110,6 +117,9 @@ export class Chain extends EventEmitter<ChainEvents> {
   private readonly mainChain: Hash[] = [];
   private lock: Promise<unknown> = Promise.resolve();
   #tip!: ChainEntry;
+  /** The indexers whose index is whole on this store, so kept up to date. */
+  private readonly indexers: BlockIndexer[] = [];
+  private readonly wanted: readonly BlockIndexer[];
 
   readonly store: ChainDB;
 
@@ -121,6 +131,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.genesis = genesis;
     this.clock = opts.clock ?? Date.now;
     this.verifier = new SignatureVerifier(opts.verifyThreads);
+    this.wanted = opts.indexers ?? [];
   }
 
   static async open(opts: ChainOptions): Promise<Chain> {
@@ -151,6 +162,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.mainChain.length !== tip.height + 1) {
       throw this.damaged('the main chain has a gap in the block index');
     }
+    await this.loadIndexers();
     // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.
     await this.store.verifyState();
     for (let h = tip.height; h > Math.max(0, tip.height - CHECK_BLOCKS); h--) {
@@ -158,6 +170,24 @@ export class Chain extends EventEmitter<ChainEvents> {
       if ((await this.store.getBlockBytes(e.hash)) === undefined) throw this.damaged(`block ${h} has no body`);
       if (!(await this.store.hasUndo(e.hash))) throw this.damaged(`block ${h} has no undo data`);
     }
+  }
+
+  /** A store at genesis starts each index; one with blocks keeps those it has kept from genesis at this version. */
+  private async loadIndexers(): Promise<void> {
+    for (const ix of this.wanted) {
+      const key = dbKey(INDEX_MARKER, new TextEncoder().encode(ix.name));
+      const marker = this.store.index.get(key);
+      if (marker === undefined && this.#tip.height === 0) await this.store.putIndex(key, u32be(ix.version));
+      else if (marker === undefined || new DataView(marker.buffer, marker.byteOffset).getUint32(0) !== ix.version) {
+        continue;
+      }
+      this.indexers.push(ix);
+    }
+  }
+
+  /** Whether an indexer keeps its index on this store (false: it needs `zi node --reindex` first). */
+  indexing(name: string): boolean {
+    return this.indexers.some((ix) => ix.name === name);
   }
 
   private damaged(what: string): StoreError {
@@ -473,7 +503,21 @@ export class Chain extends EventEmitter<ChainEvents> {
     });
     entry.openProblems = this.openProblems(overlay);
     entry.status |= STATUS_CONNECTED;
-    await this.store.connect(this.record(block, entry, overlay.changes()));
+    const changes = overlay.changes();
+    const index = new StateOverlay(this.store.index);
+    for (const ix of this.indexers) {
+      ix.connect(index, {
+        block,
+        hash: entry.hash,
+        height: entry.height,
+        timestamp: block.header.timestamp,
+        changes,
+        state: overlay,
+        rules: this.rules,
+        params: this.params,
+      });
+    }
+    await this.store.connect({ ...this.record(block, entry, changes), indexChanges: index.changes() });
     this.mainChain[entry.height] = entry.hash;
     this.#tip = entry;
   }

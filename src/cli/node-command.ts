@@ -112,6 +112,10 @@ export function nodeCommand(program: Command): void {
         'unlock the wallet and serve the delegated contracts assigned to its stake: lease, validate, sign payouts',
         false,
       )
+      .option(
+        '--explorer [port]',
+        'serve the read-only web explorer and JSON API on 127.0.0.1 (default port: the RPC port + 1, 18446 on devnet; 0 picks a free one)',
+      )
       .option('--no-audit', 'mine without auditing the Validators of closed delegated contracts (no votes)')
       .option('--audit-lie', 'TEST ONLY: vote the opposite of what each audit finds (to test the audit rounds)', false)
       .option(

@@ -17,6 +17,7 @@ import { gridPng } from '../market/png.ts';
 import { cookiePath, walletPath } from '../node/config.ts';
 import { fetchByRpc } from '../node/content-client.ts';
 import { RpcClient } from '../node/rpc/client.ts';
+import { RpcError } from '../rpc/errors.ts';
 import { loadContract } from '../sandbox/index.ts';
 import { outputAt, outputCount } from '../sandbox/outputs.ts';
 import { encryptKey, writeKeystore } from '../wallet/keystore.ts';
@@ -35,6 +36,8 @@ export interface DevnetOptions {
   /** Li per MCU. */
   price: bigint;
   keep: boolean;
+  /** node1's explorer port (default 0: a free one). */
+  explorerPort?: number;
   /** Sandboxes per Solver (default 1). */
   solverThreads?: number;
   /** Fetch, fold and check the results at the end (default true; benchmarks skip it). */
@@ -115,6 +118,8 @@ interface Proc {
   rpc: RpcClient;
   datadir: string;
   addrs: string[];
+  /** Its explorer's URL, when it serves one. */
+  explorer?: string;
 }
 
 const ZI = join(import.meta.dirname, '..', '..', 'bin', 'zi');
@@ -164,7 +169,12 @@ export class Devnet {
     const { out } = this.o;
     const t0 = Date.now();
     const bidder = await this.wallet('node1', pass);
-    const first = await this.start('node1', ['node', '--mine', '--threads', '1', '--bidder'], pass);
+    const first = await this.start(
+      'node1',
+      ['node', '--mine', '--threads', '1', '--bidder', '--explorer', String(this.o.explorerPort ?? 0)],
+      pass,
+    );
+    out(`explorer    ${first.explorer} (node1: blocks, the contract filling in, Solvers; read-only)`);
     const peers = first.addrs.filter((a) => a.includes('127.0.0.1')).flatMap((a) => ['--peer', a]);
     for (let i = 2; i <= this.o.miners; i++) {
       await this.wallet(`node${i}`, pass);
@@ -207,9 +217,19 @@ export class Devnet {
     let lastLine = 0;
     let stalled = performance.now();
     for (;;) {
-      const s = await first.rpc.call<{ paidMcus: string; signedRanges?: [number, number][] }>('getcontractstatus', {
-        id: contract,
+      type Status = { paidMcus: string; signedRanges?: [number, number][] };
+      // Two miners can race: the contract's block may be replaced, and the contract mined again a block later.
+      const s = await first.rpc.call<Status>('getcontractstatus', { id: contract }).catch((err: unknown) => {
+        if (err instanceof RpcError && err.code === 'NOT_FOUND') return undefined;
+        throw err;
       });
+      if (s === undefined) {
+        if (performance.now() - stalled > 120_000) {
+          throw new DevnetError('STALLED', 'the contract left the chain and did not come back for two minutes');
+        }
+        await Promise.race([sleep(250), this.o.interrupted]);
+        continue;
+      }
       const now = performance.now();
       const signed = (s.signedRanges ?? []).reduce((n, [a, b]) => n + (b - a), 0);
       const paid = Number(s.paidMcus);
@@ -348,14 +368,16 @@ export class Devnet {
       { env: { ...process.env, ZI_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stderr!.pipe(log);
-    const started = Promise.withResolvers<{ port: number; addrs: string[] }>();
+    const started = Promise.withResolvers<{ port: number; addrs: string[]; explorer?: string }>();
     let addrs: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (line) => {
       log.write(`${line}\n`);
       try {
-        const l = JSON.parse(line) as { msg?: string; listen?: string[]; rpc?: string };
+        const l = JSON.parse(line) as { msg?: string; listen?: string[]; rpc?: string; explorer?: string };
         if (l.msg === 'p2p started' && l.listen) addrs = l.listen;
-        if (l.msg === 'node started' && l.rpc) started.resolve({ port: Number(l.rpc.split(':')[1]), addrs });
+        if (l.msg === 'node started' && l.rpc) {
+          started.resolve({ port: Number(l.rpc.split(':')[1]), addrs, explorer: l.explorer });
+        }
       } catch {
         // Not a log line: kept in the file as it is.
       }
@@ -363,8 +385,15 @@ export class Devnet {
     child.once('exit', (code) =>
       started.reject(new DevnetError('START_FAILED', `${name} exited (${code}); see ${name}.log`)),
     );
-    const { port } = await started.promise;
-    const proc: Proc = { name, child, rpc: new RpcClient({ port, cookiePath: cookiePath(datadir) }), datadir, addrs };
+    const { port, explorer } = await started.promise;
+    const proc: Proc = {
+      name,
+      child,
+      rpc: new RpcClient({ port, cookiePath: cookiePath(datadir) }),
+      datadir,
+      addrs,
+      explorer,
+    };
     this.procs.push(proc);
     return proc;
   }

@@ -26,6 +26,8 @@ export interface NodeConfig {
   reindex?: boolean;
   /** IPFS storage, bytes, above which the node collects garbage (--max-storage). */
   maxStorage?: number;
+  /** The read-only web explorer and JSON API (--explorer [PORT]), on 127.0.0.1. */
+  explorer?: { port: number; host: string };
 }
 
 export interface NodeFlags {
@@ -40,7 +42,12 @@ export interface NodeFlags {
   mdns?: boolean;
   reindex?: boolean;
   maxStorage?: string;
+  /** --explorer alone (true) takes the network's default port; --explorer PORT that one (0: a free one). */
+  explorer?: boolean | string | number;
 }
+
+/** The explorer's port unless --explorer names one: the RPC port's neighbour (18446 on devnet). */
+export const defaultExplorerPort = (params: NetworkParams): number => params.defaultRpcPort + 1;
 
 /** ~/.zi/<network>, or $ZI_HOME/<network> when set (tests, several nodes on one machine). */
 export function defaultDatadir(network: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -86,7 +93,19 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     mdns: flags.mdns ?? false,
     reindex: flags.reindex ?? false,
     ...(flags.maxStorage === undefined ? {} : { maxStorage: byteSize(flags.maxStorage, '--max-storage') }),
+    ...explorerConfig(flags.explorer, params),
   };
+}
+
+/** --explorer, or explorer= in zi.conf / ZI_EXPLORER: a port, or true/yes for the default one, false/no for none. */
+function explorerConfig(value: NodeFlags['explorer'], params: NetworkParams): Pick<NodeConfig, 'explorer'> {
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : value;
+  if (text === undefined || text === false || text === 'false' || text === 'no' || text === 'off') return {};
+  const port =
+    text === true || text === 'true' || text === 'yes' || text === 'on'
+      ? defaultExplorerPort(params)
+      : wholeNumber(text, '--explorer PORT', 0, 65535);
+  return { explorer: { host: '127.0.0.1', port } };
 }
 
 const UNITS: Record<string, number> = {

@@ -10,10 +10,13 @@ import { reindex } from '../chain/reindex.ts';
 import type { Ports, TxRulesRegistry } from '../chain/tx-rules.ts';
 import { openContentStore } from '../content/index.ts';
 import type { ContentStore } from '../content/store.ts';
+import { explorerIndexer } from '../explorer/indexer.ts';
+import { type ExplorerServer, startExplorer } from '../explorer/server.ts';
 import { Miner } from '../miner/miner.ts';
 import type { VoteSource } from '../miner/template.ts';
 import { Network } from '../p2p/network.ts';
 import { domainName } from '../p2p/topics.ts';
+import type { RpcMethod } from '../rpc/methods.ts';
 import { KeystoreError, readKeystore } from '../wallet/keystore.ts';
 import { cookiePath, mempoolPath, type NodeConfig, walletPath } from './config.ts';
 import { ContentKeeper, contentRpcMethods } from './content-keeper.ts';
@@ -54,6 +57,8 @@ interface Parts {
   keeper?: ContentKeeper;
   services: Map<string, DomainService>;
   rpc: RpcServer;
+  explorer?: ExplorerServer;
+  methods: Readonly<Record<string, RpcMethod>>;
   logger: Logger;
 }
 
@@ -66,6 +71,10 @@ export class ZiNode {
   readonly network?: Network;
   readonly content?: ContentStore;
   readonly rpc: RpcServer;
+  /** The read-only web explorer, with --explorer. */
+  readonly explorer?: ExplorerServer;
+  /** Every RPC method this node serves, by name (the explorer reads through some). */
+  readonly methods: Readonly<Record<string, RpcMethod>>;
   private readonly keeper?: ContentKeeper;
   private readonly services: Map<string, DomainService>;
   private readonly logger: Logger;
@@ -82,6 +91,8 @@ export class ZiNode {
     this.keeper = parts.keeper;
     this.services = parts.services;
     this.rpc = parts.rpc;
+    this.explorer = parts.explorer;
+    this.methods = parts.methods;
     this.logger = parts.logger;
   }
 
@@ -107,7 +118,8 @@ export class ZiNode {
     const domains: readonly NodeDomain<never>[] = [...DOMAINS, ...(opts.moreDomains ?? [])];
     const rules = opts.rules ?? nodeRules();
     if (!opts.rules) for (const d of opts.moreDomains ?? []) rules.registerDomain(d.consensus);
-    const chainOpts = { path: join(config.datadir, 'chain'), params, rules };
+    // The explorer's indexes are kept whether or not it serves pages, so turning it on needs no rebuild.
+    const chainOpts = { path: join(config.datadir, 'chain'), params, rules, indexers: [explorerIndexer] };
     const locked = (err: { code?: string }) => {
       if (err?.code === 'DB_LOCKED') {
         throw new NodeError('DATADIR_LOCKED', `another zi node is already using ${config.datadir}`);
@@ -151,6 +163,7 @@ export class ZiNode {
     let keeper: ContentKeeper | undefined;
     const services = new Map<string, DomainService>();
     let rpc: RpcServer | undefined;
+    let explorer: ExplorerServer | undefined;
     try {
       if (config.listen !== undefined && config.listen.length > 0) {
         network = await Network.start({
@@ -248,7 +261,26 @@ export class ZiNode {
         logger: logger.child({ mod: 'rpc' }),
         methods,
       });
-      node.ref = new ZiNode({ config, chain, mempool, miner, network, content, keeper, services, rpc, logger });
+      if (config.explorer) {
+        explorer = await startExplorer(
+          { chain, mempool, methods, content },
+          { ...config.explorer, logger: logger.child({ mod: 'explorer' }) },
+        );
+      }
+      node.ref = new ZiNode({
+        config,
+        chain,
+        mempool,
+        miner,
+        network,
+        content,
+        keeper,
+        services,
+        rpc,
+        explorer,
+        methods,
+        logger,
+      });
       logger.info(
         {
           network: params.name,
@@ -257,6 +289,7 @@ export class ZiNode {
           height: chain.height,
           tip: toHex(chain.tip.hash),
           signatures: chain.verifier.backend,
+          ...(explorer ? { explorer: explorer.url } : {}),
         },
         'node started',
       );
@@ -269,6 +302,7 @@ export class ZiNode {
       await stopServices(services);
       await content?.close();
       await network?.stop();
+      await explorer?.close();
       await rpc?.close();
       await chain.close();
       throw err;
@@ -283,6 +317,8 @@ export class ZiNode {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.logger.info('stopping');
+      // First: its pages read the services stopped below.
+      await this.explorer?.close();
       await this.miner?.stop();
       await this.keeper?.stop();
       await stopServices(this.services);

@@ -10,8 +10,8 @@ import { Transaction } from '../chain/transaction.ts';
 import type { Miner } from '../miner/miner.ts';
 import type { Network } from '../p2p/network.ts';
 import { defineMethod, describeMethods, type RpcMethod } from '../rpc/methods.ts';
+import { blockView, txView } from '../rpc/views.ts';
 import type { DomainService } from './domain.ts';
-import { blockView, txView } from './views.ts';
 
 export class NotFoundError extends ZiError<'NOT_FOUND'> {}
 

@@ -34,6 +34,7 @@ test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example e
   const total = Number(/total {7}([\d.]+) s/.exec(r.stdout)?.[1]);
   assert.ok(wall - total < 6, `exited ${(wall - total).toFixed(1)} s after a ${total} s run`);
   assert.match(r.stdout, /posted the Mandelbrot contract/);
+  assert.match(r.stdout, /^explorer {4}http:\/\/127\.0\.0\.1:\d+\/ \(node1/m, 'the explorer is on, at a printed URL');
   assert.match(r.stdout, /results {5}checked: identical to a local recomputation of all 12,800 MCUs/);
   assert.match(r.stdout, /union {7}\S+mandelbrot\.json/);
   const union = JSON.parse(await readFile(join(dir, 'mandelbrot.json'), 'utf8')) as unknown[];

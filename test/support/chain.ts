@@ -6,6 +6,7 @@ import { type Address, addressOf } from '../../src/chain/address.ts';
 import type { Block } from '../../src/chain/block.ts';
 import { Chain } from '../../src/chain/chain.ts';
 import type { Hash } from '../../src/chain/hash.ts';
+import type { BlockIndexer } from '../../src/chain/indexer.ts';
 import { generatePrivateKey, publicKeyOf } from '../../src/chain/keys.ts';
 import type { Mempool } from '../../src/chain/mempool.ts';
 import { NETWORKS, type NetworkParams } from '../../src/chain/params.ts';
@@ -40,7 +41,13 @@ export interface TestChain {
 
 export async function openChain(
   t: { after(fn: () => Promise<void>): void },
-  opts: { dir?: string; clock?: ManualClock; rules?: TxRulesRegistry; params?: NetworkParams } = {},
+  opts: {
+    dir?: string;
+    clock?: ManualClock;
+    rules?: TxRulesRegistry;
+    params?: NetworkParams;
+    indexers?: readonly BlockIndexer[];
+  } = {},
 ): Promise<TestChain> {
   const dir = opts.dir ?? (await tempDir(t));
   const clock = opts.clock ?? new ManualClock();
@@ -50,6 +57,7 @@ export async function openChain(
     // Guarded: every test proves that each domain writes only the state it owns.
     rules: opts.rules ?? coreRules({ guardWrites: true }),
     clock: clock.fn,
+    indexers: opts.indexers,
   });
   t.after(() => chain.close().catch(() => undefined));
   return { chain, clock, dir };

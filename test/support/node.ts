@@ -19,6 +19,8 @@ export interface ZiNodeOptions {
   threads?: number;
   /** Devnet with these parameters changed (e.g. a short appeal window): every node of a test must share them. */
   params?: Partial<NetworkParams>;
+  /** Serve the explorer on a free port (node.explorer.url). */
+  explorer?: boolean;
 }
 
 /** A whole node in this process, on 127.0.0.1 with a free port, stopped when the test ends. */
@@ -41,6 +43,7 @@ export async function startZiNode(
     mine: opts.mine !== undefined,
     minerAddress: opts.mine === undefined ? undefined : formatAddress(opts.mine, devnet.hrp),
     threads: opts.threads ?? 1,
+    ...(opts.explorer ? { explorer: 0 } : {}),
   });
   if (opts.params) config.params = { ...config.params, ...opts.params };
   started = await ZiNode.start(config, { logger: quietLogger, domains: { market: opts.market, audit: opts.audit } });

@@ -14,6 +14,8 @@ import {
   PREFIX_BLOCK,
   PREFIX_ENTRY,
   PREFIX_HEIGHT,
+  PREFIX_INDEX,
+  PREFIX_INDEX_UNDO,
   PREFIX_STATE,
   PREFIX_TX,
   PREFIX_UNDO,
@@ -98,6 +100,8 @@ export interface ConnectRecord {
   changes: readonly StateChange[];
   /** Addresses each tx touches, for the history index. */
   parties: readonly Address[][];
+  /** What the block's indexers wrote (chain/indexer.ts), undone with it. */
+  indexChanges?: readonly StateChange[];
 }
 
 const REWARD_POSITION = 0xffffffff;
@@ -124,7 +128,29 @@ export interface ReindexScan {
   damaged: number;
 }
 
-const DERIVED_PREFIXES = [PREFIX_ENTRY, PREFIX_HEIGHT, PREFIX_UNDO, PREFIX_TX, PREFIX_ADDRESS, PREFIX_STATE];
+const DERIVED_PREFIXES = [
+  PREFIX_ENTRY,
+  PREFIX_HEIGHT,
+  PREFIX_UNDO,
+  PREFIX_TX,
+  PREFIX_ADDRESS,
+  PREFIX_STATE,
+  PREFIX_INDEX,
+  PREFIX_INDEX_UNDO,
+];
+
+/** Range bounds of the keys under `prefix` whose next bytes start with the hex digits `hex` (odd lengths too). */
+function hexPrefixRange(prefix: number, hex: string): { gte: Uint8Array; lt: Uint8Array } | undefined {
+  const even = hex.length % 2 === 0 ? hex : `${hex}0`;
+  const lo = dbKey(prefix, Buffer.from(even, 'hex'));
+  if (hex.length % 2 === 0) return { gte: lo, lt: prefixEnd(lo) };
+  // An odd digit d covers the bytes d0..df: the end is the key with d+1 in that nibble.
+  const hi = lo.slice();
+  const last = hi.length - 1;
+  if (hi[last]! >= 0xf0) return { gte: lo, lt: prefixEnd(lo.subarray(0, last)) };
+  hi[last] = hi[last]! + 0x10;
+  return { gte: lo, lt: hi };
+}
 
 /**
  * The node's only persistent store. Every connect and disconnect is one
@@ -415,12 +441,19 @@ export class ChainDB implements StateReader {
     return { block: r.bytes(32), position: r.u32() };
   }
 
-  /** Newest first: txids (or the block hash for a mining reward) touching an address. */
-  async history(address: Address, limit: number): Promise<{ height: number; position: number | 'reward'; id: Hash }[]> {
+  /** Newest first: txids (or the block hash for a mining reward) touching an address, below height `before` if given. */
+  async history(
+    address: Address,
+    limit: number,
+    before?: number,
+  ): Promise<{ height: number; position: number | 'reward'; id: Hash }[]> {
     const out: { height: number; position: number | 'reward'; id: Hash }[] = [];
     const gt = dbKey(PREFIX_ADDRESS, address);
-    const lt = dbKey(PREFIX_ADDRESS, address, new Uint8Array(8).fill(0xff));
-    for await (const [key, value] of this.range({ gt, lte: lt, reverse: true, limit })) {
+    const end =
+      before === undefined
+        ? { lte: dbKey(PREFIX_ADDRESS, address, new Uint8Array(8).fill(0xff)) }
+        : { lt: dbKey(PREFIX_ADDRESS, address, u32be(before)) };
+    for await (const [key, value] of this.range({ gt, ...end, reverse: true, limit })) {
       const r = new Reader(key.subarray(21));
       const height = r.u32();
       const pos = r.u32();
@@ -453,6 +486,54 @@ export class ChainDB implements StateReader {
     return value;
   }
 
+  /** The read-side indexes (chain/indexer.ts) at the tip, read as synchronously as the state. */
+  readonly index: StateReader = {
+    get: (key) => {
+      const dbk = dbKey(PREFIX_INDEX, key);
+      let raw: Uint8Array | undefined;
+      try {
+        raw = this.db.getSync(dbk);
+      } catch (err) {
+        this.fail(err);
+      }
+      return raw === undefined ? undefined : new Uint8Array(unseal(dbk, raw, this.path));
+    },
+  };
+
+  /** Index records under a key prefix, in key order (or reversed), at most `limit`; `from` starts (or, reversed, ends) there. */
+  async *indexEntries(
+    prefix: Uint8Array,
+    opts: { reverse?: boolean; limit?: number; from?: Uint8Array } = {},
+  ): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const start = dbKey(PREFIX_INDEX, prefix);
+    const end = prefixEnd(start);
+    const from = opts.from && dbKey(PREFIX_INDEX, opts.from);
+    const range = opts.reverse
+      ? { gte: start, ...(from ? { lte: from } : { lt: end }), reverse: true }
+      : { gte: from ?? start, lt: end };
+    for await (const [k, v] of this.range({ ...range, limit: opts.limit })) {
+      yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
+    }
+  }
+
+  /** Writes an indexer's completeness marker (chain.ts does, on a store at genesis). */
+  async putIndex(key: Uint8Array, value: Uint8Array): Promise<void> {
+    await this.write([{ type: 'put', key: dbKey(PREFIX_INDEX, key), value }]);
+  }
+
+  /**
+   * Up to `limit` hashes of known blocks (main or side) or of main-chain
+   * transactions that start with the hex digits `hex`: a prefix search reads
+   * only the keys that match, never the whole chain.
+   */
+  async hashesWithPrefix(what: 'block' | 'tx', hex: string, limit: number): Promise<Hash[]> {
+    const range = hexPrefixRange(what === 'block' ? PREFIX_ENTRY : PREFIX_TX, hex);
+    const out: Hash[] = [];
+    if (!range) return out;
+    for await (const [k] of this.range({ ...range, limit })) out.push(new Uint8Array(k.subarray(1, 33)));
+    return out;
+  }
+
   async putEntry(entry: ChainEntry): Promise<void> {
     await this.write([{ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) }]);
   }
@@ -476,6 +557,14 @@ export class ChainDB implements StateReader {
     ops.push({ type: 'put', key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
     ops.push({ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
     for (const op of this.indexOps(rec)) ops.push({ ...op, type: 'put' });
+    const indexed = rec.indexChanges ?? [];
+    for (const c of indexed) {
+      const key = dbKey(PREFIX_INDEX, c.key);
+      ops.push(c.value === undefined ? { type: 'del', key } : { type: 'put', key, value: c.value });
+    }
+    if (indexed.length > 0) {
+      ops.push({ type: 'put', key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
+    }
     ops.push({ type: 'put', key: DB_TIP, value: entry.hash });
     await this.write(ops);
     for (const c of changes) this.stateCache.set(toHex(c.key), c.value ?? null);
@@ -498,6 +587,15 @@ export class ChainDB implements StateReader {
     ops.push({ type: 'del', key: dbKey(PREFIX_UNDO, entry.hash) });
     ops.push({ type: 'del', key: dbKey(PREFIX_HEIGHT, u32be(entry.height)) });
     for (const op of this.indexOps(rec)) ops.push({ type: 'del', key: op.key });
+    // A block connected before its indexers ran has no index undo: nothing of it is indexed.
+    const indexUndo = await this.read(dbKey(PREFIX_INDEX_UNDO, entry.hash));
+    if (indexUndo !== undefined) {
+      for (const u of decodeUndo(indexUndo)) {
+        const key = dbKey(PREFIX_INDEX, u.key);
+        ops.push(u.previous === undefined ? { type: 'del', key } : { type: 'put', key, value: u.previous });
+      }
+      ops.push({ type: 'del', key: dbKey(PREFIX_INDEX_UNDO, entry.hash) });
+    }
     ops.push({ type: 'put', key: DB_TIP, value: entry.header.parent });
     await this.write(ops);
     for (const u of undo) this.stateCache.set(toHex(u.key), u.previous ?? null);

@@ -12,6 +12,8 @@
  *   t ‖ txid                -> block hash ‖ u32 position              (main chain only)
  *   a ‖ address ‖ u32 height ‖ u32 position -> txid                  (address history, main chain only)
  *   s ‖ state key           -> state value                            (ledger state at the tip)
+ *   i ‖ index key           -> index value                            (read-side indexes, chain/indexer.ts)
+ *   j ‖ hash                -> undo data of the indexes               (main chain only)
  *
  * Every value but V and X ends in a 4-byte CRC-32 of key and value (seal.ts).
  *
@@ -24,6 +26,18 @@
  *   0x10 – 0x1f             -> market domain (contracts, paid ranges)
  *   0x20 – 0x2f             -> validator domain (stakes, the Validator list, reservations; validator/state.ts)
  *   0x30 – 0x3f             -> audit domain and the shared fund
+ *
+ * Index keys (inside `i`), written by BlockIndexers in each block's batch,
+ * never read by a consensus rule:
+ *   0x00 ‖ indexer name     -> u32 version: it has indexed every block since genesis
+ *   The explorer's (src/explorer/indexer.ts), heights and positions u32:
+ *   0x01 ‖ contract ‖ height ‖ position -> solver ‖ u64 MCUs ‖ u64 Li   (a contract's payouts over time)
+ *   0x02 ‖ contract ‖ solver            -> u64 MCUs ‖ u64 Li ‖ u32 payouts (a contract's Solvers)
+ *   0x03 ‖ solver                       -> u64 MCUs ‖ u64 Li ‖ u32 payouts ‖ u32 first ‖ u32 last height
+ *   0x04 ‖ solver ‖ height ‖ position   -> contract ‖ u64 MCUs              (a Solver's payouts over time)
+ *   0x05 ‖ address ‖ height             -> u8 sign ‖ u64 Li                 (its balance change in that block)
+ *   0x06 ‖ validator                    -> u32 audits passed ‖ u32 failed   (final verdicts)
+ *   0x07 ‖ height ‖ contract            -> u8 verdict                       (audits that became final then)
  */
 /**
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
@@ -43,12 +57,23 @@ export const PREFIX_UNDO = 0x75; // 'u'
 export const PREFIX_TX = 0x74; // 't'
 export const PREFIX_ADDRESS = 0x61; // 'a'
 export const PREFIX_STATE = 0x73; // 's'
+export const PREFIX_INDEX = 0x69; // 'i'
+export const PREFIX_INDEX_UNDO = 0x6a; // 'j'
 
 export const STATE_ACCOUNT = 0x01;
 export const STATE_OPEN_PROBLEMS = 0x02;
 export const STATE_ACTIVE_COUNT = 0x03;
 export const STATE_ACTIVE_BUCKET = 0x04;
 export const STATE_ACTIVE_BUCKETS = 0x05;
+
+export const INDEX_MARKER = 0x00;
+export const INDEX_CONTRACT_PAYOUT = 0x01;
+export const INDEX_CONTRACT_SOLVER = 0x02;
+export const INDEX_SOLVER = 0x03;
+export const INDEX_SOLVER_PAYOUT = 0x04;
+export const INDEX_BALANCE_CHANGE = 0x05;
+export const INDEX_VALIDATOR_AUDITS = 0x06;
+export const INDEX_AUDIT_FINAL = 0x07;
 
 export function dbKey(prefix: number, ...parts: Uint8Array[]): Uint8Array {
   const len = parts.reduce((n, p) => n + p.length, 1);
