@@ -24,10 +24,13 @@ import { Chain } from '../src/chain/chain.ts';
 import { generatePrivateKey, publicKeyOf } from '../src/chain/keys.ts';
 import { Mempool } from '../src/chain/mempool.ts';
 import { LI_PER_ZI, NETWORKS } from '../src/chain/params.ts';
+import { StateOverlay } from '../src/chain/state.ts';
 import { dbKey, PREFIX_STATE, STATE_ACCOUNT } from '../src/chain/store/layout.ts';
 import { seal } from '../src/chain/store/seal.ts';
 import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
 import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
+import { getPaidRanges, putPaidRanges } from '../src/market/contract-state.ts';
+import { overlaps, type Range, union } from '../src/market/ranges.ts';
 import { solveTemplate } from '../src/miner/solve.ts';
 import { buildTemplate } from '../src/miner/template.ts';
 
@@ -212,6 +215,40 @@ async function stateCurves(root: string): Promise<void> {
   report('block template build, by pool size', 'ms', template, 1);
 }
 
+/**
+ * The part of a payout's check and apply that grows with the contract: its
+ * paid ranges read, checked for overlap with the batch's, merged and written
+ * back, in a block's state overlay. The rest of a payout (signatures, escrow
+ * arithmetic) does not depend on the contract's history.
+ */
+function paidRangesCurve(): void {
+  const sizes = [1, 1_000, 100_000];
+  const id = new Uint8Array(32).fill(7);
+  const points: Point[] = [];
+  for (const size of sizes) {
+    // `size` disjoint paid ranges (every other batch of 16 paid), and payouts filling the gaps.
+    const paid: Range[] = Array.from({ length: size }, (_, k) => ({ start: 32 * k, end: 32 * k + 16 }));
+    const base = new StateOverlay({ get: () => undefined });
+    putPaidRanges(base, id, paid);
+    const reps = Math.max(5, Math.min(2_000, Math.round(2_000_000 / size)));
+    const t0 = performance.now();
+    for (let k = 0; k < reps; k++) {
+      const state = new StateOverlay(base);
+      const batch = [{ start: 32 * (k % size) + 16, end: 32 * (k % size) + 32 }];
+      const now = getPaidRanges(state, id);
+      if (overlaps(now, batch)) throw new Error('overlap');
+      putPaidRanges(state, id, union(now, batch));
+    }
+    points.push({ size, value: ((performance.now() - t0) / reps) * 1000 });
+  }
+  report(
+    "a payout's paid-range step (read, overlap check, merge, write), by the contract's paid ranges",
+    'µs',
+    points,
+    1,
+  );
+}
+
 if (process.env.ZI_SCALE_CHILD !== undefined) {
   await childOpen(process.env.ZI_SCALE_CHILD);
 } else {
@@ -220,6 +257,7 @@ if (process.env.ZI_SCALE_CHILD !== undefined) {
     console.log(
       `machine: ${cpus()[0]?.model} × ${cpus().length}, node ${process.version}${FULL ? ', full sizes' : ''}`,
     );
+    paidRangesCurve();
     await startupCurve(root);
     await stateCurves(root);
   } finally {
