@@ -29,8 +29,11 @@ import { dbKey, PREFIX_STATE, STATE_ACCOUNT } from '../src/chain/store/layout.ts
 import { seal } from '../src/chain/store/seal.ts';
 import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
 import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
+import { cidOf } from '../src/content/cid.ts';
+import { collectResults, writeOutputLines } from '../src/market/collect.ts';
 import { getPaidRanges, putPaidRanges } from '../src/market/contract-state.ts';
 import { overlaps, type Range, union } from '../src/market/ranges.ts';
+import { encodeResults } from '../src/market/results.ts';
 import { solveTemplate } from '../src/miner/solve.ts';
 import { buildTemplate } from '../src/miner/template.ts';
 
@@ -249,7 +252,63 @@ function paidRangesCurve(): void {
   );
 }
 
-if (process.env.ZI_SCALE_CHILD !== undefined) {
+/**
+ * What `zi contract results --outputs` does past the fetch: every paid batch
+ * checked against its CID, decoded, put in order and written one line per
+ * MCU. In a fresh process per size, for its peak resident memory; the batches
+ * (numeric outputs, 65,536 MCUs each, as a Solver's larger leases) come from
+ * memory, so the IPFS fetch is left out.
+ */
+async function childResults(spec: string): Promise<void> {
+  const [mcus, dir] = [Number(spec.split(':')[0]), spec.slice(spec.indexOf(':') + 1)];
+  const contract = new Uint8Array(32).fill(3);
+  const BATCH = 65_536;
+  const store = new Map<string, Uint8Array>();
+  const refs = [];
+  for (let start = 0; start < mcus; start += BATCH) {
+    const end = Math.min(mcus, start + BATCH);
+    const values = Float64Array.from({ length: end - start }, (_, k) => (start + k) * 0.5);
+    const bytes = encodeResults({ contract, ranges: [{ start, end }], outputs: { kind: 'f64', values } });
+    const cid = cidOf(bytes).toString();
+    store.set(cid, bytes);
+    refs.push({ start, end, cid });
+  }
+  const before = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const collected = await collectResults(contract, refs.reverse(), async (cid) => store.get(cid)!);
+  await writeOutputLines(join(dir, `outputs-${mcus}.jsonl`), collected);
+  const ms = performance.now() - t0;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  console.log(JSON.stringify({ ms, rssMiB: (peak - before) / 2 ** 20 }));
+}
+
+async function resultsCurve(root: string): Promise<void> {
+  const sizes = [10_000, 100_000, 1_000_000, 10_000_000];
+  const time: Point[] = [];
+  const memory: Point[] = [];
+  for (const size of sizes) {
+    const r = spawnSync(process.execPath, [import.meta.filename], {
+      env: { ...process.env, ZI_SCALE_RESULTS: `${size}:${root}` },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0) throw new Error(`results child failed (${r.status})`);
+    const m = JSON.parse(r.stdout) as { ms: number; rssMiB: number };
+    time.push({ size, value: m.ms });
+    memory.push({ size, value: Math.max(1, m.rssMiB) });
+  }
+  report(
+    'contract results (check CIDs, decode, order, write one line per MCU), by contract size in MCUs',
+    'ms',
+    time,
+    0,
+  );
+  report('  its memory beyond the batches themselves (peak resident)', 'MiB', memory, 0);
+}
+
+if (process.env.ZI_SCALE_RESULTS !== undefined) {
+  await childResults(process.env.ZI_SCALE_RESULTS);
+} else if (process.env.ZI_SCALE_CHILD !== undefined) {
   await childOpen(process.env.ZI_SCALE_CHILD);
 } else {
   const root = await mkdtemp(join(tmpdir(), 'zi-bench-scale-'));
@@ -258,6 +317,7 @@ if (process.env.ZI_SCALE_CHILD !== undefined) {
       `machine: ${cpus()[0]?.model} × ${cpus().length}, node ${process.version}${FULL ? ', full sizes' : ''}`,
     );
     paidRangesCurve();
+    await resultsCurve(root);
     await startupCurve(root);
     await stateCurves(root);
   } finally {
