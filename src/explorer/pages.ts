@@ -349,7 +349,7 @@ ${live(
   ])}
 <h2>Paid ranges</h2>
 ${size ? rangesBar(d.paidRanges, size) : html`<p class="muted">size unknown here: ${num(d.paidRanges.length)} ranges paid</p>`}
-<p class="muted">${num(d.paidRanges.length)} ranges${size ? html`, ${((Number(d.paidMcus) / size) * 100).toFixed(1)}% of the index space` : ''}</p>`,
+<p class="muted">${num(d.paidRanges.length)} ${d.paidRanges.length === 1 ? 'range' : 'ranges'}${size ? html`, ${((Number(d.paidMcus) / size) * 100).toFixed(1)}% of the index space` : ''}</p>`,
 )}
 ${
   d.image
