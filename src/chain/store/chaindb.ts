@@ -415,16 +415,27 @@ export class ChainDB implements StateReader {
     return { block: r.bytes(32), position: r.u32() };
   }
 
-  /** Newest first: txids (or the block hash for a mining reward) touching an address. */
-  async history(address: Address, limit: number): Promise<{ height: number; position: number | 'reward'; id: Hash }[]> {
+  /**
+   * Newest first: txids (or the block hash for a mining reward) touching an
+   * address. `rewards: false` skips mining rewards, so that on a mining
+   * node's address the limit still reaches its transactions.
+   */
+  async history(
+    address: Address,
+    limit: number,
+    opts: { rewards?: boolean } = {},
+  ): Promise<{ height: number; position: number | 'reward'; id: Hash }[]> {
+    const rewards = opts.rewards ?? true;
     const out: { height: number; position: number | 'reward'; id: Hash }[] = [];
     const gt = dbKey(PREFIX_ADDRESS, address);
     const lt = dbKey(PREFIX_ADDRESS, address, new Uint8Array(8).fill(0xff));
-    for await (const [key, value] of this.range({ gt, lte: lt, reverse: true, limit })) {
+    for await (const [key, value] of this.range({ gt, lte: lt, reverse: true, ...(rewards ? { limit } : {}) })) {
       const r = new Reader(key.subarray(21));
       const height = r.u32();
       const pos = r.u32();
+      if (pos === REWARD_POSITION && !rewards) continue;
       out.push({ height, position: pos === REWARD_POSITION ? 'reward' : pos, id: new Uint8Array(value) });
+      if (out.length >= limit) break;
     }
     return out;
   }
