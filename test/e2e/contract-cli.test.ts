@@ -139,7 +139,10 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI; a So
   const info = JSON.parse(await runZiOk(['chain', 'info', '--json'], env));
   assert.equal(info.difficulty.openProblems, 1);
 
-  await runZiOk(['contract', 'close', posted.id, '--passphrase-file', pass, '--wait'], env);
+  const close = JSON.parse(
+    await runZiOk(['contract', 'close', posted.id, '--passphrase-file', pass, '--wait', '--json'], env),
+  );
+  assert.match(await runZiOk(['chain', 'tx', close.txid], env), /^refund +0\.000025 Zi \(25000 Li\)$/m);
   const closed = JSON.parse(await runZiOk(['contract', 'show', posted.id, '--json'], env));
   assert.equal(closed.status, 'closed');
   assert.equal(closed.escrow, '0');
