@@ -21,6 +21,22 @@ export function rpcParam(text: string): unknown {
   }
 }
 
+type MethodHelp = { name: string; description: string; params: { name: string; type: string; optional: boolean }[] };
+
+/**
+ * `help`'s answer as bitcoin-cli prints it: the list as one signature a
+ * line (optional params in brackets), one method with its description and
+ * param types.
+ */
+export function helpText(methods: MethodHelp[], one: boolean): string {
+  const signature = (m: MethodHelp) =>
+    [m.name, ...m.params.map((p) => (p.optional ? `[${p.name}]` : p.name))].join(' ');
+  if (!one) return `${methods.map(signature).join('\n')}\n(zi rpc help METHOD for one; docs/RPC.md)`;
+  const m = methods[0]!;
+  const params = m.params.map((p) => `  ${p.name}  ${p.type}${p.optional ? ', optional' : ''}`);
+  return [signature(m), '', m.description, ...(params.length > 0 ? ['', 'params:', ...params] : [])].join('\n');
+}
+
 /** `key=value` pairs for `--named`, each value read as rpcParam reads it. */
 export function namedParams(args: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -92,6 +108,10 @@ export function adminCommands(program: Command): void {
   ).action(async (method: string, params: string[], flags: ClientFlags & { named: boolean }) => {
     const { rpc } = await connect(flags);
     const result = await rpc.call(method, flags.named ? namedParams(params) : params.map(rpcParam));
+    if (method === 'help' && !flags.json) {
+      process.stdout.write(`${helpText(result as MethodHelp[], params.length > 0)}\n`);
+      return;
+    }
     // Like bitcoin-cli: a string result bare, anything else as JSON.
     process.stdout.write(typeof result === 'string' ? `${result}\n` : `${JSON.stringify(result, null, 2)}\n`);
   });

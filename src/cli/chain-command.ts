@@ -125,6 +125,8 @@ export function chainCommand(program: Command): void {
     },
   );
 
+  /** Fields of a transaction that are Li amounts (a price is Li per MCU and stays as it is). */
+  const LI_FIELDS = new Set(['amount', 'fee', 'budget', 'refund']);
   clientOptions(chain.command('tx').description('a transaction by id (chain or mempool)'))
     .argument('<txid>', 'transaction id (64 hex)')
     .action(async (txid: string, flags: ClientFlags) => {
@@ -135,7 +137,7 @@ export function chainCommand(program: Command): void {
         table(
           Object.entries(tx).map(([k, v]): [string, unknown] => [
             k,
-            k === 'amount' || k === 'fee' ? `${formatZi(BigInt(v))} Zi (${v} Li)` : v,
+            LI_FIELDS.has(k) ? `${formatZi(BigInt(v))} Zi (${v} Li)` : v,
           ]),
         ),
       );

@@ -355,10 +355,12 @@ export function contractCommand(program: Command): void {
           await writeFile(flags.png, gridPng(outputReader(got), w, Math.ceil(size / w)));
           image = flags.png;
         }
+        const complete = runtime.size != null && got.mcus >= runtime.size;
         const summary = {
           batches: got.batches.length,
           mcus: got.mcus,
           size: runtime.size,
+          complete,
           ...(out ? { out } : {}),
           ...(flags.outputs ? { outputs: flags.outputs } : {}),
           ...(image ? { png: image } : {}),
@@ -366,7 +368,11 @@ export function contractCommand(program: Command): void {
         print(summary, flags.json ?? false, () =>
           table([
             ['batches', got.batches.length],
-            ['MCUs', `${got.mcus} of ${runtime.size ?? 'unbounded'}`],
+            [
+              'MCUs',
+              `${got.mcus.toLocaleString('en')} of ${runtime.size?.toLocaleString('en') ?? 'unbounded'}` +
+                (complete ? '' : ` paid so far: partial results (progress: zi contract status ${hex})`),
+            ],
             ['union', out ?? `not built (over ${MAX_UNION_ROWS.toLocaleString('en')} MCUs; see --outputs)`],
             ...(flags.outputs ? [['outputs', flags.outputs] as [string, unknown]] : []),
             ...(image ? [['image', image] as [string, unknown]] : []),

@@ -7,6 +7,7 @@ import { TX_KINDS } from '../chain/transaction.ts';
 import { transferRules } from '../chain/tx-rules.ts';
 import { ConfigError } from '../node/config.ts';
 import { readKeystore } from '../wallet/keystore.ts';
+import { requireActive } from './activity.ts';
 import { type ClientFlags, connect } from './client.ts';
 import { print, table } from './output.ts';
 import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
@@ -88,6 +89,7 @@ export function fundCommand(program: Command): void {
     const payee = parseAddress(payeeText, client.params.hrp);
     if (equalBytes(payee, RESERVED_ADDRESS))
       throw new ConfigError('BAD_OPTION', 'vote for a payee: the fund cannot go to 000');
+    await requireActive(client.rpc, (await readKeystore(walletFile(flags))).address, "a voter's address");
     const { txid, height } = await signAndSend(
       flags,
       { kind: TX_KINDS.fundvote, payload: fundVoteRules.encode({ payee }) },

@@ -3,8 +3,10 @@ import { appealRules } from '../audit/rules.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
 import { fromHex } from '../chain/encoding.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
+import { RpcError } from '../rpc/errors.ts';
 import { stakeRules } from '../validator/rules.ts';
 import { readKeystore } from '../wallet/keystore.ts';
+import { requireActive } from './activity.ts';
 import { type ClientFlags, connect } from './client.ts';
 import { hexId } from './options.ts';
 import { print, table } from './output.ts';
@@ -44,6 +46,7 @@ export function validatorCommand(program: Command): void {
   ).action(async (amountText: string, flags: SendFlags) => {
     const amount = parseAmount(amountText, 'the stake');
     const client = await connect(flags);
+    await requireActive(client.rpc, (await readKeystore(walletFile(flags))).address, "a Validator's address");
     const r = await client.rpc.call<{ required: string }>('getstakerequirement');
     const { txid, height } = await signAndSend(
       flags,
@@ -112,22 +115,39 @@ export function validatorCommand(program: Command): void {
   ).action(async (address: string | undefined, flags: ClientFlags & { wallet?: string }) => {
     const who = address ?? (await readKeystore(walletFile(flags))).address;
     const { rpc } = await connect(flags);
-    const v = await rpc.call<ValidatorView>('getvalidator', { address: who });
+    const { required } = await rpc.call<{ required: string }>('getstakerequirement');
+    const least = `${zi(required)} (the least a stake may be now)`;
+    let v: ValidatorView;
+    try {
+      v = await rpc.call<ValidatorView>('getvalidator', { address: who });
+    } catch (err) {
+      if (!(err instanceof RpcError && err.code === 'NOT_FOUND')) throw err;
+      // Not a Validator (yet, or any more): what it takes to become one.
+      print({ address: who, staked: false, required }, flags.json ?? false, () =>
+        table([
+          ['address', who],
+          ['stake', 'none: zi validator stake AMOUNT (at least R, from an active address)'],
+          ['R', least],
+        ]),
+      );
+      return;
+    }
     const contracts = await Promise.all(
       (v.assigned ?? []).map((a) =>
         rpc.call<{ id: string; heldFees: string; status: string }>('getcontract', { id: a.contract }),
       ),
     );
     const held = contracts.reduce((n, c) => n + BigInt(c.heldFees), 0n);
-    print({ ...v, heldFees: held }, flags.json ?? false, () =>
+    print({ ...v, staked: true, required, heldFees: held }, flags.json ?? false, () =>
       [
         table([
           ['address', v.address],
           ['stake', zi(v.amount)],
           ['free', zi(v.free)],
-          ['reserved', `${zi(v.reserved)} for ${v.contracts} contracts`],
+          ['reserved', `${zi(v.reserved)} for ${v.contracts} ${v.contracts === 1 ? 'contract' : 'contracts'}`],
           ['held fees', `${formatZi(held)} Zi (validation fees awaiting audit)`],
           ['state', stateOf(v)],
+          ['R', least],
         ]),
         ...contracts.map((c, i) => `  ${c.id}  ${c.status.padEnd(6)}  reserved ${zi(v.assigned![i]!.reserved)}`),
       ].join('\n'),

@@ -9,6 +9,7 @@ import { transferRules } from '../chain/tx-rules.ts';
 import { resolveNetwork, wholeNumber } from '../node/config.ts';
 import { encryptKey, readKeystore, writeKeystore } from '../wallet/keystore.ts';
 import { readPassphrase } from '../wallet/passphrase.ts';
+import { type Activity, activityText } from './activity.ts';
 import { clientOptions, connect, walletOption } from './client.ts';
 import { required } from './options.ts';
 import { print, table } from './output.ts';
@@ -83,15 +84,6 @@ export function historyEntry(
   }
 }
 
-/** The node's `getactivity` answer. */
-interface Activity {
-  active: boolean;
-  recentTxs: number;
-  neededTxs: number;
-  windowDays: number;
-  activeUntil: string | null;
-}
-
 export function walletCommand(program: Command): void {
   const wallet = program.command('wallet').description('keys, balances and payments');
 
@@ -138,16 +130,13 @@ export function walletCommand(program: Command): void {
       const { rpc } = await connect(flags);
       const acct = await rpc.call<{ balance: string; nonce: string; pending: string[] }>('getaccount', { address });
       const act = await rpc.call<Activity>('getactivity', { address });
-      const activity = act.active
-        ? `active until ${act.activeUntil} unless it transacts again`
-        : `not active: ${act.recentTxs} of ${act.neededTxs} transactions in the last ${act.windowDays} days`;
       print({ ...acct, active: act.active, activity: act }, flags.json ?? false, () =>
         table([
           ['address', address],
           ['balance', `${formatZi(BigInt(acct.balance))} Zi`],
           ['nonce', acct.nonce],
           ['pending', acct.pending.length],
-          ['activity', activity],
+          ['activity', activityText(act)],
         ]),
       );
     });
@@ -188,13 +177,14 @@ export function walletCommand(program: Command): void {
   clientWalletOptions(wallet.command('history').description('transactions and mining rewards, newest first'))
     .option('--limit <n>', 'how many entries, 1 to 1000', '20')
     .option('--address <address>', 'any address instead of the wallet')
-    .action(async (flags: WalletFlags & { limit: string; address?: string }) => {
+    .option('--no-rewards', 'leave out mining rewards (on a mining node they are most entries)')
+    .action(async (flags: WalletFlags & { limit: string; address?: string; rewards: boolean }) => {
       const limit = wholeNumber(flags.limit, '--limit', 1, 1000);
       const address = flags.address ?? (await readKeystore(walletFile(flags))).address;
       // Checked here, so a typo is named even when no node runs.
       parseAddress(address, resolveNetwork(flags.network).hrp);
       const { rpc, params } = await connect(flags);
-      const rows = await rpc.call<HistoryRow[]>('gethistory', { address, limit });
+      const rows = await rpc.call<HistoryRow[]>('gethistory', { address, limit, rewards: flags.rewards });
       print(rows, flags.json ?? false, () => {
         if (rows.length === 0) return 'no transactions yet';
         return rows

@@ -362,7 +362,7 @@ export class ExplorerData {
     const tip = this.chain.height;
     const below = before ?? tip + 1;
     const ROWS = 200;
-    const rows = await this.chain.store.history(a, ROWS, below);
+    const rows = await this.chain.store.history(a, ROWS, { before: below });
     const changes = new Map<number, bigint>();
     if (this.indexed) {
       const from = dbKey(INDEX_BALANCE_CHANGE, a, u32be(Math.max(0, below - 1)));

@@ -176,14 +176,15 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
       },
     }),
     gethistory: defineMethod({
-      description: 'Newest-first transactions and mining rewards of an address.',
+      description: 'Newest-first transactions and mining rewards of an address (`rewards: false`: transactions only).',
       params: [
         { name: 'address', type: 'string', maxLength: 100 },
         { name: 'limit', type: 'integer', min: 1, max: 1000, optional: true },
+        { name: 'rewards', type: 'boolean', optional: true },
       ],
-      handler: async ({ address: text, limit }) => {
+      handler: async ({ address: text, limit, rewards }) => {
         const a = address(text);
-        const rows = await chain.store.history(a, limit ?? 50);
+        const rows = await chain.store.history(a, limit ?? 50, { rewards: rewards ?? true });
         const out = [];
         for (const row of rows) {
           const entry = chain.entryAtHeight(row.height);
@@ -273,10 +274,17 @@ export function rpcMethods(d: RpcDeps): Record<string, RpcMethod> {
       },
     }),
     help: defineMethod({
-      description: 'Every method this node serves, with its params and what it does (`zi rpc help`).',
-      params: [],
+      description:
+        'Every method this node serves (or the one named), with its params and what it does (`zi rpc help [method]`).',
+      params: [{ name: 'method', type: 'string', maxLength: 100, optional: true }],
       // The node adds its domains' methods to this same table, so help lists them too.
-      handler: () => describeMethods(methods),
+      handler: ({ method }) => {
+        const all = describeMethods(methods);
+        if (method === undefined) return all;
+        const one = all.filter((m) => m.name === method);
+        if (one.length === 0) throw new NotFoundError('NOT_FOUND', `no method ${method} (zi rpc help lists them)`);
+        return one;
+      },
     }),
   };
   return methods;

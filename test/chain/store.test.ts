@@ -272,3 +272,14 @@ for (const schema of [1, 2, 3]) {
     assert.ok(await readFile(join(path, 'CURRENT')));
   });
 }
+
+test('history without rewards: the limit counts a mining address’s transactions, not its block rewards', async (t) => {
+  const { tc, alice } = await history(t);
+  const chain = await reopen(tc);
+  t.after(() => chain.close());
+  const rows = (opts?: { rewards?: boolean }) =>
+    chain.store.history(alice.address, 2, opts).then((r) => r.map((h) => `${h.height}/${h.position}`));
+  // Alice mined every block of the main chain and sent at heights 5, 7 and 9.
+  assert.deepEqual(await rows(), ['10/reward', '9/reward']);
+  assert.deepEqual(await rows({ rewards: false }), ['9/0', '7/0']);
+});

@@ -132,7 +132,7 @@ test('a port in use or a data dir that is a file: one line, no stack', { timeout
   for (const r of [rpc, p2p, datadir]) r.stdout = '';
   assertOneLine(
     rpc,
-    `[ADDRESS_IN_USE]: RPC port ${taken.port} on 127.0.0.1 is already in use (is another zi node running? choose another RPC port)`,
+    `[ADDRESS_IN_USE]: RPC port ${taken.port} on 127.0.0.1 is already in use (is another zi node running? choose another with --rpc-port)`,
     'rpc port',
   );
   assertOneLine(

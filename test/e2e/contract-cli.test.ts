@@ -74,6 +74,26 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI; a So
   assert.match(status, /authority +the Bidder zid1\S+, on another node \(this one does not serve it\)/);
   assert.match(status, /ETA +unknown/);
 
+  // Results before any payout say they are partial and where to look.
+  const early = await runZiOk(['contract', 'results', posted.id], env);
+  assert.match(
+    early,
+    new RegExp(`MCUs +0 of 1,000,000 paid so far: partial results \\(progress: zi contract status ${posted.id}\\)`),
+  );
+  assert.equal(JSON.parse(await runZiOk(['contract', 'results', posted.id, '--json'], env)).complete, false);
+
+  // Not a Validator: status says what it takes; a stake from an address that is not active is refused with
+  // what makes it active, before any passphrase is asked (none could be typed here).
+  const noStake = await runZiOk(['validator', 'status'], env);
+  assert.match(noStake, /^stake +none: zi validator stake AMOUNT \(at least R, from an active address\)$/m);
+  assert.match(noStake, /^R +1 Zi \(the least a stake may be now\)$/m);
+  const stake = await runZi(['validator', 'stake', '1'], env);
+  assert.equal(stake.code, 1);
+  assert.match(
+    stake.stderr,
+    /^error \[NOT_ACTIVE\]: a Validator's address must be active, and (zid1\S+) is not: 1 of 10 transactions in the last 30 days\. 9 more make it active; .*zi wallet send \1 0\.001\n$/,
+  );
+
   // A Solver that finds the contract says, through `zi solve status`, what it waits for.
   // The Bidder's own key will do for solving here (a new wallet costs a second of scrypt).
   const solverDir = join(home, 'solver');
@@ -119,7 +139,10 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI; a So
   const info = JSON.parse(await runZiOk(['chain', 'info', '--json'], env));
   assert.equal(info.difficulty.openProblems, 1);
 
-  await runZiOk(['contract', 'close', posted.id, '--passphrase-file', pass, '--wait'], env);
+  const close = JSON.parse(
+    await runZiOk(['contract', 'close', posted.id, '--passphrase-file', pass, '--wait', '--json'], env),
+  );
+  assert.match(await runZiOk(['chain', 'tx', close.txid], env), /^refund +0\.000025 Zi \(25000 Li\)$/m);
   const closed = JSON.parse(await runZiOk(['contract', 'show', posted.id, '--json'], env));
   assert.equal(closed.status, 'closed');
   assert.equal(closed.escrow, '0');
@@ -137,6 +160,21 @@ test('a Bidder posts, inspects, tops up and closes a contract with the CLI; a So
   assert.ok(line(new RegExp(`-0\\.00002 Zi {2}into the escrow of contract ${short}`)), history.join('\n'));
   assert.ok(line(/\+50 Zi \+ fees {2}mining reward/));
   assert.ok(!history.some((l) => /undefined/.test(l)), history.join('\n'));
+  // Without mining rewards the limit counts transactions only: the newest two are the close and the topup.
+  const txsOnly = (await runZiOk(['wallet', 'history', '--no-rewards', '--limit', '2'], env)).trim().split('\n');
+  assert.equal(txsOnly.length, 2, txsOnly.join('\n'));
+  assert.match(txsOnly[0]!, /escrow back from contract/);
+  assert.match(txsOnly[1]!, /-0\.000005 Zi {2}into the escrow of contract/);
+  // `rpc help` as bitcoin-cli prints it: signatures, or one method with its params.
+  const help = await runZiOk(['rpc', 'help'], env);
+  assert.match(help, /^getblockhash height$/m);
+  assert.match(help, /^gethistory address \[limit\] \[rewards\]$/m);
+  assert.match(
+    await runZiOk(['rpc', 'help', 'getblockhash'], env),
+    /^getblockhash height\n\n.+\n\nparams:\n {2}height {2}integer\n$/,
+  );
+  assert.match((await runZi(['rpc', 'help', 'nosuch'], env)).stderr, /NOT_FOUND\]: no method nosuch/);
+  assert.ok(JSON.parse(await runZiOk(['rpc', 'help', '--json'], env)).some((m: { name: string }) => m.name === 'stop'));
   // bitcoin-cli's generic call (a string result bare, others as JSON) and stop.
   assert.match(await runZiOk(['rpc', 'getblockhash', '0'], env), /^[0-9a-f]{64}\n$/);
   const bidder = /the Bidder (zid1[a-z0-9]+)/.exec(status)![1]!;

@@ -24,10 +24,16 @@ test('zi fund: a vote refused until the wallet is active, then counted; gifts fi
   const payeeText = formatAddress(payee.address, hrp);
   const json = async (args: string[]) => JSON.parse(await runZiOk([...args, '--json'], env));
 
-  // Mining rewards are not activity: the vote is refused with one line.
+  // Mining rewards are not activity: the vote is refused with one line that says what makes the address active.
   const early = await runZi(['fund', 'vote', payeeText, '--passphrase-file', pass], env);
   assert.equal(early.code, 1);
-  assert.match(early.stderr, /NOT_ACTIVE.*only active addresses vote/);
+  assert.match(
+    early.stderr,
+    new RegExp(
+      `NOT_ACTIVE\\]: a voter's address must be active, and ${wallet.address} is not: 0 of 10 transactions in the last 30 days\\. ` +
+        `10 more make it active; .*zi wallet send ${wallet.address} 0\\.001`,
+    ),
+  );
   assert.equal(early.stderr.trim().split('\n').length, 1);
   const bad = await runZi(['fund', 'vote', '000', '--passphrase-file', pass], env);
   assert.match(bad.stderr, /cannot go to 000/);

@@ -441,23 +441,31 @@ export class ChainDB implements StateReader {
     return { block: r.bytes(32), position: r.u32() };
   }
 
-  /** Newest first: txids (or the block hash for a mining reward) touching an address, below height `before` if given. */
+  /**
+   * Newest first: txids (or the block hash for a mining reward) touching an
+   * address, below height `before` if given. `rewards: false` skips mining
+   * rewards, so that on a mining node's address the limit still reaches its
+   * transactions.
+   */
   async history(
     address: Address,
     limit: number,
-    before?: number,
+    opts: { rewards?: boolean; before?: number } = {},
   ): Promise<{ height: number; position: number | 'reward'; id: Hash }[]> {
+    const rewards = opts.rewards ?? true;
     const out: { height: number; position: number | 'reward'; id: Hash }[] = [];
     const gt = dbKey(PREFIX_ADDRESS, address);
     const end =
-      before === undefined
+      opts.before === undefined
         ? { lte: dbKey(PREFIX_ADDRESS, address, new Uint8Array(8).fill(0xff)) }
-        : { lt: dbKey(PREFIX_ADDRESS, address, u32be(before)) };
-    for await (const [key, value] of this.range({ gt, ...end, reverse: true, limit })) {
+        : { lt: dbKey(PREFIX_ADDRESS, address, u32be(opts.before)) };
+    for await (const [key, value] of this.range({ gt, ...end, reverse: true, ...(rewards ? { limit } : {}) })) {
       const r = new Reader(key.subarray(21));
       const height = r.u32();
       const pos = r.u32();
+      if (pos === REWARD_POSITION && !rewards) continue;
       out.push({ height, position: pos === REWARD_POSITION ? 'reward' : pos, id: new Uint8Array(value) });
+      if (out.length >= limit) break;
     }
     return out;
   }

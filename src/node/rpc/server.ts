@@ -349,7 +349,7 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
     if (code === 'EADDRINUSE') {
       throw new RpcServerError(
         'ADDRESS_IN_USE',
-        `RPC port ${opts.port} on ${host} is already in use (is another zi node running? choose another RPC port)`,
+        `RPC port ${opts.port} on ${host} is already in use (is another zi node running? choose another with --rpc-port)`,
         { host, port: opts.port },
       );
     }
