@@ -16,6 +16,7 @@ import { NETWORKS } from '../src/chain/params.ts';
 import { SignatureVerifier } from '../src/chain/sig-verifier.ts';
 import { Transaction, TX_KINDS } from '../src/chain/transaction.ts';
 import { coreRules, transferRules } from '../src/chain/tx-rules.ts';
+import { explorerIndexer } from '../src/explorer/indexer.ts';
 import { solveTemplate } from '../src/miner/solve.ts';
 import { buildTemplate } from '../src/miner/template.ts';
 
@@ -33,7 +34,9 @@ function pay(from: Uint8Array, to: Address, amount: bigint, nonce: bigint, genes
 
 async function setup(dir: string) {
   let now = params.genesisTimestamp;
-  const chain = await Chain.open({ path: dir, params, rules: coreRules(), clock: () => now });
+  // ZI_BENCH_INDEXERS=1: with the explorer's indexes, which every node keeps (src/node/node.ts).
+  const indexers = process.env.ZI_BENCH_INDEXERS === '1' ? [explorerIndexer] : [];
+  const chain = await Chain.open({ path: dir, params, rules: coreRules(), clock: () => now, indexers });
   const next = async (txs: Transaction[], miner: Address) => {
     now = Math.max(now, chain.earliestNext());
     const block = solveTemplate(buildTemplate(chain, undefined, miner, now, txs));
@@ -127,6 +130,7 @@ if (process.env.ZI_BENCH_VALIDATION_CHILD === '1') {
   console.log(JSON.stringify(await measure()));
 } else {
   const lib = inChild({ ZI_SECP: '' });
+  const indexed = inChild({ ZI_SECP: '', ZI_BENCH_INDEXERS: '1' });
   const ossl = inChild({ ZI_SECP: 'openssl' });
   if (lib.backend !== 'libsecp256k1') throw new Error(`libsecp256k1 does not load here (got ${lib.backend})`);
   const rate = (ms: number) => (N / ms) * 1000;
@@ -142,6 +146,9 @@ if (process.env.ZI_BENCH_VALIDATION_CHILD === '1') {
     );
     console.log(`  signatures only, all cores       ${rate(f.poolMs).toFixed(0)} tx/s   (${f.poolMs.toFixed(1)} ms)`);
   }
+  console.log(
+    `libsecp256k1 with the explorer's indexes (what a node runs): block validation ${rate(indexed.blockMs).toFixed(0)} tx/s   (${indexed.blockMs.toFixed(1)} ms)`,
+  );
   const ratio = (a: number, b: number) => (rate(a) / rate(b)).toFixed(3);
   console.log(
     `ratio validation ÷ libsecp256k1 signatures (all cores) = ${ratio(lib.blockMs, lib.poolMs)}   (target ≥ 0.8)`,
@@ -150,4 +157,5 @@ if (process.env.ZI_BENCH_VALIDATION_CHILD === '1') {
     `ratio validation libsecp256k1 ÷ OpenSSL path          = ${ratio(lib.blockMs, ossl.blockMs)}   (target ≥ 4)`,
   );
   console.log(`ratio libsecp256k1 ÷ OpenSSL, signatures, 1 thread    = ${ratio(lib.verifyMs, ossl.verifyMs)}`);
+  console.log(`ratio validation with ÷ without the explorer's indexes = ${ratio(indexed.blockMs, lib.blockMs)}`);
 }

@@ -174,6 +174,12 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** A store at genesis starts each index; one with blocks keeps those it has kept from genesis at this version. */
   private async loadIndexers(): Promise<void> {
+    // An index this run does not keep stops being whole: its marker goes, so a later run that wants it
+    // rebuilds it (--reindex) rather than trusting an index that missed blocks.
+    const names = new Set(this.wanted.map((ix) => ix.name));
+    for await (const [key] of this.store.indexEntries(new Uint8Array([INDEX_MARKER]))) {
+      if (!names.has(new TextDecoder().decode(key.subarray(1)))) await this.store.dropIndex(key);
+    }
     for (const ix of this.wanted) {
       const key = dbKey(INDEX_MARKER, new TextEncoder().encode(ix.name));
       const marker = this.store.index.get(key);

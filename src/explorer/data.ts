@@ -158,7 +158,7 @@ export class ExplorerData {
     if (!this.indexed) {
       throw new ExplorerError(
         'NEEDS_REINDEX',
-        "this node's chain was stored before the explorer's indexes existed: restart it once with `zi node --reindex`",
+        "this node's chain was kept without the explorer's indexes (a run without --explorer, or from before them): restart it once with `zi node --explorer --reindex`",
       );
     }
   }

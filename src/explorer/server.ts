@@ -443,7 +443,10 @@ export async function startExplorer(deps: ExplorerDeps, opts: ExplorerOptions): 
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   log?.info({ url, indexed: data.indexed }, 'explorer listening');
   if (!data.indexed) {
-    log?.warn({}, "the explorer's indexes are missing on this chain: run `zi node --reindex` once for every page");
+    log?.warn(
+      {},
+      "the explorer's indexes are missing on this chain: run `zi node --explorer --reindex` once for every page",
+    );
   }
   let closing: Promise<void> | undefined;
   return {

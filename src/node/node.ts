@@ -118,8 +118,11 @@ export class ZiNode {
     const domains: readonly NodeDomain<never>[] = [...DOMAINS, ...(opts.moreDomains ?? [])];
     const rules = opts.rules ?? nodeRules();
     if (!opts.rules) for (const d of opts.moreDomains ?? []) rules.registerDomain(d.consensus);
-    // The explorer's indexes are kept whether or not it serves pages, so turning it on needs no rebuild.
-    const chainOpts = { path: join(config.datadir, 'chain'), params, rules, indexers: [explorerIndexer] };
+    // The explorer's indexes are kept only by a node that serves it, like Bitcoin Core's -txindex: they
+    // cost a block's validation 8-18 % (bench/validation.bench.ts). A run without them ends their
+    // marker, so a later --explorer asks for one --reindex instead of serving a stale index.
+    const indexers = config.explorer !== undefined ? [explorerIndexer] : [];
+    const chainOpts = { path: join(config.datadir, 'chain'), params, rules, indexers };
     const locked = (err: { code?: string }) => {
       if (err?.code === 'DB_LOCKED') {
         throw new NodeError('DATADIR_LOCKED', `another zi node is already using ${config.datadir}`);

@@ -117,6 +117,27 @@ test('a store kept without the indexer is not indexed until a reindex', async (t
   assert.equal((await indexOf(rebuilt)).size, 1 + 3);
 });
 
+test('an index kept, then a run without it, is no longer whole: the next run that wants it asks for a reindex', async (t) => {
+  const tc = await openChain(t, { rules: rules(), indexers: [explorerIndexer] });
+  await mineMany(tc, 2, keypair().address);
+  assert.ok(tc.chain.indexing(EXPLORER_INDEXER), 'kept from genesis');
+  await tc.chain.close();
+  const opts = { path: join(tc.dir, 'chain'), params: devnet, rules: rules(), clock: tc.clock.fn };
+  // A node without --explorer: it mines on and writes no index.
+  const without = await Chain.open(opts);
+  const gap = { ...tc, chain: without };
+  await mineMany(gap, 2, keypair().address);
+  await without.close();
+  const back = await Chain.open({ ...opts, indexers: [explorerIndexer] });
+  assert.equal(back.indexing(EXPLORER_INDEXER), false, 'two blocks were never indexed: not whole');
+  await back.close();
+  await reindex({ ...opts, indexers: [explorerIndexer] });
+  const rebuilt = await Chain.open({ ...opts, indexers: [explorerIndexer] });
+  t.after(() => rebuilt.close());
+  assert.ok(rebuilt.indexing(EXPLORER_INDEXER));
+  assert.equal((await indexOf(rebuilt)).size, 1 + 4, 'the marker and one balance change per block');
+});
+
 test('final verdicts count once per audit, for its Validator; balance changes keep their sign', () => {
   const validator = keypair().address;
   const [passed, failed] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];

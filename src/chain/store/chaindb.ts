@@ -524,6 +524,11 @@ export class ChainDB implements StateReader {
     }
   }
 
+  /** Removes an index record (chain.ts: the marker of an index no longer kept). */
+  async dropIndex(key: Uint8Array): Promise<void> {
+    await this.write([{ type: 'del', key: dbKey(PREFIX_INDEX, key) }]);
+  }
+
   /** Writes an indexer's completeness marker (chain.ts does, on a store at genesis). */
   async putIndex(key: Uint8Array, value: Uint8Array): Promise<void> {
     await this.write([{ type: 'put', key: dbKey(PREFIX_INDEX, key), value }]);
