@@ -341,8 +341,15 @@ export function contractCommand(program: Command): void {
         maxResultBytes: 256 * 1024 * 1024,
       });
       try {
+        // On a terminal a line redrawn in place; in a pipe or a log one line per tenth, so it never looks stuck.
+        let tenth = 0;
         const got = await collectResults(Buffer.from(hex, 'hex'), refs, fetchByRpc(rpc), (done, total) => {
-          if (!flags.json && process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
+          if (flags.json) return;
+          if (process.stderr.isTTY) process.stderr.write(`\rfetched ${done}/${total} batches`);
+          else if (Math.floor((10 * done) / total) > tenth || done === total) {
+            tenth = Math.floor((10 * done) / total);
+            process.stderr.write(`fetched ${done}/${total} batches\n`);
+          }
         });
         if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');
         if (out !== undefined) await writeFile(out, `${JSON.stringify(await unionOf(got, runtime))}\n`);

@@ -106,9 +106,13 @@ export const unstakeRules: TxRules<Record<string, never>> = {
     const held = getStake(state, tx.from);
     if (!held) throw new ValidationError('NO_STAKE', 'this address holds no stake');
     if (held.reserved > 0n || held.contracts > 0) {
-      throw new ValidationError('STAKE_LOCKED', `${held.reserved} Li is reserved for ${held.contracts} contracts`, {
-        reserved: held.reserved,
-      });
+      throw new ValidationError(
+        'STAKE_LOCKED',
+        `${held.reserved} Li is reserved for ${held.contracts} ${held.contracts === 1 ? 'contract' : 'contracts'}: each is released once the contract is closed and its audit ends (zi validator status lists them; an audit needs three miners' votes)`,
+        {
+          reserved: held.reserved,
+        },
+      );
     }
     if (held.flags & FLAG_BANNED)
       throw new ValidationError('STAKE_LOCKED', 'a banned stake is held until its appeal window closes');

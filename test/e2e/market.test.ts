@@ -114,7 +114,13 @@ test('two Solvers solve a contract: every index paid once, escrow exact, the uni
   assert.equal((await readFile(png)).readUInt32BE(16), 20);
 
   // Without --out the union goes under the data dir, and the path is printed.
-  const byDefault = await runZiOk(['contract', 'results', toHex(id), ...client.slice(0, -1)]);
+  const run = await runZi(['contract', 'results', toHex(id), ...client.slice(0, -1)]);
+  assert.equal(run.code, 0, run.stderr);
+  const byDefault = run.stdout;
+  // In a pipe, progress is one line per tenth of the batches, ending with all of them.
+  const fetched = run.stderr.match(/^fetched (\d+)\/(\d+) batches$/gm) ?? [];
+  assert.ok(fetched.length >= 1 && fetched.length <= 11, run.stderr);
+  assert.match(fetched.at(-1)!, /^fetched (\d+)\/\1 batches$/);
   const unionPath = join(bidderNode.config.datadir, 'results', `${toHex(id)}.json`);
   assert.match(byDefault, new RegExp(`union +${unionPath.replaceAll('.', '\\.')}`));
   assert.equal((JSON.parse(await readFile(unionPath, 'utf8')) as unknown[]).length, SIZE);
