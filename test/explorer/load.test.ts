@@ -121,3 +121,40 @@ test('past its queue the explorer answers 503 with the reason at once, and serve
   assert.deepEqual(busy[0]!.body, { error: { code: 'BUSY', message: 'the explorer is busy: try again in a moment' } });
   assert.equal((await fetch(`${small.url}api/block/1?again`)).status, 200);
 });
+
+test('live pages past the stream cap are told 503 at once; one that closes frees its place, and the open ones get each new tip', async (t) => {
+  const node = await startZiNode(t, { mine: keypair().address });
+  await until('a block', () => node.chain.height >= 1);
+  const small = await startExplorer(
+    { chain: node.chain, mempool: node.mempool, methods: node.methods, content: node.content },
+    { port: 0, maxStreams: 2 },
+  );
+  t.after(() => small.close());
+  const open = () => {
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    return fetch(`${small.url}api/events`, { signal: ac.signal }).then((r) => ({ r, ac }));
+  };
+  const [a, b] = [await open(), await open()];
+  assert.deepEqual([a.r.status, b.r.status], [200, 200]);
+  const third = await open();
+  assert.equal(third.r.status, 503);
+  assert.equal(((await third.r.json()) as { error: { code: string } }).error.code, 'BUSY');
+  // The first stream hears the next tip, as a page would.
+  const reader = a.r.body!.getReader();
+  const decoder = new TextDecoder();
+  const from = node.chain.height;
+  let text = '';
+  while (!new RegExp(`event: tip\\ndata: \\{[^\\n]*"height":${from + 1}\\b`).test(text)) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, 'the stream stayed open');
+    text += decoder.decode(value);
+  }
+  b.ac.abort();
+  await until('its place is free', async () => {
+    const again = await open();
+    if (again.r.status === 200) return true;
+    await again.r.body?.cancel();
+    return false;
+  });
+});
