@@ -4,6 +4,7 @@ import { VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
 import { getAudit, INVALID, mintedByAudits, STATUS_FINAL, VALID } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
+import { startExplorer } from '../../src/explorer/server.ts';
 import { getContract } from '../../src/market/contract-state.ts';
 import { cookiePath } from '../../src/node/config.ts';
 import { RpcClient } from '../../src/node/rpc/client.ts';
@@ -23,6 +24,28 @@ test('a split vote: one miner run with --audit-lie splits round 1; nine fresh mi
     [VALID, INVALID, VALID],
   );
   assert.equal(mintedByAudits(chain.state), 0n, 'a split round mints nothing');
+  // The explorer shows the audit under way: its open round and the three votes, as a voter would look.
+  const { node } = s;
+  const explorer = await startExplorer(
+    { chain, mempool: node.mempool, methods: node.methods, content: node.content },
+    { port: 0 },
+  );
+  t.after(() => explorer.close());
+  type Shown = { contract: string; round: number; status: string; votes: { round: number; verdict: string }[] };
+  const listed = (await (await fetch(`${explorer.url}api/audits`)).json()) as { audits: Shown[] };
+  const shown = listed.audits.find((x) => x.contract === toHex(id));
+  assert.ok(shown, 'the audit is listed while open');
+  assert.equal(shown.round, 2);
+  assert.deepEqual(
+    shown.votes.map((x) => [x.round, x.verdict]),
+    [
+      [1, 'valid'],
+      [1, 'invalid'],
+      [1, 'valid'],
+    ],
+  );
+  const page = await (await fetch(`${explorer.url}audits`)).text();
+  assert.ok(page.includes(toHex(id).slice(0, 16)), 'the Audits page names the contract');
   // Round 2: nine fresh miners, one of them lying too.
   const round2 = [];
   for (let i = 0; i < 9; i++) round2.push(await voteFrom(t, s, { lie: i === 4 }));
