@@ -481,32 +481,25 @@ export class ChainDB implements StateReader {
     const id = toHex(key);
     const hit = this.stateCache.get(id);
     if (hit !== undefined) return hit ?? undefined;
-    const dbk = dbKey(PREFIX_STATE, key);
-    let raw: Uint8Array | undefined;
-    try {
-      raw = this.db.getSync(dbk);
-    } catch (err) {
-      this.fail(err);
-    }
-    const value = raw === undefined ? undefined : new Uint8Array(unseal(dbk, raw, this.path));
+    const value = this.readSync(dbKey(PREFIX_STATE, key));
     if (this.stateCache.size > 1_000_000) this.stateCache.clear();
     this.stateCache.set(id, value ?? null);
     return value;
   }
 
   /** The read-side indexes (chain/indexer.ts) at the tip, read as synchronously as the state. */
-  readonly index: StateReader = {
-    get: (key) => {
-      const dbk = dbKey(PREFIX_INDEX, key);
-      let raw: Uint8Array | undefined;
-      try {
-        raw = this.db.getSync(dbk);
-      } catch (err) {
-        this.fail(err);
-      }
-      return raw === undefined ? undefined : new Uint8Array(unseal(dbk, raw, this.path));
-    },
-  };
+  readonly index: StateReader = { get: (key) => this.readSync(dbKey(PREFIX_INDEX, key)) };
+
+  /** A sealed record read synchronously (state and index lookups sit on block validation's path). */
+  private readSync(dbk: Uint8Array): Uint8Array | undefined {
+    let raw: Uint8Array | undefined;
+    try {
+      raw = this.db.getSync(dbk);
+    } catch (err) {
+      this.fail(err);
+    }
+    return raw === undefined ? undefined : new Uint8Array(unseal(dbk, raw, this.path));
+  }
 
   /** Index records under a key prefix, in key order (or reversed), at most `limit`; `from` starts (or, reversed, ends) there. */
   async *indexEntries(
