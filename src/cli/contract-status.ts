@@ -1,5 +1,5 @@
 import { formatZi } from '../chain/amount.ts';
-import { table } from './output.ts';
+import { counted, table } from './output.ts';
 import { duration, grouped } from './status-line.ts';
 
 /** The RPC `getcontractstatus` answer (amounts as decimal strings). */
@@ -99,7 +99,7 @@ export function contractStatusView(s: StatusReport, now = Date.now()): string {
     [
       'leased',
       here
-        ? `${grouped(leased)} MCUs to ${solvers} Solver${solvers === 1 ? '' : 's'}`
+        ? `${grouped(leased)} MCUs to ${counted(solvers, 'Solver')}`
         : s.authority.servedHere
           ? 'none: no Solver has asked for work yet'
           : "unknown here (the authority's node knows its leases)",

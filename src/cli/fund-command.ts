@@ -9,7 +9,7 @@ import { ConfigError } from '../node/config.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { requireActive } from './activity.ts';
 import { type ClientFlags, connect } from './client.ts';
-import { print, table } from './output.ts';
+import { counted, print, table } from './output.ts';
 import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
 
 interface FundView {
@@ -25,13 +25,12 @@ interface FundView {
 }
 
 const zi = (li: string) => `${formatZi(BigInt(li))} Zi`;
-const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 function render(f: FundView): string {
   const lines = [
     table([
       ['balance', zi(f.balance)],
-      ['pays out at', `${zi(f.threshold)} (1 Zi × ${count(f.active, 'active address', 'active addresses')})`],
+      ['pays out at', `${zi(f.threshold)} (1 Zi × ${counted(f.active, 'active address', 'active addresses')})`],
       ['votes', `${f.countedVoters} counted of ${f.voters} (a voter must be active)`],
       ...(f.you
         ? ([
@@ -48,11 +47,11 @@ function render(f: FundView): string {
   if (f.tally.length > 0) {
     lines.push('tally (weight = the voters’ balances; share = what each payee would get now):');
     for (const t of f.tally) {
-      lines.push(`  ${t.payee}  ${count(t.voters, 'voter', 'voters')}  weight ${zi(t.weight)}  share ${zi(t.share)}`);
+      lines.push(`  ${t.payee}  ${counted(t.voters, 'voter')}  weight ${zi(t.weight)}  share ${zi(t.share)}`);
     }
   }
   for (const p of f.payouts)
-    lines.push(`paid out ${zi(p.paid)} in block ${p.height} to ${count(p.shares.length, 'payee', 'payees')}`);
+    lines.push(`paid out ${zi(p.paid)} in block ${p.height} to ${counted(p.shares.length, 'payee')}`);
   return lines.join('\n');
 }
 

@@ -7,6 +7,11 @@ export function print(value: unknown, json: boolean, human?: () => string): void
   else process.stdout.write(`${human()}\n`);
 }
 
+/** `1 voter`, `3 voters`: a count with its noun. */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function table(rows: [string, unknown][]): string {
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

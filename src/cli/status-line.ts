@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { SolverSnapshot } from '../market/solver-status.ts';
+import { counted } from './output.ts';
 
 /** 1234567 → "1,234,567". */
 export function grouped(n: number | bigint): string {
@@ -39,7 +40,7 @@ export function solverLine(s: SolverSnapshot, now = Date.now()): string {
   if (s.payouts > 0) {
     parts.push(`batch ${grouped(s.lastBatch)} MCUs`, `${grouped(Math.round(s.rate))} MCU/s`);
   }
-  parts.push(`earned ${grouped(s.earned)} Li in ${s.payouts} payout${s.payouts === 1 ? '' : 's'}`);
+  parts.push(`earned ${grouped(s.earned)} Li in ${counted(s.payouts, 'payout')}`);
   parts.push(`up ${duration(s.uptimeSeconds)}`);
   return parts.join('  ·  ');
 }

@@ -9,7 +9,7 @@ import { readKeystore } from '../wallet/keystore.ts';
 import { requireActive } from './activity.ts';
 import { type ClientFlags, connect } from './client.ts';
 import { hexId } from './options.ts';
-import { print, table } from './output.ts';
+import { counted, print, table } from './output.ts';
 import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
 
 interface ValidatorView {
@@ -144,7 +144,7 @@ export function validatorCommand(program: Command): void {
           ['address', v.address],
           ['stake', zi(v.amount)],
           ['free', zi(v.free)],
-          ['reserved', `${zi(v.reserved)} for ${v.contracts} ${v.contracts === 1 ? 'contract' : 'contracts'}`],
+          ['reserved', `${zi(v.reserved)} for ${counted(v.contracts, 'contract')}`],
           ['held fees', `${formatZi(held)} Zi (validation fees awaiting audit)`],
           ['state', stateOf(v)],
           ['R', least],
