@@ -12,8 +12,8 @@ import {
   INDEX_AUDIT_FINAL,
   INDEX_BALANCE_CHANGE,
   INDEX_CONTRACT_PAYOUT,
-  INDEX_SOLVER,
   INDEX_SOLVER_PAYOUT,
+  INDEX_SOLVER_RANK,
   stateKey,
   u32be,
 } from '../chain/store/layout.ts';
@@ -639,12 +639,14 @@ export class ExplorerData {
 
   async solvers(): Promise<Json> {
     this.requireIndex();
+    // The 100 that earned most, from the rank index read backwards: a page never sorts every Solver.
     const rows = [];
-    for await (const [k, v] of this.chain.store.indexEntries(new Uint8Array([INDEX_SOLVER]), { limit: 1000 })) {
-      const a = k.subarray(1);
-      rows.push({ address: this.fmt(a), ...decodeSolverTotals(v), rate: await this.recentRate(a) });
+    const ranked = this.chain.store.indexEntries(new Uint8Array([INDEX_SOLVER_RANK]), { reverse: true, limit: 100 });
+    for await (const [k] of ranked) {
+      const a = k.subarray(1 + 8);
+      const totals = decodeSolverTotals(this.chain.store.index.get(solverKey(a)));
+      rows.push({ address: this.fmt(a), ...totals, rate: await this.recentRate(a) });
     }
-    rows.sort((x, y) => cmp(y.li, x.li));
     // Refused batches are known only from a Solver's own session log: this node's Solver, if it runs one.
     const local = await this.maybe<{ address: string }>('getsolverstatus');
     const rep =

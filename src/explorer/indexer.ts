@@ -14,6 +14,7 @@ import {
   INDEX_CONTRACT_SOLVER,
   INDEX_SOLVER,
   INDEX_SOLVER_PAYOUT,
+  INDEX_SOLVER_RANK,
   INDEX_VALIDATOR_AUDITS,
   STATE_ACCOUNT,
   u32be,
@@ -49,6 +50,9 @@ const key = dbKey;
 
 export const contractSolverKey = (contract: Hash, solver: Address) => key(INDEX_CONTRACT_SOLVER, contract, solver);
 export const solverKey = (solver: Address) => key(INDEX_SOLVER, solver);
+/** Big-endian Li first: the leaderboard is the rank index read backwards, never a sort of every Solver. */
+export const solverRankKey = (li: bigint, solver: Address) =>
+  key(INDEX_SOLVER_RANK, new Writer(8).u64(li).finish(), solver);
 export const validatorAuditsKey = (validator: Address) => key(INDEX_VALIDATOR_AUDITS, validator);
 
 export function decodeTotals(raw: Uint8Array | undefined): Totals {
@@ -138,6 +142,8 @@ function payouts(index: StateWriter, b: IndexedBlock): void {
     index.put(cs, encodeTotals({ mcus: c.mcus + mcus, li: c.li + li, payouts: c.payouts + 1 }));
     const sk = solverKey(tx.from);
     const s = decodeSolverTotals(index.get(sk));
+    if (s.payouts > 0) index.del(solverRankKey(s.li, tx.from));
+    index.put(solverRankKey(s.li + li, tx.from), new Uint8Array(0));
     index.put(
       sk,
       encodeSolverTotals({
@@ -185,7 +191,7 @@ export const EXPLORER_INDEXER = 'explorer';
 
 export const explorerIndexer: BlockIndexer = {
   name: EXPLORER_INDEXER,
-  version: 1,
+  version: 2,
   connect(index, block) {
     payouts(index, block);
     balances(index, block);

@@ -17,7 +17,14 @@ import { genesisBlock } from '../../src/chain/genesis.ts';
 import type { IndexedBlock } from '../../src/chain/indexer.ts';
 import { reindex } from '../../src/chain/reindex.ts';
 import { type StateChange, StateOverlay } from '../../src/chain/state.ts';
-import { dbKey, INDEX_AUDIT_FINAL, INDEX_BALANCE_CHANGE, stateKey, u32be } from '../../src/chain/store/layout.ts';
+import {
+  dbKey,
+  INDEX_AUDIT_FINAL,
+  INDEX_BALANCE_CHANGE,
+  INDEX_SOLVER_RANK,
+  stateKey,
+  u32be,
+} from '../../src/chain/store/layout.ts';
 import {
   contractSolverKey,
   decodeAuditFinal,
@@ -98,6 +105,31 @@ test('a reorg undoes the payouts it takes off the chain; a reindex rebuilds the 
   t.after(() => again.close());
   assert.ok(again.indexing(EXPLORER_INDEXER));
   assert.deepEqual(await indexOf(again), afterReorg);
+});
+
+test('the Solvers rank by what they earned: one rank entry each, moved when a payout overtakes (a reorg undoes it with the rest: the test above)', async (t) => {
+  const bidder = keypair();
+  const [s1, s2] = [keypair(), keypair()];
+  const tc: TestChain = await openChain(t, { rules: rules(), indexers: [explorerIndexer] });
+  const g = tc.chain.genesisHash;
+  await mineMany(tc, 2, bidder.address);
+  const post = postContract(bidder, 0n, g);
+  await mine(tc, { txs: [post] });
+  const id = post.hash();
+  const ranking = async () => {
+    const out: string[] = [];
+    for await (const [k] of tc.chain.store.indexEntries(new Uint8Array([INDEX_SOLVER_RANK]), { reverse: true })) {
+      out.push(toHex(k.subarray(9)));
+    }
+    return out;
+  };
+  await mine(tc, {
+    txs: [payout(s1, bidder, id, [{ start: 0, end: 5 }], 0n, g), payout(s2, bidder, id, [{ start: 5, end: 8 }], 0n, g)],
+  });
+  const first = [toHex(s1.address), toHex(s2.address)];
+  assert.deepEqual(await ranking(), first, '5 MCUs before 3');
+  await mine(tc, { txs: [payout(s2, bidder, id, [{ start: 8, end: 12 }], 1n, g)] });
+  assert.deepEqual(await ranking(), [toHex(s2.address), toHex(s1.address)], '7 MCUs before 5, and s2 once');
 });
 
 test('a store kept without the indexer is not indexed until a reindex', async (t) => {

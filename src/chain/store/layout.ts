@@ -38,6 +38,7 @@
  *   0x05 ‖ address ‖ height             -> u8 sign ‖ u64 Li                 (its balance change in that block)
  *   0x06 ‖ validator                    -> u32 audits passed ‖ u32 failed   (final verdicts)
  *   0x07 ‖ height ‖ contract            -> u8 verdict                       (audits that became final then)
+ *   0x08 ‖ u64 Li ‖ solver              -> (empty)                          (Solvers ranked by what they earned)
  */
 /**
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
@@ -74,6 +75,7 @@ export const INDEX_SOLVER_PAYOUT = 0x04;
 export const INDEX_BALANCE_CHANGE = 0x05;
 export const INDEX_VALIDATOR_AUDITS = 0x06;
 export const INDEX_AUDIT_FINAL = 0x07;
+export const INDEX_SOLVER_RANK = 0x08;
 
 export function dbKey(prefix: number, ...parts: Uint8Array[]): Uint8Array {
   const len = parts.reduce((n, p) => n + p.length, 1);
