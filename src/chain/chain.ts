@@ -3,9 +3,9 @@ import type { Address } from './address.ts';
 import type { Block } from './block.ts';
 import {
   type CheckDeps,
-  checkBlock,
   checkHeader,
   earliestChildTime,
+  startBlockCheck,
   VerifiedTxCache,
   verifyHeaderContext,
 } from './checks.ts';
@@ -16,7 +16,7 @@ import {
   targetFromDifficulty,
   workFromTarget,
 } from './difficulty.ts';
-import { toHex } from './encoding.ts';
+import { equalBytes, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { genesisBlock } from './genesis.ts';
 import type { Hash } from './hash.ts';
@@ -29,6 +29,7 @@ import {
   ChainDB,
   type ChainEntry,
   type ConnectRecord,
+  type PreparedBatch,
   STATUS_CONNECTED,
   STATUS_HAS_BODY,
   STATUS_INVALID,
@@ -91,6 +92,14 @@ export interface TipChange {
   disconnected: Block[];
   /** Blocks put on the main chain, in height order. */
   connected: Block[];
+}
+
+/** A block applied to an overlay of the tip's state, not yet committed (chain.ts only). */
+interface PreparedConnect {
+  /** The tip it was applied on: committed only while that is still the tip. */
+  parent: Hash;
+  openProblems: number;
+  batch: PreparedBatch;
 }
 
 export type AddResult = 'connected' | 'reorganized' | 'side' | 'duplicate';
@@ -163,12 +172,31 @@ export class Chain extends EventEmitter<ChainEvents> {
       throw this.damaged('the main chain has a gap in the block index');
     }
     await this.loadIndexers();
+    await this.replay();
     // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.
     await this.store.verifyState();
-    for (let h = tip.height; h > Math.max(0, tip.height - CHECK_BLOCKS); h--) {
+    const top = this.#tip.height;
+    for (let h = top; h > Math.max(0, top - CHECK_BLOCKS); h--) {
       const e = this.entryAtHeight(h)!;
       if ((await this.store.getBlockBytes(e.hash)) === undefined) throw this.damaged(`block ${h} has no body`);
       if (!(await this.store.hasUndo(e.hash))) throw this.damaged(`block ${h} has no undo data`);
+    }
+  }
+
+  /**
+   * The store writes connected blocks' changes a moment after connecting
+   * them (store/pending.ts), so after a crash its tip can be a few blocks
+   * behind blocks it has stored: they are connected again here, as Bitcoin
+   * Core replays blocks after its coins cache was lost. A block that fails
+   * now is marked invalid, as it would have been then.
+   */
+  private async replay(): Promise<void> {
+    const best = this.bestCandidate(this.#tip);
+    if (best === this.#tip) return;
+    try {
+      await this.reorganize(best);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
     }
   }
 
@@ -370,7 +398,6 @@ export class Chain extends EventEmitter<ChainEvents> {
       const low = this.lowWork(chainwork, toHex(hash), block.header.height);
       if (low) throw low;
     }
-    await checkBlock(block, this.checkDeps);
     const entry: ChainEntry = {
       hash,
       header: block.header,
@@ -380,12 +407,18 @@ export class Chain extends EventEmitter<ChainEvents> {
       // An upper bound until connected (see ChainEntry.openProblems).
       openProblems: parent.openProblems + problemsOpenedAtMost(block.txs),
     };
+    const check = startBlockCheck(block, this.checkDeps);
+    // A block on the tip is applied while its signatures are verified (as Bitcoin Core's check queue
+    // runs during ConnectBlock); what it would change is kept only once they all verify.
+    const onTip = chainwork > this.#tip.chainwork && equalBytes(block.header.parent, this.#tip.hash);
+    const prepared = onTip ? this.tryPrepare(block, entry) : undefined;
+    await check.finish();
     await this.store.saveBlock(block, entry);
     this.index.set(toHex(hash), entry);
     this.emit('block', block, entry);
     if (entry.chainwork <= this.#tip.chainwork) return 'side';
     const reorg = toHex(block.header.parent) !== toHex(this.#tip.hash);
-    await this.reorganize(entry, block);
+    await this.reorganize(entry, block, prepared);
     return reorg ? 'reorganized' : 'connected';
   }
 
@@ -414,7 +447,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** Find the fork, disconnect down to it, connect up to the new tip. */
-  private async reorganize(target: ChainEntry, targetBlock?: Block): Promise<void> {
+  private async reorganize(target: ChainEntry, targetBlock?: Block, prepared?: PreparedConnect): Promise<void> {
     const previous = this.#tip;
     const fork = this.findFork(target);
     const path: ChainEntry[] = [];
@@ -429,7 +462,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       const block = e === target && targetBlock ? targetBlock : await this.getBlock(e.hash);
       if (block === undefined) throw this.damaged(`block body ${toHex(e.hash)} is missing`);
       try {
-        await this.connectTip(block, e);
+        await this.connectTip(block, e, e === target ? prepared : undefined);
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         await this.invalidate(e);
@@ -485,7 +518,8 @@ export class Chain extends EventEmitter<ChainEvents> {
     return { block, entry, changes, parties };
   }
 
-  private async connectTip(block: Block, entry: ChainEntry): Promise<void> {
+  /** What connecting `block` on the tip would change; throws ValidationError if it breaks a rule in context. */
+  private prepareConnect(block: Block, entry: ChainEntry): PreparedConnect {
     const parent = this.#tip;
     verifyHeaderContext(
       block.header,
@@ -507,8 +541,6 @@ export class Chain extends EventEmitter<ChainEvents> {
       position: 0,
       ports: this.rules.ports,
     });
-    entry.openProblems = this.openProblems(overlay);
-    entry.status |= STATUS_CONNECTED;
     const changes = overlay.changes();
     const index = new StateOverlay(this.store.index);
     for (const ix of this.indexers) {
@@ -523,7 +555,29 @@ export class Chain extends EventEmitter<ChainEvents> {
         params: this.params,
       });
     }
-    await this.store.connect({ ...this.record(block, entry, changes), indexChanges: index.changes() });
+    const openProblems = this.openProblems(overlay);
+    // The entry as connecting makes it; the indexed one changes only at commit.
+    const connected = { ...entry, status: entry.status | STATUS_CONNECTED, openProblems };
+    const record = { ...this.record(block, connected, changes), indexChanges: index.changes() };
+    return { parent: parent.hash, openProblems, batch: this.store.connectBatch(record) };
+  }
+
+  /** prepareConnect, or undefined where it fails: the block is then stored and refused as any other (connectTip). */
+  private tryPrepare(block: Block, entry: ChainEntry): PreparedConnect | undefined {
+    try {
+      return this.prepareConnect(block, entry);
+    } catch (err) {
+      if (err instanceof ZiError) return undefined;
+      throw err;
+    }
+  }
+
+  private async connectTip(block: Block, entry: ChainEntry, prepared?: PreparedConnect): Promise<void> {
+    const ready =
+      prepared && equalBytes(prepared.parent, this.#tip.hash) ? prepared : this.prepareConnect(block, entry);
+    entry.openProblems = ready.openProblems;
+    entry.status |= STATUS_CONNECTED;
+    await this.store.commit(ready.batch);
     this.mainChain[entry.height] = entry.hash;
     this.#tip = entry;
   }
