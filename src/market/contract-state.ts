@@ -4,11 +4,14 @@ import { DecodeError, ValidationError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
 import { STATE_OPEN_PROBLEMS, stateKey } from '../chain/store/layout.ts';
-import { type Range, readRanges, writeRanges } from './ranges.ts';
+import type { Range } from './ranges.ts';
+
+// A contract's paid ranges are a trie of records of their own (paid-ranges.ts):
+// 0x11 ‖ contract is its root, 0x14 ‖ contract ‖ level ‖ first index a page below it.
+export { getPaidRanges, putPaidRanges, STATE_PAID_RANGE_PAGE, STATE_PAID_RANGES } from './paid-ranges.ts';
 
 /** Market state keys (layout.ts reserves 0x10–0x1f for this domain). */
 export const STATE_CONTRACT = 0x10;
-export const STATE_PAID_RANGES = 0x11;
 /** 0x12 ‖ contract ‖ u64 start → u64 end ‖ CID: each paid batch, for fetching results. */
 export const STATE_PAID_BATCH = 0x12;
 /** 0x13 ‖ contract → u64: the escrow its close returned to the Bidder (history shows it). */
@@ -117,21 +120,6 @@ export function requireContract(state: StateReader, id: Hash): ContractRecord {
 
 export function putContract(state: StateWriter, id: Hash, c: ContractRecord): void {
   state.put(contractKey(id), encodeContract(c));
-}
-
-export function getPaidRanges(state: StateReader, id: Hash): Range[] {
-  const raw = state.get(stateKey(STATE_PAID_RANGES, id));
-  if (raw === undefined) return [];
-  const r = new Reader(raw);
-  const ranges = readRanges(r, 4, Number.MAX_SAFE_INTEGER, 'paid ranges');
-  r.end('paid ranges');
-  return ranges;
-}
-
-export function putPaidRanges(state: StateWriter, id: Hash, ranges: readonly Range[]): void {
-  const w = new Writer(4 + 16 * ranges.length);
-  writeRanges(w, ranges, 4);
-  state.put(stateKey(STATE_PAID_RANGES, id), w.finish());
 }
 
 export function putRefund(state: StateWriter, id: Hash, amount: bigint): void {

@@ -13,12 +13,10 @@ import { mayAuthorize } from './authorize.ts';
 import {
   addOpenProblems,
   type ContractRecord,
-  getPaidRanges,
   getRefund,
   hasValidator,
   putContract,
   putPaidBatch,
-  putPaidRanges,
   putRefund,
   requireContract,
   STATUS_CLOSED,
@@ -27,8 +25,9 @@ import {
   VALIDATION_DELEGATED,
 } from './contract-state.ts';
 import { leasesFor } from './leases.ts';
+import { PaidRanges } from './paid-ranges.ts';
 import { auditPort, validatorPort } from './ports.ts';
-import { MAX_PAYOUT_RANGES, overlaps, type Range, rangeCount, readRanges, union, writeRanges } from './ranges.ts';
+import { MAX_PAYOUT_RANGES, type Range, rangeCount, readRanges, writeRanges } from './ranges.ts';
 
 /** A contract must be able to pay for this many MCUs when it opens (whitepaper §3). */
 export const MIN_BUDGET_MCUS = 1000n;
@@ -290,8 +289,11 @@ export const payoutRules: TxRules<PayoutBody> = {
       throw new ValidationError('NOT_AUTHORITY', "the payout is not signed by the contract's authority");
     if (b.price !== c.price)
       throw new ValidationError('WRONG_PRICE', `price ${b.price} Li, the contract pays ${c.price} Li`);
-    const paid = getPaidRanges(state, b.contract);
-    if (overlaps(paid, b.ranges))
+    // Only the trie nodes this payout's ranges fall in are read and written
+    // (paid-ranges.ts): a contract fragmented into many ranges costs each
+    // later payout the trie's depth, not a rewrite of the whole set.
+    const paid = PaidRanges.open(state, b.contract);
+    if (!b.ranges.every((r) => paid.isFree(r)))
       throw new ValidationError('RANGE_ALREADY_PAID', 'a range of this payout is already paid');
     const mcus = BigInt(rangeCount(b.ranges));
     const pay = mcus * c.price;
@@ -318,7 +320,8 @@ export const payoutRules: TxRules<PayoutBody> = {
       lastPayoutHeight: ctx.height,
       validatorPayouts: c.validatorPayouts + (byValidator ? 1 : 0),
     });
-    putPaidRanges(state, b.contract, union(paid, b.ranges));
+    paid.add(b.ranges);
+    paid.save(state);
     for (const r of b.ranges) putPaidBatch(state, b.contract, { ...r, cid: tx.cid!, byValidator });
     credit(state, tx.from, pay);
   },

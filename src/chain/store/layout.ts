@@ -23,7 +23,7 @@
  *   0x03                    -> u32 counted ‖ u64 first unswept bucket (|active addresses|, chain/active-count.ts)
  *   0x04 ‖ u64 bucket       -> addresses whose activity ends in it    (chain/active-count.ts)
  *   0x05                    -> the non-empty activity buckets         (chain/active-count.ts)
- *   0x10 – 0x1f             -> market domain (contracts, paid ranges)
+ *   0x10 – 0x1f             -> market domain (contracts, paid ranges as a trie of pages; market/contract-state.ts)
  *   0x20 – 0x2f             -> validator domain (stakes, the Validator list, reservations; validator/state.ts)
  *   0x30 – 0x3f             -> audit domain and the shared fund
  *
@@ -44,9 +44,10 @@
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
  * accounts hold their activity. 4: the state counts the active addresses,
  * and an audit record keeps its appeal payment and the stake it forfeited.
- * Older stores are upgraded by `zi node --reindex`.
+ * 5: a contract's paid ranges are a trie of bounded pages, not one record
+ * (market/paid-ranges.ts). Older stores are upgraded by `zi node --reindex`.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
