@@ -242,7 +242,10 @@ export class PaidRanges {
   /**
    * Pays `ranges` (canonical, each free: check with isFree first). Their
    * boundaries are toggled from the highest down, so the set's highest
-   * boundary never falls on the way and the root never shrinks to grow back.
+   * boundary never falls, not even on the way: a boundary is removed only
+   * when a higher one (the end just toggled, or the end of the paid range it
+   * starts) remains. So the root's level, the least covering every boundary,
+   * only ever grows, and toggle needs no step to lower it.
    */
   add(ranges: readonly Range[]): void {
     for (let i = ranges.length - 1; i >= 0; i--) {
@@ -426,18 +429,7 @@ export class PaidRanges {
       }
       this.setPage(top.level, top.start, leaf);
     }
-    // A child of the root left empty may leave all the boundaries in child 0.
-    this.shrinkRoot();
-  }
-
-  /** While every boundary is in the root's child 0, that child is the root (R is the least level). */
-  private shrinkRoot(): void {
-    while (this.root !== null && this.root.kind === TAG_INNER && this.root.counts.every((c, i) => i === 0 || c === 0)) {
-      const child = this.page(this.rootLevel - 1, 0, this.root.counts[0]!);
-      this.setPage(this.rootLevel - 1, 0, null);
-      this.root = child;
-      this.rootLevel = child.kind === TAG_INNER ? this.rootLevel - 1 : 0;
-    }
+    // The root's level stays the least: `add` never removes the highest boundary (see there).
   }
 
   /** The node for `points` (all inside [start, start + 16^level)), its child pages set as needed. */
