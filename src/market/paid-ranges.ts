@@ -210,7 +210,7 @@ export class PaidRanges {
   private root: TrieNode | null;
   /** The root's level; 0 while the root is a leaf. */
   private rootLevel: number;
-  private readonly rootStored: boolean;
+  private rootStored: boolean;
   private rootDirty = false;
   private readonly pages = new Map<string, Page>();
 
@@ -240,7 +240,8 @@ export class PaidRanges {
   }
 
   /**
-   * Pays `ranges` (canonical, each free: check with isFree first). Their
+   * Pays `ranges` (canonical, each free: payout apply checks isFree first;
+   * a range already paid here would toggle its boundaries away). Their
    * boundaries are toggled from the highest down, so the set's highest
    * boundary never falls, not even on the way: a boundary is removed only
    * when a higher one (the end just toggled, or the end of the paid range it
@@ -296,6 +297,7 @@ export class PaidRanges {
       page.dirty = false;
       page.stored = page.node !== null;
     }
+    this.rootStored = this.root !== null;
     this.rootDirty = false;
   }
 
