@@ -142,11 +142,8 @@ export class HeaderIndex {
       if (Math.floor(this.heightAt(pos) / CHUNK_HEIGHTS) !== chunk) {
         throw this.#damaged(`header chunk ${chunk} holds a block of height ${this.heightAt(pos)}`);
       }
-      if (this.#find(this.#rows.subarray(pos * ROW_BYTES, pos * ROW_BYTES + 32)) >= 0) {
-        throw this.#damaged(`header chunk ${chunk} repeats a block`);
-      }
       this.#count = pos + 1;
-      this.#insert(pos);
+      if (!this.#insert(pos)) throw this.#damaged(`header chunk ${chunk} repeats a block`);
     }
   }
 
@@ -212,9 +209,10 @@ export class HeaderIndex {
     for (let h = height; ; h--) {
       this.#main[h] = pos;
       if (h === 0) break;
-      const parent = this.#findAt(pos * ROW_BYTES + PARENT_AT);
-      if (parent < 0 || this.heightAt(parent) !== h - 1)
+      const parent = this.#parentOf(pos);
+      if (parent < 0 || this.heightAt(parent) !== h - 1) {
         throw this.#damaged('the main chain has a gap in the block index');
+      }
       pos = parent;
     }
     this.#mainLength = height + 1;
@@ -233,10 +231,12 @@ export class HeaderIndex {
     return [...all].sort((a, b) => a - b).map((chunk) => ({ chunk, fromStore: this.#changed.has(chunk) }));
   }
 
-  /** The positions of every entry in each of `chunks`, by chunk. */
+  /** The positions of every entry in each of `chunks`, by chunk, by height, the main chain's first at each. */
   chunkMembers(chunks: readonly number[]): Map<number, number[]> {
     const out = new Map<number, number[]>(chunks.map((c) => [c, []]));
     for (let pos = 0; pos < this.#count; pos++) out.get(chunkOf(this.heightAt(pos)))?.push(pos);
+    const key = (pos: number) => this.heightAt(pos) * 2 + (this.#onMain(pos) ? 0 : 1);
+    for (const members of out.values()) members.sort((a, b) => key(a) - key(b));
     return out;
   }
 
@@ -305,6 +305,11 @@ export class HeaderIndex {
     this.#changed.add(chunkOf(this.heightAt(pos)));
   }
 
+  #onMain(pos: number): boolean {
+    const h = this.heightAt(pos);
+    return h < this.#mainLength && this.#main[h] === pos;
+  }
+
   #check(pos: number): void {
     const at = pos * ROW_BYTES;
     if (this.#view.getUint32(at + HEADER_AT) !== HEADER_VERSION) {
@@ -355,16 +360,30 @@ export class HeaderIndex {
     return h & (this.#slots.length - 1);
   }
 
-  #insert(pos: number): void {
+  /** False, inserting nothing, when another position already holds this hash. */
+  #insert(pos: number): boolean {
     const mask = this.#slots.length - 1;
-    let s = this.#slotOf(this.#rows, pos * ROW_BYTES);
-    while (this.#slots[s] !== 0) s = (s + 1) & mask;
+    const hash = this.#rows.subarray(pos * ROW_BYTES, pos * ROW_BYTES + 32);
+    let s = this.#slotOf(hash, 0);
+    for (; this.#slots[s] !== 0; s = (s + 1) & mask) if (this.#hashEquals(this.#slots[s]! - 1, hash)) return false;
     this.#slots[s] = pos + 1;
+    return true;
   }
 
-  /** The position of the entry whose hash is the 32 bytes at `at` in the rows (a parent link), or -1. */
-  #findAt(at: number): number {
-    return this.#find(this.#rows.subarray(at, at + 32));
+  /**
+   * The position of the parent of the entry at `pos`, or -1. A snapshot's
+   * rows come by height, so the parent is usually the first row of the
+   * height below: tried before the hash table, whose probes go all over a
+   * few hundred megabytes.
+   */
+  #parentOf(pos: number): number {
+    const parent = this.#rows.subarray(pos * ROW_BYTES + PARENT_AT, pos * ROW_BYTES + PARENT_AT + 32);
+    const below = this.heightAt(pos) - 1;
+    let guess = pos - 1;
+    // Side blocks at that height come after the main one: a few steps back at most.
+    for (let k = 0; k < 8 && guess > 0 && this.heightAt(guess - 1) === below; k++) guess--;
+    if (guess >= 0 && this.heightAt(guess) === below && this.#hashEquals(guess, parent)) return guess;
+    return this.#find(parent);
   }
 
   #find(hash: Uint8Array): number {
