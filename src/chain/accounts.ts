@@ -5,14 +5,14 @@ import type { StateReader, StateWriter } from './state.ts';
 import { STATE_ACCOUNT, stateKey } from './store/layout.ts';
 
 export interface Account {
-  balance: bigint;
-  nonce: bigint;
+  readonly balance: bigint;
+  readonly nonce: bigint;
   /**
    * Block timestamps (ms) of the address's latest transactions, oldest
    * first, at most the network's activeTxCount (activity.ts). Kept in the
    * account so that counting activity costs no extra state read.
    */
-  activity: readonly number[];
+  readonly activity: readonly number[];
 }
 
 /** Most timestamps an account record may hold (a network's activeTxCount is at most this). */
@@ -24,8 +24,26 @@ export function accountKey(address: Address): Uint8Array {
   return stateKey(STATE_ACCOUNT, address);
 }
 
+/**
+ * The account each recent encoding stands for, by the encoded array itself:
+ * a block reads an account back several times per transaction (its nonce,
+ * the amount, the fee, its activity), and a state hands back the very array
+ * that was written or read, so most decodes are this one lookup. Identity,
+ * not content: other bytes never hit. Bounded; Accounts are immutable.
+ */
+const decoded = new Map<Uint8Array, Account>();
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const DECODED_MAX = 50_000;
+
+function remember(raw: Uint8Array, acct: Account): void {
+  if (decoded.size >= DECODED_MAX) decoded.clear();
+  decoded.set(raw, acct);
+}
+
 /** u64 balance ‖ u64 nonce ‖ u8 n ‖ n × u64 timestamp (non-decreasing). */
 export function decodeAccount(raw: Uint8Array): Account {
+  const known = decoded.get(raw);
+  if (known !== undefined) return known;
   const r = new Reader(raw);
   const balance = r.u64('account.balance');
   const nonce = r.u64('account.nonce');
@@ -34,19 +52,23 @@ export function decodeAccount(raw: Uint8Array): Account {
   const activity: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = r.u64('account.activity');
-    if (t > BigInt(Number.MAX_SAFE_INTEGER) || (i > 0 && Number(t) < activity[i - 1]!)) {
+    if (t > MAX_SAFE || (i > 0 && Number(t) < activity[i - 1]!)) {
       throw new DecodeError('BAD_VALUE', 'account activity timestamps are in order', { what: 'account.activity' });
     }
     activity.push(Number(t));
   }
   r.end('account');
-  return { balance, nonce, activity };
+  const acct = { balance, nonce, activity };
+  remember(raw, acct);
+  return acct;
 }
 
 export function encodeAccount(acct: Account): Uint8Array {
   const w = new Writer(17 + 8 * acct.activity.length).u64(acct.balance).u64(acct.nonce).u8(acct.activity.length);
   for (const t of acct.activity) w.u64(BigInt(t));
-  return w.finish();
+  const raw = w.finish();
+  remember(raw, acct);
+  return raw;
 }
 
 export function getAccount(state: StateReader, address: Address): Account {

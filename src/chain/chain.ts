@@ -3,9 +3,9 @@ import type { Address } from './address.ts';
 import type { Block } from './block.ts';
 import {
   type CheckDeps,
-  checkBlock,
   checkHeader,
   earliestChildTime,
+  startBlockCheck,
   VerifiedTxCache,
   verifyHeaderContext,
 } from './checks.ts';
@@ -16,7 +16,7 @@ import {
   targetFromDifficulty,
   workFromTarget,
 } from './difficulty.ts';
-import { toHex } from './encoding.ts';
+import { equalBytes, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { genesisBlock } from './genesis.ts';
 import type { Hash } from './hash.ts';
@@ -30,6 +30,7 @@ import {
   ChainDB,
   type ChainEntry,
   type ConnectRecord,
+  type PreparedBatch,
   STATUS_CONNECTED,
   STATUS_HAS_BODY,
   STATUS_INVALID,
@@ -94,6 +95,14 @@ export interface TipChange {
   disconnected: Block[];
   /** Blocks put on the main chain, in height order. */
   connected: Block[];
+}
+
+/** A block applied to an overlay of the tip's state, not yet committed (chain.ts only). */
+interface PreparedConnect {
+  /** The tip it was applied on: committed only while that is still the tip. */
+  parent: Hash;
+  openProblems: number;
+  batch: PreparedBatch;
 }
 
 export type AddResult = 'connected' | 'reorganized' | 'side' | 'duplicate';
@@ -175,10 +184,12 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.index = index;
     this.#tip = index.linkMain(tip);
     await this.loadIndexers();
+    await this.replay();
     if (this.checkState) await this.store.verifyState();
     // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.
     // The state is not read in full (that is --check-state): its values are checked as they are read.
-    for (let h = this.#tip.height; h > Math.max(0, this.#tip.height - CHECK_BLOCKS); h--) {
+    const top = this.#tip.height;
+    for (let h = top; h > Math.max(0, top - CHECK_BLOCKS); h--) {
       const e = this.entryAtHeight(h)!;
       if ((await this.store.getBlockBytes(e.hash)) === undefined) throw this.damaged(`block ${h} has no body`);
       if (!(await this.store.hasUndo(e.hash))) throw this.damaged(`block ${h} has no undo data`);
@@ -212,6 +223,23 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
     await this.store.saveHeaderSnapshot(chunks, ix.size, await this.store.tipHash());
     ix.saved();
+  }
+
+  /**
+   * The store writes connected blocks' changes a moment after connecting
+   * them (store/pending.ts), so after a crash its tip can be a few blocks
+   * behind blocks it has stored: they are connected again here, as Bitcoin
+   * Core replays blocks after its coins cache was lost. A block that fails
+   * now is marked invalid, as it would have been then.
+   */
+  private async replay(): Promise<void> {
+    const best = this.bestCandidate(this.#tip);
+    if (best === this.#tip) return;
+    try {
+      await this.reorganize(best);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    }
   }
 
   /** A store at genesis starts each index; one with blocks keeps those it has kept from genesis at this version. */
@@ -415,7 +443,6 @@ export class Chain extends EventEmitter<ChainEvents> {
       const low = this.lowWork(chainwork, toHex(hash), block.header.height);
       if (low) throw low;
     }
-    await checkBlock(block, this.checkDeps);
     const entry: ChainEntry = {
       hash,
       header: block.header,
@@ -425,12 +452,18 @@ export class Chain extends EventEmitter<ChainEvents> {
       // An upper bound until connected (see ChainEntry.openProblems).
       openProblems: parent.openProblems + problemsOpenedAtMost(block.txs),
     };
+    const check = startBlockCheck(block, this.checkDeps);
+    // A block on the tip is applied while its signatures are verified (as Bitcoin Core's check queue
+    // runs during ConnectBlock); what it would change is kept only once they all verify.
+    const onTip = chainwork > this.#tip.chainwork && equalBytes(block.header.parent, this.#tip.hash);
+    const prepared = onTip ? this.tryPrepare(block, entry) : undefined;
+    await check.finish();
     await this.store.saveBlock(block, entry);
     this.index.add(entry);
     this.emit('block', block, entry);
     if (entry.chainwork <= this.#tip.chainwork) return 'side';
     const reorg = toHex(block.header.parent) !== toHex(this.#tip.hash);
-    await this.reorganize(entry, block);
+    await this.reorganize(entry, block, prepared);
     return reorg ? 'reorganized' : 'connected';
   }
 
@@ -459,7 +492,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** Find the fork, disconnect down to it, connect up to the new tip. */
-  private async reorganize(target: ChainEntry, targetBlock?: Block): Promise<void> {
+  private async reorganize(target: ChainEntry, targetBlock?: Block, prepared?: PreparedConnect): Promise<void> {
     const previous = this.#tip;
     const fork = this.findFork(target);
     const path: ChainEntry[] = [];
@@ -474,7 +507,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       const block = e === target && targetBlock ? targetBlock : await this.getBlock(e.hash);
       if (block === undefined) throw this.damaged(`block body ${toHex(e.hash)} is missing`);
       try {
-        await this.connectTip(block, e);
+        await this.connectTip(block, e, e === target ? prepared : undefined);
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         await this.invalidate(e);
@@ -495,8 +528,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   private async invalidate(bad: ChainEntry): Promise<void> {
-    for (const e of this.index.values()) {
-      if (e.height < bad.height || e.status & STATUS_INVALID) continue;
+    for (const e of this.index.validFrom(bad.height)) {
       let a: ChainEntry | undefined = e;
       while (a && a.height > bad.height) a = this.entry(a.header.parent);
       if (a && toHex(a.hash) === toHex(bad.hash)) {
@@ -508,8 +540,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   private bestCandidate(start: ChainEntry): ChainEntry {
     let best = start;
-    for (const e of this.index.values()) {
-      if (e.status & STATUS_INVALID || !(e.status & STATUS_HAS_BODY)) continue;
+    for (const e of this.index.moreWork(start.chainwork)) {
       if (e.chainwork > best.chainwork && this.hasBodies(e)) best = e;
     }
     return best;
@@ -530,7 +561,8 @@ export class Chain extends EventEmitter<ChainEvents> {
     return { block, entry, changes, parties };
   }
 
-  private async connectTip(block: Block, entry: ChainEntry): Promise<void> {
+  /** What connecting `block` on the tip would change; throws ValidationError if it breaks a rule in context. */
+  private prepareConnect(block: Block, entry: ChainEntry): PreparedConnect {
     const parent = this.#tip;
     verifyHeaderContext(
       block.header,
@@ -552,8 +584,6 @@ export class Chain extends EventEmitter<ChainEvents> {
       position: 0,
       ports: this.rules.ports,
     });
-    entry.openProblems = this.openProblems(overlay);
-    entry.status |= STATUS_CONNECTED;
     const changes = overlay.changes();
     const index = new StateOverlay(this.store.index);
     for (const ix of this.indexers) {
@@ -568,7 +598,29 @@ export class Chain extends EventEmitter<ChainEvents> {
         params: this.params,
       });
     }
-    await this.store.connect({ ...this.record(block, entry, changes), indexChanges: index.changes() });
+    const openProblems = this.openProblems(overlay);
+    // The entry as connecting makes it; the indexed one changes only at commit.
+    const connected = { ...entry, status: entry.status | STATUS_CONNECTED, openProblems };
+    const record = { ...this.record(block, connected, changes), indexChanges: index.changes() };
+    return { parent: parent.hash, openProblems, batch: this.store.connectBatch(record) };
+  }
+
+  /** prepareConnect, or undefined where it fails: the block is then stored and refused as any other (connectTip). */
+  private tryPrepare(block: Block, entry: ChainEntry): PreparedConnect | undefined {
+    try {
+      return this.prepareConnect(block, entry);
+    } catch (err) {
+      if (err instanceof ZiError) return undefined;
+      throw err;
+    }
+  }
+
+  private async connectTip(block: Block, entry: ChainEntry, prepared?: PreparedConnect): Promise<void> {
+    const ready =
+      prepared && equalBytes(prepared.parent, this.#tip.hash) ? prepared : this.prepareConnect(block, entry);
+    entry.openProblems = ready.openProblems;
+    entry.status |= STATUS_CONNECTED;
+    await this.store.commit(ready.batch);
     this.#tip = this.index.setMain(entry);
   }
 

@@ -7,7 +7,7 @@ import type { BlockHeader } from './header.ts';
 import { verify } from './keys.ts';
 import { blockVotes, indexed, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
-import type { SigItem, SignatureVerifier } from './sig-verifier.ts';
+import { type SigItem, SignatureVerifier } from './sig-verifier.ts';
 import type { Transaction } from './transaction.ts';
 import type { ExtraSignature, TxRulesRegistry } from './tx-rules.ts';
 
@@ -72,7 +72,7 @@ function checkTransactionBody(tx: Transaction, deps: CheckDeps, out: Signature[]
   const body = txBody(tx, rules, deps);
   const kind = rules.get(tx.kind);
   kind.check?.(tx, body, params);
-  out.push({ sig: tx.signature, msg: tx.sigHash(deps.genesis), pub: tx.sender });
+  out.push({ sig: tx.signature, msg: tx.unsignedBytes(), pub: tx.sender, sighash: true });
   if (kind.signatures) for (const extra of kind.signatures(tx, body)) out.push({ ...extra, extra });
 }
 
@@ -80,7 +80,9 @@ export function checkTransaction(tx: Transaction, deps: CheckDeps): void {
   if (deps.cache?.has(tx.hash())) return;
   const sigs: Signature[] = [];
   checkTransactionBody(tx, deps, sigs);
-  for (const s of sigs) if (!verify(s.sig, s.msg, s.pub)) throw signatureError(tx, s);
+  for (const s of sigs) {
+    if (!verify(s.sig, s.sighash ? tx.sigHash(deps.genesis) : s.msg, s.pub)) throw signatureError(tx, s);
+  }
   deps.cache?.add(tx.hash());
 }
 
@@ -97,7 +99,19 @@ export function checkHeader(header: BlockHeader, params: NetworkParams): void {
   }
 }
 
-export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
+/** A block whose stateless checks passed but for its signatures, which are being verified meanwhile. */
+export interface BlockCheck {
+  /** Resolves when every signature verifies; else throws the first bad one's error. */
+  finish(): Promise<void>;
+}
+
+/**
+ * The stateless checks of a block. Everything but the signatures is checked
+ * before this returns (throwing ValidationError); the signatures, all of the
+ * block's as one batch, are verified on the verifier's threads while the
+ * caller goes on (chain.ts applies the block meanwhile), until `finish`.
+ */
+export function startBlockCheck(block: Block, deps: CheckDeps): BlockCheck {
   checkHeader(block.header, deps.params);
   if (block.size > deps.params.maxBlockBytes) {
     throw new ValidationError('BLOCK_TOO_LARGE', `block is ${block.size} bytes, at most ${deps.params.maxBlockBytes}`);
@@ -125,15 +139,26 @@ export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
   });
   const votes = blockVotes(block, deps.rules, deps);
   if (votes.length > 0) deps.rules.voteRules!.check?.(votes, block, deps.params);
-  const bad = deps.verifier
-    ? await deps.verifier.firstInvalid(sigs)
-    : sigs.findIndex((it) => !verify(it.sig, it.msg, it.pub));
-  if (bad !== -1) {
-    const i = owner[bad]!;
-    throw indexed(signatureError(block.txs[i]!, sigs[bad]!), 'tx', i);
-  }
-  for (const tx of unverified) deps.cache?.add(tx.hash());
+  const batch = (deps.verifier ?? inlineVerifier()).begin(sigs, deps.genesis);
+  return {
+    async finish() {
+      const bad = await batch.finish();
+      if (bad !== -1) {
+        const i = owner[bad]!;
+        throw indexed(signatureError(block.txs[i]!, sigs[bad]!), 'tx', i);
+      }
+      for (const tx of unverified) deps.cache?.add(tx.hash());
+    },
+  };
 }
+
+export async function checkBlock(block: Block, deps: CheckDeps): Promise<void> {
+  await startBlockCheck(block, deps).finish();
+}
+
+/** Where no verifier is given: every signature on this thread (made on first use: it warns if libsecp256k1 is missing). */
+let inline: SignatureVerifier | undefined;
+const inlineVerifier = (): SignatureVerifier => (inline ??= new SignatureVerifier(0));
 
 export interface HeaderContext {
   parentHeight: number;

@@ -7,57 +7,65 @@ import { DecodeError } from './errors.ts';
  * reserve memory it never sends.
  */
 export class Writer {
+  // Bytes are written by hand, not through a DataView: a DataView needs the
+  // array's ArrayBuffer, and for the small values that fill a block (keys,
+  // accounts) V8 then moves the array off its heap, which cost more than
+  // the encoding itself.
   private buf: Uint8Array;
-  private view: DataView;
   private pos = 0;
 
   constructor(initial = 256) {
     this.buf = new Uint8Array(initial);
-    this.view = new DataView(this.buf.buffer);
   }
 
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(1, this.buf.length * 2);
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 
-  // DataView would silently wrap an out-of-range value (a 256-byte field
-  // behind a u8 prefix would claim 0 bytes), so every width is range-checked.
+  // A silently wrapped value (a 256-byte field behind a u8 prefix claiming 0
+  // bytes) would be a second encoding, so every width is range-checked.
   u8(v: number): this {
     if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`u8 out of range: ${v}`);
     this.reserve(1);
-    this.view.setUint8(this.pos, v);
-    this.pos += 1;
+    this.buf[this.pos++] = v;
     return this;
   }
 
   u16(v: number): this {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`u16 out of range: ${v}`);
     this.reserve(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
+    this.buf[this.pos++] = v >>> 8;
+    this.buf[this.pos++] = v & 0xff;
     return this;
   }
 
   u32(v: number): this {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`u32 out of range: ${v}`);
     this.reserve(4);
-    this.view.setUint32(this.pos, v);
-    this.pos += 4;
+    this.put32(v);
     return this;
   }
 
   u64(v: bigint): this {
     if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`u64 out of range: ${v}`);
     this.reserve(8);
-    this.view.setBigUint64(this.pos, v);
-    this.pos += 8;
+    this.put32(Number(v >> 32n));
+    this.put32(Number(v & 0xffffffffn));
     return this;
+  }
+
+  private put32(v: number): void {
+    const b = this.buf;
+    b[this.pos] = v >>> 24;
+    b[this.pos + 1] = (v >>> 16) & 0xff;
+    b[this.pos + 2] = (v >>> 8) & 0xff;
+    b[this.pos + 3] = v & 0xff;
+    this.pos += 4;
   }
 
   bytes(b: Uint8Array): this {
@@ -75,19 +83,18 @@ export class Writer {
     return this.bytes(b);
   }
 
+  /** The bytes written; the buffer itself when it is exactly full (its size was given up front). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.pos === this.buf.length ? this.buf : this.buf.slice(0, this.pos);
   }
 }
 
 export class Reader {
   private readonly buf: Uint8Array;
-  private readonly view: DataView;
   private pos = 0;
 
   constructor(buf: Uint8Array) {
     this.buf = buf;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   get remaining(): number {
@@ -106,28 +113,37 @@ export class Reader {
 
   u8(what = 'u8'): number {
     this.need(1, what);
-    return this.view.getUint8(this.pos++);
+    return this.buf[this.pos++]!;
   }
 
   u16(what = 'u16'): number {
     this.need(2, what);
-    const v = this.view.getUint16(this.pos);
+    const b = this.buf;
+    const v = (b[this.pos]! << 8) | b[this.pos + 1]!;
     this.pos += 2;
     return v;
   }
 
   u32(what = 'u32'): number {
     this.need(4, what);
-    const v = this.view.getUint32(this.pos);
+    const v = this.get32();
     this.pos += 4;
     return v;
   }
 
   u64(what = 'u64'): bigint {
     this.need(8, what);
-    const v = this.view.getBigUint64(this.pos);
-    this.pos += 8;
-    return v;
+    const hi = this.get32();
+    this.pos += 4;
+    const lo = this.get32();
+    this.pos += 4;
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  private get32(): number {
+    const b = this.buf;
+    const at = this.pos;
+    return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
   }
 
   /** A copy, so decoded values never alias (and pin) the input buffer. */
@@ -167,8 +183,19 @@ export function decodeExact<T>(bytes: Uint8Array, max: number, what: string, rea
   return v;
 }
 
+/**
+ * Bytes as a Map key: one character per byte, so keys sort as their bytes
+ * do. Cheaper than hex on the hot paths (state and pending writes), not
+ * least because it never asks a small array for its ArrayBuffer.
+ */
+export function keyId(b: Uint8Array): string {
+  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[]);
+  return Buffer.from(b).toString('latin1');
+}
+
 export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  // A copy into Node's pool beats a view of b.buffer: for a small array that view moves it off V8's heap first.
+  return Buffer.from(b).toString('hex');
 }
 
 const HEX = /^(?:[0-9a-f]{2})*$/;

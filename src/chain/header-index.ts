@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import type { Hash } from './hash.ts';
+import { bigIntToBytes32, type Hash } from './hash.ts';
 import { BlockHeader, HEADER_SIZE, HEADER_VERSION } from './header.ts';
-import { type ChainEntry, ENTRY_BYTES, encodeEntry } from './store/chaindb.ts';
+import { type ChainEntry, ENTRY_BYTES, encodeEntry, STATUS_HAS_BODY, STATUS_INVALID } from './store/chaindb.ts';
 
 /**
  * The block index in memory, one fixed-size row per known block (main and
@@ -30,55 +30,55 @@ export const CHUNK_HEIGHTS = 1024;
 /** Entries made on demand and kept, so that hot ones (the tip, recent blocks) are the same object each time. */
 const VIEW_CACHE = 4096;
 
+/**
+ * An entry made from a row. Every field is an own enumerable property, so
+ * that `{ ...entry }` copies it as it would a plain entry (chain.ts does);
+ * status and |Po| are accessors that read and write the row.
+ */
 class IndexedEntry implements ChainEntry {
+  readonly hash: Hash;
+  readonly header: BlockHeader;
+  readonly height: number;
+  readonly chainwork: bigint;
+  declare status: number;
+  declare openProblems: number;
   readonly #index: HeaderIndex;
-  readonly pos: number;
-  #hash?: Hash;
-  #header?: BlockHeader;
-  #work?: bigint;
+  readonly #pos: number;
+
+  static readonly #live: PropertyDescriptorMap = {
+    status: {
+      enumerable: true,
+      get(this: IndexedEntry) {
+        return this.#index.statusAt(this.#pos);
+      },
+      set(this: IndexedEntry, v: number) {
+        this.#index.setStatus(this.#pos, v);
+      },
+    },
+    openProblems: {
+      enumerable: true,
+      get(this: IndexedEntry) {
+        return this.#index.problemsAt(this.#pos);
+      },
+      set(this: IndexedEntry, v: number) {
+        this.#index.setProblems(this.#pos, v);
+      },
+    },
+  };
 
   constructor(index: HeaderIndex, pos: number) {
     this.#index = index;
-    this.pos = pos;
+    this.#pos = pos;
+    this.hash = index.hashAt(pos);
+    this.header = index.headerAt(pos);
+    this.height = index.heightAt(pos);
+    this.chainwork = index.workAt(pos);
+    Object.defineProperties(this, IndexedEntry.#live);
   }
 
-  belongsTo(index: HeaderIndex): boolean {
-    return this.#index === index;
-  }
-
-  get hash(): Hash {
-    this.#hash ??= this.#index.hashAt(this.pos);
-    return this.#hash;
-  }
-
-  get header(): BlockHeader {
-    this.#header ??= this.#index.headerAt(this.pos);
-    return this.#header;
-  }
-
-  get height(): number {
-    return this.#index.heightAt(this.pos);
-  }
-
-  get chainwork(): bigint {
-    this.#work ??= this.#index.workAt(this.pos);
-    return this.#work;
-  }
-
-  get status(): number {
-    return this.#index.statusAt(this.pos);
-  }
-
-  set status(v: number) {
-    this.#index.setStatus(this.pos, v);
-  }
-
-  get openProblems(): number {
-    return this.#index.problemsAt(this.pos);
-  }
-
-  set openProblems(v: number) {
-    this.#index.setProblems(this.pos, v);
+  /** Its row's position in `index`, or -1 when it is another index's. */
+  positionIn(index: HeaderIndex): number {
+    return this.#index === index ? this.#pos : -1;
   }
 }
 
@@ -173,7 +173,7 @@ export class HeaderIndex {
     const h = e.height;
     if (h < 0 || h >= this.#mainLength) return false;
     const pos = this.#main[h]!;
-    if (e instanceof IndexedEntry && e.belongsTo(this)) return e.pos === pos;
+    if (e instanceof IndexedEntry && e.positionIn(this) >= 0) return e.positionIn(this) === pos;
     return this.#hashEquals(pos, e.hash);
   }
 
@@ -219,9 +219,29 @@ export class HeaderIndex {
     return this.entryAt(this.#main[height]!);
   }
 
-  /** Every known entry, main and side, in no particular order. */
-  *values(): Generator<ChainEntry> {
-    for (let pos = 0; pos < this.#count; pos++) yield this.#cache.get(pos) ?? new IndexedEntry(this, pos);
+  /**
+   * Fork choice's candidates: the entries with a body, not invalid, and more
+   * chain work than `than`, found by comparing rows (a start looks for them
+   * among every known block, chain.ts replay).
+   */
+  *moreWork(than: bigint): Generator<ChainEntry> {
+    const min = bigIntToBytes32(than);
+    const rows = this.#rows;
+    for (let pos = 0; pos < this.#count; pos++) {
+      const status = this.statusAt(pos);
+      if (!(status & STATUS_HAS_BODY) || status & STATUS_INVALID) continue;
+      const at = pos * ROW_BYTES + WORK_AT;
+      let i = 0;
+      while (i < 32 && rows[at + i] === min[i]) i++;
+      if (i < 32 && rows[at + i]! > min[i]!) yield this.entryAt(pos);
+    }
+  }
+
+  /** The entries at `height` and above not (yet) marked invalid, as they are when each is reached. */
+  *validFrom(height: number): Generator<ChainEntry> {
+    for (let pos = 0; pos < this.#count; pos++) {
+      if (this.heightAt(pos) >= height && !(this.statusAt(pos) & STATUS_INVALID)) yield this.entryAt(pos);
+    }
   }
 
   /** The chunks a snapshot must write now: those changed since the store last had them. */

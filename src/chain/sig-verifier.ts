@@ -2,23 +2,36 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { verify } from './keys.ts';
 import { type SigBackend, sigBackend, sigBackendWarning } from './libsecp.ts';
-import type { SigJob, SigResult } from './sig-worker.ts';
+import {
+  claimAndVerify,
+  firstBad,
+  layoutJob,
+  readItem,
+  reportBad,
+  type SigItem,
+  type SigJob,
+  type SigResult,
+} from './sig-jobs.ts';
+import { sigHashOf } from './transaction.ts';
 
-export interface SigItem {
-  sig: Uint8Array;
-  msg: Uint8Array;
-  pub: Uint8Array;
-}
+export type { SigItem } from './sig-jobs.ts';
 
 /** Below this, a block's signatures are checked inline: a thread hop costs more. */
 const PARALLEL_MIN = 16;
 
 let warned = false;
 
+/** Signatures being verified: `finish` helps with what is left, then gives the first invalid index, or -1. */
+export interface SigBatch {
+  finish(): Promise<number>;
+}
+
 /**
  * Signature checks are the ledger's bottleneck (DESIGN.md §8), and each one is
- * independent: a block's batch is split across worker threads and this one,
- * as Bitcoin Core's script-check queue does.
+ * independent. A batch is laid out in shared memory and its items are claimed
+ * in chunks by the worker threads and, once it has done its own part of the
+ * block (applying it), by this thread: as Bitcoin Core's check queue, whose
+ * master thread joins the workers once ConnectBlock has queued every check.
  */
 export class SignatureVerifier {
   /** What every thread verifies with: libsecp256k1, or OpenSSL where its binding does not load. */
@@ -26,8 +39,8 @@ export class SignatureVerifier {
   private readonly threads: number;
   private workers: Worker[] = [];
   private nextId = 1;
-  /** Each in-flight job, with the inline check to fall back on if its thread dies. */
-  private readonly pending = new Map<number, { from: number; resolve: (bad: number) => void; inline: () => number }>();
+  /** Each in-flight job's waiters, with the inline check to fall back on if a thread dies. */
+  private readonly pending = new Map<number, { resolve: () => void; left: number; job: SigJob }>();
 
   constructor(threads = availableParallelism() - 1) {
     this.threads = Math.max(0, threads);
@@ -43,8 +56,9 @@ export class SignatureVerifier {
       const w = new Worker(new URL('./sig-worker.ts', import.meta.url), { name: `zi-sig-${i}` });
       w.on('message', (r: SigResult) => {
         const job = this.pending.get(r.id);
+        if (job === undefined || --job.left > 0) return;
         this.pending.delete(r.id);
-        job?.resolve(r.bad === -1 ? -1 : job.from + r.bad);
+        job.resolve();
         if (this.pending.size === 0) for (const x of this.workers) x.unref();
       });
       w.on('error', () => this.failAll());
@@ -53,55 +67,53 @@ export class SignatureVerifier {
     }
   }
 
-  /** Index of the first invalid signature, or -1 when all verify. */
-  async firstInvalid(items: readonly SigItem[]): Promise<number> {
-    if (items.length < PARALLEL_MIN || this.threads === 0) return firstInvalidInline(items, 0, items.length);
-    this.start();
-    const shares = this.workers.length + 1;
-    const per = Math.ceil(items.length / shares);
-    const jobs = this.workers.map((w, i) => this.send(w, items, (i + 1) * per, Math.min(items.length, (i + 2) * per)));
-    const mine = firstInvalidInline(items, 0, per);
-    const results = await Promise.all(jobs);
-    if (mine !== -1) return mine;
-    for (const r of results) if (r !== -1) return r;
-    return -1;
-  }
-
-  private send(w: Worker, items: readonly SigItem[], from: number, to: number): Promise<number> {
-    const n = Math.max(0, to - from);
-    if (n === 0) return Promise.resolve(-1);
-    const job: SigJob = {
-      id: this.nextId++,
-      sigs: new Uint8Array(n * 64),
-      msgs: new Uint8Array(n * 32),
-      pubs: new Uint8Array(n * 33),
-    };
-    for (let i = 0; i < n; i++) {
-      const it = items[from + i]!;
-      if (it.sig.length !== 64 || it.msg.length !== 32 || it.pub.length !== 33) return Promise.resolve(from + i);
-      job.sigs.set(it.sig, i * 64);
-      job.msgs.set(it.msg, i * 32);
-      job.pubs.set(it.pub, i * 33);
+  /**
+   * Starts verifying `items` on the worker threads; `genesis` binds the
+   * sighashes to a network. The caller goes on with other work and calls
+   * `finish`, which verifies what the workers have not claimed yet.
+   */
+  begin(items: readonly SigItem[], genesis: Uint8Array): SigBatch {
+    if (items.length < PARALLEL_MIN || this.threads === 0) {
+      return { finish: async () => firstInvalidInline(items, genesis) };
     }
-    return new Promise((resolve) => {
-      this.pending.set(job.id, { from, resolve, inline: () => firstInvalidInline(items, from, to) });
-      w.ref();
-      w.postMessage(job, [
-        job.sigs.buffer as ArrayBuffer,
-        job.msgs.buffer as ArrayBuffer,
-        job.pubs.buffer as ArrayBuffer,
-      ]);
+    const job = layoutJob(this.nextId++, items, genesis);
+    if (job === undefined) return { finish: async () => firstInvalidInline(items, genesis) };
+    this.start();
+    const done = new Promise<void>((resolve) => {
+      this.pending.set(job.id, { resolve, left: this.workers.length, job });
     });
+    for (const w of this.workers) {
+      w.ref();
+      w.postMessage(job);
+    }
+    return {
+      finish: async () => {
+        claimAndVerify(job);
+        await done;
+        return firstBad(job);
+      },
+    };
   }
 
-  /** A dead thread must not hang block validation: finish its work here. */
+  /** Index of the first invalid signature, or -1 when all verify. */
+  firstInvalid(items: readonly SigItem[], genesis: Uint8Array = new Uint8Array(32)): Promise<number> {
+    return this.begin(items, genesis).finish();
+  }
+
+  /** A dead thread must not hang block validation, nor leave the chunks it claimed unchecked: this thread checks them all. */
   private failAll(): void {
-    const jobs = [...this.pending.entries()];
+    const jobs = [...this.pending.values()];
     this.pending.clear();
     const ws = this.workers;
     this.workers = [];
     for (const w of ws) void w.terminate();
-    for (const [, job] of jobs) job.resolve(job.inline());
+    for (const { job, resolve } of jobs) {
+      for (let i = 0; i < job.n; i++) {
+        const it = readItem(job, i);
+        if (!verify(it.sig, it.msg, it.pub)) reportBad(job, i);
+      }
+      resolve();
+    }
   }
 
   async close(): Promise<void> {
@@ -111,10 +123,10 @@ export class SignatureVerifier {
   }
 }
 
-function firstInvalidInline(items: readonly SigItem[], from: number, to: number): number {
-  for (let i = from; i < to; i++) {
+function firstInvalidInline(items: readonly SigItem[], genesis: Uint8Array): number {
+  for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    if (!verify(it.sig, it.msg, it.pub)) return i;
+    if (!verify(it.sig, it.sighash ? sigHashOf(genesis, it.msg) : it.msg, it.pub)) return i;
   }
   return -1;
 }

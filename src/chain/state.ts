@@ -1,4 +1,4 @@
-import { toHex } from './encoding.ts';
+import { keyId } from './encoding.ts';
 
 /**
  * The ledger state is a flat key-value space. The core owns the account keys;
@@ -32,7 +32,7 @@ export class StateOverlay implements StateWriter {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const hit = this.writes.get(toHex(key));
+    const hit = this.writes.get(keyId(key));
     return hit ? hit.value : this.base.get(key);
   }
 
@@ -45,7 +45,7 @@ export class StateOverlay implements StateWriter {
   }
 
   private write(key: Uint8Array, value: Uint8Array | undefined): void {
-    const id = toHex(key);
+    const id = keyId(key);
     const hit = this.writes.get(id);
     if (hit) hit.value = value;
     else this.writes.set(id, { key: key.slice(), value, previous: this.base.get(key) });

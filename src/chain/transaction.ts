@@ -48,6 +48,11 @@ export interface TxFields {
   signature: Uint8Array;
 }
 
+/** The sighash of a transaction's unsigned encoding (signature verification threads compute it from the bytes). */
+export function sigHashOf(genesis: Hash, unsigned: Uint8Array): Hash {
+  return sha256(SIGHASH_TAG, genesis, unsigned);
+}
+
 export class Transaction implements TxFields {
   readonly kind: number;
   readonly sender: Uint8Array;
@@ -153,7 +158,7 @@ export class Transaction implements TxFields {
 
   /** What the sender signs: bound to one network by its genesis hash. */
   sigHash(genesis: Hash): Hash {
-    return sha256(SIGHASH_TAG, genesis, this.unsignedBytes());
+    return sigHashOf(genesis, this.unsignedBytes());
   }
 
   /** The encoding without its signature, which is last and fixed-size: no second encoding per sighash. */

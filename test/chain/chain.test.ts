@@ -95,6 +95,38 @@ test('invalid proof of work, wrong difficulty, bad merkle root and unknown paren
   assert.equal(await tc.chain.addBlock(good), 'connected');
 });
 
+test('a block is applied while its signatures verify, but a bad signature is still what refuses it, and nothing of it is kept', async (t) => {
+  const tc = await openChain(t);
+  const alice = keypair();
+  const bob = keypair();
+  await mine(tc, { miner: alice.address });
+  const g = tc.chain.genesisHash;
+  // 40 transactions: the signatures go to the worker threads. The last one overspends, which the
+  // apply (run meanwhile) finds first; the forged signature at 20 is the refusal, as it was before.
+  const txs = Array.from({ length: 40 }, (_, i) => transfer(alice, bob.address, 1_000n, BigInt(i), g));
+  txs[39] = transfer(alice, bob.address, devnet.subsidy, 39n, g);
+  txs[20] = Transaction.create({ ...txs[20]!, signature: transfer(bob, bob.address, 1_000n, 20n, g).signature });
+  const block = nextBlock(tc, { txs });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await assert.rejects(tc.chain.addBlock(block), (err: Error & { code?: string; meta?: { txIndex?: number } }) => {
+      assert.equal(err.code, 'BAD_SIGNATURE', `attempt ${attempt}: not KNOWN_INVALID, the block was not stored`);
+      assert.equal(err.meta?.txIndex, 20);
+      return true;
+    });
+  }
+  assert.equal(tc.chain.height, 1);
+  assert.equal(await tc.chain.store.getBlockBytes(block.hash()), undefined);
+  assert.deepEqual(getAccount(tc.chain.state, bob.address).balance, 0n);
+  // Without the forgery the overspend is the refusal, found at connect, and the block is known invalid.
+  txs[20] = transfer(alice, bob.address, 1_000n, 20n, g);
+  const overspent = nextBlock(tc, { txs });
+  await assert.rejects(tc.chain.addBlock(overspent), { code: 'INSUFFICIENT_FUNDS' });
+  await assert.rejects(tc.chain.addBlock(overspent), { code: 'KNOWN_INVALID' });
+  txs.pop();
+  await mine(tc, { txs });
+  assert.equal(getAccount(tc.chain.state, bob.address).balance, 39_000n);
+});
+
 test('blocks with a bad signature, a reused nonce or a double spend are invalid and change nothing', async (t) => {
   const tc = await openChain(t);
   const alice = keypair();

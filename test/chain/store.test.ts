@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Level } from 'level';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { Chain } from '../../src/chain/chain.ts';
-import { toHex } from '../../src/chain/encoding.ts';
+import { fromHex, toHex } from '../../src/chain/encoding.ts';
 import { reindex } from '../../src/chain/reindex.ts';
-import { DB_VERSION, PREFIX_BLOCK, SCHEMA_VERSION, u32be } from '../../src/chain/store/layout.ts';
+import {
+  DB_TIP,
+  DB_VERSION,
+  PREFIX_BLOCK,
+  SCHEMA_VERSION,
+  STATE_ACCOUNT,
+  u32be,
+} from '../../src/chain/store/layout.ts';
 import { seal } from '../../src/chain/store/seal.ts';
 import { dataBlocks } from '../../src/chain/store/tables.ts';
 import { coreRules } from '../../src/chain/tx-rules.ts';
@@ -19,8 +27,10 @@ import {
   nextBlock,
   openChain,
   type TestChain,
+  tempDir,
   transfer,
 } from '../support/chain.ts';
+import { assertSupply } from '../support/supply.ts';
 
 /** A short history with transfers and a side branch, closed, its tables flushed to .ldb files. */
 async function history(t: Parameters<typeof openChain>[0]) {
@@ -282,4 +292,111 @@ test('history without rewards: the limit counts a mining address’s transaction
   // Alice mined every block of the main chain and sent at heights 5, 7 and 9.
   assert.deepEqual(await rows(), ['10/reward', '9/reward']);
   assert.deepEqual(await rows({ rewards: false }), ['9/0', '7/0']);
+});
+
+test('killed before its changes were written, the store reopens at an older tip and connects the stored blocks again: same tip, same state, same history', async (t) => {
+  const dir = await tempDir(t, 'zi-replay-');
+  const src = (f: string) => new URL(`../${f}`, import.meta.url).href;
+  // The child mines with transfers and is killed at once: the flush due 250 ms later never happens.
+  const script = `
+    const { getAccount } = await import('${src('../src/chain/accounts.ts')}');
+    const { toHex } = await import('${src('../src/chain/encoding.ts')}');
+    const { openChain, keypair, mine, transfer } = await import('${src('support/chain.ts')}');
+    const tc = await openChain({ after() {} }, { dir: ${JSON.stringify(dir)} });
+    const alice = keypair();
+    const bob = keypair();
+    for (let i = 0; i < 3; i++) await mine(tc, { miner: alice.address });
+    await tc.chain.store.flush();
+    for (let i = 0; i < 4; i++) {
+      await mine(tc, { miner: alice.address, txs: [transfer(alice, bob.address, 1000n + BigInt(i), BigInt(i), tc.chain.genesisHash)] });
+    }
+    const seen = (k) => { const a = getAccount(tc.chain.state, k.address); return { balance: String(a.balance), nonce: String(a.nonce) }; };
+    const history = (await tc.chain.store.history(bob.address, 10)).map((h) => h.height + '/' + h.position);
+    process.stdout.write(JSON.stringify({ tip: toHex(tc.chain.tip.hash), height: tc.chain.height, bob: toHex(bob.address), alice: toHex(alice.address), accounts: [seen(alice), seen(bob)], history }) + '\\n');
+    process.kill(process.pid, 'SIGKILL');`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(child.signal, 'SIGKILL', child.stderr);
+  const before = JSON.parse(child.stdout);
+  assert.equal(before.height, 7);
+  assert.deepEqual(before.history, ['7/0', '6/0', '5/0', '4/0']);
+
+  // On disk the tip is the flushed one, three blocks and more back: the four transfer blocks are only stored.
+  const db = new Level<Uint8Array, Uint8Array>(join(dir, 'chain'), { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const onDisk = (await db.get(DB_TIP))!.subarray(0, 32);
+  await db.close();
+  assert.notEqual(toHex(onDisk), before.tip, 'the kill came before the flush');
+
+  const chain = await Chain.open({ path: join(dir, 'chain'), params: devnet, rules: coreRules() });
+  t.after(() => chain.close());
+  assert.equal(toHex(chain.tip.hash), before.tip);
+  const seen = (hex: string) => {
+    const a = getAccount(chain.state, fromHex(hex));
+    return { balance: String(a.balance), nonce: String(a.nonce) };
+  };
+  assert.deepEqual([seen(before.alice), seen(before.bob)], before.accounts);
+  const history = (await chain.store.history(fromHex(before.bob), 10)).map((h) => `${h.height}/${h.position}`);
+  assert.deepEqual(history, before.history);
+  await assertSupply(chain);
+});
+
+test('before a flush, reads see the pending writes: a reorg deletes an account a scan then skips, and its history and transaction are gone', async (t) => {
+  const tc = await openChain(t);
+  const other = await openChain(t);
+  const alice = keypair();
+  const carol = keypair();
+  const b1 = await mine(tc, { miner: alice.address });
+  await other.chain.addBlock(b1);
+  const pay = transfer(alice, carol.address, 5_000n, 0n, tc.chain.genesisHash);
+  await mine(tc, { miner: alice.address, txs: [pay] });
+  await tc.chain.store.flush();
+  const accounts = async () => {
+    const out: string[] = [];
+    for await (const [key] of tc.chain.store.stateEntries(new Uint8Array([STATE_ACCOUNT])))
+      out.push(toHex(key.subarray(1)));
+    return out;
+  };
+  assert.ok((await accounts()).includes(toHex(carol.address)));
+  // A longer branch without the payment: the reorg's undo deletes Carol's account, which is on disk.
+  const miner = keypair();
+  const branch = [await mine(other, { miner: miner.address }), await mine(other, { miner: miner.address })];
+  tc.clock.now = other.clock.now;
+  for (const b of branch) await tc.chain.addBlock(b);
+  assert.equal(toHex(tc.chain.tip.hash), toHex(branch[1]!.hash()));
+  for (const when of ['pending', 'flushed']) {
+    assert.deepEqual((await accounts()).sort(), [toHex(alice.address), toHex(miner.address)].sort(), when);
+    assert.deepEqual(await tc.chain.store.history(carol.address, 10), [], when);
+    assert.equal(await tc.chain.store.txLocation(pay.hash()), undefined, when);
+    assert.equal(toHex((await tc.chain.store.hashAtHeight(3))!), toHex(branch[1]!.hash()), when);
+    await tc.chain.store.flush();
+  }
+});
+
+test('a write the disk refuses stops the store with DB_WRITE saying what to do; a restart connects the blocks it missed', async (t) => {
+  const tc = await openChain(t);
+  const alice = keypair();
+  await mine(tc, { miner: alice.address });
+  await tc.chain.store.flush();
+  // A fake, named as such: a full disk, as the level database would report it.
+  const db = (tc.chain.store as unknown as { db: { batch: (...a: unknown[]) => Promise<void> } }).db;
+  const batch = db.batch.bind(db);
+  let full = true;
+  db.batch = (...a: unknown[]) => (full ? Promise.reject(new Error('IO error: No space left on device')) : batch(...a));
+  // Bodies are written at once, before the flush that fails.
+  full = false;
+  const kept = await mine(tc, { miner: alice.address });
+  full = true;
+  await assert.rejects(tc.chain.store.flush(), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'DB_WRITE');
+    assert.match(err.message, /cannot be written \(IO error: No space left on device\); stop the node, free space/);
+    return true;
+  });
+  await assert.rejects(mine(tc, { miner: alice.address }), { code: 'DB_WRITE' });
+  assert.equal(tc.chain.height, 2, 'reads still see what was connected');
+  full = false;
+  await assert.rejects(tc.chain.close(), { code: 'DB_WRITE' });
+  const chain = await reopen(tc);
+  t.after(() => chain.close());
+  assert.equal(toHex(chain.tip.hash), toHex(kept.hash()));
+  assert.equal(getAccount(chain.state, alice.address).balance, 2n * devnet.subsidy);
 });

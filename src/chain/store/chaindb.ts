@@ -1,6 +1,6 @@
 import type { Address } from '../address.ts';
 import { Block } from '../block.ts';
-import { concatBytes, equalBytes, Reader, toHex, Writer } from '../encoding.ts';
+import { concatBytes, equalBytes, keyId, Reader, toHex, Writer } from '../encoding.ts';
 import { bigIntToBytes32, type Hash } from '../hash.ts';
 import { type BlockHeader, HEADER_SIZE } from '../header.ts';
 import type { NetworkParams } from '../params.ts';
@@ -26,6 +26,7 @@ import {
   u32be,
 } from './layout.ts';
 import { type LevelDB, openLevel, reindexHint, repairLevel, StoreError } from './open.ts';
+import { type PendingOp, PendingWrites } from './pending.ts';
 import { seal, unseal } from './seal.ts';
 import { salvageTable, setAsideDamagedTables } from './tables.ts';
 
@@ -89,6 +90,12 @@ export function decodeUndo(bytes: Uint8Array): { key: Uint8Array; previous: Uint
 
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
+/** A block's connect batch, prepared by ChainDB.connectBatch. */
+export interface PreparedBatch {
+  readonly ops: readonly Op[];
+  readonly changes: readonly StateChange[];
+}
+
 /** One connected block, described by what its batch must write. */
 export interface ConnectRecord {
   block: Block;
@@ -149,14 +156,29 @@ function hexPrefixRange(prefix: number, hex: string): { gte: Uint8Array; lt: Uin
   return { gte: lo, lt: hi };
 }
 
+/** A flush waits this long for more blocks to join its batch (sync brings many in a row). */
+const FLUSH_DELAY_MS = 250;
+/** Pending writes past this many are flushed before the next block goes on (a bound on memory). */
+const MAX_PENDING = 250_000;
+
 /**
- * The node's only persistent store. Every connect and disconnect is one
- * atomic level batch holding the state changes, undo data, indexes and the
- * new tip together, so a crash leaves the node at exactly one committed tip.
- * Every value but the version record is sealed with a checksum (seal.ts).
+ * The node's only persistent store. A block's body and entry are written
+ * before it is connected; what connecting (or disconnecting) it changes
+ * (state, undo data, indexes, the new tip) waits in memory (pending.ts) and
+ * goes to disk in one atomic level batch with every other block's changes
+ * since the last flush, at most FLUSH_DELAY_MS later. So a crash leaves the
+ * node at exactly one committed tip, at most a few blocks back, whose stored
+ * successors it connects again when it opens (Chain.load). Every value but
+ * the version record is sealed with a checksum (seal.ts).
  */
 export class ChainDB implements StateReader {
   private readonly stateCache = new Map<string, Uint8Array | null>();
+  private readonly pending = new PendingWrites();
+  /** The flush under way (flushes run one at a time, in order). */
+  private flushing: Promise<void> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** A failed flush: memory is ahead of the disk, so nothing more may be written. */
+  private broken: StoreError | undefined;
 
   private readonly db: LevelDB;
   readonly path: string;
@@ -330,15 +352,17 @@ export class ChainDB implements StateReader {
 
   /** The last step of a reindex: the store is whole again. */
   async endReindex(): Promise<void> {
-    await this.db.del(DB_REINDEXING);
+    await this.write([{ type: 'del', key: DB_REINDEXING }]);
   }
 
   /** A stored block that cannot join the index (its parent is gone): peers send it again. */
   async deleteBlock(hash: Hash): Promise<void> {
-    await this.db.del(dbKey(PREFIX_BLOCK, hash));
+    await this.write([{ type: 'del', key: dbKey(PREFIX_BLOCK, hash) }]);
   }
 
   private async read(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const pending = this.pending.lookup(keyId(key));
+    if (pending !== undefined) return pending.value;
     const raw = await this.db.get(key).catch((err) => this.fail(err));
     return raw === undefined ? undefined : unseal(key, raw, this.path);
   }
@@ -358,7 +382,7 @@ export class ChainDB implements StateReader {
     );
   }
 
-  /** Every [key, value] in a range, unsealed, with read errors typed. */
+  /** Every [key, value] in a range, unsealed, with read errors typed; pending writes included. */
   private async *range(opts: {
     gt?: Uint8Array;
     gte?: Uint8Array;
@@ -367,24 +391,97 @@ export class ChainDB implements StateReader {
     reverse?: boolean;
     limit?: number;
   }): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    const it = this.db.iterator(opts);
+    const pending = this.pending.inRange(opts, opts.reverse);
+    // A pending delete may hide a stored key, so with pending writes the limit is counted here.
+    const { limit = Number.POSITIVE_INFINITY, ...dbOpts } = opts;
+    const it = this.db.iterator(pending.length === 0 ? opts : dbOpts);
+    const next = () => it.next().catch((err) => this.fail(err));
+    const first = (a: string, b: string) => (opts.reverse ? a > b : a < b);
     try {
-      for (;;) {
-        const next = await it.next().catch((err) => this.fail(err));
-        if (next === undefined) return;
-        yield [next[0], unseal(next[0], next[1], this.path)];
+      let n = 0;
+      let stored = await next();
+      let i = 0;
+      while (n < limit) {
+        const p = pending[i];
+        const storedId = stored && keyId(stored[0]);
+        if (p === undefined && stored === undefined) return;
+        if (p !== undefined && (storedId === undefined || !first(storedId, p[0]))) {
+          i++;
+          if (storedId === p[0]) stored = await next();
+          if (p[1].value === undefined) continue;
+          yield [p[1].key, p[1].value];
+        } else {
+          yield [stored![0], unseal(stored![0], stored![1], this.path)];
+          stored = await next();
+        }
+        n++;
       }
     } finally {
       await it.close();
     }
   }
 
-  private write(ops: Op[]): Promise<void> {
-    return this.db.batch(ops.map((op) => (op.type === 'put' ? { ...op, value: seal(op.key, op.value) } : op)));
+  /** Stages ops and writes them, with everything else pending, before it resolves. */
+  private async write(ops: Op[]): Promise<void> {
+    this.stage(ops);
+    await this.flush();
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  private stage(ops: readonly Op[]): void {
+    if (this.broken) throw this.broken;
+    for (const op of ops) this.pending.stage(op.key, op.type === 'put' ? op.value : undefined);
+  }
+
+  /** Everything pending, to disk in one atomic batch; resolves once it is there. */
+  flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const run = this.flushing.then(() => this.writePending());
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.broken) throw this.broken;
+    if (this.pending.size === 0) return;
+    const ops = this.pending.take();
+    try {
+      await this.db.batch(sealed(ops));
+    } catch (err) {
+      const reason = String((err as Error)?.message).split('\n')[0];
+      this.broken = new StoreError(
+        'DB_WRITE',
+        `chain database ${this.path} cannot be written (${reason}); stop the node, free space or fix the disk, and start it again: it connects the stored blocks the write missed`,
+        { file: this.path },
+      );
+      throw this.broken;
+    }
+    this.pending.written();
+  }
+
+  /** A flush soon, so that blocks arriving meanwhile share its batch. */
+  private flushSoon(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      // A failure is kept in `broken` and thrown by the next write and by close.
+      this.flush().catch(() => undefined);
+    }, FLUSH_DELAY_MS);
+    this.flushTimer.unref();
+  }
+
+  /** After a block's changes are staged: past MAX_PENDING they are written before the next block. */
+  private async staged(): Promise<void> {
+    if (this.pending.size >= MAX_PENDING) await this.flush();
+    else this.flushSoon();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await this.db.close();
+    }
   }
 
   async tipHash(): Promise<Hash> {
@@ -560,7 +657,7 @@ export class ChainDB implements StateReader {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const id = toHex(key);
+    const id = keyId(key);
     const hit = this.stateCache.get(id);
     if (hit !== undefined) return hit ?? undefined;
     const value = this.readSync(dbKey(PREFIX_STATE, key));
@@ -574,6 +671,8 @@ export class ChainDB implements StateReader {
 
   /** A sealed record read synchronously (state and index lookups sit on block validation's path). */
   private readSync(dbk: Uint8Array): Uint8Array | undefined {
+    const pending = this.pending.lookup(keyId(dbk));
+    if (pending !== undefined) return pending.value;
     let raw: Uint8Array | undefined;
     try {
       raw = this.db.getSync(dbk);
@@ -628,13 +727,22 @@ export class ChainDB implements StateReader {
 
   /** A block that may or may not join the main chain: stored with its entry. */
   async saveBlock(block: Block, entry: ChainEntry): Promise<void> {
-    await this.write([
+    const ops: Op[] = [
       { type: 'put', key: dbKey(PREFIX_BLOCK, entry.hash), value: block.toBytes() },
       { type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) },
-    ]);
+    ];
+    // On disk at once, ahead of the pending changes: a crash must not lose a block the node
+    // has accepted (a restart connects it again). Its keys are new, so nothing pending is overtaken.
+    if (this.broken || ops.some((op) => this.pending.has(keyId(op.key)))) return this.write(ops);
+    await this.db.batch(sealed(ops));
   }
 
-  async connect(rec: ConnectRecord): Promise<void> {
+  /**
+   * What connecting a block writes, as one prepared batch: built before the
+   * block's signatures have all verified (chain.ts), so that what is left
+   * after them is only `commit`.
+   */
+  connectBatch(rec: ConnectRecord): PreparedBatch {
     const { entry, changes } = rec;
     const ops: Op[] = [];
     for (const c of changes) {
@@ -654,8 +762,14 @@ export class ChainDB implements StateReader {
       ops.push({ type: 'put', key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
     }
     ops.push({ type: 'put', key: DB_TIP, value: entry.hash });
-    await this.write(ops);
-    for (const c of changes) this.stateCache.set(toHex(c.key), c.value ?? null);
+    return { ops, changes };
+  }
+
+  /** The batch of connectBatch, staged (pending.ts): the state reads the new tip from here on. */
+  async commit(batch: PreparedBatch): Promise<void> {
+    this.stage(batch.ops);
+    for (const c of batch.changes) this.stateCache.set(keyId(c.key), c.value ?? null);
+    await this.staged();
   }
 
   async disconnect(rec: ConnectRecord): Promise<void> {
@@ -685,8 +799,9 @@ export class ChainDB implements StateReader {
       ops.push({ type: 'del', key: dbKey(PREFIX_INDEX_UNDO, entry.hash) });
     }
     ops.push({ type: 'put', key: DB_TIP, value: entry.header.parent });
-    await this.write(ops);
-    for (const u of undo) this.stateCache.set(toHex(u.key), u.previous ?? null);
+    this.stage(ops);
+    for (const u of undo) this.stateCache.set(keyId(u.key), u.previous ?? null);
+    await this.staged();
   }
   private indexOps(rec: ConnectRecord): { key: Uint8Array; value: Uint8Array }[] {
     const { block, entry, parties } = rec;
@@ -695,17 +810,23 @@ export class ChainDB implements StateReader {
     block.txs.forEach((tx, i) => {
       const txid = tx.hash();
       const pos = u32be(i);
-      ops.push({ key: dbKey(PREFIX_TX, txid), value: concatBytes(entry.hash, pos) });
-      const seen = new Set<string>();
-      for (const a of [tx.from, ...(parties[i] ?? [])]) {
-        if (seen.has(toHex(a))) continue;
-        seen.add(toHex(a));
-        ops.push({ key: dbKey(PREFIX_ADDRESS, a, h, pos), value: txid });
-      }
+      const location = new Uint8Array(36);
+      location.set(entry.hash);
+      location.set(pos, 32);
+      ops.push({ key: dbKey(PREFIX_TX, txid), value: location });
+      const touched = [tx.from];
+      for (const a of parties[i] ?? []) if (!touched.some((t) => equalBytes(t, a))) touched.push(a);
+      for (const a of touched) ops.push({ key: dbKey(PREFIX_ADDRESS, a, h, pos), value: txid });
     });
     ops.push({ key: dbKey(PREFIX_ADDRESS, block.header.miner, h, u32be(REWARD_POSITION)), value: entry.hash });
     return ops;
   }
+}
+
+function sealed(ops: readonly PendingOp[]): Op[] {
+  return ops.map((op) =>
+    op.value === undefined ? { type: 'del', key: op.key } : { type: 'put', key: op.key, value: seal(op.key, op.value) },
+  );
 }
 
 /**

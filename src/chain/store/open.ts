@@ -11,7 +11,8 @@ export type StoreCode =
   | 'DB_MISSING'
   | 'DB_NOT_DIRECTORY'
   | 'DB_REINDEXING'
-  | 'DB_LOCKED';
+  | 'DB_LOCKED'
+  | 'DB_WRITE';
 
 /** Something wrong with a database on disk; `file` is the one to look at. */
 export class StoreError extends ZiError<StoreCode, { file?: string }> {}

@@ -1,0 +1,135 @@
+import { verify } from './keys.ts';
+import { sigHashOf } from './transaction.ts';
+
+export interface SigItem {
+  sig: Uint8Array;
+  /** What was signed; with `sighash`, a transaction's unsigned bytes, whose sighash is what was signed. */
+  msg: Uint8Array;
+  pub: Uint8Array;
+  /**
+   * The signed digest is the sighash of `msg` (transaction.ts), computed by
+   * whichever thread verifies it: a block's sighashes cost the main thread nothing.
+   */
+  sighash?: boolean;
+}
+
+/**
+ * A batch of signatures in one SharedArrayBuffer, which every verifying
+ * thread reads in place and claims chunks of with an atomic counter:
+ *
+ *   i32 next chunk ‖ i32 first bad index (n: none) ‖ 32-byte genesis ‖
+ *   i32 × (n + 1) message offsets ‖ u8 × n flags ‖ 64 × n signatures ‖
+ *   33 × n public keys ‖ messages
+ */
+export interface SigJob {
+  id: number;
+  n: number;
+  buffer: SharedArrayBuffer;
+}
+
+export interface SigResult {
+  id: number;
+}
+
+const CHUNK = 16;
+const HEAD = 8 + 32;
+const FLAG_SIGHASH = 1;
+
+type Views = ReturnType<typeof makeViews>;
+const viewCache = new WeakMap<SharedArrayBuffer, Views>();
+
+function views(job: SigJob): Views {
+  const known = viewCache.get(job.buffer);
+  if (known !== undefined) return known;
+  const v = makeViews(job);
+  viewCache.set(job.buffer, v);
+  return v;
+}
+
+function makeViews(job: SigJob) {
+  const { n, buffer } = job;
+  const offsets = HEAD;
+  const flags = offsets + 4 * (n + 1);
+  const sigs = flags + n;
+  const pubs = sigs + 64 * n;
+  const msgs = pubs + 33 * n;
+  return {
+    ctrl: new Int32Array(buffer, 0, 2),
+    genesis: new Uint8Array(buffer, 8, 32),
+    offsets: new Int32Array(buffer, offsets, n + 1),
+    flags: new Uint8Array(buffer, flags, n),
+    bytes: new Uint8Array(buffer),
+    sigs,
+    pubs,
+    msgs,
+  };
+}
+
+/** The job for `items`, or undefined when an item has a size no signature or key has (it is checked inline, and fails). */
+export function layoutJob(id: number, items: readonly SigItem[], genesis: Uint8Array): SigJob | undefined {
+  const n = items.length;
+  let msgBytes = 0;
+  for (const it of items) {
+    if (it.sig.length !== 64 || it.pub.length !== 33) return undefined;
+    msgBytes += it.msg.length;
+  }
+  // Int32Array views need 4-byte alignment: the offsets table sits right after the 40-byte head.
+  const job: SigJob = { id, n, buffer: new SharedArrayBuffer(HEAD + 4 * (n + 1) + n + 97 * n + msgBytes) };
+  const v = views(job);
+  v.ctrl[1] = n;
+  v.genesis.set(genesis);
+  let at = v.msgs;
+  items.forEach((it, i) => {
+    v.offsets[i] = at;
+    v.flags[i] = it.sighash ? FLAG_SIGHASH : 0;
+    v.bytes.set(it.sig, v.sigs + 64 * i);
+    v.bytes.set(it.pub, v.pubs + 33 * i);
+    v.bytes.set(it.msg, at);
+    at += it.msg.length;
+  });
+  v.offsets[n] = at;
+  return job;
+}
+
+/** The next unclaimed chunk [from, to), or undefined when all are claimed. */
+export function claim(job: SigJob): { from: number; to: number } | undefined {
+  const from = Atomics.add(views(job).ctrl, 0, CHUNK);
+  return from < job.n ? { from, to: Math.min(job.n, from + CHUNK) } : undefined;
+}
+
+/** Records a bad signature; the lowest index found wins, whichever thread found it. */
+export function reportBad(job: SigJob, i: number): void {
+  const ctrl = views(job).ctrl;
+  for (let seen = Atomics.load(ctrl, 1); i < seen; seen = Atomics.load(ctrl, 1)) {
+    if (Atomics.compareExchange(ctrl, 1, seen, i) === seen) return;
+  }
+}
+
+export function firstBad(job: SigJob): number {
+  const bad = Atomics.load(views(job).ctrl, 1);
+  return bad === job.n ? -1 : bad;
+}
+
+/** Item i as the verifier takes it: copies (native code gets ordinary memory), the sighash computed here. */
+export function readItem(job: SigJob, i: number): { sig: Uint8Array; msg: Uint8Array; pub: Uint8Array } {
+  const v = views(job);
+  const msg = v.bytes.slice(v.offsets[i]!, v.offsets[i + 1]!);
+  return {
+    sig: v.bytes.slice(v.sigs + 64 * i, v.sigs + 64 * i + 64),
+    pub: v.bytes.slice(v.pubs + 33 * i, v.pubs + 33 * i + 33),
+    msg: v.flags[i]! & FLAG_SIGHASH ? sigHashOf(v.genesis, msg) : msg,
+  };
+}
+
+/** Verifies chunks of the job until none is left unclaimed (every thread runs this). */
+export function claimAndVerify(job: SigJob): void {
+  for (let chunk = claim(job); chunk !== undefined; chunk = claim(job)) {
+    for (let i = chunk.from; i < chunk.to; i++) {
+      const it = readItem(job, i);
+      if (!verify(it.sig, it.msg, it.pub)) {
+        reportBad(job, i);
+        break;
+      }
+    }
+  }
+}
