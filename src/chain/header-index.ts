@@ -6,8 +6,8 @@ import { type ChainEntry, ENTRY_BYTES, encodeEntry, STATUS_HAS_BODY, STATUS_INVA
 /**
  * The block index in memory, one fixed-size row per known block (main and
  * side chains): hash ‖ the stored entry (header ‖ chain work ‖ status ‖
- * |Po|). A JS object per header cost about 3.3 KB (a header object, several
- * Uint8Arrays, a hex key): 3.4 GB for a million blocks. Rows cost 181 bytes,
+ * |Po|). A JS object per header (a header object, several Uint8Arrays, a
+ * hex key) left 2.5 GB resident at a million blocks. Rows cost 181 bytes,
  * and the same rows, grouped by height, are what the store keeps as its
  * start-up snapshot (Chain.saveIndex), so a clean start copies them in
  * whole. ChainEntry objects are made on demand; their status and |Po| read
@@ -112,10 +112,6 @@ export class HeaderIndex {
     return this.#count;
   }
 
-  get mainLength(): number {
-    return this.#mainLength;
-  }
-
   /** A record as the store keeps it (`e‖hash` → ENTRY_BYTES), checked; an existing row of that hash is replaced. */
   putRecord(hash: Uint8Array, value: Uint8Array): void {
     if (hash.length !== 32 || value.length !== ENTRY_BYTES) {
@@ -130,7 +126,7 @@ export class HeaderIndex {
     else this.#cache.delete(pos);
   }
 
-  /** A snapshot chunk's rows (chunkRows), each checked: its heights are `chunk`'s. */
+  /** A snapshot chunk's rows as Chain.saveIndex writes them, each checked: its heights are `chunk`'s. */
   putChunk(chunk: number, rows: Uint8Array): void {
     const n = rows.length / ROW_BYTES;
     if (!Number.isInteger(n) || n === 0) throw this.#damaged(`header chunk ${chunk} has ${rows.length} bytes`);
