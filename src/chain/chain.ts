@@ -20,6 +20,7 @@ import { equalBytes, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { genesisBlock } from './genesis.ts';
 import type { Hash } from './hash.ts';
+import { HeaderIndex, ROW_BYTES } from './header-index.ts';
 import type { BlockIndexer } from './indexer.ts';
 import { applyBlock, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
@@ -78,6 +79,8 @@ export interface ChainOptions {
   verifyThreads?: number;
   /** Open a store whose reindex is under way (reindex.ts only). */
   reindexing?: boolean;
+  /** Read every state record back through its seal before the chain opens (`zi node --check-state`). */
+  checkState?: boolean;
   /**
    * Read-side indexes written in each block's batch (chain/indexer.ts). One
    * runs only on a store it has indexed since genesis (its marker says so);
@@ -111,9 +114,10 @@ export interface ChainEvents {
 
 /**
  * Block index, fork choice and the main chain's state. All headers are kept
- * in memory (as Bitcoin Core does); bodies, undo data and state live in the
- * store. Every mutation runs under one lock, so blocks are processed one at a
- * time in arrival order, which is what "ties go to the first seen" needs.
+ * in memory (as Bitcoin Core does), as rows of a HeaderIndex; bodies, undo
+ * data and state live in the store. Every mutation runs under one lock, so
+ * blocks are processed one at a time in arrival order, which is what "ties
+ * go to the first seen" needs.
  */
 export class Chain extends EventEmitter<ChainEvents> {
   readonly params: NetworkParams;
@@ -122,8 +126,10 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly verified = new VerifiedTxCache();
   readonly verifier: SignatureVerifier;
   private readonly clock: () => number;
-  private readonly index = new Map<string, ChainEntry>();
-  private readonly mainChain: Hash[] = [];
+  private index!: HeaderIndex;
+  /** Set once the index is whole: only then may close() save it. */
+  private loaded = false;
+  private readonly checkState: boolean;
   private lock: Promise<unknown> = Promise.resolve();
   #tip!: ChainEntry;
   /** The indexers whose index is whole on this store, so kept up to date. */
@@ -141,6 +147,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.clock = opts.clock ?? Date.now;
     this.verifier = new SignatureVerifier(opts.verifyThreads);
     this.wanted = opts.indexers ?? [];
+    this.checkState = opts.checkState ?? false;
   }
 
   static async open(opts: ChainOptions): Promise<Chain> {
@@ -157,30 +164,65 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   private async load(): Promise<void> {
-    for await (const e of this.store.entries()) this.index.set(toHex(e.hash), e);
-    const tip = this.index.get(toHex(await this.store.tipHash()));
-    if (tip === undefined) throw this.damaged('the tip block has no index entry');
-    this.#tip = tip;
-    for (let e: ChainEntry | undefined = tip; e; e = e.height === 0 ? undefined : this.entry(e.header.parent)) {
-      this.mainChain[e.height] = e.hash;
+    const tip = await this.store.tipHash();
+    // A clean close left the index in chunks of rows, read in one go each; otherwise
+    // (the first start, or after a crash) every stored entry is read, a thousand at a time.
+    const snapshot = await this.store.headerSnapshot();
+    const index = new HeaderIndex((what) => this.damaged(what), (snapshot ?? 0) + 1024);
+    if (snapshot !== undefined) {
+      for await (const [chunk, rows] of this.store.headerChunks()) index.putChunk(chunk, rows);
+      if (index.size !== snapshot) {
+        throw this.damaged(`the block index snapshot holds ${index.size} entries, not ${snapshot}`);
+      }
+    } else {
+      for await (const batch of this.store.entryRecords()) {
+        for (const [hash, value] of batch) index.putRecord(hash, value);
+      }
+      index.markAllChanged();
     }
-    // A loop, not some(): some() skips the holes a missing entry leaves in the array.
-    for (let h = 0; h <= tip.height; h++) {
-      if (this.mainChain[h] === undefined) throw this.damaged('the main chain has a gap in the block index');
-    }
-    if (this.mainChain.length !== tip.height + 1) {
-      throw this.damaged('the main chain has a gap in the block index');
-    }
+    await this.store.forgetHeaderSnapshot();
+    this.index = index;
+    this.#tip = index.linkMain(tip);
     await this.loadIndexers();
     await this.replay();
+    if (this.checkState) await this.store.verifyState();
     // As Bitcoin Core's -checkblocks=6: the newest blocks and their undo data are read back at start.
-    await this.store.verifyState();
+    // The state is not read in full (that is --check-state): its values are checked as they are read.
     const top = this.#tip.height;
     for (let h = top; h > Math.max(0, top - CHECK_BLOCKS); h--) {
       const e = this.entryAtHeight(h)!;
       if ((await this.store.getBlockBytes(e.hash)) === undefined) throw this.damaged(`block ${h} has no body`);
       if (!(await this.store.hasUndo(e.hash))) throw this.damaged(`block ${h} has no undo data`);
     }
+    this.loaded = true;
+  }
+
+  /**
+   * A clean close leaves the index as a snapshot the next start reads in
+   * chunks (layout.ts). The chunks this run touched take their rows from the
+   * store's own entries, so the snapshot is what a scan of them would give,
+   * even if a write failed after the index had changed; an entry the store
+   * lacks leaves no snapshot, and the next start reads the entries.
+   */
+  private async saveIndex(): Promise<void> {
+    const ix = this.index;
+    const changed = ix.changedChunks();
+    const members = ix.chunkMembers(changed.map((c) => c.chunk));
+    const chunks: [number, Uint8Array][] = [];
+    for (const { chunk, fromStore } of changed) {
+      const positions = members.get(chunk)!;
+      const rows = new Uint8Array(positions.length * ROW_BYTES);
+      for (const [i, pos] of positions.entries()) {
+        rows.set(ix.rowAt(pos), i * ROW_BYTES);
+        if (!fromStore) continue;
+        const value = this.store.entryRecordSync(ix.hashAt(pos));
+        if (value === undefined) return;
+        rows.set(value, i * ROW_BYTES + 32);
+      }
+      chunks.push([chunk, rows]);
+    }
+    await this.store.saveHeaderSnapshot(chunks, ix.size, await this.store.tipHash());
+    ix.saved();
   }
 
   /**
@@ -234,7 +276,12 @@ export class Chain extends EventEmitter<ChainEvents> {
   close(): Promise<void> {
     return this.exclusive(async () => {
       await this.verifier.close();
-      await this.store.close();
+      try {
+        if (this.loaded) await this.saveIndex();
+      } finally {
+        this.loaded = false;
+        await this.store.close();
+      }
     });
   }
 
@@ -266,17 +313,15 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   entry(hash: Hash): ChainEntry | undefined {
-    return this.index.get(toHex(hash));
+    return this.index.get(hash);
   }
 
   entryAtHeight(height: number): ChainEntry | undefined {
-    const hash = this.mainChain[height];
-    return hash === undefined ? undefined : this.entry(hash);
+    return this.index.atHeight(height);
   }
 
   isMain(entry: ChainEntry): boolean {
-    const h = this.mainChain[entry.height];
-    return h !== undefined && toHex(h) === toHex(entry.hash);
+    return this.index.isMain(entry);
   }
 
   /** A stored block; one whose entry says it is stored but that is not there is damage (DB_CORRUPT). */
@@ -414,7 +459,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const prepared = onTip ? this.tryPrepare(block, entry) : undefined;
     await check.finish();
     await this.store.saveBlock(block, entry);
-    this.index.set(toHex(hash), entry);
+    this.index.add(entry);
     this.emit('block', block, entry);
     if (entry.chainwork <= this.#tip.chainwork) return 'side';
     const reorg = toHex(block.header.parent) !== toHex(this.#tip.hash);
@@ -431,7 +476,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       status: STATUS_INVALID,
       openProblems: 0,
     };
-    this.index.set(toHex(entry.hash), entry);
+    this.index.add(entry);
     await this.store.putEntry(entry);
   }
 
@@ -483,8 +528,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   private async invalidate(bad: ChainEntry): Promise<void> {
-    for (const e of this.index.values()) {
-      if (e.height < bad.height || e.status & STATUS_INVALID) continue;
+    for (const e of this.index.validFrom(bad.height)) {
       let a: ChainEntry | undefined = e;
       while (a && a.height > bad.height) a = this.entry(a.header.parent);
       if (a && toHex(a.hash) === toHex(bad.hash)) {
@@ -496,8 +540,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   private bestCandidate(start: ChainEntry): ChainEntry {
     let best = start;
-    for (const e of this.index.values()) {
-      if (e.status & STATUS_INVALID || !(e.status & STATUS_HAS_BODY)) continue;
+    for (const e of this.index.moreWork(start.chainwork)) {
       if (e.chainwork > best.chainwork && this.hasBodies(e)) best = e;
     }
     return best;
@@ -578,8 +621,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     entry.openProblems = ready.openProblems;
     entry.status |= STATUS_CONNECTED;
     await this.store.commit(ready.batch);
-    this.mainChain[entry.height] = entry.hash;
-    this.#tip = entry;
+    this.#tip = this.index.setMain(entry);
   }
 
   private async disconnectTip(): Promise<Block> {
@@ -588,7 +630,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const block = await this.getBlock(entry.hash);
     if (block === undefined) throw this.damaged(`block body ${toHex(entry.hash)} is missing`);
     await this.store.disconnect(this.record(block, entry, []));
-    this.mainChain.length = entry.height;
+    this.index.truncateMain(entry.height);
     this.#tip = this.entry(entry.header.parent)!;
     return block;
   }

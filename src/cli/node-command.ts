@@ -122,6 +122,11 @@ export function nodeCommand(program: Command): void {
         '--reindex',
         'first rebuild the state and indexes from the blocks stored in the data dir (after damage)',
         false,
+      )
+      .option(
+        '--check-state',
+        'first read every state record back through its checksum (a normal start checks the newest blocks only)',
+        false,
       ),
   ).action(async (flags) => {
     const config = resolveConfig(flags);

@@ -24,6 +24,8 @@ export interface NodeConfig {
   mdns?: boolean;
   /** Rebuild the state and indexes from the stored blocks before starting. */
   reindex?: boolean;
+  /** Read the whole state back through its seals before starting (`--check-state`). */
+  checkState?: boolean;
   /** IPFS storage, bytes, above which the node collects garbage (--max-storage). */
   maxStorage?: number;
   /** The read-only web explorer and JSON API (--explorer [PORT]), on 127.0.0.1. */
@@ -41,6 +43,7 @@ export interface NodeFlags {
   peer?: string[];
   mdns?: boolean;
   reindex?: boolean;
+  checkState?: boolean;
   maxStorage?: string;
   /** --explorer alone (true) takes the network's default port; --explorer PORT that one (0: a free one). */
   explorer?: boolean | string | number;
@@ -92,6 +95,7 @@ export function resolveConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = process
     peers: multiaddrs(flags.peer ?? [], '--peer'),
     mdns: flags.mdns ?? false,
     reindex: flags.reindex ?? false,
+    checkState: flags.checkState ?? false,
     ...(flags.maxStorage === undefined ? {} : { maxStorage: byteSize(flags.maxStorage, '--max-storage') }),
     ...explorerConfig(flags.explorer, params),
   };

@@ -140,7 +140,14 @@ export class ZiNode {
         );
       }
     }
-    const chain = await Chain.open(chainOpts).catch(locked);
+    const checked = Date.now();
+    const chain = await Chain.open({ ...chainOpts, checkState: config.checkState }).catch(locked);
+    if (config.checkState) {
+      logger.info(
+        { ms: Date.now() - checked },
+        'chain opened with --check-state: every state record passes its checksum',
+      );
+    }
     const mempool = new Mempool(chain);
     const saved = await loadMempool(mempoolPath(config.datadir), mempool, chain.genesisHash, params.maxTxBytes);
     if (saved.refused)

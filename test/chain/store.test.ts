@@ -248,9 +248,10 @@ const OLD_SCHEMAS: Record<number, string> = {
   1: 'values without checksums, blocks without votes',
   2: 'blocks without votes',
   3: 'a state without the active count',
-  4: "each contract's paid ranges in one record",
+  4: "no block index snapshot, each contract's paid ranges in one record",
+  5: "each contract's paid ranges in one record",
 };
-for (const schema of [1, 2, 3, 4]) {
+for (const schema of [1, 2, 3, 4, 5]) {
   test(`a schema-${schema} store (${OLD_SCHEMAS[schema]}) is refused with a hint, and --reindex upgrades it`, async (t) => {
     const tc = await openChain(t);
     const alice = keypair();

@@ -1,11 +1,12 @@
 import type { Address } from '../address.ts';
 import { Block } from '../block.ts';
 import { concatBytes, equalBytes, keyId, Reader, toHex, Writer } from '../encoding.ts';
-import { bigIntToBytes32, type Hash, hashToBigInt } from '../hash.ts';
-import { BlockHeader, HEADER_SIZE } from '../header.ts';
+import { bigIntToBytes32, type Hash } from '../hash.ts';
+import { type BlockHeader, HEADER_SIZE } from '../header.ts';
 import type { NetworkParams } from '../params.ts';
 import type { StateChange, StateReader } from '../state.ts';
 import {
+  DB_HEADERS,
   DB_REINDEXING,
   DB_TIP,
   DB_VERSION,
@@ -13,12 +14,14 @@ import {
   PREFIX_ADDRESS,
   PREFIX_BLOCK,
   PREFIX_ENTRY,
+  PREFIX_HEADERS,
   PREFIX_HEIGHT,
   PREFIX_INDEX,
   PREFIX_INDEX_UNDO,
   PREFIX_STATE,
   PREFIX_TX,
   PREFIX_UNDO,
+  SCHEMA_UPGRADES_IN_PLACE,
   SCHEMA_VERSION,
   u32be,
 } from './layout.ts';
@@ -49,23 +52,16 @@ export interface ChainEntry {
   openProblems: number;
 }
 
+/** A stored entry: header ‖ u256 chain work ‖ u8 status ‖ u32 |Po|. */
+export const ENTRY_BYTES = HEADER_SIZE + 37;
+
 export function encodeEntry(e: ChainEntry): Uint8Array {
-  return new Writer(HEADER_SIZE + 37)
+  return new Writer(ENTRY_BYTES)
     .bytes(e.header.toBytes())
     .bytes(bigIntToBytes32(e.chainwork))
     .u8(e.status)
     .u32(e.openProblems)
     .finish();
-}
-
-export function decodeEntry(bytes: Uint8Array): ChainEntry {
-  const r = new Reader(bytes);
-  const header = BlockHeader.read(r);
-  const chainwork = hashToBigInt(r.bytes(32));
-  const status = r.u8();
-  const openProblems = r.u32();
-  r.end('chain entry');
-  return { hash: header.hash(), header, height: header.height, chainwork, status, openProblems };
 }
 
 /** Undo data: each key a block wrote, with the value it had before. */
@@ -144,6 +140,7 @@ const DERIVED_PREFIXES = [
   PREFIX_STATE,
   PREFIX_INDEX,
   PREFIX_INDEX_UNDO,
+  PREFIX_HEADERS,
 ];
 
 /** Range bounds of the keys under `prefix` whose next bytes start with the hex digits `hex` (odd lengths too). */
@@ -210,7 +207,7 @@ export class ChainDB implements StateReader {
   private async init(genesis: Block, params: NetworkParams, reindexing: boolean): Promise<void> {
     const version = await this.db.get(DB_VERSION).catch((err) => this.fail(err));
     if (version !== undefined) {
-      checkVersion(version, genesis, params);
+      const schema = checkVersion(version, genesis, params);
       if (!reindexing && (await this.db.get(DB_REINDEXING)) !== undefined) {
         throw new StoreError(
           'DB_REINDEXING',
@@ -218,6 +215,8 @@ export class ChainDB implements StateReader {
           { file: this.path },
         );
       }
+      // What the newer schemas add is rebuilt at start (layout.ts), so the version is all that changes.
+      if (schema < SCHEMA_VERSION) await this.db.put(DB_VERSION, concatBytes(u32be(SCHEMA_VERSION), genesis.hash()));
       return;
     }
     for await (const _ of this.range({ limit: 1 })) {
@@ -283,6 +282,7 @@ export class ChainDB implements StateReader {
       const oldTip = await store.tipHash().catch(() => undefined);
       for (const p of DERIVED_PREFIXES) await db.clear({ gte: new Uint8Array([p]), lt: new Uint8Array([p + 1]) });
       await db.del(DB_TIP);
+      await db.del(DB_HEADERS);
       let scan: Omit<ReindexScan, 'repaired'>;
       try {
         scan = await store.scanBlocks(genesis, params, version, oldTip);
@@ -493,24 +493,106 @@ export class ChainDB implements StateReader {
   }
 
   /**
-   * The start-up check: every state record passes its seal. A flipped byte
-   * in a key moves a record to a key nobody reads, which would look like a
-   * record that never existed; its seal (over key and value) fails here
-   * instead. It reads the whole state, which is small next to the blocks.
+   * `zi node --check-state`: every state record passes its seal, read in
+   * full (3 s for a million accounts, linear in the state, so not at every
+   * start). A flipped byte in a key moves a record to a key nobody reads,
+   * which would look like a record that never existed; its seal (over key
+   * and value) fails here instead. At every start the table checksums
+   * (tables.ts) already cover such a flip at rest, and each value is checked
+   * against its seal whenever it is read.
    */
   async verifyState(): Promise<number> {
     let n = 0;
-    for await (const _ of this.stateEntries()) n++;
+    for await (const batch of this.batches(dbKey(PREFIX_STATE), 1000)) n += batch.length;
     return n;
   }
 
-  /** Every known block entry, for the in-memory index. */
-  async *entries(): AsyncGenerator<ChainEntry> {
-    for await (const [, value] of this.range({
-      gt: new Uint8Array([PREFIX_ENTRY]),
-      lt: new Uint8Array([PREFIX_ENTRY + 1]),
-    })) {
-      yield decodeEntry(value);
+  /**
+   * Every stored block entry as [hash, value] (ENTRY_BYTES), a thousand at a
+   * time: a start without a snapshot of the block index reads them all, and
+   * each read costs LevelDB and N-API some microseconds however small.
+   */
+  async *entryRecords(): AsyncGenerator<[Hash, Uint8Array][]> {
+    for await (const batch of this.batches(new Uint8Array([PREFIX_ENTRY]), 1000)) {
+      yield batch.map(([key, value]) => {
+        if (key.length !== 33) throw this.damage(`a block index key has ${key.length} bytes`);
+        return [key.subarray(1), value];
+      });
+    }
+  }
+
+  /** One stored entry's value, as entryRecords gives it. */
+  entryRecordSync(hash: Hash): Uint8Array | undefined {
+    return this.readSync(dbKey(PREFIX_ENTRY, hash));
+  }
+
+  /**
+   * How many entries the block index snapshot holds, when there is one that
+   * matches the stored entries (layout.ts); undefined when a start must read
+   * the entries themselves.
+   */
+  async headerSnapshot(): Promise<number | undefined> {
+    const raw = await this.read(DB_HEADERS);
+    if (raw === undefined) return undefined;
+    if (raw.length !== 36) throw this.damage(`the block index snapshot record has ${raw.length} bytes`);
+    // Only a tool writing blocks behind the node's back leaves another tip; the entries are the truth.
+    if (!equalBytes(raw.subarray(4), await this.tipHash())) return undefined;
+    return new DataView(raw.buffer, raw.byteOffset).getUint32(0);
+  }
+
+  /** The snapshot's chunks in height order, as [chunk, rows]; header-index.ts checks the rows. */
+  async *headerChunks(): AsyncGenerator<[number, Uint8Array]> {
+    for await (const batch of this.batches(new Uint8Array([PREFIX_HEADERS]), 16)) {
+      for (const [key, value] of batch) {
+        if (key.length !== 5) throw this.damage(`a block index snapshot key has ${key.length} bytes`);
+        yield [new DataView(key.buffer, key.byteOffset).getUint32(1), value];
+      }
+    }
+  }
+
+  /** At every open, before anything is written: the snapshot is trusted again only once a clean close rewrites it. */
+  async forgetHeaderSnapshot(): Promise<void> {
+    if ((await this.db.get(DB_HEADERS).catch((err) => this.fail(err))) !== undefined) await this.db.del(DB_HEADERS);
+  }
+
+  /** The changed chunks of the snapshot, then the record that says it matches the entries of `entries` blocks. */
+  async saveHeaderSnapshot(chunks: Iterable<[number, Uint8Array]>, entries: number, tip: Hash): Promise<void> {
+    let ops: Op[] = [];
+    let bytes = 0;
+    for (const [chunk, rows] of chunks) {
+      const key = new Uint8Array(5);
+      key[0] = PREFIX_HEADERS;
+      new DataView(key.buffer).setUint32(1, chunk);
+      ops.push({ type: 'put', key, value: rows });
+      bytes += rows.length;
+      // A whole snapshot (after a start without one) is 181 MB per million blocks: written in parts.
+      if (bytes >= 16 << 20) {
+        await this.write(ops);
+        ops = [];
+        bytes = 0;
+      }
+    }
+    ops.push({ type: 'put', key: DB_HEADERS, value: concatBytes(u32be(entries), tip) });
+    await this.write(ops);
+  }
+
+  private damage(what: string): StoreError {
+    return new StoreError('DB_CORRUPT', `chain database ${this.path} is damaged: ${what}; ${reindexHint(this.path)}`, {
+      file: this.path,
+    });
+  }
+
+  /** Every [key, value] under `prefix`, unsealed, `size` at a time (one N-API call per batch, not per record). */
+  private async *batches(prefix: Uint8Array, size: number): AsyncGenerator<[Uint8Array, Uint8Array][]> {
+    const it = this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) });
+    try {
+      for (;;) {
+        const batch = await it.nextv(size).catch((err) => this.fail(err));
+        if (batch.length === 0) return;
+        yield batch.map(([k, v]) => [k, unseal(k, v, this.path)]);
+      }
+    } finally {
+      await it.close();
     }
   }
 
@@ -747,14 +829,17 @@ function sealed(ops: readonly PendingOp[]): Op[] {
   );
 }
 
-/** Refuses another network's data and other schemas; a reindex upgrades the older ones. */
-function checkVersion(version: Uint8Array, genesis: Block, params: NetworkParams, reindexing = false): void {
+/**
+ * The store's schema, refusing another network's data and other schemas; a
+ * reindex upgrades the older ones, and opening those from SCHEMA_UPGRADES_IN_PLACE on.
+ */
+function checkVersion(version: Uint8Array, genesis: Block, params: NetworkParams, reindexing = false): number {
   if (version.length !== 36 || !equalBytes(version.subarray(4), genesis.hash())) {
     throw new StoreError('WRONG_NETWORK', `this data directory belongs to another network than ${params.name}`);
   }
   const schema = new DataView(version.buffer, version.byteOffset).getUint32(0);
   const older = schema >= 1 && schema < SCHEMA_VERSION;
-  if (schema === SCHEMA_VERSION || (reindexing && older)) return;
+  if (schema === SCHEMA_VERSION || (older && (reindexing || schema >= SCHEMA_UPGRADES_IN_PLACE))) return schema;
   if (older) {
     throw new StoreError(
       'SCHEMA',

@@ -14,8 +14,17 @@
  *   s ‖ state key           -> state value                            (ledger state at the tip)
  *   i ‖ index key           -> index value                            (read-side indexes, chain/indexer.ts)
  *   j ‖ hash                -> undo data of the indexes               (main chain only)
+ *   h ‖ u32 chunk           -> rows of the block index                (start-up snapshot, see below)
+ *   H                       -> u32 entries ‖ tip hash                 (the snapshot matches every `e` record)
  *
  * Every value but V and X ends in a 4-byte CRC-32 of key and value (seal.ts).
+ *
+ * The snapshot of the block index (chain/header-index.ts): chunk c holds a
+ * row (hash ‖ the `e` record's value) for every known block of height
+ * c·1024 to c·1024 + 1023, main or side. A clean close writes the chunks that
+ * changed, then H; every open deletes H before it writes anything, so H is
+ * there only while the chunks match the `e` records, and a start after a
+ * crash reads the `e` records instead. Derived, so a reindex drops it.
  *
  * State keys (inside `s`), the first byte names the owner:
  *   0x01 ‖ address          -> account: u64 balance ‖ u64 nonce       (chain core)
@@ -44,14 +53,21 @@
  * 2: values sealed with a checksum. 3: blocks end in a votes section, and
  * accounts hold their activity. 4: the state counts the active addresses,
  * and an audit record keeps its appeal payment and the stake it forfeited.
- * 5: a contract's paid ranges are a trie of bounded pages, not one record
- * (market/paid-ranges.ts). Older stores are upgraded by `zi node --reindex`.
+ * Older stores are upgraded by `zi node --reindex`. 5: the block index
+ * snapshot (h, H); a schema-4 store was upgraded in place, as it only lacked
+ * the snapshot, and an older zi refuses a store whose snapshot it would not
+ * keep up to date. 6: a contract's paid ranges are a trie of bounded pages,
+ * not one record (market/paid-ranges.ts): the state itself changed, so
+ * schema 4 and 5 stores are rebuilt by `zi node --reindex`, not in place.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
+/** The oldest schema that opening upgrades in place, without a reindex (none older than today's). */
+export const SCHEMA_UPGRADES_IN_PLACE = 6;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
 export const DB_REINDEXING = new Uint8Array([0x58]); // 'X'
+export const DB_HEADERS = new Uint8Array([0x48]); // 'H'
 export const PREFIX_BLOCK = 0x62; // 'b'
 export const PREFIX_ENTRY = 0x65; // 'e'
 export const PREFIX_HEIGHT = 0x6e; // 'n'
@@ -61,6 +77,7 @@ export const PREFIX_ADDRESS = 0x61; // 'a'
 export const PREFIX_STATE = 0x73; // 's'
 export const PREFIX_INDEX = 0x69; // 'i'
 export const PREFIX_INDEX_UNDO = 0x6a; // 'j'
+export const PREFIX_HEADERS = 0x68; // 'h'
 
 export const STATE_ACCOUNT = 0x01;
 export const STATE_OPEN_PROBLEMS = 0x02;

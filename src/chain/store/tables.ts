@@ -13,30 +13,52 @@ import { basename, join } from 'node:path';
  * opens, so such damage is a typed error that names the file instead.
  */
 
-const CRC_TABLES = (() => {
-  const t = Array.from({ length: 4 }, () => new Uint32Array(256));
+/** Slicing-by-16: table k holds the CRC of a byte followed by k zero bytes, all 16 in one array. */
+const CRC_TABLE = (() => {
+  const t = new Int32Array(16 * 256);
   for (let i = 0; i < 256; i++) {
     let c = i;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[0]![i] = c >>> 0;
+    t[i] = c;
   }
-  for (let i = 0; i < 256; i++) {
-    for (let k = 1; k < 4; k++) t[k]![i] = (t[k - 1]![i]! >>> 8) ^ t[0]![t[k - 1]![i]! & 0xff]!;
+  for (let k = 1; k < 16; k++) {
+    for (let i = 0; i < 256; i++) t[k * 256 + i] = (t[(k - 1) * 256 + i]! >>> 8) ^ t[t[(k - 1) * 256 + i]! & 0xff]!;
   }
   return t;
 })();
 
-/** CRC-32C (Castagnoli), as LevelDB's util/crc32c. */
+/**
+ * CRC-32C (Castagnoli), as LevelDB's util/crc32c: every start runs it over
+ * the whole database (2 s for a million empty blocks with 4 bytes a step, so
+ * 16 bytes a step).
+ */
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  const [t0, t1, t2, t3] = CRC_TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-  let c = 0xffffffff;
+  const t = CRC_TABLE;
+  const b = bytes;
+  let c = -1;
   let i = start;
-  for (; i + 4 <= end; i += 4) {
-    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    c = t3[c & 0xff]! ^ t2[(c >>> 8) & 0xff]! ^ t1[(c >>> 16) & 0xff]! ^ t0[c >>> 24]!;
+  for (; i + 16 <= end; i += 16) {
+    c ^= b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+    c =
+      t[3840 + (c & 0xff)]! ^
+      t[3584 + ((c >>> 8) & 0xff)]! ^
+      t[3328 + ((c >>> 16) & 0xff)]! ^
+      t[3072 + (c >>> 24)]! ^
+      t[2816 + b[i + 4]!]! ^
+      t[2560 + b[i + 5]!]! ^
+      t[2304 + b[i + 6]!]! ^
+      t[2048 + b[i + 7]!]! ^
+      t[1792 + b[i + 8]!]! ^
+      t[1536 + b[i + 9]!]! ^
+      t[1280 + b[i + 10]!]! ^
+      t[1024 + b[i + 11]!]! ^
+      t[768 + b[i + 12]!]! ^
+      t[512 + b[i + 13]!]! ^
+      t[256 + b[i + 14]!]! ^
+      t[b[i + 15]!]!;
   }
-  for (; i < end; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  for (; i < end; i++) c = t[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 /** LevelDB stores CRCs masked (util/crc32c.h Mask), so a CRC of data holding CRCs stays apart from them. */
@@ -118,14 +140,22 @@ function unsnappy(src: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The contents of the block at a handle, its trailer's checksum verified (unless `verify` is false). */
-function readBlock(file: Uint8Array, offset: number, size: number, what: string, verify = true): Uint8Array {
+/** Throws Damage unless the block at a handle lies in the file, names a known compression and passes its checksum. */
+function checkBlock(file: Uint8Array, offset: number, size: number, what: string): void {
   if (offset + size + 5 > file.length) throw new Damage(`the ${what} block lies past the end of the file`);
   const type = file[offset + size]!;
+  if (type !== 0 && type !== 1) throw new Damage(`the ${what} block at byte ${offset} has unknown compression ${type}`);
   const stored = new Cursor(file, offset + size + 1).u32();
-  if (verify && crc32c(file, offset, offset + size + 1) !== unmask(stored)) {
+  if (crc32c(file, offset, offset + size + 1) !== unmask(stored)) {
     throw new Damage(`the ${what} block at byte ${offset} fails its checksum`);
   }
+}
+
+/** The contents of the block at a handle, its trailer's checksum verified (unless `verify` is false). */
+function readBlock(file: Uint8Array, offset: number, size: number, what: string, verify = true): Uint8Array {
+  if (verify) checkBlock(file, offset, size, what);
+  else if (offset + size + 5 > file.length) throw new Damage(`the ${what} block lies past the end of the file`);
+  const type = file[offset + size]!;
   const raw = file.subarray(offset, offset + size);
   if (type === 0) return raw;
   if (type === 1) return unsnappy(raw);
@@ -181,16 +211,20 @@ function footerOf(file: Uint8Array): { meta: Uint8Array; index: Uint8Array } {
   };
 }
 
-/** Throws Damage unless every block of the table file verifies. */
+/**
+ * Throws Damage unless every block of the table file verifies. The data
+ * blocks are not decompressed: their checksum covers the stored bytes, and
+ * decompressing them took most of a start's time (a second at 100k blocks).
+ */
 function verifyTable(file: Uint8Array): void {
   const { meta, index } = footerOf(file);
   for (const v of blockValues(index)) {
     const h = handle(v);
-    readBlock(file, h.offset, h.size, 'data');
+    checkBlock(file, h.offset, h.size, 'data');
   }
   for (const v of blockValues(meta)) {
     const h = handle(v);
-    readBlock(file, h.offset, h.size, 'filter');
+    checkBlock(file, h.offset, h.size, 'filter');
   }
 }
 
