@@ -16,6 +16,9 @@ import { sigHashOf } from './transaction.ts';
 
 export type { SigItem } from './sig-jobs.ts';
 
+/** For batches without sighash items, which never read it. */
+const NO_GENESIS = new Uint8Array(32);
+
 /** Below this, a block's signatures are checked inline: a thread hop costs more. */
 const PARALLEL_MIN = 16;
 
@@ -95,8 +98,8 @@ export class SignatureVerifier {
     };
   }
 
-  /** Index of the first invalid signature, or -1 when all verify. */
-  firstInvalid(items: readonly SigItem[], genesis: Uint8Array = new Uint8Array(32)): Promise<number> {
+  /** Index of the first invalid signature, or -1 when all verify; `genesis` is needed by sighash items only. */
+  firstInvalid(items: readonly SigItem[], genesis: Uint8Array = NO_GENESIS): Promise<number> {
     return this.begin(items, genesis).finish();
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { generatePrivateKey, publicKeyOf, sign } from '../../src/chain/keys.ts';
 import { sigBackend } from '../../src/chain/libsecp.ts';
 import { type SigItem, SignatureVerifier } from '../../src/chain/sig-verifier.ts';
@@ -36,6 +37,23 @@ describe('SignatureVerifier', () => {
     for (const at of [0, 19, 20, 39]) assert.equal(await verifier.firstInvalid(spoiled(items, at)), at, `at ${at}`);
     assert.equal(await verifier.firstInvalid(spoiled(spoiled(items, 33), 25)), 25);
     assert.equal(await verifier.firstInvalid(spoiled(items.slice(0, 5), 3)), 3, 'a small batch, inline');
+  });
+
+  it('a worker that dies holding claimed chunks leaves nothing unchecked: this thread verifies the whole batch again', async () => {
+    const own = new SignatureVerifier(1);
+    after(() => own.close());
+    await own.firstInvalid(items); // the worker is up
+    const worker = (own as unknown as { workers: Worker[] }).workers[0]!;
+    // The job never reaches the worker, yet every chunk counts as claimed: as if it had taken them all and died.
+    let job: { buffer: SharedArrayBuffer; n: number } | undefined;
+    worker.postMessage = (j: typeof job) => {
+      job = j;
+    };
+    const batch = own.begin(spoiled(items, 30), new Uint8Array(32));
+    Atomics.store(new Int32Array(job!.buffer, 0, 1), 0, job!.n);
+    worker.emit('error', new Error('worker died'));
+    assert.equal(await batch.finish(), 30);
+    assert.equal(await own.firstInvalid(spoiled(items, 5)), 5, 'later batches are checked on this thread');
   });
 
   it('with ZI_SECP=openssl it verifies through OpenSSL and says so once', () => {
