@@ -7,6 +7,7 @@ import type { BlockHeader } from './header.ts';
 import { verify } from './keys.ts';
 import { blockVotes, indexed, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
+import { signedMessage } from './sig-jobs.ts';
 import { type SigItem, SignatureVerifier } from './sig-verifier.ts';
 import type { Transaction } from './transaction.ts';
 import type { ExtraSignature, TxRulesRegistry } from './tx-rules.ts';
@@ -81,7 +82,7 @@ export function checkTransaction(tx: Transaction, deps: CheckDeps): void {
   const sigs: Signature[] = [];
   checkTransactionBody(tx, deps, sigs);
   for (const s of sigs) {
-    if (!verify(s.sig, s.sighash ? tx.sigHash(deps.genesis) : s.msg, s.pub)) throw signatureError(tx, s);
+    if (!verify(s.sig, signedMessage(s, deps.genesis), s.pub)) throw signatureError(tx, s);
   }
   deps.cache?.add(tx.hash());
 }

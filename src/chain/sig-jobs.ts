@@ -91,6 +91,16 @@ export function layoutJob(id: number, items: readonly SigItem[], genesis: Uint8A
   return job;
 }
 
+/** The message an item's signature is checked against: its sighash, or `msg` as given. */
+export function signedMessage(item: SigItem, genesis: Uint8Array): Uint8Array {
+  return item.sighash ? sigHashOf(genesis, item.msg) : item.msg;
+}
+
+/** Every chunk unclaimed again: a thread that claimed some may have died before checking them. */
+export function reclaimAll(job: SigJob): void {
+  Atomics.store(views(job).ctrl, 0, 0);
+}
+
 /** The next unclaimed chunk [from, to), or undefined when all are claimed. */
 export function claim(job: SigJob): { from: number; to: number } | undefined {
   const from = Atomics.add(views(job).ctrl, 0, CHUNK);

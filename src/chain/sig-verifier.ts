@@ -6,13 +6,12 @@ import {
   claimAndVerify,
   firstBad,
   layoutJob,
-  readItem,
-  reportBad,
+  reclaimAll,
   type SigItem,
   type SigJob,
   type SigResult,
+  signedMessage,
 } from './sig-jobs.ts';
-import { sigHashOf } from './transaction.ts';
 
 export type { SigItem } from './sig-jobs.ts';
 
@@ -111,10 +110,8 @@ export class SignatureVerifier {
     this.workers = [];
     for (const w of ws) void w.terminate();
     for (const { job, resolve } of jobs) {
-      for (let i = 0; i < job.n; i++) {
-        const it = readItem(job, i);
-        if (!verify(it.sig, it.msg, it.pub)) reportBad(job, i);
-      }
+      reclaimAll(job);
+      claimAndVerify(job);
       resolve();
     }
   }
@@ -129,7 +126,7 @@ export class SignatureVerifier {
 function firstInvalidInline(items: readonly SigItem[], genesis: Uint8Array): number {
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    if (!verify(it.sig, it.sighash ? sigHashOf(genesis, it.msg) : it.msg, it.pub)) return i;
+    if (!verify(it.sig, signedMessage(it, genesis), it.pub)) return i;
   }
   return -1;
 }

@@ -552,7 +552,7 @@ export class ChainDB implements StateReader {
 
   /** At every open, before anything is written: the snapshot is trusted again only once a clean close rewrites it. */
   async forgetHeaderSnapshot(): Promise<void> {
-    if ((await this.db.get(DB_HEADERS).catch((err) => this.fail(err))) !== undefined) await this.db.del(DB_HEADERS);
+    if ((await this.read(DB_HEADERS)) !== undefined) await this.write([{ type: 'del', key: DB_HEADERS }]);
   }
 
   /** The changed chunks of the snapshot, then the record that says it matches the entries of `entries` blocks. */
