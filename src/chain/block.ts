@@ -1,4 +1,4 @@
-import { decodeExact, type Reader, Writer } from './encoding.ts';
+import { checkSize, decodeExact, type Reader, Writer } from './encoding.ts';
 import { DecodeError } from './errors.ts';
 import { type Hash, sha256 } from './hash.ts';
 import { BlockHeader, HEADER_SIZE } from './header.ts';
@@ -52,7 +52,7 @@ export class Block {
     }
     const txs: Transaction[] = [];
     for (let i = 0; i < count; i++) {
-      txs.push(Transaction.fromBytes(r.varBytes(4, maxTxBytes, `block.tx[${i}]`), maxTxBytes));
+      txs.push(Transaction.over(r.varBytes(4, maxTxBytes, `block.tx[${i}]`), maxTxBytes));
     }
     const m = r.u16('block.voteCount');
     if (m * MIN_VOTE_SIZE > r.remaining) {
@@ -70,8 +70,11 @@ export class Block {
   }
 
   static fromBytes(bytes: Uint8Array, maxBytes = MAX_BLOCK_SIZE, maxTxBytes = maxBytes): Block {
-    const block = decodeExact(bytes, maxBytes, 'block', (r) => Block.read(r, maxTxBytes));
-    block.#bytes = bytes.slice();
+    checkSize(bytes, maxBytes, 'block');
+    // Decoded over its own copy, so its transactions view it instead of each copying their fields.
+    const own = bytes.slice();
+    const block = decodeExact(own, maxBytes, 'block', (r) => Block.read(r, maxTxBytes), { views: true });
+    block.#bytes = own;
     return block;
   }
 

@@ -1,6 +1,6 @@
 import type { Block } from './block.ts';
 import { targetFromDifficulty } from './difficulty.ts';
-import { equalBytes, toHex } from './encoding.ts';
+import { equalBytes, keyId, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { type Hash, hashToBigInt } from './hash.ts';
 import type { BlockHeader } from './header.ts';
@@ -117,18 +117,11 @@ export function startBlockCheck(block: Block, deps: CheckDeps): BlockCheck {
   if (block.size > deps.params.maxBlockBytes) {
     throw new ValidationError('BLOCK_TOO_LARGE', `block is ${block.size} bytes, at most ${deps.params.maxBlockBytes}`);
   }
-  if (!equalBytes(block.computeMerkleRoot(), block.header.merkleRoot)) {
-    throw new ValidationError('BAD_MERKLE_ROOT', 'merkle root does not match the transactions and votes');
-  }
-  const seen = new Set<string>();
   const unverified: Transaction[] = [];
   const sigs: Signature[] = [];
   /** The index in the block of each signature's transaction. */
   const owner: number[] = [];
   block.txs.forEach((tx, i) => {
-    const id = toHex(tx.hash());
-    if (seen.has(id)) throw new ValidationError('DUPLICATE_TX', `transaction ${id} appears twice`, { txIndex: i });
-    seen.add(id);
     if (deps.cache?.has(tx.hash())) return;
     try {
       checkTransactionBody(tx, deps, sigs);
@@ -140,7 +133,24 @@ export function startBlockCheck(block: Block, deps: CheckDeps): BlockCheck {
   });
   const votes = blockVotes(block, deps.rules, deps);
   if (votes.length > 0) deps.rules.voteRules!.check?.(votes, block, deps.params);
+  // The signatures are the work: they start here, and the rest of the checks run beside them.
   const batch = (deps.verifier ?? inlineVerifier()).begin(sigs, deps.genesis);
+  try {
+    if (!equalBytes(block.computeMerkleRoot(), block.header.merkleRoot)) {
+      throw new ValidationError('BAD_MERKLE_ROOT', 'merkle root does not match the transactions and votes');
+    }
+    const seen = new Set<string>();
+    block.txs.forEach((tx, i) => {
+      const id = keyId(tx.hash());
+      if (seen.has(id)) {
+        throw new ValidationError('DUPLICATE_TX', `transaction ${toHex(tx.hash())} appears twice`, { txIndex: i });
+      }
+      seen.add(id);
+    });
+  } catch (err) {
+    batch.abort();
+    throw err;
+  }
   return {
     async finish() {
       const bad = await batch.finish();

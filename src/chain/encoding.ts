@@ -91,10 +91,17 @@ export class Writer {
 
 export class Reader {
   private readonly buf: Uint8Array;
+  private readonly views: boolean;
   private pos = 0;
 
-  constructor(buf: Uint8Array) {
+  /**
+   * With `views`, byte strings are views of `buf`, not copies: for a buffer
+   * the reader's caller owns and never changes (a block's own copy of its
+   * bytes, whose transactions then cost no copies of their fields).
+   */
+  constructor(buf: Uint8Array, opts: { views?: boolean } = {}) {
     this.buf = buf;
+    this.views = opts.views ?? false;
   }
 
   get remaining(): number {
@@ -146,10 +153,10 @@ export class Reader {
     return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
   }
 
-  /** A copy, so decoded values never alias (and pin) the input buffer. */
+  /** A copy, so decoded values never alias (and pin) the input buffer; a view with `views`. */
   bytes(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = this.views ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -168,8 +175,8 @@ export class Reader {
   }
 }
 
-/** Decodes exactly one value from `bytes` after checking the size bound. */
-export function decodeExact<T>(bytes: Uint8Array, max: number, what: string, read: (r: Reader) => T): T {
+/** TOO_LARGE when `bytes` exceed `max`: checked before anything of their size is allocated. */
+export function checkSize(bytes: Uint8Array, max: number, what: string): void {
   if (bytes.length > max) {
     throw new DecodeError('TOO_LARGE', `${what}: ${bytes.length} bytes, at most ${max}`, {
       what,
@@ -177,7 +184,18 @@ export function decodeExact<T>(bytes: Uint8Array, max: number, what: string, rea
       max,
     });
   }
-  const r = new Reader(bytes);
+}
+
+/** Decodes exactly one value from `bytes` after checking the size bound. */
+export function decodeExact<T>(
+  bytes: Uint8Array,
+  max: number,
+  what: string,
+  read: (r: Reader) => T,
+  opts: { views?: boolean } = {},
+): T {
+  checkSize(bytes, max, what);
+  const r = new Reader(bytes, opts);
   const v = read(r);
   r.end(what);
   return v;

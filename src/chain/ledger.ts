@@ -15,12 +15,11 @@ import type { BlockContext, TxContext, TxRulesRegistry } from './tx-rules.ts';
  * its undo data from the overlay's recorded previous values.
  */
 
-const bodies = new WeakMap<Transaction, unknown>();
 const votes = new WeakMap<Uint8Array, unknown>();
 
 export function txBody<B = unknown>(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<TxContext, 'params'>): B {
-  if (!bodies.has(tx)) bodies.set(tx, rules.get(tx.kind).decode(tx.payload, ctx.params));
-  return bodies.get(tx) as B;
+  const decode = rules.get(tx.kind).decode;
+  return tx.decodedPayload(decode, ctx.params, () => decode(tx.payload, ctx.params)) as B;
 }
 
 /** A block's votes, decoded by the domain that registered the section. */

@@ -2,7 +2,7 @@ import { type Hash, sha256, ZERO_HASH } from './hash.ts';
 
 /** Leaf tags: what a leaf commits to. 0x01 tags inner nodes, so no leaf can pass for a node. */
 export const LEAF_TX = 0x00;
-const NODE = new Uint8Array([0x01]);
+const NODE = 0x01;
 export const LEAF_VOTE = 0x02;
 
 /**
@@ -14,13 +14,28 @@ export const LEAF_VOTE = 0x02;
  */
 export function merkleRoot(txids: readonly Hash[], voteIds: readonly Hash[] = []): Hash {
   if (txids.length + voteIds.length === 0) return ZERO_HASH.slice();
-  const tx = new Uint8Array([LEAF_TX]);
-  const vote = new Uint8Array([LEAF_VOTE]);
-  let level = [...txids.map((id) => sha256(tx, id)), ...voteIds.map((id) => sha256(vote, id))];
+  // Each hash's input laid out in one reused buffer: no concatenation per node.
+  const leaf = new Uint8Array(33);
+  const node = new Uint8Array(65);
+  node[0] = NODE;
+  let level: Hash[] = [];
+  const addLeaf = (tag: number, id: Hash) => {
+    leaf[0] = tag;
+    leaf.set(id, 1);
+    level.push(sha256(leaf));
+  };
+  for (const id of txids) addLeaf(LEAF_TX, id);
+  for (const id of voteIds) addLeaf(LEAF_VOTE, id);
   while (level.length > 1) {
     const next: Hash[] = [];
     for (let i = 0; i < level.length; i += 2) {
-      next.push(i + 1 < level.length ? sha256(NODE, level[i]!, level[i + 1]!) : level[i]!);
+      if (i + 1 === level.length) {
+        next.push(level[i]!);
+        continue;
+      }
+      node.set(level[i]!, 1);
+      node.set(level[i + 1]!, 33);
+      next.push(sha256(node));
     }
     level = next;
   }

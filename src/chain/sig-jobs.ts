@@ -101,6 +101,11 @@ export function reclaimAll(job: SigJob): void {
   Atomics.store(views(job).ctrl, 0, 0);
 }
 
+/** Every chunk claimed at once, none verified: for a batch nobody waits for any more. */
+export function claimAll(job: SigJob): void {
+  Atomics.store(views(job).ctrl, 0, job.n);
+}
+
 /** The next unclaimed chunk [from, to), or undefined when all are claimed. */
 export function claim(job: SigJob): { from: number; to: number } | undefined {
   const from = Atomics.add(views(job).ctrl, 0, CHUNK);

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { verify } from './keys.ts';
 import { type SigBackend, sigBackend, sigBackendWarning } from './libsecp.ts';
 import {
+  claimAll,
   claimAndVerify,
   firstBad,
   layoutJob,
@@ -26,7 +27,14 @@ let warned = false;
 /** Signatures being verified: `finish` helps with what is left, then gives the first invalid index, or -1. */
 export interface SigBatch {
   finish(): Promise<number>;
+  /** Leaves the rest unverified (the block failed another check): the threads claim no more of it. */
+  abort(): void;
 }
+
+const inlineBatch = (items: readonly SigItem[], genesis: Uint8Array): SigBatch => ({
+  finish: async () => firstInvalidInline(items, genesis),
+  abort: () => undefined,
+});
 
 /**
  * Signature checks are the ledger's bottleneck (DESIGN.md §8), and each one is
@@ -75,11 +83,9 @@ export class SignatureVerifier {
    * `finish`, which verifies what the workers have not claimed yet.
    */
   begin(items: readonly SigItem[], genesis: Uint8Array): SigBatch {
-    if (items.length < PARALLEL_MIN || this.threads === 0) {
-      return { finish: async () => firstInvalidInline(items, genesis) };
-    }
+    if (items.length < PARALLEL_MIN || this.threads === 0) return inlineBatch(items, genesis);
     const job = layoutJob(this.nextId++, items, genesis);
-    if (job === undefined) return { finish: async () => firstInvalidInline(items, genesis) };
+    if (job === undefined) return inlineBatch(items, genesis);
     this.start();
     const done = new Promise<void>((resolve) => {
       this.pending.set(job.id, { resolve, left: this.workers.length, job });
@@ -94,6 +100,7 @@ export class SignatureVerifier {
         await done;
         return firstBad(job);
       },
+      abort: () => claimAll(job),
     };
   }
 

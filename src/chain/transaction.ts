@@ -65,6 +65,7 @@ export class Transaction implements TxFields {
   #bytes?: Uint8Array;
   #hash?: Hash;
   #from?: Address;
+  #body?: { by: object; params: object; value: unknown };
 
   private constructor(f: TxFields) {
     this.kind = f.kind;
@@ -124,8 +125,13 @@ export class Transaction implements TxFields {
   }
 
   static fromBytes(bytes: Uint8Array, maxBytes = MAX_PAYLOAD_SIZE + 512): Transaction {
-    const tx = decodeExact(bytes, maxBytes, 'tx', Transaction.read);
-    tx.#bytes = bytes.slice();
+    return Transaction.over(bytes.slice(), maxBytes);
+  }
+
+  /** A transaction over `bytes` itself, its fields views of them: for bytes nobody changes (a block's own copy). */
+  static over(bytes: Uint8Array, maxBytes = MAX_PAYLOAD_SIZE + 512): Transaction {
+    const tx = decodeExact(bytes, maxBytes, 'tx', Transaction.read, { views: true });
+    tx.#bytes = bytes;
     return tx;
   }
 
@@ -165,6 +171,19 @@ export class Transaction implements TxFields {
   unsignedBytes(): Uint8Array {
     const b = this.toBytes();
     return b.subarray(0, b.length - SIGNATURE_SIZE);
+  }
+
+  /**
+   * The payload as its kind's decoder read it, decoded once: validation
+   * asks for it several times per transaction. Keyed by the decoder and
+   * the network's parameters, which are all a decoding depends on.
+   */
+  decodedPayload(by: object, params: object, decode: () => unknown): unknown {
+    const memo = this.#body;
+    if (memo !== undefined && memo.by === by && memo.params === params) return memo.value;
+    const value = decode();
+    this.#body = { by, params, value };
+    return value;
   }
 
   get from(): Address {

@@ -280,6 +280,22 @@ test('blocks: round trip is byte-identical with equal header, transactions and v
   );
 });
 
+test('blocks: a decoded block shares no bytes with its input (its transactions view a copy of their own)', () => {
+  fc.assert(
+    fc.property(blockArb, (block) => {
+      if (block.txs.length === 0) return;
+      const input = block.toBytes().slice();
+      const back = Block.fromBytes(input);
+      const before = { txs: back.txs.map(fieldsOfTx), bytes: back.toBytes().slice(), id: back.txs[0]!.hash() };
+      input.fill(0xa5);
+      assert.deepEqual(back.txs.map(fieldsOfTx), before.txs);
+      assert.deepEqual(back.toBytes(), before.bytes);
+      assert.deepEqual(Transaction.fromBytes(back.txs[0]!.toBytes()).hash(), before.id);
+    }),
+    { numRuns: 50 },
+  );
+});
+
 test('blocks: any truncation is TRUNCATED, any appended byte TRAILING_BYTES, any changed byte a DecodeError or canonical', () => {
   fc.assert(
     fc.property(blockArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (block, at, v) => {

@@ -56,6 +56,26 @@ describe('SignatureVerifier', () => {
     assert.equal(await own.firstInvalid(spoiled(items, 5)), 5, 'later batches are checked on this thread');
   });
 
+  it('an aborted batch is left alone: a worker that gets it afterwards verifies none of it', async () => {
+    const own = new SignatureVerifier(1);
+    after(() => own.close());
+    await own.firstInvalid(items);
+    const worker = (own as unknown as { workers: Worker[] }).workers[0]!;
+    const deliver = worker.postMessage.bind(worker);
+    let job: { id: number; buffer: SharedArrayBuffer; n: number } | undefined;
+    worker.postMessage = (j: typeof job) => {
+      job = j;
+    };
+    own.begin(spoiled(items, 3), new Uint8Array(32)).abort();
+    delete (worker as { postMessage?: unknown }).postMessage;
+    const answered = new Promise((resolve) => worker.once('message', resolve));
+    deliver(job);
+    await answered;
+    // Slot 1 holds the first bad index found; n means none: the bad signature at 3 was never looked at.
+    assert.equal(Atomics.load(new Int32Array(job!.buffer, 0, 2), 1), job!.n);
+    assert.equal(await own.firstInvalid(spoiled(items, 7)), 7, 'the next batch is verified as usual');
+  });
+
   it('with ZI_SECP=openssl it verifies through OpenSSL and says so once', () => {
     const src = (f: string) => new URL(`../../src/chain/${f}`, import.meta.url).href;
     const script = `
