@@ -54,8 +54,15 @@ export class Writer {
   u64(v: bigint): this {
     if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`u64 out of range: ${v}`);
     this.reserve(8);
-    this.put32(Number(v >> 32n));
-    this.put32(Number(v & 0xffffffffn));
+    // Amounts, nonces and times fit a double exactly: split without BigInt arithmetic, which allocates.
+    const n = Number(v);
+    if (n <= Number.MAX_SAFE_INTEGER) {
+      this.put32(Math.floor(n / 0x100000000));
+      this.put32(n >>> 0);
+    } else {
+      this.put32(Number(v >> 32n));
+      this.put32(Number(v & 0xffffffffn));
+    }
     return this;
   }
 
@@ -144,7 +151,8 @@ export class Reader {
     this.pos += 4;
     const lo = this.get32();
     this.pos += 4;
-    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    // Below 2^53 the value is exact as a double: one BigInt instead of three and a shift.
+    return hi < 0x200000 ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   private get32(): number {

@@ -23,8 +23,22 @@ export interface StateChange {
   previous: Uint8Array | undefined;
 }
 
+/** A key as an overlay knows it: its value here, and the change it made, once it has written it. */
+interface Seen {
+  value: Uint8Array | undefined;
+  previous: Uint8Array | undefined;
+  change?: StateChange;
+}
+
 export class StateOverlay implements StateWriter {
-  private readonly writes = new Map<string, StateChange>();
+  /**
+   * Every key read or written here: a block reads most keys again right
+   * before writing them (read, modify, write), and each reads the base
+   * once. An overlay lives while one block or transaction is applied; the
+   * base does not change meanwhile.
+   */
+  private readonly seen = new Map<string, Seen>();
+  private readonly written: StateChange[] = [];
 
   private readonly base: StateReader;
   constructor(base: StateReader) {
@@ -32,8 +46,7 @@ export class StateOverlay implements StateWriter {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const hit = this.writes.get(keyId(key));
-    return hit ? hit.value : this.base.get(key);
+    return this.lookup(key, keyId(key)).value;
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
@@ -44,21 +57,34 @@ export class StateOverlay implements StateWriter {
     this.write(key, undefined);
   }
 
+  private lookup(key: Uint8Array, id: string): Seen {
+    let hit = this.seen.get(id);
+    if (hit === undefined) {
+      const value = this.base.get(key);
+      hit = { value, previous: value };
+      this.seen.set(id, hit);
+    }
+    return hit;
+  }
+
   private write(key: Uint8Array, value: Uint8Array | undefined): void {
-    const id = keyId(key);
-    const hit = this.writes.get(id);
-    if (hit) hit.value = value;
-    else this.writes.set(id, { key: key.slice(), value, previous: this.base.get(key) });
+    const hit = this.lookup(key, keyId(key));
+    hit.value = value;
+    if (hit.change) hit.change.value = value;
+    else {
+      hit.change = { key: key.slice(), value, previous: hit.previous };
+      this.written.push(hit.change);
+    }
   }
 
   /** Changes in first-write order; a no-op write is still listed (harmless). */
   changes(): StateChange[] {
-    return [...this.writes.values()];
+    return [...this.written];
   }
 
   /** Folds this overlay's writes into its base (when the base is writable). */
   commitTo(target: StateWriter): void {
-    for (const c of this.writes.values()) {
+    for (const c of this.written) {
       if (c.value === undefined) target.del(c.key);
       else target.put(c.key, c.value);
     }

@@ -411,6 +411,17 @@ test('reader: a length prefix is checked against its maximum and the remaining b
   assert.throws(() => r.end(), decodeError('TRAILING_BYTES'));
 });
 
+test('u64: every value round-trips big-endian, on both sides of 2^32 and 2^53', () => {
+  const edges = [0n, 1n, 0xffffffffn, 0x100000000n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, (1n << 64n) - 1n];
+  const check = (v: bigint) => {
+    const bytes = new Writer(8).u64(v).finish();
+    assert.equal(BigInt(`0x${Buffer.from(bytes).toString('hex')}`), v);
+    assert.equal(new Reader(bytes).u64(), v);
+  };
+  for (const v of edges) for (const d of [-1n, 0n, 1n]) if (v + d >= 0n && v + d < 1n << 64n) check(v + d);
+  fc.assert(fc.property(u64, check), { numRuns: 2000 });
+});
+
 test('writer: a value that does not fit its field is refused instead of being written wrong', () => {
   // A u8 length prefix of 256 bytes would wrap to 0 and desynchronise every reader.
   assert.throws(() => new Writer().varBytes(new Uint8Array(256), 1), RangeError);

@@ -725,14 +725,31 @@ export class ChainDB implements StateReader {
     await this.write([{ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) }]);
   }
 
-  /** A block that may or may not join the main chain: stored with its entry. */
-  async saveBlock(block: Block, entry: ChainEntry): Promise<void> {
-    const ops: Op[] = [
-      { type: 'put', key: dbKey(PREFIX_BLOCK, entry.hash), value: block.toBytes() },
-      { type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) },
-    ];
-    // On disk at once, ahead of the pending changes: a crash must not lose a block the node
-    // has accepted (a restart connects it again). Its keys are new, so nothing pending is overtaken.
+  /**
+   * A block's body, on disk ahead of its entry (saveEntry). A body no entry
+   * points to is never read, so chain.ts writes it while the block's
+   * signatures are still being verified.
+   */
+  saveBody(hash: Hash, block: Block): Promise<void> {
+    return this.writeNow([{ type: 'put', key: dbKey(PREFIX_BLOCK, hash), value: block.toBytes() }]);
+  }
+
+  /** The body saveBody wrote for a block that then failed its checks. */
+  async dropBody(hash: Hash): Promise<void> {
+    await this.write([{ type: 'del', key: dbKey(PREFIX_BLOCK, hash) }]);
+  }
+
+  /** The entry of a block whose body saveBody wrote: the node has accepted the block once this resolves. */
+  saveEntry(entry: ChainEntry): Promise<void> {
+    return this.writeNow([{ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) }]);
+  }
+
+  /**
+   * On disk now, ahead of the pending changes: a crash must not lose a block
+   * the node has accepted (a restart connects it again). Its keys are new,
+   * so nothing pending is overtaken; where one is pending, it goes with them.
+   */
+  private async writeNow(ops: Op[]): Promise<void> {
     if (this.broken || ops.some((op) => this.pending.has(keyId(op.key)))) return this.write(ops);
     await this.db.batch(sealed(ops));
   }
