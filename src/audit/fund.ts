@@ -1,12 +1,13 @@
 import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
 import { decodeExact, joinFixed, splitFixed, toHex, Writer } from '../chain/encoding.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
+import { listAppend, listDrop, listItems } from '../chain/state-list.ts';
 import { stateKey, u32be } from '../chain/store/layout.ts';
 
 /**
  * The shared network fund's votes and payouts (its balance is STATE_FUND,
  * state.ts). State keys, inside the audit domain's 0x30–0x3f:
- *   0x32                 -> the voters, in order of first vote
+ *   0x32 (‖ u32 page)    -> the voters, in order of first vote (a list, chain/state-list.ts)
  *   0x33 ‖ voter         -> the payee it voted for (its latest vote)
  *   0x34 ‖ u32 height    -> a payout: u64 Li paid ‖ n × (payee ‖ u64 Li)
  *   0x35                 -> the heights of every payout, ascending
@@ -56,8 +57,7 @@ export function distribute(fund: bigint, ballots: readonly Ballot[]): Share[] {
 }
 
 export function fundVoters(state: StateReader): Address[] {
-  const raw = state.get(VOTERS_KEY);
-  return raw === undefined ? [] : splitFixed(raw, ADDRESS_SIZE, 'the fund voters');
+  return listItems(state, VOTERS_KEY, ADDRESS_SIZE, 'the fund voters');
 }
 
 export function fundVoteOf(state: StateReader, voter: Address): Address | undefined {
@@ -67,14 +67,13 @@ export function fundVoteOf(state: StateReader, voter: Address): Address | undefi
 
 /** Records a voter's latest vote. */
 export function putFundVote(state: StateWriter, voter: Address, payee: Address): void {
-  if (fundVoteOf(state, voter) === undefined)
-    state.put(VOTERS_KEY, joinFixed([...fundVoters(state), voter], ADDRESS_SIZE));
+  if (fundVoteOf(state, voter) === undefined) listAppend(state, VOTERS_KEY, voter, ADDRESS_SIZE);
   state.put(stateKey(STATE_FUND_VOTE, voter), payee);
 }
 
 export function clearFundVotes(state: StateWriter): void {
   for (const v of fundVoters(state)) state.del(stateKey(STATE_FUND_VOTE, v));
-  state.del(VOTERS_KEY);
+  listDrop(state, VOTERS_KEY);
 }
 
 export interface Payout {

@@ -3,6 +3,7 @@ import { ADDRESS_SIZE, type Address } from './address.ts';
 import { decodeExact, joinFixed, splitFixed, Writer } from './encoding.ts';
 import type { NetworkParams } from './params.ts';
 import type { StateReader, StateWriter } from './state.ts';
+import { listAppend, listDrop, listItems, listLength } from './state-list.ts';
 import { STATE_ACTIVE_BUCKET, STATE_ACTIVE_BUCKETS, STATE_ACTIVE_COUNT, stateKey } from './store/layout.ts';
 
 /**
@@ -51,8 +52,7 @@ function putCounter(state: StateWriter, c: Counter): void {
 }
 
 function listed(state: StateReader, bucket: number): Address[] {
-  const raw = state.get(bucketKey(bucket));
-  return raw === undefined ? [] : splitFixed(raw, ADDRESS_SIZE, 'an active bucket');
+  return listItems(state, bucketKey(bucket), ADDRESS_SIZE, 'an active bucket');
 }
 
 function buckets(state: StateReader): number[] {
@@ -84,15 +84,14 @@ export function noteActivity(
   const b = bucketOf(now, params);
   const isCounted = b >= c.swept;
   if (isCounted && (!wasCounted || b !== bucketOf(was!, params))) {
-    const list = listed(state, b);
-    if (list.length === 0) {
+    if (listLength(state, bucketKey(b)) === 0) {
       const all = buckets(state);
       putBuckets(
         state,
         [...all, b].sort((x, y) => x - y),
       );
     }
-    state.put(bucketKey(b), joinFixed([...list, address], ADDRESS_SIZE));
+    listAppend(state, bucketKey(b), address, ADDRESS_SIZE);
   }
   if (isCounted !== wasCounted) putCounter(state, { ...c, counted: c.counted + (isCounted ? 1 : -1) });
 }
@@ -114,7 +113,7 @@ export function sweepActive(state: StateWriter, timestamp: number, params: Netwo
   for (const b of done) {
     // An address is listed at most once per bucket: only a later bucket lists it again.
     for (const a of listed(state, b)) if (untilIn(state, a, b, params) !== undefined) counted--;
-    state.del(bucketKey(b));
+    listDrop(state, bucketKey(b));
   }
   if (done.length > 0) putBuckets(state, all.slice(done.length));
   putCounter(state, { counted, swept: current });

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type Ballot, distribute, fundVoters, getPayout, payoutHeights } from '../../src/audit/fund.ts';
+import { type Ballot, distribute, fundVoters, getPayout, payoutHeights, putFundVote } from '../../src/audit/fund.ts';
 import { fundOutlook, fundVoteRules } from '../../src/audit/fund-rules.ts';
 import { fundBalance } from '../../src/audit/state.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { RESERVED_ADDRESS } from '../../src/chain/address.ts';
-import { toHex } from '../../src/chain/encoding.ts';
+import { keyId, toHex } from '../../src/chain/encoding.ts';
 import { LI_PER_ZI, type NetworkParams } from '../../src/chain/params.ts';
+import type { StateWriter } from '../../src/chain/state.ts';
+import { PAGE_ITEMS } from '../../src/chain/state-list.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
 import { nodeRules } from '../../src/node/rules.ts';
@@ -275,4 +277,24 @@ test('splitting coins over many addresses never gets a holder more of the fund (
     ),
     { numRuns: 500, seed: 42 },
   );
+});
+
+test('each new voter costs its vote one page of the voters list, not the whole list (was quadratic)', () => {
+  const map = new Map<string, Uint8Array>();
+  let written = 0;
+  const state: StateWriter = {
+    get: (key) => map.get(keyId(key)),
+    put: (key, value) => {
+      written += value.length;
+      map.set(keyId(key), value);
+    },
+    del: (key) => void map.delete(keyId(key)),
+  };
+  const n = 3000;
+  const voter = (i: number) => new Uint8Array(20).map((_, j) => (j < 4 ? (i >>> (8 * j)) & 0xff : 7));
+  for (let i = 0; i < n; i++) putFundVote(state, voter(i), RESERVED_ADDRESS);
+  assert.equal(fundVoters(state).length, n);
+  assert.deepEqual(fundVoters(state)[n - 1], voter(n - 1));
+  // As one record, the n votes wrote n²/2 addresses (90 MB here).
+  assert.ok(written < n * (PAGE_ITEMS * 20 + 100), `${written} bytes written`);
 });

@@ -30,7 +30,7 @@
  *   0x01 ‖ address          -> account: u64 balance ‖ u64 nonce       (chain core)
  *   0x02                    -> u32 open problems |Po|                 (chain core; kept by the market domain)
  *   0x03                    -> u32 counted ‖ u64 first unswept bucket (|active addresses|, chain/active-count.ts)
- *   0x04 ‖ u64 bucket       -> addresses whose activity ends in it    (chain/active-count.ts)
+ *   0x04 ‖ u64 bucket (‖ u32 page) -> addresses whose activity ends in it, a list (chain/active-count.ts, state-list.ts)
  *   0x05                    -> the non-empty activity buckets         (chain/active-count.ts)
  *   0x10 – 0x1f             -> market domain (contracts, paid ranges as a trie of pages; market/contract-state.ts)
  *   0x20 – 0x2f             -> validator domain (stakes, the Validator list, reservations; validator/state.ts)
@@ -59,10 +59,12 @@
  * keep up to date. 6: a contract's paid ranges are a trie of bounded pages,
  * not one record (market/paid-ranges.ts): the state itself changed, so
  * schema 4 and 5 stores are rebuilt by `zi node --reindex`, not in place.
+ * 7: the activity buckets and the fund's voters are paged lists
+ * (chain/state-list.ts), not one record each: older stores are rebuilt.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 /** The oldest schema that opening upgrades in place, without a reindex (none older than today's). */
-export const SCHEMA_UPGRADES_IN_PLACE = 6;
+export const SCHEMA_UPGRADES_IN_PLACE = 7;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
