@@ -27,12 +27,12 @@ export class VerifiedTxCache {
   }
 
   has(txid: Hash): boolean {
-    return this.ids.has(toHex(txid));
+    return this.ids.has(keyId(txid));
   }
 
   add(txid: Hash): void {
     if (this.ids.size >= this.max) this.ids.delete(this.ids.values().next().value as string);
-    this.ids.add(toHex(txid));
+    this.ids.add(keyId(txid));
   }
 }
 

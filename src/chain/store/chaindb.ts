@@ -92,7 +92,8 @@ type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; k
 
 /** A block's connect batch, prepared by ChainDB.connectBatch. */
 export interface PreparedBatch {
-  readonly ops: readonly Op[];
+  /** As staged: a value of undefined deletes the key. */
+  readonly ops: readonly PendingOp[];
   readonly changes: readonly StateChange[];
 }
 
@@ -423,13 +424,14 @@ export class ChainDB implements StateReader {
 
   /** Stages ops and writes them, with everything else pending, before it resolves. */
   private async write(ops: Op[]): Promise<void> {
-    this.stage(ops);
+    this.stage(ops.map((op) => ({ key: op.key, value: op.type === 'put' ? op.value : undefined })));
     await this.flush();
   }
 
-  private stage(ops: readonly Op[]): void {
+  /** Stages the ops themselves: nobody changes them afterwards. */
+  private stage(ops: readonly PendingOp[]): void {
     if (this.broken) throw this.broken;
-    for (const op of ops) this.pending.stage(op.key, op.type === 'put' ? op.value : undefined);
+    for (const op of ops) this.pending.stage(op);
   }
 
   /** Everything pending, to disk in one atomic batch; resolves once it is there. */
@@ -761,24 +763,16 @@ export class ChainDB implements StateReader {
    */
   connectBatch(rec: ConnectRecord): PreparedBatch {
     const { entry, changes } = rec;
-    const ops: Op[] = [];
-    for (const c of changes) {
-      const key = dbKey(PREFIX_STATE, c.key);
-      ops.push(c.value === undefined ? { type: 'del', key } : { type: 'put', key, value: c.value });
-    }
-    ops.push({ type: 'put', key: dbKey(PREFIX_UNDO, entry.hash), value: encodeUndo(changes) });
-    ops.push({ type: 'put', key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
-    ops.push({ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
-    for (const op of this.indexOps(rec)) ops.push({ ...op, type: 'put' });
+    const ops: PendingOp[] = [];
+    for (const c of changes) ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value });
+    ops.push({ key: dbKey(PREFIX_UNDO, entry.hash), value: encodeUndo(changes) });
+    ops.push({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
+    ops.push({ key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
+    for (const op of this.indexOps(rec)) ops.push(op);
     const indexed = rec.indexChanges ?? [];
-    for (const c of indexed) {
-      const key = dbKey(PREFIX_INDEX, c.key);
-      ops.push(c.value === undefined ? { type: 'del', key } : { type: 'put', key, value: c.value });
-    }
-    if (indexed.length > 0) {
-      ops.push({ type: 'put', key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
-    }
-    ops.push({ type: 'put', key: DB_TIP, value: entry.hash });
+    for (const c of indexed) ops.push({ key: dbKey(PREFIX_INDEX, c.key), value: c.value });
+    if (indexed.length > 0) ops.push({ key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
+    ops.push({ key: DB_TIP, value: entry.hash });
     return { ops, changes };
   }
 
@@ -798,24 +792,18 @@ export class ChainDB implements StateReader {
       });
     }
     const undo = decodeUndo(raw);
-    const ops: Op[] = [];
-    for (const u of undo) {
-      const key = dbKey(PREFIX_STATE, u.key);
-      ops.push(u.previous === undefined ? { type: 'del', key } : { type: 'put', key, value: u.previous });
-    }
-    ops.push({ type: 'del', key: dbKey(PREFIX_UNDO, entry.hash) });
-    ops.push({ type: 'del', key: dbKey(PREFIX_HEIGHT, u32be(entry.height)) });
-    for (const op of this.indexOps(rec)) ops.push({ type: 'del', key: op.key });
+    const ops: PendingOp[] = [];
+    for (const u of undo) ops.push({ key: dbKey(PREFIX_STATE, u.key), value: u.previous });
+    ops.push({ key: dbKey(PREFIX_UNDO, entry.hash) });
+    ops.push({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)) });
+    for (const op of this.indexOps(rec)) ops.push({ key: op.key });
     // A block connected before its indexers ran has no index undo: nothing of it is indexed.
     const indexUndo = await this.read(dbKey(PREFIX_INDEX_UNDO, entry.hash));
     if (indexUndo !== undefined) {
-      for (const u of decodeUndo(indexUndo)) {
-        const key = dbKey(PREFIX_INDEX, u.key);
-        ops.push(u.previous === undefined ? { type: 'del', key } : { type: 'put', key, value: u.previous });
-      }
-      ops.push({ type: 'del', key: dbKey(PREFIX_INDEX_UNDO, entry.hash) });
+      for (const u of decodeUndo(indexUndo)) ops.push({ key: dbKey(PREFIX_INDEX, u.key), value: u.previous });
+      ops.push({ key: dbKey(PREFIX_INDEX_UNDO, entry.hash) });
     }
-    ops.push({ type: 'put', key: DB_TIP, value: entry.header.parent });
+    ops.push({ key: DB_TIP, value: entry.header.parent });
     this.stage(ops);
     for (const u of undo) this.stateCache.set(keyId(u.key), u.previous ?? null);
     await this.staged();

@@ -34,8 +34,9 @@ export class PendingWrites {
     return this.staged.has(id) || this.writing.has(id);
   }
 
-  stage(key: Uint8Array, value: Uint8Array | undefined): void {
-    this.staged.set(keyId(key), { key, value });
+  /** Takes `op` itself, which nobody changes afterwards. */
+  stage(op: PendingOp): void {
+    this.staged.set(keyId(op.key), op);
   }
 
   /** The pending value of a key: its op, or undefined when nothing about it is pending. */
