@@ -1,8 +1,9 @@
-import { createPublicKey, verify as cryptoVerify, hash, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import * as secp from '@noble/secp256k1';
 import { DecodeError } from './errors.ts';
+import { sha256 } from './hash.ts';
 import { libsecp } from './libsecp.ts';
 
 secp.hashes.sha256 = nobleSha256;
@@ -34,8 +35,25 @@ export function sign(message: Uint8Array, privateKey: Uint8Array): Uint8Array {
   return secp.sign(message, privateKey, { prehash: true, lowS: true });
 }
 
-function readScalar(b: Uint8Array, from: number): bigint {
-  return BigInt(`0x${Buffer.from(b.subarray(from, from + 32)).toString('hex')}`);
+const N_BYTES = scalarBytes(N);
+const HALF_N_BYTES = scalarBytes(HALF_N);
+
+function scalarBytes(v: bigint): Uint8Array {
+  return new Uint8Array(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'));
+}
+
+/** The 32-byte big-endian scalar at `from` against `bound`: -1, 0 or 1 (no BigInt: this runs for every signature). */
+function compareScalar(b: Uint8Array, from: number, bound: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = b[from + i]! - bound[i]!;
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+function isZeroScalar(b: Uint8Array, from: number): boolean {
+  for (let i = 0; i < 32; i++) if (b[from + i] !== 0) return false;
+  return true;
 }
 
 /**
@@ -45,9 +63,12 @@ function readScalar(b: Uint8Array, from: number): bigint {
  */
 export function isCanonicalSignature(sig: Uint8Array): boolean {
   if (sig.length !== SIGNATURE_SIZE) return false;
-  const r = readScalar(sig, 0);
-  const s = readScalar(sig, 32);
-  return r > 0n && r < N && s > 0n && s <= HALF_N;
+  return (
+    !isZeroScalar(sig, 0) &&
+    compareScalar(sig, 0, N_BYTES) < 0 &&
+    !isZeroScalar(sig, 32) &&
+    compareScalar(sig, 32, HALF_N_BYTES) <= 0
+  );
 }
 
 const keyCache = new Map<string, KeyObject>();
@@ -96,8 +117,7 @@ export const verifyLibsecp: typeof verifyOpenSsl | undefined = binding
       if (!isCanonicalSignature(signature)) return false;
       if (publicKey.length !== PUBKEY_SIZE) return false;
       try {
-        // One-shot hash: half the cost of a createHash object, which shows at this rate.
-        return binding.ecdsaVerify(signature, hash('sha256', message, 'buffer'), publicKey);
+        return binding.ecdsaVerify(signature, sha256(message), publicKey);
       } catch {
         return false; // a point that is not on the curve
       }

@@ -97,6 +97,22 @@ test('wrong message, wrong key, high-S and out-of-range r/s are refused by every
   );
 });
 
+test('the canonical range is exact at its edges: 1 ≤ r < n and 1 ≤ s ≤ n/2', () => {
+  const half = N >> 1n;
+  for (const [r, s, ok] of [
+    [1n, 1n, true],
+    [N - 1n, half, true],
+    [N, half, false],
+    [N - 1n, half + 1n, false],
+    [0n, 1n, false],
+    [1n, 0n, false],
+    [(1n << 256n) - 1n, 1n, false],
+    [1n << 255n, half - 1n, true],
+  ] as const) {
+    assert.equal(isCanonicalSignature(withScalars(r, s)), ok, `r = ${r.toString(16)}, s = ${s.toString(16)}`);
+  }
+});
+
 test('garbage, off-curve, uncompressed and wrongly sized keys and signatures are refused by every verifier', () => {
   fc.assert(
     fc.property(privArb, msgArb, fc.uint8Array({ minLength: 32, maxLength: 32 }), (priv, msg, x) => {
