@@ -90,10 +90,15 @@ export function decodeUndo(bytes: Uint8Array): { key: Uint8Array; previous: Uint
 
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
+/** keyId of a state record's database key: this ‖ keyId of its state key. */
+const STATE_ID = String.fromCharCode(PREFIX_STATE);
+
 /** A block's connect batch, prepared by ChainDB.connectBatch. */
 export interface PreparedBatch {
-  /** As staged: a value of undefined deletes the key. */
+  /** As staged (with their ids): a value of undefined deletes the key. */
   readonly ops: readonly PendingOp[];
+  /** keyId of each change's state key, for the state cache. */
+  readonly stateIds: readonly string[];
   readonly changes: readonly StateChange[];
 }
 
@@ -764,7 +769,12 @@ export class ChainDB implements StateReader {
   connectBatch(rec: ConnectRecord): PreparedBatch {
     const { entry, changes } = rec;
     const ops: PendingOp[] = [];
-    for (const c of changes) ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value });
+    const stateIds: string[] = [];
+    for (const c of changes) {
+      const id = keyId(c.key);
+      stateIds.push(id);
+      ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value, id: STATE_ID + id });
+    }
     ops.push({ key: dbKey(PREFIX_UNDO, entry.hash), value: encodeUndo(changes) });
     ops.push({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
     ops.push({ key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
@@ -773,13 +783,15 @@ export class ChainDB implements StateReader {
     for (const c of indexed) ops.push({ key: dbKey(PREFIX_INDEX, c.key), value: c.value });
     if (indexed.length > 0) ops.push({ key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
     ops.push({ key: DB_TIP, value: entry.hash });
-    return { ops, changes };
+    // Every id now, while the signatures verify: what is left after them is staging.
+    for (const op of ops) op.id ??= keyId(op.key);
+    return { ops, changes, stateIds };
   }
 
   /** The batch of connectBatch, staged (pending.ts): the state reads the new tip from here on. */
   async commit(batch: PreparedBatch): Promise<void> {
     this.stage(batch.ops);
-    for (const c of batch.changes) this.stateCache.set(keyId(c.key), c.value ?? null);
+    batch.changes.forEach((c, i) => this.stateCache.set(batch.stateIds[i]!, c.value ?? null));
     await this.staged();
   }
 

@@ -12,6 +12,8 @@ export interface PendingOp {
   key: Uint8Array;
   /** Absent: the key is deleted. */
   value?: Uint8Array | undefined;
+  /** keyId(key), when the op was built ahead of staging (a block's batch is built while its signatures verify). */
+  id?: string;
 }
 
 export interface KeyRange {
@@ -36,7 +38,7 @@ export class PendingWrites {
 
   /** Takes `op` itself, which nobody changes afterwards. */
   stage(op: PendingOp): void {
-    this.staged.set(keyId(op.key), op);
+    this.staged.set(op.id ?? keyId(op.key), op);
   }
 
   /** The pending value of a key: its op, or undefined when nothing about it is pending. */
