@@ -791,7 +791,9 @@ export class ChainDB implements StateReader {
   /** The batch of connectBatch, staged (pending.ts): the state reads the new tip from here on. */
   async commit(batch: PreparedBatch): Promise<void> {
     this.stage(batch.ops);
-    batch.changes.forEach((c, i) => this.stateCache.set(batch.stateIds[i]!, c.value ?? null));
+    batch.changes.forEach((c, i) => {
+      this.stateCache.set(batch.stateIds[i]!, c.value ?? null);
+    });
     await this.staged();
   }
 
