@@ -128,9 +128,22 @@ export async function rawPeer(
 }
 
 export async function gossipTo(host: ZiLibp2p, target: TestNode, topic: string, data: Uint8Array): Promise<void> {
-  await until('the target is a subscriber', () =>
-    host.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.net.host.peerId)),
-  );
+  const subscribed = () => host.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.net.host.peerId));
+  // Right after a hang-up and a new dial, gossipsub sometimes never learns the target's
+  // subscriptions (the old stream still closing; seen under load): dial again, as a node would.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await until('the target is a subscriber', subscribed, 10_000);
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      const id = host.peerId.toString();
+      await host.hangUp(target.net.host.peerId);
+      await until('the target saw it leave', () => target.net.peers().every((p) => p.id !== id));
+      await host.dial(target.net.host.getMultiaddrs()[0]!);
+      await until('status exchanged again', () => target.net.peers().some((p) => p.id === id && p.ready));
+    }
+  }
   await host.services.pubsub.publish(topic, data);
 }
 

@@ -93,7 +93,8 @@ function authorityPeer(t: TestContext, r: Rig, peerId = 'authority') {
     heard,
     heardAt,
     async discovery(n = 0): Promise<Discovery> {
-      await until(`discovery ${n + 1}`, () => heard.length > n, 15_000);
+      // A wait, not a bound on speed: a loaded machine (the full suite on two cores) has taken over 15 s.
+      await until(`discovery ${n + 1}`, () => heard.length > n, 40_000);
       return heard[n]!;
     },
     /** Dials the Solver back and acknowledges its discovery with `key`, leasing [start, end). */
