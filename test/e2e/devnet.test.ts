@@ -24,15 +24,14 @@ async function logTails(dir: string, lines = 12): Promise<string> {
 
 test('zi devnet: miners, a Bidder and two Solvers solve the Mandelbrot example end to end', async (t) => {
   const dir = await tempDir(t, 'zi-devnet-');
-  const t0 = performance.now();
   const image = join(dir, 'set.png');
   const r = await runZi(['devnet', '--dir', dir, '--out', image, '--scale', '40', '--miners', '2', '--solvers', '2']);
-  const wall = (performance.now() - t0) / 1000;
   assert.equal(r.code, 0, `${r.stderr}\n${await logTails(dir)}`);
-  // The summary's total runs from the first node's start to the summary: what is
-  // left is start-up and stopping the nodes, not a timer left running (was 10 s).
-  const total = Number(/total {7}([\d.]+) s/.exec(r.stdout)?.[1]);
-  assert.ok(wall - total < 6, `exited ${(wall - total).toFixed(1)} s after a ${total} s run`);
+  // The summary is the last thing printed; what follows is stopping the nodes,
+  // not a timer left running (was 10 s). Start-up is not counted: a loaded CI
+  // machine can take seconds just to load Node.
+  assert.match(r.stdout, /total {7}[\d.]+ s, start to finish\n$/);
+  assert.ok(r.quietMs < 6000, `exited ${(r.quietMs / 1000).toFixed(1)} s after the summary`);
   assert.match(r.stdout, /posted the Mandelbrot contract/);
   assert.match(r.stdout, /^explorer {4}http:\/\/127\.0\.0\.1:\d+\/ \(node1/m, 'the explorer is on, at a printed URL');
   assert.match(r.stdout, /results {5}checked: identical to a local recomputation of all 12,800 MCUs/);

@@ -11,6 +11,8 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Milliseconds from the last output on stdout to the exit: what stopping took. */
+  quietMs: number;
 }
 
 /** Runs the real `zi` binary as a child process. */
@@ -21,14 +23,16 @@ export async function runZi(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
   let stdout = '';
   let stderr = '';
+  let lastOutput = performance.now();
   child.stdout.on('data', (d) => {
     stdout += d;
+    lastOutput = performance.now();
   });
   child.stderr.on('data', (d) => {
     stderr += d;
   });
   const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, quietMs: performance.now() - lastOutput };
 }
 
 export async function runZiOk(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
