@@ -10,7 +10,7 @@ import type { Hash } from '../../src/chain/hash.ts';
 import { LI_PER_ZI, NETWORKS } from '../../src/chain/params.ts';
 import type { BlockContext } from '../../src/chain/tx-rules.ts';
 import { type ValidatorPort, validatorConsensus } from '../../src/validator/rules.ts';
-import { putStake, putValidators } from '../../src/validator/state.ts';
+import { addValidator, putStake } from '../../src/validator/state.ts';
 import { atLeast, choose, runAppeal, runAudit, unanimousThenNine, type Verdict } from './audit-model.ts';
 import { MemoryState } from './memory-state.ts';
 import { Rng } from './random.ts';
@@ -79,7 +79,7 @@ function reservation(stakeZi: number, o: CollusionOptions): ReservationRow {
       flags: 0,
     });
   }
-  putValidators(state, addresses);
+  for (const a of addresses) addValidator(state, a);
   const honestOpen: { id: Hash; until: number }[] = [];
   let assigned = 0;
   let topups = 0;

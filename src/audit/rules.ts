@@ -12,14 +12,17 @@ import { auditPorts } from './ports.ts';
 import {
   type AuditRecord,
   addMinted,
+  addPending,
   addToFund,
+  dequeueWindow,
+  firstWindow,
   getAudit,
   INVALID,
-  pendingAudits,
   pendingVerdict,
   putAudit,
-  putPending,
+  queueWindow,
   ROUND_VOTES,
+  removePending,
   STATUS_APPEALING,
   STATUS_FINAL,
   STATUS_INVALID,
@@ -29,13 +32,6 @@ import {
 import { type AuditVote, checkVotes, decodeVote, encodeVote } from './votes.ts';
 
 export { VOTE_FEE_MCUS } from './pay.ts';
-
-function removePending(state: StateWriter, contract: Hash): void {
-  putPending(
-    state,
-    pendingAudits(state).filter((id) => !equalBytes(id, contract)),
-  );
-}
 
 /** Opens the audit of a closed contract whose Validator co-signed payouts (the market calls it through the `audit` port). */
 function openAudit(
@@ -58,7 +54,7 @@ function openAudit(
     forfeited: 0n,
     votes: [],
   });
-  putPending(state, [...pendingAudits(state), contract]);
+  addPending(state, contract);
 }
 
 /** Pays each winning vote `each`, minted (audit rounds) or out of the appeal payment. */
@@ -86,6 +82,7 @@ function settle(state: StateWriter, contract: Hash, a: AuditRecord, decided: num
     for (const other of validators.reservedFor(state, a.validator)) {
       if (!equalBytes(other, contract) && market.dropValidator(state, other)) validators.release(state, other);
     }
+    queueWindow(state, contract);
     return { ...a, status: STATUS_INVALID, verdict: INVALID, verdictTime: ctx.timestamp };
   }
   // An appeal: its voters are paid out of the appeal payment, not minted.
@@ -143,18 +140,26 @@ export const auditVotes: VoteSection<AuditVote> = {
 /** An Invalid verdict not appealed in time is final: the stake goes to the fund, the fees to the Bidder. */
 const finality: BlockHook = {
   afterBlock(state, ctx) {
-    for (const id of pendingAudits(state)) {
+    for (let id = firstWindow(state); id !== undefined; id = firstWindow(state)) {
       const a = getAudit(state, id)!;
-      if (a.status !== STATUS_INVALID || ctx.timestamp < a.verdictTime + ctx.params.appealWindowMs) continue;
-      const { validators, market } = auditPorts(ctx.ports);
-      const forfeited = validators.forfeit(state, a.validator);
-      addToFund(state, forfeited);
-      market.settleFees(state, id, a.bidder);
-      putAudit(state, id, { ...a, status: STATUS_FINAL, forfeited });
-      removePending(state, id);
+      // Appealed since: the appeal settles it.
+      if (a.status === STATUS_INVALID) {
+        if (ctx.timestamp < a.verdictTime + ctx.params.appealWindowMs) return;
+        finalize(state, id, a, ctx);
+      }
+      dequeueWindow(state);
     }
   },
 };
+
+function finalize(state: StateWriter, id: Hash, a: AuditRecord, ctx: BlockContext): void {
+  const { validators, market } = auditPorts(ctx.ports);
+  const forfeited = validators.forfeit(state, a.validator);
+  addToFund(state, forfeited);
+  market.settleFees(state, id, a.bidder);
+  putAudit(state, id, { ...a, status: STATUS_FINAL, forfeited });
+  removePending(state, id);
+}
 
 export interface AppealBody {
   contract: Hash;

@@ -1,19 +1,25 @@
 import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { decodeExact, joinFixed, splitFixed, Writer } from '../chain/encoding.ts';
+import { decodeExact, Writer } from '../chain/encoding.ts';
 import { DecodeError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
-import { stateKey } from '../chain/store/layout.ts';
+import { setAdd, setItems, setRemove } from '../chain/state-set.ts';
+import { stateKey, u32be } from '../chain/store/layout.ts';
 
 /**
  * The audit domain's state (0x30–0x3f, store/layout.ts):
  *   0x30 ‖ contract id  -> audit record
- *   0x31                -> contract ids whose audit is open, appealing, or in its appeal window
+ *   0x31 …              -> the set of contract ids whose audit is open, appealing, or in its appeal window
+ *   0x32 – 0x35         -> the shared fund's votes and payouts (fund.ts)
+ *   0x36                -> u32 head ‖ u32 tail of the Invalid verdicts in the order their appeal windows close
+ *   0x37 ‖ u32 i        -> its i-th contract id
  *   0x3e                -> u64 the shared network fund (Li)
  *   0x3f                -> u64 Li minted to audit votes, ever (the supply invariant counts it)
  */
 export const STATE_AUDIT = 0x30;
 export const STATE_PENDING = 0x31;
+export const STATE_WINDOWS = 0x36;
+export const STATE_WINDOW = 0x37;
 export const STATE_FUND = 0x3e;
 export const STATE_MINTED = 0x3f;
 
@@ -119,15 +125,57 @@ export function putAudit(state: StateWriter, contract: Hash, a: AuditRecord): vo
   state.put(stateKey(STATE_AUDIT, contract), encodeAudit(a));
 }
 
+const PENDING_KEY = new Uint8Array([STATE_PENDING]);
+
 export function pendingAudits(state: StateReader): Hash[] {
-  const raw = state.get(new Uint8Array([STATE_PENDING]));
-  return raw === undefined ? [] : splitFixed(raw, 32, 'the pending audits');
+  return setItems(state, PENDING_KEY, 32, 'the pending audits');
 }
 
-export function putPending(state: StateWriter, ids: readonly Hash[]): void {
-  const key = new Uint8Array([STATE_PENDING]);
-  if (ids.length === 0) state.del(key);
-  else state.put(key, joinFixed(ids, 32));
+export const addPending = (state: StateWriter, contract: Hash): boolean => setAdd(state, PENDING_KEY, contract, 32);
+export const removePending = (state: StateWriter, contract: Hash): boolean =>
+  setRemove(state, PENDING_KEY, contract, 32);
+
+/**
+ * The Invalid verdicts in the order their appeal windows close: block time
+ * only grows and every window is as long, so a verdict's window closes no
+ * earlier than those before it, and a block looks only at the first ones.
+ */
+const WINDOWS_KEY = new Uint8Array([STATE_WINDOWS]);
+const windowKey = (i: number) => stateKey(STATE_WINDOW, u32be(i));
+
+function windows(state: StateReader): { head: number; tail: number } {
+  const raw = state.get(WINDOWS_KEY);
+  return raw === undefined
+    ? { head: 0, tail: 0 }
+    : decodeExact(raw, 8, 'the appeal windows', (r) => ({ head: r.u32(), tail: r.u32() }));
+}
+
+function putWindows(state: StateWriter, head: number, tail: number): void {
+  if (head === tail) state.del(WINDOWS_KEY);
+  else state.put(WINDOWS_KEY, new Writer(8).u32(head).u32(tail).finish());
+}
+
+export function queueWindow(state: StateWriter, contract: Hash): void {
+  const { head, tail } = windows(state);
+  state.put(windowKey(tail), contract);
+  putWindows(state, head, tail + 1);
+}
+
+/** The contract whose appeal window closes first, if any. */
+export function firstWindow(state: StateReader): Hash | undefined {
+  const { head, tail } = windows(state);
+  if (head === tail) return undefined;
+  const id = state.get(windowKey(head));
+  if (id === undefined || id.length !== 32) throw new DecodeError('BAD_VALUE', `appeal window ${head} is missing`);
+  return id;
+}
+
+export function dequeueWindow(state: StateWriter): void {
+  const { head, tail } = windows(state);
+  state.del(windowKey(head));
+  // An empty queue starts again from 0, so its indices never run out.
+  if (head + 1 === tail) putWindows(state, 0, 0);
+  else putWindows(state, head + 1, tail);
 }
 
 function getU64(state: StateReader, key: number): bigint {

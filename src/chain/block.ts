@@ -38,7 +38,7 @@ export class Block {
     for (const v of votes) {
       if (v.length === 0 || v.length > MAX_VOTE_BYTES) throw new RangeError(`a vote is 1..${MAX_VOTE_BYTES} bytes`);
     }
-    if (votes.length > 0xffff) throw new RangeError('too many votes for one block');
+    if (votes.length > MAX_BLOCK_VOTES) throw new RangeError('too many votes for one block');
     return new Block(header, txs, votes);
   }
 
@@ -108,6 +108,9 @@ export class Block {
 }
 
 /** Bytes the votes section takes in a block. */
+/** A block's vote count is a u16. */
+export const MAX_BLOCK_VOTES = 0xffff;
+
 export function votesSize(votes: readonly Uint8Array[]): number {
   return votes.reduce((n, v) => n + 2 + v.length, 2);
 }

@@ -1,5 +1,5 @@
 import type { Address } from '../chain/address.ts';
-import { Block, voteId, votesSize } from '../chain/block.ts';
+import { Block, MAX_BLOCK_VOTES, voteId, votesSize } from '../chain/block.ts';
 import type { Chain } from '../chain/chain.ts';
 import { targetFromDifficulty } from '../chain/difficulty.ts';
 import { bigIntToBytes32 } from '../chain/hash.ts';
@@ -23,16 +23,33 @@ export interface Template {
 /** The votes the node's domains want in a block built on the tip (node wiring collects them). */
 export type VoteSource = (at: { height: number; timestamp: number; miner: Address }) => Uint8Array[];
 
-/** Votes first (they are few and small), then the mempool's best transactions in the space left. */
+/** The share of a block's bytes its votes may take; the rest wait for the next block. */
+const VOTE_SHARE = 4;
+
+/** The first of `votes` that fit one block: at most MAX_BLOCK_VOTES, in a quarter of its bytes. */
+export function votesThatFit(votes: readonly Uint8Array[], maxBlockBytes: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let bytes = 2;
+  for (const v of votes) {
+    if (out.length === MAX_BLOCK_VOTES || bytes + 2 + v.length > maxBlockBytes / VOTE_SHARE) break;
+    out.push(v);
+    bytes += 2 + v.length;
+  }
+  return out;
+}
+
+/** Votes first (they are small), then the mempool's best transactions in the space left. */
 export function buildTemplate(
   chain: Chain,
   mempool: Mempool | undefined,
   miner: Address,
   timestamp = chain.nextTimestamp(),
   txs?: Transaction[],
-  votes: readonly Uint8Array[] = [],
+  wanted: readonly Uint8Array[] = [],
 ): Template {
   const tip = chain.tip;
+  // An auditor with more answers than a block holds must not make every block fail to build.
+  const votes = votesThatFit(wanted, chain.params.maxBlockBytes);
   const space = chain.params.maxBlockBytes - HEADER_SIZE - 4 - votesSize(votes);
   const chosen = txs ?? mempool?.select(chain.state, space, timestamp) ?? [];
   const difficulty = chain.difficultyAfter(tip);
@@ -53,7 +70,7 @@ export function buildTemplate(
     parent: tip.hash,
     header,
     txs: chosen,
-    votes: [...votes],
+    votes,
     prefix: header.toBytes().slice(0, NONCE_OFFSET),
     target: bigIntToBytes32(targetFromDifficulty(difficulty)),
     createdAt: chain.now(),

@@ -17,8 +17,8 @@ export function assignmentKey(blockHash: Hash, contract: Hash): Hash {
 }
 
 /** fit = Levenshtein distance of the lowercase hex of the key and of the stake's txid; the highest wins. */
-export function fit(key: Hash, stakeTxid: Hash): number {
-  return distance(toHex(key), toHex(stakeTxid));
+export function fit(key: Hash | string, stakeTxid: Hash): number {
+  return distance(typeof key === 'string' ? key : toHex(key), toHex(stakeTxid));
 }
 
 export interface Candidate {
@@ -48,9 +48,10 @@ export function chooseValidator(
   params: NetworkParams,
 ): Candidate | undefined {
   let best: { c: Candidate; fit: number } | undefined;
+  const hex = toHex(key);
   for (const c of candidates) {
     if (!eligible(c.stake, budget, height, params)) continue;
-    const f = fit(key, c.stake.txid);
+    const f = fit(hex, c.stake.txid);
     if (best === undefined || better(f, c.stake, best.fit, best.c.stake)) best = { c, fit: f };
   }
   return best?.c;
@@ -61,6 +62,19 @@ function better(f: number, s: StakeRecord, bestFit: number, b: StakeRecord): boo
   if (s.amount !== b.amount) return s.amount > b.amount;
   if (s.height !== b.height) return s.height < b.height;
   return s.position < b.position;
+}
+
+/**
+ * Choosing a Validator checks every Validator's fit, so a block of many
+ * delegated contracts could cost contracts × Validators Levenshtein distances
+ * (≈ 3 µs each). A block checks at most this many candidates in all; the
+ * delegated contracts over the limit wait for the next block.
+ */
+export const ASSIGNMENT_CHECKS_PER_BLOCK = 65_536;
+
+/** Delegated contracts one block may assign among `validators` Validators: at least one. */
+export function assignmentsPerBlock(validators: number): number {
+  return Math.max(1, Math.floor(ASSIGNMENT_CHECKS_PER_BLOCK / Math.max(1, validators)));
 }
 
 const DAY_MS = 86_400_000;

@@ -1,15 +1,26 @@
 import { credit, debit } from '../chain/accounts.ts';
 import { isActive } from '../chain/activity.ts';
 import type { Address } from '../chain/address.ts';
-import { decodeExact, equalBytes, Writer } from '../chain/encoding.ts';
+import { decodeExact, Writer } from '../chain/encoding.ts';
 import { DecodeError, ValidationError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { NetworkParams } from '../chain/params.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import type { BlockContext, ConsensusDomain, TxRules } from '../chain/tx-rules.ts';
-import { assignmentKey, type Candidate, chooseValidator, requiredStake, windowDays } from './assignment.ts';
 import {
+  assignmentKey,
+  assignmentsPerBlock,
+  type Candidate,
+  chooseValidator,
+  requiredStake,
+  windowDays,
+} from './assignment.ts';
+import {
+  addReservedFor,
+  addValidator,
+  assignedIn,
+  countAssigned,
   countDelegated,
   dayOf,
   delegatedOnDay,
@@ -18,10 +29,11 @@ import {
   getStake,
   listValidators,
   putReservation,
-  putReservedFor,
   putStake,
-  putValidators,
+  removeReservedFor,
+  removeValidator,
   reservedFor,
+  validatorCount,
 } from './state.ts';
 
 export interface StakeBody {
@@ -91,7 +103,7 @@ export const stakeRules: TxRules<StakeBody> = {
       contracts: 0,
       flags: 0,
     });
-    putValidators(state, [...listValidators(state), tx.from]);
+    addValidator(state, tx.from);
   },
   toJSON: (b) => ({ amount: b.amount }),
 };
@@ -117,10 +129,7 @@ export const unstakeRules: TxRules<Record<string, never>> = {
     if (held.flags & FLAG_BANNED)
       throw new ValidationError('STAKE_LOCKED', 'a banned stake is held until its appeal window closes');
     putStake(state, tx.from, undefined);
-    putValidators(
-      state,
-      listValidators(state).filter((a) => !equalBytes(a, tx.from)),
-    );
+    removeValidator(state, tx.from);
     credit(state, tx.from, held.amount);
   },
   toJSON: () => ({}),
@@ -154,6 +163,18 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
   const port: ValidatorPort = {
     assign(outer, contract, budget, ctx) {
       const state = own(outer);
+      const validators = validatorCount(state);
+      if (validators > 0) {
+        const allowed = assignmentsPerBlock(validators);
+        if (assignedIn(state, ctx.height) >= allowed) {
+          throw new ValidationError(
+            'ASSIGNMENTS_FULL',
+            `a block assigns at most ${allowed} delegated contracts among ${validators} Validators: this one waits for the next block`,
+            { allowed },
+          );
+        }
+        countAssigned(state, ctx.height);
+      }
       countDelegated(state, ctx.timestamp);
       const candidates: Candidate[] = listValidators(state).map((address) => ({
         address,
@@ -165,7 +186,7 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
       const s = chosen.stake;
       putStake(state, chosen.address, { ...s, reserved: s.reserved + budget, contracts: s.contracts + 1 });
       putReservation(state, contract, { validator: chosen.address, amount: budget });
-      putReservedFor(state, chosen.address, [...reservedFor(state, chosen.address), contract]);
+      addReservedFor(state, chosen.address, contract);
       return chosen.address;
     },
     reserve(outer, contract, amount) {
@@ -194,11 +215,7 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
       const s = getStake(state, r.validator)!;
       putStake(state, r.validator, { ...s, reserved: s.reserved - r.amount, contracts: s.contracts - 1 });
       putReservation(state, contract, undefined);
-      putReservedFor(
-        state,
-        r.validator,
-        reservedFor(state, r.validator).filter((id) => !equalBytes(id, contract)),
-      );
+      removeReservedFor(state, r.validator, contract);
     },
     requiredStake: (state, now, params) => stakeRequirement(state, now, params),
     reservationOf: (state, contract) => getReservation(state, contract)?.validator,
@@ -213,12 +230,10 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
       const state = own(outer);
       const s = getStake(state, validator);
       if (!s) return 0n;
-      for (const id of reservedFor(state, validator)) port.release(state, id);
+      // Last first: each release then takes the set's last member, and moves no other.
+      for (const id of reservedFor(state, validator).reverse()) port.release(state, id);
       putStake(state, validator, undefined);
-      putValidators(
-        state,
-        listValidators(state).filter((a) => !equalBytes(a, validator)),
-      );
+      removeValidator(state, validator);
       return s.amount;
     },
   };

@@ -1,23 +1,26 @@
 import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { decodeExact, joinFixed, splitFixed, toHex, Writer } from '../chain/encoding.ts';
+import { decodeExact, toHex, Writer } from '../chain/encoding.ts';
 import { DecodeError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
+import { setAdd, setItems, setRemove, setSize } from '../chain/state-set.ts';
 import { stateKey, u32be } from '../chain/store/layout.ts';
 
 /**
  * The validator domain's state (0x20–0x2f, store/layout.ts):
  *   0x20 ‖ address      -> stake record
- *   0x21                -> every Validator's address, in order of first stake
+ *   0x21 …              -> the set of Validators' addresses (chain/state-set.ts)
  *   0x22 ‖ contract id  -> reservation: validator ‖ u64 reserved Li
  *   0x23 ‖ u32 day      -> u32 delegated contracts opened that UTC day of block time
- *   0x24 ‖ address      -> the contract ids its stake is reserved for
+ *   0x24 ‖ address …    -> the set of contract ids its stake is reserved for
+ *   0x25                -> u32 height ‖ u32 delegated contracts assigned in that block
  */
 export const STATE_STAKE = 0x20;
 export const STATE_VALIDATORS = 0x21;
 export const STATE_RESERVATION = 0x22;
 export const STATE_DELEGATED_DAY = 0x23;
 export const STATE_RESERVED_FOR = 0x24;
+export const STATE_ASSIGNED = 0x25;
 
 export const FLAG_BANNED = 1;
 
@@ -75,23 +78,20 @@ export function putStake(state: StateWriter, validator: Address, s: StakeRecord 
   else state.put(key, encodeStake(s));
 }
 
-/** A list record (fixed-size items end to end); an empty list is no record. */
-export function getList(state: StateReader, key: Uint8Array, size: number, what: string): Uint8Array[] {
-  const raw = state.get(key);
-  return raw === undefined ? [] : splitFixed(raw, size, what);
-}
-
-export function putList(state: StateWriter, key: Uint8Array, items: readonly Uint8Array[], size: number): void {
-  if (items.length === 0) state.del(key);
-  else state.put(key, joinFixed(items, size));
-}
+const VALIDATORS_KEY = new Uint8Array([STATE_VALIDATORS]);
 
 export function listValidators(state: StateReader): Address[] {
-  return getList(state, new Uint8Array([STATE_VALIDATORS]), ADDRESS_SIZE, 'the Validator list');
+  return setItems(state, VALIDATORS_KEY, ADDRESS_SIZE, 'the Validator set');
 }
 
-export function putValidators(state: StateWriter, list: readonly Address[]): void {
-  putList(state, new Uint8Array([STATE_VALIDATORS]), list, ADDRESS_SIZE);
+export const validatorCount = (state: StateReader): number => setSize(state, VALIDATORS_KEY);
+
+export function addValidator(state: StateWriter, validator: Address): void {
+  setAdd(state, VALIDATORS_KEY, validator, ADDRESS_SIZE);
+}
+
+export function removeValidator(state: StateWriter, validator: Address): void {
+  setRemove(state, VALIDATORS_KEY, validator, ADDRESS_SIZE);
 }
 
 export interface Reservation {
@@ -138,9 +138,26 @@ export const validatorId = (a: Address): string => toHex(a);
 
 /** The contracts a Validator's stake is reserved for (a ban drops them all). */
 export function reservedFor(state: StateReader, validator: Address): Hash[] {
-  return getList(state, stateKey(STATE_RESERVED_FOR, validator), 32, 'the reservation list');
+  return setItems(state, stateKey(STATE_RESERVED_FOR, validator), 32, 'the reservation set');
 }
 
-export function putReservedFor(state: StateWriter, validator: Address, ids: readonly Hash[]): void {
-  putList(state, stateKey(STATE_RESERVED_FOR, validator), ids, 32);
+export function addReservedFor(state: StateWriter, validator: Address, contract: Hash): void {
+  setAdd(state, stateKey(STATE_RESERVED_FOR, validator), contract, 32);
+}
+
+export function removeReservedFor(state: StateWriter, validator: Address, contract: Hash): void {
+  setRemove(state, stateKey(STATE_RESERVED_FOR, validator), contract, 32);
+}
+
+/** Delegated contracts assigned so far in the block at `height`. */
+export function assignedIn(state: StateReader, height: number): number {
+  const raw = state.get(new Uint8Array([STATE_ASSIGNED]));
+  if (raw === undefined) return 0;
+  const [at, n] = decodeExact(raw, 8, 'the assignment count', (r) => [r.u32(), r.u32()]);
+  return at === height ? n! : 0;
+}
+
+export function countAssigned(state: StateWriter, height: number): void {
+  const n = assignedIn(state, height) + 1;
+  state.put(new Uint8Array([STATE_ASSIGNED]), new Writer(8).u32(height).u32(n).finish());
 }

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { auditOutcome, type Move } from '../../src/audit/moves.ts';
-import { appealRules, VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
+import { appealRules, auditConsensus, VOTE_FEE_MCUS } from '../../src/audit/rules.ts';
 import {
+  addPending,
   fundBalance,
   getAudit,
   INVALID,
   mintedByAudits,
+  pendingAudits,
+  pendingVerdict,
+  putAudit,
+  queueWindow,
   STATUS_APPEALING,
   STATUS_FINAL,
   STATUS_INVALID,
@@ -17,14 +22,17 @@ import { encodeVote } from '../../src/audit/votes.ts';
 import { getAccount } from '../../src/chain/accounts.ts';
 import type { Address } from '../../src/chain/address.ts';
 import { toHex } from '../../src/chain/encoding.ts';
+import { sha256 } from '../../src/chain/hash.ts';
 import { LI_PER_ZI } from '../../src/chain/params.ts';
 import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
+import type { BlockContext } from '../../src/chain/tx-rules.ts';
 import { getContract } from '../../src/market/contract-state.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
 import { devnet, type Keypair, keypair, mine, nextBlock, openChain, solve, type TestChain } from '../support/chain.ts';
 import { closeContract, payout } from '../support/market.ts';
+import { memoryState } from '../support/memory-state.ts';
 import { assertSupply } from '../support/supply.ts';
 import { unstake } from '../support/validator.ts';
 import { audited, FEE, HELD, MCUS } from './fixture.ts';
@@ -305,4 +313,38 @@ test('a ban keeps the reservation of its other closed contract under audit: winn
   await mineAt(tc, a.verdictTime + devnet.appealWindowMs);
   assert.equal(getStake(tc.chain.state, v.address), undefined);
   assert.equal(fundBalance(tc.chain.state), 10n * LI_PER_ZI);
+});
+
+test('a block looks only at the appeal windows that close first, not at every audit pending', () => {
+  const { state, reads } = memoryState();
+  const record = (status: number, verdictTime: number) => ({
+    validator: new Uint8Array(20).fill(1),
+    bidder: new Uint8Array(20).fill(2),
+    validationFee: 1n,
+    heldFees: 0n,
+    closedHeight: 1,
+    round: 1,
+    status,
+    verdict: status === STATUS_INVALID ? INVALID : pendingVerdict,
+    verdictTime,
+    appealPayment: 0n,
+    forfeited: 0n,
+    votes: [],
+  });
+  const id = (i: number) => sha256(new Uint8Array(new Uint32Array([i]).buffer));
+  for (let i = 0; i < 10_000; i++) {
+    putAudit(state, id(i), record(STATUS_OPEN, 0));
+    addPending(state, id(i));
+  }
+  // One Invalid verdict whose window is still open.
+  putAudit(state, id(10_000), record(STATUS_INVALID, devnet.genesisTimestamp));
+  addPending(state, id(10_000));
+  queueWindow(state, id(10_000));
+  const finality = auditConsensus.hooks![0]!;
+  const at = reads();
+  finality.afterBlock!(state, { params: devnet, height: 2, timestamp: devnet.genesisTimestamp + DAY } as BlockContext);
+  // It scanned all 10,001 before (an audit record each, every block).
+  assert.ok(reads() - at < 10, `${reads() - at} reads`);
+  assert.equal(getAudit(state, id(10_000))!.status, STATUS_INVALID, 'not final inside its window');
+  assert.equal(pendingAudits(state).length, 10_001);
 });

@@ -1,28 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { noteActivity } from '../../src/chain/active-count.ts';
-import { keyId } from '../../src/chain/encoding.ts';
 import { DecodeError } from '../../src/chain/errors.ts';
-import type { StateWriter } from '../../src/chain/state.ts';
 import { listAppend, listDrop, listItems, listLength, PAGE_ITEMS } from '../../src/chain/state-list.ts';
 import { devnet } from '../support/chain.ts';
-
-/** A state in a Map that counts the bytes each put writes. */
-function memoryState() {
-  const map = new Map<string, Uint8Array>();
-  let written = 0;
-  const state: StateWriter = {
-    get: (key) => map.get(keyId(key)),
-    put: (key, value) => {
-      written += key.length + value.length;
-      map.set(keyId(key), value.slice());
-    },
-    del: (key) => {
-      map.delete(keyId(key));
-    },
-  };
-  return { state, map, written: () => written };
-}
+import { memoryState } from '../support/memory-state.ts';
 
 const item = (i: number) => new Uint8Array(20).fill(i % 251).map((b, j) => (j < 4 ? (i >>> (8 * j)) & 0xff : b));
 const KEY = new Uint8Array([0x7e, 1]);

@@ -2,15 +2,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
+import { sha256 } from '../../src/chain/hash.ts';
 import { LI_PER_ZI } from '../../src/chain/params.ts';
 import type { Transaction } from '../../src/chain/transaction.ts';
+import type { BlockContext } from '../../src/chain/tx-rules.ts';
 import { getContract, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
 import { nodeRules } from '../../src/node/rules.ts';
-import { assignmentKey, chooseValidator } from '../../src/validator/assignment.ts';
-import { stakeRequirement } from '../../src/validator/rules.ts';
-import { getReservation, getStake, listValidators } from '../../src/validator/state.ts';
+import {
+  ASSIGNMENT_CHECKS_PER_BLOCK,
+  assignmentKey,
+  assignmentsPerBlock,
+  chooseValidator,
+} from '../../src/validator/assignment.ts';
+import { stakeRequirement, type ValidatorPort, validatorConsensus } from '../../src/validator/rules.ts';
+import { addValidator, getReservation, getStake, listValidators, putStake } from '../../src/validator/state.ts';
 import { devnet, type Keypair, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
 import { closeContract, contractBody, payout, postContract, topup } from '../support/market.ts';
+import { memoryState } from '../support/memory-state.ts';
 import { activeAddress, stake, unstake } from '../support/validator.ts';
 
 const M = devnet.stakeUnit;
@@ -204,4 +212,75 @@ test('a reorg across the contract block re-assigns by the new block hash and lea
   };
   assert.deepEqual(await dump(tc), await dump(other), 'the state is exactly the other branch’s');
   t.diagnostic(`first branch chose ${firstChoice.slice(0, 8)}, the heavier one ${toHex(expected.address).slice(0, 8)}`);
+});
+
+/** `n` matured Validators of 1,000 Zi each, straight into a state: the scale tests' starting point. */
+function manyValidators(n: number) {
+  const mem = memoryState();
+  const port = validatorConsensus.ports!((s) => s).validator as ValidatorPort;
+  const addresses: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = sha256(new Uint8Array(new Uint32Array([i]).buffer)).subarray(0, 20);
+    putStake(mem.state, a, {
+      amount: 1000n * LI_PER_ZI,
+      reserved: 0n,
+      txid: sha256(a),
+      height: 1,
+      position: i,
+      contracts: 0,
+      flags: 0,
+    });
+    addValidator(mem.state, a);
+    addresses.push(a);
+  }
+  const ctx = (height: number, i: number) =>
+    ({
+      params: devnet,
+      height,
+      timestamp: devnet.genesisTimestamp + height * 1000,
+      position: i,
+      hash: sha256(new Uint8Array([height, i])),
+    }) as BlockContext;
+  return { ...mem, port, addresses, ctx };
+}
+
+test('a block checks a bounded number of Validator fits: delegated contracts over the limit wait for the next block', () => {
+  // Each assignment weighs every Validator's fit, so 30,000 Validators leave room for two a block.
+  const v = manyValidators(30_000);
+  assert.equal(assignmentsPerBlock(30_000), Math.floor(ASSIGNMENT_CHECKS_PER_BLOCK / 30_000));
+  const id = (i: number) => sha256(new Uint8Array([9, i]));
+  assert.ok(v.port.assign(v.state, id(0), LI_PER_ZI, v.ctx(100, 0)));
+  assert.ok(v.port.assign(v.state, id(1), LI_PER_ZI, v.ctx(100, 1)));
+  assert.throws(() => v.port.assign(v.state, id(2), LI_PER_ZI, v.ctx(100, 2)), { code: 'ASSIGNMENTS_FULL' });
+  assert.equal(getReservation(v.state, id(2)), undefined, 'the refused contract reserved nothing');
+  assert.ok(v.port.assign(v.state, id(2), LI_PER_ZI, v.ctx(101, 0)), 'the next block takes it');
+  // However many Validators there are, a block assigns at least one.
+  assert.equal(assignmentsPerBlock(10 * ASSIGNMENT_CHECKS_PER_BLOCK), 1);
+});
+
+test("a Validator's reservations and the Validator set change by a page each, however many they hold", () => {
+  const v = manyValidators(5_000);
+  const ids = Array.from({ length: 3_000 }, (_, i) => sha256(new Uint8Array(new Uint32Array([i, 7]).buffer)));
+  // One Validator only, so every contract lands with it.
+  const one = manyValidators(1);
+  for (const [i, id] of ids.entries()) one.port.assign(one.state, id, 1n, one.ctx(100 + Math.floor(i / 1000), i));
+  assert.equal(one.port.reservedFor(one.state, one.addresses[0]!).length, 3_000);
+  let before = one.written();
+  one.port.release(one.state, ids[17]!);
+  // As one record, each release rewrote the whole list (96 KB here).
+  assert.ok(one.written() - before < 8_192, `a release wrote ${one.written() - before} bytes`);
+  assert.equal(one.port.reservedFor(one.state, one.addresses[0]!).length, 2_999);
+  // A forfeit releases each of them: linear, not quadratic, in what it held
+  before = one.written();
+  one.port.forfeit(one.state, one.addresses[0]!);
+  // (as one record: 144 MB for these 3,000; a page each is at most 4 KB).
+  assert.ok(one.written() - before < 3_000 * 4_400, `a forfeit wrote ${one.written() - before} bytes`);
+  assert.deepEqual(one.port.reservedFor(one.state, one.addresses[0]!), []);
+  assert.deepEqual(listValidators(one.state), []);
+
+  before = v.written();
+  v.port.forfeit(v.state, v.addresses[4_321]!);
+  assert.ok(v.written() - before < 8_192, `leaving a set of 5,000 wrote ${v.written() - before} bytes`);
+  assert.equal(listValidators(v.state).length, 4_999);
+  assert.ok(!listValidators(v.state).some((a) => toHex(a) === toHex(v.addresses[4_321]!)));
 });

@@ -61,10 +61,13 @@
  * schema 4 and 5 stores are rebuilt by `zi node --reindex`, not in place.
  * 7: the activity buckets and the fund's voters are paged lists
  * (chain/state-list.ts), not one record each: older stores are rebuilt.
+ * 8: the Validator set, each Validator's reserved contracts and the pending
+ * audits are state sets (chain/state-set.ts), the Invalid verdicts a queue
+ * by appeal window, and a block counts its assignments: older stores are rebuilt.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 /** The oldest schema that opening upgrades in place, without a reindex (none older than today's). */
-export const SCHEMA_UPGRADES_IN_PLACE = 7;
+export const SCHEMA_UPGRADES_IN_PLACE = 8;
 
 export const DB_VERSION = new Uint8Array([0x56]); // 'V'
 export const DB_TIP = new Uint8Array([0x52]); // 'R'
