@@ -12,8 +12,22 @@ import { StateOverlay, type StateReader } from './state.ts';
 import { MIN_TX_BYTES, type Transaction } from './transaction.ts';
 
 export class MempoolError extends ZiError<
-  'ALREADY_KNOWN' | 'FEE_TOO_LOW' | 'REPLACEMENT_UNDERPRICED' | 'MEMPOOL_FULL' | 'NONCE_USED' | 'NONCE_GAP'
+  | 'ALREADY_KNOWN'
+  | 'FEE_TOO_LOW'
+  | 'REPLACEMENT_UNDERPRICED'
+  | 'MEMPOOL_FULL'
+  | 'NONCE_USED'
+  | 'NONCE_GAP'
+  | 'TOO_MANY_PENDING'
 > {}
+
+/**
+ * Transactions one sender may have pending. Admitting one applies the
+ * sender's earlier pending ones first, so without a bound a sender's k-th
+ * cost k applies and a queue of k cost k²/2 (Bitcoin Core bounds a
+ * transaction's unconfirmed ancestors at 25 for the same reason).
+ */
+export const MAX_PENDING_PER_SENDER = 64;
 
 export interface MempoolEntry {
   readonly tx: Transaction;
@@ -129,8 +143,12 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     return entry;
   }
 
-  /** `dryRun`: every check but the signature, nothing changed. */
-  private admit(tx: Transaction, opts: { dryRun?: boolean } = {}): MempoolEntry {
+  /**
+   * `dryRun`: every check but the signature, nothing changed. `applied`: the
+   * tip state with the sender's pending transactions already applied (onTip
+   * keeps one as it admits a sender's queue), which then takes this one too.
+   */
+  private admit(tx: Transaction, opts: { dryRun?: boolean; applied?: StateOverlay } = {}): MempoolEntry {
     const id = toHex(tx.hash());
     if (this.byId.has(id))
       throw new MempoolError('ALREADY_KNOWN', 'transaction is already in the mempool', { txid: id });
@@ -151,6 +169,13 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
     if (slot > queue.length) {
       throw new MempoolError('NONCE_GAP', `nonce ${tx.nonce} leaves a gap (next is ${base + BigInt(queue.length)})`);
     }
+    if (slot === MAX_PENDING_PER_SENDER) {
+      throw new MempoolError(
+        'TOO_MANY_PENDING',
+        `this sender has ${MAX_PENDING_PER_SENDER} transactions pending already: send more once a block takes some`,
+        { pending: MAX_PENDING_PER_SENDER },
+      );
+    }
     const replaced = queue[slot];
     if (replaced) {
       // "At least bump per mille more", rounded up, and never less than 1 Li more.
@@ -169,9 +194,10 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
 
     // Applying the sender's earlier pending transactions first is what
     // refuses a double spend of coins already promised in the pool.
-    const overlay = new StateOverlay(this.chain.state);
     const ctx = this.chain.nextContext();
-    for (const e of queue.slice(0, slot)) applyTransaction(overlay, e.tx, this.chain.rules, ctx);
+    const useApplied = opts.applied !== undefined && slot === queue.length;
+    const overlay = new StateOverlay(useApplied ? opts.applied! : this.chain.state);
+    if (!useApplied) for (const e of queue.slice(0, slot)) applyTransaction(overlay, e.tx, this.chain.rules, ctx);
     applyTransaction(overlay, tx, this.chain.rules, ctx);
     // Last, as it is the one costly check (cached, so a block of these costs nothing again).
     if (!opts.dryRun) checkTransaction(tx, this.chain.checkDeps);
@@ -185,6 +211,7 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
       addedAt: this.chain.now(),
     };
     if (opts.dryRun) return entry;
+    if (useApplied) overlay.commitTo(opts.applied!);
     let freed = 0;
     for (const e of queue.slice(slot)) freed += e.size;
     this.makeRoom(entry, freed);
@@ -328,25 +355,33 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
   onTip(change: TipChange): void {
     const mined = new Set<string>();
     for (const b of change.connected) for (const tx of b.txs) mined.add(toHex(tx.hash()));
-    const candidates: Transaction[] = [];
-    for (const b of [...change.disconnected].reverse()) {
-      for (const tx of b.txs) if (!mined.has(toHex(tx.hash()))) candidates.push(tx);
-    }
-    for (const e of this.byId.values()) if (!mined.has(e.id)) candidates.push(e.tx);
+    // Each sender's candidates: what a reorg disconnected, then what was pending.
+    const bySender = new Map<string, Transaction[]>();
+    const take = (tx: Transaction, id = toHex(tx.hash())) => {
+      if (mined.has(id)) return;
+      const sender = toHex(tx.from);
+      const list = bySender.get(sender);
+      if (list) list.push(tx);
+      else bySender.set(sender, [tx]);
+    };
+    for (const b of [...change.disconnected].reverse()) for (const tx of b.txs) take(tx);
+    for (const q of this.bySender.values()) for (const e of q) take(e.tx, e.id);
     const before = [...this.byId.values()].map((e) => e.tx);
     this.byId.clear();
     this.bySender.clear();
     this.tails = new Heap<MempoolEntry>(cheaper);
     this.bytes = 0;
-    candidates.sort((a, b) => {
-      const s = toHex(a.from).localeCompare(toHex(b.from));
-      return s !== 0 ? s : a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0;
-    });
-    for (const tx of candidates) {
-      try {
-        this.admit(tx);
-      } catch {
-        // No longer valid on the new tip (mined elsewhere, spent, or outbid).
+    for (const txs of bySender.values()) {
+      if (txs.length > 1) txs.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
+      // One state per sender that takes each admitted transaction: a queue of k costs k applies, not k²/2.
+      const applied = new StateOverlay(this.chain.state);
+      for (const tx of txs) {
+        try {
+          this.admit(tx, { applied });
+        } catch {
+          // No longer valid on the new tip (mined elsewhere, spent, or outbid): those after it
+          // fail at the nonce check, unless it was a nonce the new branch used.
+        }
       }
     }
     const gone = before.filter((tx) => !this.byId.has(toHex(tx.hash())));

@@ -52,6 +52,7 @@ const MEMPOOL_PENALTIES: Partial<Record<MempoolError['code'], number>> = {
   FEE_TOO_LOW: 2,
   NONCE_GAP: 1,
   REPLACEMENT_UNDERPRICED: 1,
+  TOO_MANY_PENDING: 1,
 };
 
 /** Points for a block that cannot be used yet: never a ban alone, 100 of them are. */

@@ -6,7 +6,7 @@ import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { ValidationError } from '../../src/chain/errors.ts';
 import { bigIntToBytes32, hashToBigInt } from '../../src/chain/hash.ts';
-import { Mempool, type MempoolOptions } from '../../src/chain/mempool.ts';
+import { MAX_PENDING_PER_SENDER, Mempool, MempoolError, type MempoolOptions } from '../../src/chain/mempool.ts';
 import { MEMO_SIZE, Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { transferRules } from '../../src/chain/tx-rules.ts';
 import { devnet, type Keypair, keypair, mine, openChain, type TestChain, transfer } from '../support/chain.ts';
@@ -332,4 +332,47 @@ test('onTip: mined transactions leave the pool; a pending one conflicting with a
   assert.equal(mempool.count, 0);
   assert.equal(mempool.totalBytes, 0);
   assert.equal(getAccount(tc.chain.state, a.address).nonce, 2n);
+});
+
+test(`a sender may have ${MAX_PENDING_PER_SENDER} transactions pending: the next is TOO_MANY_PENDING until a block takes some`, async (t) => {
+  const { mempool, pay, keys, tc } = await pool(t, 2);
+  const [a, b] = keys as [Keypair, Keypair];
+  for (let n = 0n; n < BigInt(MAX_PENDING_PER_SENDER); n++) mempool.add(pay(a, n, 1));
+  const next = pay(a, BigInt(MAX_PENDING_PER_SENDER), 1);
+  assert.throws(() => mempool.add(next), code('TOO_MANY_PENDING', MempoolError));
+  // Another sender is not held back by it, and a replacement inside the queue is still possible.
+  mempool.add(pay(b, 0n, 1));
+  mempool.add(pay(a, 3n, 2));
+  await mine(tc, { mempool });
+  assert.equal(mempool.count, 0);
+  mempool.add(next);
+});
+
+test('after a block, a sender queue of k transactions is taken back with k applies, not k²/2', async (t) => {
+  const { mempool, pay, keys, tc } = await pool(t, 2);
+  const [a, b] = keys as [Keypair, Keypair];
+  // Each one spends most of what the one before it left: only applied in order do they all fit.
+  const balance = getAccount(tc.chain.state, a.address).balance;
+  const k = MAX_PENDING_PER_SENDER;
+  let left = balance;
+  for (let n = 0; n < k; n++) {
+    const amount = (left - 200n * BigInt(k - n)) / 2n;
+    const tx = pay(a, BigInt(n), 1, amount);
+    left -= amount + tx.fee;
+    mempool.add(tx);
+  }
+  let applies = 0;
+  const apply = transferRules.apply;
+  transferRules.apply = (...args) => {
+    applies++;
+    apply(...args);
+  };
+  t.after(() => {
+    transferRules.apply = apply;
+  });
+  // An unrelated block: the whole pool is checked again on the new tip.
+  await mine(tc, { txs: [pay(b, 0n, 1)] });
+  transferRules.apply = apply;
+  assert.equal(mempool.count, k, 'the whole queue still applies');
+  assert.ok(applies <= k + 1, `${applies} applies for a queue of ${k}`);
 });
