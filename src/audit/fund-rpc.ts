@@ -30,7 +30,7 @@ export function fundRpcMethods(chain: ChainView): Record<string, RpcMethod> {
           tally.set(id, row);
         }
         for (const s of o.shares) tally.get(toHex(s.payee))!.share = s.amount;
-        const heights = payoutHeights(chain.state).slice(-10).reverse();
+        const heights = payoutHeights(chain.state, 10).reverse();
         const mine = text === undefined ? undefined : parseAddress(text, hrp);
         const vote = mine && fundVoteOf(chain.state, mine);
         return {

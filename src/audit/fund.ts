@@ -1,7 +1,7 @@
 import { ADDRESS_SIZE, type Address } from '../chain/address.ts';
-import { decodeExact, joinFixed, splitFixed, toHex, Writer } from '../chain/encoding.ts';
+import { decodeExact, toHex, Writer } from '../chain/encoding.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
-import { listAppend, listDrop, listItems } from '../chain/state-list.ts';
+import { listAppend, listDrop, listItems, listLast } from '../chain/state-list.ts';
 import { stateKey, u32be } from '../chain/store/layout.ts';
 
 /**
@@ -10,7 +10,7 @@ import { stateKey, u32be } from '../chain/store/layout.ts';
  *   0x32 (‖ u32 page)    -> the voters, in order of first vote (a list, chain/state-list.ts)
  *   0x33 ‖ voter         -> the payee it voted for (its latest vote)
  *   0x34 ‖ u32 height    -> a payout: u64 Li paid ‖ n × (payee ‖ u64 Li)
- *   0x35                 -> the heights of every payout, ascending
+ *   0x35 (‖ u32 page)    -> the heights of every payout, ascending (a list)
  */
 export const STATE_FUND_VOTERS = 0x32;
 export const STATE_FUND_VOTE = 0x33;
@@ -82,11 +82,11 @@ export interface Payout {
   shares: Share[];
 }
 
-export function payoutHeights(state: StateReader): number[] {
-  const raw = state.get(PAYOUTS_KEY);
-  return raw === undefined
-    ? []
-    : splitFixed(raw, 4, 'the fund payouts').map((b) => new DataView(b.buffer).getUint32(0));
+/** The heights of the last `count` payouts, ascending. */
+export function payoutHeights(state: StateReader, count: number): number[] {
+  return listLast(state, PAYOUTS_KEY, 4, count, 'the fund payouts').map((b) =>
+    new DataView(b.buffer, b.byteOffset).getUint32(0),
+  );
 }
 
 export function getPayout(state: StateReader, height: number): Payout | undefined {
@@ -105,5 +105,5 @@ export function putPayout(state: StateWriter, p: Payout): void {
   const w = new Writer(8 + p.shares.length * (ADDRESS_SIZE + 8)).u64(p.paid);
   for (const s of p.shares) w.bytes(s.payee).u64(s.amount);
   state.put(stateKey(STATE_FUND_PAYOUT, u32be(p.height)), w.finish());
-  state.put(PAYOUTS_KEY, joinFixed([...payoutHeights(state), p.height].map(u32be), 4));
+  listAppend(state, PAYOUTS_KEY, u32be(p.height), 4);
 }

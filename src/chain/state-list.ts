@@ -62,6 +62,18 @@ export function listItems(state: StateReader, key: Uint8Array, size: number, wha
   return out;
 }
 
+/** The last `count` items (all of them when there are fewer), in append order: a page or two, not the list. */
+export function listLast(state: StateReader, key: Uint8Array, size: number, count: number, what: string): Uint8Array[] {
+  const n = listLength(state, key);
+  const from = Math.max(0, n - count);
+  const out: Uint8Array[] = [];
+  for (let p = Math.floor(from / PAGE_ITEMS); p * PAGE_ITEMS < n; p++) {
+    const items = splitFixed(page(state, key, n, p, size), size, what);
+    out.push(...items.slice(Math.max(0, from - p * PAGE_ITEMS)));
+  }
+  return out;
+}
+
 /** Removes the list, its length and every page. */
 export function listDrop(state: StateWriter, key: Uint8Array): void {
   const n = listLength(state, key);

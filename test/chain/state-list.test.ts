@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { noteActivity } from '../../src/chain/active-count.ts';
 import { DecodeError } from '../../src/chain/errors.ts';
-import { listAppend, listDrop, listItems, listLength, PAGE_ITEMS } from '../../src/chain/state-list.ts';
+import { listAppend, listDrop, listItems, listLast, listLength, PAGE_ITEMS } from '../../src/chain/state-list.ts';
 import { devnet } from '../support/chain.ts';
 import { memoryState } from '../support/memory-state.ts';
 
@@ -51,4 +51,18 @@ test('thousands of addresses whose activity ends in the same hour cost each a pa
   // One page rewrite (at most PAGE_ITEMS addresses) and a few small records per address. As one
   // record per bucket, the n appends wrote n²/2 addresses: 160 MB here.
   assert.ok(written() < n * (PAGE_ITEMS * 20 + 200), `${written()} bytes written`);
+});
+
+test('the last items of a state list come from its last pages, in append order', () => {
+  const { state, reads } = memoryState();
+  const n = 5 * PAGE_ITEMS + 3;
+  for (let i = 0; i < n; i++) listAppend(state, KEY, item(i), 20);
+  const at = reads();
+  assert.deepEqual(
+    listLast(state, KEY, 20, 10, 'test list'),
+    Array.from({ length: 10 }, (_, i) => item(n - 10 + i)),
+  );
+  assert.ok(reads() - at <= 3, 'the length and two pages');
+  assert.deepEqual(listLast(state, KEY, 20, n + 5, 'test list'), listItems(state, KEY, 20, 'test list'));
+  assert.deepEqual(listLast(state, new Uint8Array([0x7e, 9]), 20, 10, 'test list'), []);
 });
