@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Address, addressOf } from '../../src/chain/address.ts';
@@ -17,10 +18,17 @@ import { assertSupply } from './supply.ts';
 
 export const devnet: NetworkParams = NETWORKS.devnet;
 
-export async function tempDir(t: { after(fn: () => Promise<void>): void }, prefix = 'zi-test-'): Promise<string> {
+const tempDirs: string[] = [];
+// Removed as the test process exits, not in an after-hook: hooks run in the
+// order they were added, so a store a test closes in its own hook was still
+// writing when the directory's removal (added first) had already begun.
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+export async function tempDir(_t: { after(fn: () => Promise<void>): void }, prefix = 'zi-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  // Retried: a store closed by a later after-hook may still be writing its last files.
-  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
+  tempDirs.push(dir);
   return dir;
 }
 
