@@ -25,10 +25,17 @@ export function withActivity(
   params: NetworkParams,
 ): Account {
   if (equalBytes(address, RESERVED_ADDRESS)) return acct;
-  const keep = Math.min(params.activeTxCount, MAX_ACTIVITY);
-  const activity = [...acct.activity, timestamp].slice(-keep);
+  const activity = appendActivity(acct.activity, timestamp, params);
   noteActivity(state, address, acct.activity, activity, params);
   return { ...acct, activity };
+}
+
+/** The latest timestamps kept with one more transaction at `timestamp`. */
+export function appendActivity(activity: readonly number[], timestamp: number, params: NetworkParams): number[] {
+  const keep = Math.min(params.activeTxCount, MAX_ACTIVITY);
+  const out = activity.length < keep ? activity.slice() : activity.slice(activity.length - keep + 1);
+  out.push(timestamp);
+  return out;
 }
 
 export function recordActivity(state: StateWriter, address: Address, timestamp: number, params: NetworkParams): void {

@@ -17,7 +17,7 @@ export interface SigItem {
  * A batch of signatures in one SharedArrayBuffer, which every verifying
  * thread reads in place and claims chunks of with an atomic counter:
  *
- *   i32 next chunk ‖ i32 first bad index (n: none) ‖ 32-byte genesis ‖
+ *   i32 next chunk ‖ i32 first bad index (n: none) ‖ i32 items done ‖ 32-byte genesis ‖
  *   i32 × (n + 1) message offsets ‖ u8 × n flags ‖ 64 × n signatures ‖
  *   33 × n public keys ‖ messages
  */
@@ -32,7 +32,7 @@ export interface SigResult {
 }
 
 const CHUNK = 16;
-const HEAD = 8 + 32;
+const HEAD = 12 + 32;
 const FLAG_SIGHASH = 1;
 
 type Views = ReturnType<typeof makeViews>;
@@ -54,8 +54,8 @@ function makeViews(job: SigJob) {
   const pubs = sigs + 64 * n;
   const msgs = pubs + 33 * n;
   return {
-    ctrl: new Int32Array(buffer, 0, 2),
-    genesis: new Uint8Array(buffer, 8, 32),
+    ctrl: new Int32Array(buffer, 0, 3),
+    genesis: new Uint8Array(buffer, 12, 32),
     offsets: new Int32Array(buffer, offsets, n + 1),
     flags: new Uint8Array(buffer, flags, n),
     bytes: new Uint8Array(buffer),
@@ -73,7 +73,7 @@ export function layoutJob(id: number, items: readonly SigItem[], genesis: Uint8A
     if (it.sig.length !== 64 || it.pub.length !== 33) return undefined;
     msgBytes += it.msg.length;
   }
-  // Int32Array views need 4-byte alignment: the offsets table sits right after the 40-byte head.
+  // Int32Array views need 4-byte alignment: the offsets table sits right after the 44-byte head.
   const job: SigJob = { id, n, buffer: new SharedArrayBuffer(HEAD + 4 * (n + 1) + n + 97 * n + msgBytes) };
   const v = views(job);
   v.ctrl[1] = n;
@@ -138,6 +138,7 @@ export function readItem(job: SigJob, i: number): { sig: Uint8Array; msg: Uint8A
 
 /** Verifies chunks of the job until none is left unclaimed (every thread runs this). */
 export function claimAndVerify(job: SigJob): void {
+  const ctrl = views(job).ctrl;
   for (let chunk = claim(job); chunk !== undefined; chunk = claim(job)) {
     for (let i = chunk.from; i < chunk.to; i++) {
       const it = readItem(job, i);
@@ -146,5 +147,25 @@ export function claimAndVerify(job: SigJob): void {
         break;
       }
     }
+    Atomics.add(ctrl, 2, chunk.to - chunk.from);
+    Atomics.notify(ctrl, 2);
   }
+}
+
+/**
+ * Blocks until every item is verified, for at most `ms`: true when they
+ * are. Once this thread has claimed the last chunk, the others are a chunk
+ * (≈ 1 ms) from done; waiting on the shared counter sees that at once,
+ * where their message waits its turn in the event loop (measured: 10–16 ms
+ * behind, in a block, a tenth of its whole time).
+ */
+export function waitVerified(job: SigJob, ms: number): boolean {
+  const ctrl = views(job).ctrl;
+  const until = performance.now() + ms;
+  for (let done = Atomics.load(ctrl, 2); done < job.n; done = Atomics.load(ctrl, 2)) {
+    const left = until - performance.now();
+    if (left <= 0) return false;
+    Atomics.wait(ctrl, 2, done, left);
+  }
+  return true;
 }

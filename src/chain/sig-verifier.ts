@@ -12,6 +12,7 @@ import {
   type SigJob,
   type SigResult,
   signedMessage,
+  waitVerified,
 } from './sig-jobs.ts';
 
 export type { SigItem } from './sig-jobs.ts';
@@ -21,6 +22,9 @@ const NO_GENESIS = new Uint8Array(32);
 
 /** Below this, a block's signatures are checked inline: a thread hop costs more. */
 const PARALLEL_MIN = 16;
+
+/** How long `finish` blocks this thread for the workers' last chunks before it awaits their messages. */
+const SYNC_WAIT_MS = 20;
 
 let warned = false;
 
@@ -97,7 +101,8 @@ export class SignatureVerifier {
     return {
       finish: async () => {
         claimAndVerify(job);
-        await done;
+        // A dead or descheduled thread is waited for the slow way: its message, or failAll.
+        if (!waitVerified(job, SYNC_WAIT_MS)) await done;
         return firstBad(job);
       },
       abort: () => claimAll(job),
