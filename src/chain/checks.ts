@@ -8,7 +8,7 @@ import { verify } from './keys.ts';
 import { blockVotes, indexed, txBody } from './ledger.ts';
 import type { NetworkParams } from './params.ts';
 import { signedMessage } from './sig-jobs.ts';
-import { type SigItem, SignatureVerifier } from './sig-verifier.ts';
+import { type SigBatch, type SigItem, SignatureVerifier } from './sig-verifier.ts';
 import type { Transaction } from './transaction.ts';
 import type { ExtraSignature, TxRulesRegistry } from './tx-rules.ts';
 
@@ -100,6 +100,9 @@ export function checkHeader(header: BlockHeader, params: NetworkParams): void {
   }
 }
 
+/** Signatures that go to the verifier's threads before the rest of a block's are laid out. */
+const FIRST_BATCH_SIGS = 128;
+
 /** A block whose stateless checks passed but for its signatures, which are being verified meanwhile. */
 export interface BlockCheck {
   /** Resolves when every signature verifies; else throws the first bad one's error. */
@@ -121,21 +124,31 @@ export function startBlockCheck(block: Block, deps: CheckDeps): BlockCheck {
   const sigs: Signature[] = [];
   /** The index in the block of each signature's transaction. */
   const owner: number[] = [];
-  block.txs.forEach((tx, i) => {
-    if (deps.cache?.has(tx.hash())) return;
-    try {
-      checkTransactionBody(tx, deps, sigs);
-    } catch (err) {
-      throw indexed(err, 'tx', i);
-    }
-    while (owner.length < sigs.length) owner.push(i);
-    unverified.push(tx);
-  });
-  const votes = blockVotes(block, deps.rules, deps);
-  if (votes.length > 0) deps.rules.voteRules!.check?.(votes, block, deps.params);
-  // The signatures are the work: they start here, and the rest of the checks run beside them.
-  const batch = (deps.verifier ?? inlineVerifier()).begin(sigs, deps.genesis);
+  const verifier = deps.verifier ?? inlineVerifier();
+  /** Signatures being verified, each batch from its first index in `sigs`. */
+  const batches: { batch: SigBatch; from: number }[] = [];
+  let sent = 0;
+  const send = () => {
+    batches.push({ batch: verifier.begin(sigs.slice(sent), deps.genesis), from: sent });
+    sent = sigs.length;
+  };
   try {
+    block.txs.forEach((tx, i) => {
+      if (deps.cache?.has(tx.hash())) return;
+      try {
+        checkTransactionBody(tx, deps, sigs);
+      } catch (err) {
+        throw indexed(err, 'tx', i);
+      }
+      while (owner.length < sigs.length) owner.push(i);
+      unverified.push(tx);
+      // The threads start on the first signatures while this thread lays out the rest.
+      if (sent === 0 && sigs.length >= FIRST_BATCH_SIGS) send();
+    });
+    const votes = blockVotes(block, deps.rules, deps);
+    if (votes.length > 0) deps.rules.voteRules!.check?.(votes, block, deps.params);
+    if (sigs.length > sent) send();
+    // The rest of the checks run beside the signatures.
     if (!equalBytes(block.computeMerkleRoot(), block.header.merkleRoot)) {
       throw new ValidationError('BAD_MERKLE_ROOT', 'merkle root does not match the transactions and votes');
     }
@@ -148,15 +161,17 @@ export function startBlockCheck(block: Block, deps: CheckDeps): BlockCheck {
       seen.add(id);
     });
   } catch (err) {
-    batch.abort();
+    for (const b of batches) b.batch.abort();
     throw err;
   }
   return {
     async finish() {
-      const bad = await batch.finish();
-      if (bad !== -1) {
-        const i = owner[bad]!;
-        throw indexed(signatureError(block.txs[i]!, sigs[bad]!), 'tx', i);
+      for (const [k, { batch, from }] of batches.entries()) {
+        const bad = await batch.finish();
+        if (bad === -1) continue;
+        for (const later of batches.slice(k + 1)) later.batch.abort();
+        const i = owner[from + bad]!;
+        throw indexed(signatureError(block.txs[i]!, sigs[from + bad]!), 'tx', i);
       }
       for (const tx of unverified) deps.cache?.add(tx.hash());
     },

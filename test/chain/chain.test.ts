@@ -127,6 +127,34 @@ test('a block is applied while its signatures verify, but a bad signature is sti
   assert.equal(getAccount(tc.chain.state, bob.address).balance, 39_000n);
 });
 
+test('a block of 300: its signatures start in two batches, and the lowest bad one is the refusal in either', async (t) => {
+  const tc = await openChain(t);
+  const alice = keypair();
+  const bob = keypair();
+  await mine(tc, { miner: alice.address });
+  const g = tc.chain.genesisHash;
+  const txs = Array.from({ length: 300 }, (_, i) => transfer(alice, bob.address, 1n, BigInt(i), g));
+  const forge = (i: number) =>
+    Transaction.create({ ...txs[i]!, signature: transfer(bob, bob.address, 1n, BigInt(i), g).signature });
+  const refusedAt = async (bad: number[]) => {
+    const forged = txs.map((tx, i) => (bad.includes(i) ? forge(i) : tx));
+    const err = await tc.chain.addBlock(nextBlock(tc, { txs: forged })).then(
+      () => assert.fail('accepted'),
+      (e: Error & { code?: string; meta?: { txIndex?: number } }) => e,
+    );
+    assert.equal(err.code, 'BAD_SIGNATURE');
+    return err.meta?.txIndex;
+  };
+  // The first batch is the first 128 signatures, the second the rest.
+  assert.equal(await refusedAt([250]), 250);
+  assert.equal(await refusedAt([200, 140]), 140);
+  assert.equal(await refusedAt([5, 250]), 5);
+  assert.equal(await refusedAt([127, 128]), 127);
+  assert.equal(tc.chain.height, 1);
+  await mine(tc, { txs });
+  assert.equal(getAccount(tc.chain.state, bob.address).balance, 300n);
+});
+
 test('blocks with a bad signature, a reused nonce or a double spend are invalid and change nothing', async (t) => {
   const tc = await openChain(t);
   const alice = keypair();
