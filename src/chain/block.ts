@@ -107,10 +107,10 @@ export class Block {
   }
 }
 
-/** Bytes the votes section takes in a block. */
 /** A block's vote count is a u16. */
 export const MAX_BLOCK_VOTES = 0xffff;
 
+/** Bytes the votes section takes in a block. */
 export function votesSize(votes: readonly Uint8Array[]): number {
   return votes.reduce((n, v) => n + 2 + v.length, 2);
 }

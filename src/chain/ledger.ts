@@ -74,7 +74,7 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
     );
   }
   const { rules: kind, state: scoped } = rules.forKind(tx.kind, state);
-  if (kind === transferRules && fusedTransfer(state, tx, body as TransferBody, acct, ctx)) return;
+  if (kind === transferRules && fusedTransfer(scoped, tx, body as TransferBody, acct, ctx)) return;
   putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
   kind.apply(scoped, tx, body, ctx);
   // Taken after the kind's effects, so what a transaction brings in can pay

@@ -211,10 +211,10 @@ export class Mempool extends EventEmitter<{ added: [Transaction]; removed: [Tran
       addedAt: this.chain.now(),
     };
     if (opts.dryRun) return entry;
-    if (useApplied) overlay.commitTo(opts.applied!);
     let freed = 0;
     for (const e of queue.slice(slot)) freed += e.size;
     this.makeRoom(entry, freed);
+    if (useApplied) overlay.commitTo(opts.applied!);
     if (replaced) {
       // Later transactions of this sender may no longer apply after the replacement.
       const dropped = queue.splice(slot);

@@ -37,6 +37,11 @@ export interface NetworkParams extends DifficultyParams {
   stakeUnit: bigint;
   /** Blocks after its first stake before a Validator can be assigned contracts. */
   stakeMaturity: number;
+  /**
+   * Validator fits a block may weigh in all: its delegated contracts times
+   * the Validators, at least one contract (validator/assignment.ts).
+   */
+  assignmentChecksPerBlock: number;
   /** How long after an Invalid verdict the Validator may appeal (DESIGN.md §6). */
   appealWindowMs: number;
   defaultRpcPort: number;
@@ -57,6 +62,7 @@ const common = {
   activeTxCount: 10,
   activeWindowMs: 30 * DAY_MS,
   appealWindowMs: 30 * DAY_MS,
+  assignmentChecksPerBlock: 65_536,
 };
 
 export const NETWORKS: Record<NetworkName, NetworkParams> = {

@@ -96,9 +96,23 @@ export function signedMessage(item: SigItem, genesis: Uint8Array): Uint8Array {
   return item.sighash ? sigHashOf(genesis, item.msg) : item.msg;
 }
 
-/** Every chunk unclaimed again: a thread that claimed some may have died before checking them. */
-export function reclaimAll(job: SigJob): void {
-  Atomics.store(views(job).ctrl, 0, 0);
+/**
+ * Every item verified on this thread, whatever was claimed or counted: a
+ * thread that died may have left a claimed chunk unchecked, and one being
+ * terminated may still claim another.
+ */
+export function verifyAll(job: SigJob): void {
+  const ctrl = views(job).ctrl;
+  Atomics.store(ctrl, 0, job.n);
+  for (let i = 0; i < job.n; i++) {
+    const it = readItem(job, i);
+    if (!verify(it.sig, it.msg, it.pub)) {
+      reportBad(job, i);
+      break;
+    }
+  }
+  Atomics.store(ctrl, 2, job.n);
+  Atomics.notify(ctrl, 2);
 }
 
 /** Every chunk claimed at once, none verified: for a batch nobody waits for any more. */
@@ -156,8 +170,8 @@ export function claimAndVerify(job: SigJob): void {
  * Blocks until every item is verified, for at most `ms`: true when they
  * are. Once this thread has claimed the last chunk, the others are a chunk
  * (≈ 1 ms) from done; waiting on the shared counter sees that at once,
- * where their message waits its turn in the event loop (measured: 10–16 ms
- * behind, in a block, a tenth of its whole time).
+ * where their message waits its turn in the event loop behind whatever
+ * else is due there (measured in a block: 10–16 ms, a tenth of its time).
  */
 export function waitVerified(job: SigJob, ms: number): boolean {
   const ctrl = views(job).ctrl;

@@ -179,6 +179,8 @@ export const contractRules: TxRules<ContractBody> = {
   },
   spends: (b) => b.budget,
   apply(state, tx, b, ctx) {
+    // Assigned after the block (its hash is the key): counted now, so a template knows the limit.
+    if (b.validation === VALIDATION_DELEGATED) validatorPort(ctx)?.admit(state, ctx);
     debit(state, tx.from, b.budget);
     putContract(state, tx.hash(), openedRecord(tx.from, b, ctx.height));
     addOpenProblems(state, 1);

@@ -11,6 +11,11 @@ import { type ContractRecord, putContract, requireContract, STATUS_OPEN } from '
  * Bidder-validated. node/domains.ts checks the validator domain offers it.
  */
 export interface ValidatorPort {
+  /**
+   * A delegated contract opened by a transaction of the block at `ctx.height`:
+   * ASSIGNMENTS_FULL past the block's limit, so a template leaves it for the next block.
+   */
+  admit(state: StateWriter, ctx: TxContext): void;
   /** The Validator of a delegated contract opened in `ctx.block`, with `budget` reserved of its stake; none if no one is eligible. */
   assign(state: StateWriter, contract: Hash, budget: bigint, ctx: BlockContext): Address | undefined;
   /** Reserves more for an assigned contract (a topup); STAKE_EXCEEDED when its free stake does not cover it. */

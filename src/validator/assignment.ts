@@ -65,16 +65,14 @@ function better(f: number, s: StakeRecord, bestFit: number, b: StakeRecord): boo
 }
 
 /**
- * Choosing a Validator checks every Validator's fit, so a block of many
- * delegated contracts could cost contracts × Validators Levenshtein distances
- * (≈ 3 µs each). A block checks at most this many candidates in all; the
- * delegated contracts over the limit wait for the next block.
+ * Choosing a Validator weighs every Validator, so a block of many delegated
+ * contracts could cost contracts × Validators Levenshtein distances (≈ 3 µs
+ * each). A block may open at most this many delegated contracts among
+ * `validators` Validators (params.assignmentChecksPerBlock in all), and at
+ * least one; the rest wait for the next block.
  */
-export const ASSIGNMENT_CHECKS_PER_BLOCK = 65_536;
-
-/** Delegated contracts one block may assign among `validators` Validators: at least one. */
-export function assignmentsPerBlock(validators: number): number {
-  return Math.max(1, Math.floor(ASSIGNMENT_CHECKS_PER_BLOCK / Math.max(1, validators)));
+export function assignmentsPerBlock(validators: number, params: NetworkParams): number {
+  return Math.max(1, Math.floor(params.assignmentChecksPerBlock / Math.max(1, validators)));
 }
 
 const DAY_MS = 86_400_000;

@@ -7,7 +7,7 @@ import type { Hash } from '../chain/hash.ts';
 import type { NetworkParams } from '../chain/params.ts';
 import type { StateReader, StateWriter } from '../chain/state.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
-import type { BlockContext, ConsensusDomain, TxRules } from '../chain/tx-rules.ts';
+import type { BlockContext, ConsensusDomain, TxContext, TxRules } from '../chain/tx-rules.ts';
 import {
   assignmentKey,
   assignmentsPerBlock,
@@ -19,15 +19,15 @@ import {
 import {
   addReservedFor,
   addValidator,
-  assignedIn,
-  countAssigned,
   countDelegated,
+  countOpened,
   dayOf,
   delegatedOnDay,
   FLAG_BANNED,
   getReservation,
   getStake,
   listValidators,
+  openedIn,
   putReservation,
   putStake,
   removeReservedFor,
@@ -89,6 +89,18 @@ export const stakeRules: TxRules<StakeBody> = {
         },
       );
     }
+    if (!held) {
+      // The block's delegated contracts each weigh every Validator, this one too.
+      const opened = openedIn(state, ctx.height);
+      const validators = validatorCount(state) + 1;
+      if (opened > assignmentsPerBlock(validators, ctx.params)) {
+        throw new ValidationError(
+          'ASSIGNMENTS_FULL',
+          `this block opens ${opened} delegated contracts, as many as ${validators - 1} Validators allow: a new Validator stakes in the next block`,
+          { opened },
+        );
+      }
+    }
     debit(state, tx.from, b.amount);
     if (held) {
       putStake(state, tx.from, { ...held, amount });
@@ -141,6 +153,8 @@ export const unstakeRules: TxRules<Record<string, never>> = {
  * Validator from signing away more than it has at stake.
  */
 export interface ValidatorPort {
+  /** A delegated contract opened by a transaction of the block at `ctx.height`: ASSIGNMENTS_FULL past the block's limit. */
+  admit(state: StateWriter, ctx: TxContext): void;
   /** Picks the Validator of a delegated contract opened in `ctx.block` and reserves `budget` of its stake. */
   assign(state: StateWriter, contract: Hash, budget: bigint, ctx: BlockContext): Address | undefined;
   /** Reserves more for an assigned contract (a topup): STAKE_EXCEEDED when the free stake does not cover it. */
@@ -161,20 +175,22 @@ export interface ValidatorPort {
 
 function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort {
   const port: ValidatorPort = {
-    assign(outer, contract, budget, ctx) {
+    admit(outer, ctx) {
       const state = own(outer);
       const validators = validatorCount(state);
-      if (validators > 0) {
-        const allowed = assignmentsPerBlock(validators);
-        if (assignedIn(state, ctx.height) >= allowed) {
-          throw new ValidationError(
-            'ASSIGNMENTS_FULL',
-            `a block assigns at most ${allowed} delegated contracts among ${validators} Validators: this one waits for the next block`,
-            { allowed },
-          );
-        }
-        countAssigned(state, ctx.height);
+      const allowed = assignmentsPerBlock(validators, ctx.params);
+      const opened = openedIn(state, ctx.height);
+      if (opened >= allowed) {
+        throw new ValidationError(
+          'ASSIGNMENTS_FULL',
+          `a block opens at most ${allowed} delegated ${allowed === 1 ? 'contract' : 'contracts'} among ${validators} Validators, and this one has them: post it again after the next block`,
+          { allowed },
+        );
       }
+      countOpened(state, ctx.height);
+    },
+    assign(outer, contract, budget, ctx) {
+      const state = own(outer);
       countDelegated(state, ctx.timestamp);
       const candidates: Candidate[] = listValidators(state).map((address) => ({
         address,

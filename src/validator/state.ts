@@ -13,14 +13,14 @@ import { stateKey, u32be } from '../chain/store/layout.ts';
  *   0x22 ‖ contract id  -> reservation: validator ‖ u64 reserved Li
  *   0x23 ‖ u32 day      -> u32 delegated contracts opened that UTC day of block time
  *   0x24 ‖ address …    -> the set of contract ids its stake is reserved for
- *   0x25                -> u32 height ‖ u32 delegated contracts assigned in that block
+ *   0x25                -> u32 height ‖ u32 delegated contracts opened in that block
  */
 export const STATE_STAKE = 0x20;
 export const STATE_VALIDATORS = 0x21;
 export const STATE_RESERVATION = 0x22;
 export const STATE_DELEGATED_DAY = 0x23;
 export const STATE_RESERVED_FOR = 0x24;
-export const STATE_ASSIGNED = 0x25;
+export const STATE_OPENED = 0x25;
 
 export const FLAG_BANNED = 1;
 
@@ -149,15 +149,15 @@ export function removeReservedFor(state: StateWriter, validator: Address, contra
   setRemove(state, stateKey(STATE_RESERVED_FOR, validator), contract, 32);
 }
 
-/** Delegated contracts assigned so far in the block at `height`. */
-export function assignedIn(state: StateReader, height: number): number {
-  const raw = state.get(new Uint8Array([STATE_ASSIGNED]));
+/** Delegated contracts opened so far in the block at `height`. */
+export function openedIn(state: StateReader, height: number): number {
+  const raw = state.get(new Uint8Array([STATE_OPENED]));
   if (raw === undefined) return 0;
   const [at, n] = decodeExact(raw, 8, 'the assignment count', (r) => [r.u32(), r.u32()]);
   return at === height ? n! : 0;
 }
 
-export function countAssigned(state: StateWriter, height: number): void {
-  const n = assignedIn(state, height) + 1;
-  state.put(new Uint8Array([STATE_ASSIGNED]), new Writer(8).u32(height).u32(n).finish());
+export function countOpened(state: StateWriter, height: number): void {
+  const n = openedIn(state, height) + 1;
+  state.put(new Uint8Array([STATE_OPENED]), new Writer(8).u32(height).u32(n).finish());
 }

@@ -3,17 +3,13 @@ import { test } from 'node:test';
 import { getAccount } from '../../src/chain/accounts.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { sha256 } from '../../src/chain/hash.ts';
+import { Mempool } from '../../src/chain/mempool.ts';
 import { LI_PER_ZI } from '../../src/chain/params.ts';
 import type { Transaction } from '../../src/chain/transaction.ts';
 import type { BlockContext } from '../../src/chain/tx-rules.ts';
 import { getContract, VALIDATION_DELEGATED } from '../../src/market/contract-state.ts';
 import { nodeRules } from '../../src/node/rules.ts';
-import {
-  ASSIGNMENT_CHECKS_PER_BLOCK,
-  assignmentKey,
-  assignmentsPerBlock,
-  chooseValidator,
-} from '../../src/validator/assignment.ts';
+import { assignmentKey, assignmentsPerBlock, chooseValidator } from '../../src/validator/assignment.ts';
 import { stakeRequirement, type ValidatorPort, validatorConsensus } from '../../src/validator/rules.ts';
 import { addValidator, getReservation, getStake, listValidators, putStake } from '../../src/validator/state.ts';
 import { devnet, type Keypair, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
@@ -244,18 +240,43 @@ function manyValidators(n: number) {
   return { ...mem, port, addresses, ctx };
 }
 
-test('a block checks a bounded number of Validator fits: delegated contracts over the limit wait for the next block', () => {
-  // Each assignment weighs every Validator's fit, so 30,000 Validators leave room for two a block.
-  const v = manyValidators(30_000);
-  assert.equal(assignmentsPerBlock(30_000), Math.floor(ASSIGNMENT_CHECKS_PER_BLOCK / 30_000));
-  const id = (i: number) => sha256(new Uint8Array([9, i]));
-  assert.ok(v.port.assign(v.state, id(0), LI_PER_ZI, v.ctx(100, 0)));
-  assert.ok(v.port.assign(v.state, id(1), LI_PER_ZI, v.ctx(100, 1)));
-  assert.throws(() => v.port.assign(v.state, id(2), LI_PER_ZI, v.ctx(100, 2)), { code: 'ASSIGNMENTS_FULL' });
-  assert.equal(getReservation(v.state, id(2)), undefined, 'the refused contract reserved nothing');
-  assert.ok(v.port.assign(v.state, id(2), LI_PER_ZI, v.ctx(101, 0)), 'the next block takes it');
-  // However many Validators there are, a block assigns at least one.
-  assert.equal(assignmentsPerBlock(10 * ASSIGNMENT_CHECKS_PER_BLOCK), 1);
+test('a block opens at most assignmentChecksPerBlock ÷ Validators delegated contracts: templates leave the rest for the next block, a block with more is invalid', async (t) => {
+  // Two Validators and room for four fits: two delegated contracts a block.
+  const params = { ...devnet, assignmentChecksPerBlock: 4 };
+  const tc = await openChain(t, { rules: nodeRules({ guardWrites: true }), params });
+  const g = tc.chain.genesisHash;
+  await staked(tc, 5n * LI_PER_ZI);
+  await staked(tc, 5n * LI_PER_ZI);
+  assert.equal(assignmentsPerBlock(2, params), 2);
+  const bidders = [keypair(), keypair(), keypair()];
+  for (const b of bidders) await mine(tc, { miner: b.address });
+  const posts = bidders.map((b) => postContract(b, 0n, g, contractBody(DELEGATED)));
+  await expectInvalid(tc, posts, 'ASSIGNMENTS_FULL');
+  // Nor may a new Validator join a block whose delegated contracts already weigh every Validator.
+  const late = keypair();
+  const n = await activeAddress(tc, late);
+  await expectInvalid(tc, [posts[0]!, posts[1]!, stake(late, 5n * LI_PER_ZI, n, g)], 'ASSIGNMENTS_FULL');
+  await expectInvalid(tc, [stake(late, 5n * LI_PER_ZI, n, g), posts[0]!, posts[1]!], 'ASSIGNMENTS_FULL');
+
+  const mempool = new Mempool(tc.chain);
+  tc.chain.on('tip', (c) => mempool.onTip(c));
+  for (const p of posts) mempool.add(p);
+  // One sender's third in the same block is refused at once, with what to do.
+  mempool.add(postContract(bidders[0]!, 1n, g, contractBody(DELEGATED)));
+  assert.throws(() => mempool.add(postContract(bidders[0]!, 2n, g, contractBody(DELEGATED))), {
+    code: 'ASSIGNMENTS_FULL',
+    message: /post it again after the next block/,
+  });
+  const first = await mine(tc, { mempool });
+  assert.equal(first.txs.length, 2, 'the template took two of the four');
+  const second = await mine(tc, { mempool });
+  assert.equal(second.txs.length, 2);
+  assert.equal(mempool.count, 0);
+  for (const tx of [...first.txs, ...second.txs]) {
+    assert.notEqual(toHex(getContract(tc.chain.state, tx.hash())!.validator), toHex(new Uint8Array(20)));
+  }
+  // However many Validators there are, a block opens at least one.
+  assert.equal(assignmentsPerBlock(10 * devnet.assignmentChecksPerBlock, devnet), 1);
 });
 
 test("a Validator's reservations and the Validator set change by a page each, however many they hold", () => {
