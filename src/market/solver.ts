@@ -63,6 +63,10 @@ const PENALIZED = new Set(['BAD_ACK', 'NOT_AUTHORITY', 'BAD_LEASE', 'BAD_PAYOUT'
 const BEFORE_ACK = new Set(['BAD_ACK', 'NOT_AUTHORITY']);
 
 /** Where the Solver sends the payouts it got signed: the node's mempool. */
+/** Blocks a co-signed payout waits for room in the mempool, each for at most PAYOUT_ROOM_WAIT_MS. */
+const PAYOUT_ROOM_BLOCKS = 10;
+const PAYOUT_ROOM_WAIT_MS = 120_000;
+
 export interface PayoutSink {
   nextNonce(address: Address): bigint;
   accept(tx: Transaction): Promise<unknown>;
@@ -814,8 +818,26 @@ export class Solver extends EventEmitter<{
     return Transaction.sign(this.payoutFields(d, nonce), this.d.key, this.d.chain.genesisHash);
   }
 
+  /**
+   * A co-signed payout is work the Solver has done: with as many of its
+   * transactions pending as the mempool holds for one sender, it waits for
+   * blocks to take some (at most PAYOUT_ROOM_BLOCKS) instead of dropping it.
+   */
   private async submitPayout(draft: PayoutDraft): Promise<void> {
-    const tx = this.buildPayout(draft, this.d.mempool.nextNonce(this.address));
-    await this.d.mempool.accept(tx);
+    for (let waited = 0; ; waited++) {
+      const tx = this.buildPayout(draft, this.d.mempool.nextNonce(this.address));
+      try {
+        await this.d.mempool.accept(tx);
+        return;
+      } catch (err) {
+        const full = err instanceof ZiError && err.code === 'TOO_MANY_PENDING';
+        if (!full || waited === PAYOUT_ROOM_BLOCKS || this.stop$.signal.aborted) throw err;
+        this.d.logger.info(
+          { contract: toHex(draft.contract).slice(0, 16) },
+          'payout waits for a block: too many pending',
+        );
+        await this.nextTip(PAYOUT_ROOM_WAIT_MS);
+      }
+    }
   }
 }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../../src/chain/encoding.ts';
 import type { Hash } from '../../src/chain/hash.ts';
 import { sign, verify } from '../../src/chain/keys.ts';
+import { MempoolError } from '../../src/chain/mempool.ts';
 import { NETWORKS } from '../../src/chain/params.ts';
 import { type Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { cidOf } from '../../src/content/cid.ts';
@@ -210,6 +211,28 @@ test('submits the payout its authority signed: paid to itself, for the leased ra
   const batch = decodeResults(await r.results.get(f.cid));
   assert.deepEqual(outputList(batch.outputs), [9]);
   assert.equal(toHex(cidOf(f.results).bytes), toHex(f.cid));
+  assert.deepEqual({ ...solver.stats }, { mcus: 1, earned: 1_000n, payouts: 1 });
+});
+
+test('a payout refused as TOO_MANY_PENDING waits for the next block and is sent then, not dropped', async (t) => {
+  const r = rig(t);
+  const bidder = keypair();
+  const id = r.chain.open(bidder.address);
+  const auth = authorityPeer(t, r);
+  const solver = r.start();
+  let refusals = 0;
+  r.mempool.refuse = () =>
+    refusals++ === 0 ? new MempoolError('TOO_MANY_PENDING', 'this sender has 64 transactions pending') : undefined;
+
+  const s = await auth.answer(await auth.discovery(), bidder, 3, 4);
+  const f = await resultFrame(s);
+  await s.write(paidFor(id, r, bidder, f, 3, 4));
+  await s.write({ type: 'done', reason: 'COMPLETE', message: 'no unsolved indices left to lease' });
+  await until('the refusal', () => refusals === 1, 10_000);
+  await sleep(100);
+  assert.equal(r.mempool.accepted.length, 0, 'nothing sent before a block');
+  r.chain.tip();
+  await until('the payout reaches the mempool', () => r.mempool.accepted.length === 1, 10_000);
   assert.deepEqual({ ...solver.stats }, { mcus: 1, earned: 1_000n, payouts: 1 });
 });
 

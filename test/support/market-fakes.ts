@@ -391,12 +391,16 @@ export class FakeMarketChain implements MarketChain {
 export class FakeMempool implements PayoutSink {
   readonly accepted: Transaction[] = [];
   onAccept?: (tx: Transaction) => void;
+  /** An error to refuse a transaction with, as the real mempool would; undefined takes it. */
+  refuse?: (tx: Transaction) => Error | undefined;
 
   nextNonce(address: Address): bigint {
     return BigInt(this.accepted.filter((tx) => toHex(tx.from) === toHex(address)).length);
   }
 
   async accept(tx: Transaction): Promise<void> {
+    const refused = this.refuse?.(tx);
+    if (refused) throw refused;
     this.accepted.push(tx);
     this.onAccept?.(tx);
   }
