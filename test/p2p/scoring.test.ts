@@ -24,6 +24,10 @@ test('one table decides what an error costs the peer that caused it', () => {
     [new MempoolError('ALREADY_KNOWN', 'x'), 'tx', 'ignore', 0],
     [new MempoolError('NONCE_USED', 'x'), 'tx', 'ignore', 0],
     [new MempoolError('NONCE_GAP', 'x'), 'tx', 'ignore', 1],
+    // A peer relaying a sender's 65th pending transaction: our pool holds 64 of it.
+    [new MempoolError('TOO_MANY_PENDING', 'x'), 'tx', 'ignore', 1],
+    // A block opening more delegated contracts than its Validators allow is invalid.
+    [new ValidationError('ASSIGNMENTS_FULL', 'x'), 'block', 'reject', BAN_SCORE],
     [new PeerError('OUT_OF_ORDER', 'x'), 'request', 'ignore', 20],
     [new DecodeError('TRAILING_BYTES', 'x'), 'request', 'reject', BAN_SCORE],
     [new PeerError('WRONG_GENESIS', 'x'), 'response', 'reject', BAN_SCORE],
