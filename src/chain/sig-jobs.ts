@@ -104,13 +104,7 @@ export function signedMessage(item: SigItem, genesis: Uint8Array): Uint8Array {
 export function verifyAll(job: SigJob): void {
   const ctrl = views(job).ctrl;
   Atomics.store(ctrl, 0, job.n);
-  for (let i = 0; i < job.n; i++) {
-    const it = readItem(job, i);
-    if (!verify(it.sig, it.msg, it.pub)) {
-      reportBad(job, i);
-      break;
-    }
-  }
+  verifyItems(job, 0, job.n);
   Atomics.store(ctrl, 2, job.n);
   Atomics.notify(ctrl, 2);
 }
@@ -150,17 +144,22 @@ export function readItem(job: SigJob, i: number): { sig: Uint8Array; msg: Uint8A
   };
 }
 
+/** Items [from, to) verified, up to the first bad one, which is reported. */
+function verifyItems(job: SigJob, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const it = readItem(job, i);
+    if (!verify(it.sig, it.msg, it.pub)) {
+      reportBad(job, i);
+      return;
+    }
+  }
+}
+
 /** Verifies chunks of the job until none is left unclaimed (every thread runs this). */
 export function claimAndVerify(job: SigJob): void {
   const ctrl = views(job).ctrl;
   for (let chunk = claim(job); chunk !== undefined; chunk = claim(job)) {
-    for (let i = chunk.from; i < chunk.to; i++) {
-      const it = readItem(job, i);
-      if (!verify(it.sig, it.msg, it.pub)) {
-        reportBad(job, i);
-        break;
-      }
-    }
+    verifyItems(job, chunk.from, chunk.to);
     Atomics.add(ctrl, 2, chunk.to - chunk.from);
     Atomics.notify(ctrl, 2);
   }

@@ -75,6 +75,11 @@ export function assignmentsPerBlock(validators: number, params: NetworkParams): 
   return Math.max(1, Math.floor(params.assignmentChecksPerBlock / Math.max(1, validators)));
 }
 
+/** Whether a block that opens `opened` delegated contracts among `validators` Validators is within the limit. */
+export function assignmentsFit(opened: number, validators: number, params: NetworkParams): boolean {
+  return opened <= assignmentsPerBlock(validators, params);
+}
+
 const DAY_MS = 86_400_000;
 
 /** How many UTC days of block time the activity window spans (the delegated-contract count is kept per day). */

@@ -10,6 +10,7 @@ import { TX_KINDS } from '../chain/transaction.ts';
 import type { BlockContext, ConsensusDomain, TxContext, TxRules } from '../chain/tx-rules.ts';
 import {
   assignmentKey,
+  assignmentsFit,
   assignmentsPerBlock,
   type Candidate,
   chooseValidator,
@@ -92,11 +93,11 @@ export const stakeRules: TxRules<StakeBody> = {
     if (!held) {
       // The block's delegated contracts each weigh every Validator, this one too.
       const opened = openedIn(state, ctx.height);
-      const validators = validatorCount(state) + 1;
-      if (opened > assignmentsPerBlock(validators, ctx.params)) {
+      const validators = validatorCount(state);
+      if (!assignmentsFit(opened, validators + 1, ctx.params)) {
         throw new ValidationError(
           'ASSIGNMENTS_FULL',
-          `this block opens ${opened} delegated contracts, as many as ${validators - 1} Validators allow: a new Validator stakes in the next block`,
+          `this block opens ${opened} delegated contracts, as many as ${validators} Validators allow: a new Validator stakes in the next block`,
           { opened },
         );
       }
@@ -179,8 +180,7 @@ function validatorPort(own: (state: StateWriter) => StateWriter): ValidatorPort 
       const state = own(outer);
       const validators = validatorCount(state);
       const allowed = assignmentsPerBlock(validators, ctx.params);
-      const opened = openedIn(state, ctx.height);
-      if (opened >= allowed) {
+      if (!assignmentsFit(openedIn(state, ctx.height) + 1, validators, ctx.params)) {
         throw new ValidationError(
           'ASSIGNMENTS_FULL',
           `a block opens at most ${allowed} delegated ${allowed === 1 ? 'contract' : 'contracts'} among ${validators} Validators, and this one has them: post it again after the next block`,
