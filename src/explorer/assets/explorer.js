@@ -25,11 +25,20 @@ function times(root) {
   }
 }
 
-/** Fetches this page again and swaps each live section for its new version. */
+/**
+ * Fetches this page again and swaps each live section for its new version.
+ * A tip that comes while a fetch is under way fetches once more after it:
+ * dropped, the page stayed a block behind until the next block.
+ */
 let refreshing = false;
+let again = false;
 async function refresh() {
-  if (refreshing) return;
+  if (refreshing) {
+    again = true;
+    return;
+  }
   refreshing = true;
+  again = false;
   try {
     const res = await fetch(location.href, { headers: { accept: 'text/html' } });
     if (!res.ok) return;
@@ -44,6 +53,7 @@ async function refresh() {
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   } finally {
     refreshing = false;
+    if (again) void refresh();
   }
 }
 
