@@ -1,8 +1,10 @@
-// Builds the native mining kernel (build/Release/zi_pow.node) with node-gyp.
+// Builds the native mining kernel (build/Release/zi_pow.node) and the native
+// hasher block validation uses (build/Release/zi_hash.node) with node-gyp.
 // Runs as the package's install script, so `npm ci` on a fresh clone builds it.
 // A failed build must never fail the install: the miner then falls back to its
-// JavaScript kernel and warns when it starts. Plain JavaScript (not TypeScript)
-// so that any Node that npm happens to run can execute it.
+// JavaScript kernel and validation to one node:crypto call per hash, each
+// warning when it starts. Plain JavaScript (not TypeScript) so that any Node
+// that npm happens to run can execute it.
 //
 // ZI_SKIP_NATIVE=1 skips the build.
 import { spawnSync } from 'node:child_process';
@@ -64,11 +66,19 @@ function main() {
     warn(r.error ? r.error.message : `node-gyp exited with ${r.status}\n${output}`);
     return;
   }
+  const require = createRequire(import.meta.url);
   try {
-    const addon = createRequire(import.meta.url)(join(root, 'build', 'Release', 'zi_pow.node'));
+    const addon = require(join(root, 'build', 'Release', 'zi_pow.node'));
     console.log(`zi: native mining kernel built (${addon.hasShaNi() ? 'sha-ni' : 'native-scalar'})`);
   } catch (err) {
     warn(`it was built but does not load: ${err.message}`);
+  }
+  try {
+    require(join(root, 'build', 'Release', 'zi_hash.node'));
+    console.log('zi: native hasher built');
+  } catch (err) {
+    console.warn(`zi: native hasher built but does not load: ${err.message.split('\n')[0]}`);
+    console.warn('zi: block validation will hash one digest per call (slower). Retry with: npm run install');
   }
 }
 

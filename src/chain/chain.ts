@@ -19,7 +19,7 @@ import {
 import { equalBytes, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import { genesisBlock } from './genesis.ts';
-import type { Hash } from './hash.ts';
+import { type Hash, warnIfSlowHashing } from './hash.ts';
 import { HeaderIndex, ROW_BYTES } from './header-index.ts';
 import type { BlockIndexer } from './indexer.ts';
 import { applyBlock, txBody } from './ledger.ts';
@@ -146,6 +146,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.genesis = genesis;
     this.clock = opts.clock ?? Date.now;
     this.verifier = new SignatureVerifier(opts.verifyThreads);
+    warnIfSlowHashing();
     this.wanted = opts.indexers ?? [];
     this.checkState = opts.checkState ?? false;
   }
@@ -565,10 +566,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   private record(block: Block, entry: ChainEntry, changes: ConnectRecord['changes']): ConnectRecord {
-    const parties: Address[][] = block.txs.map((tx) => {
-      const rules = this.rules.get(tx.kind);
-      return rules.parties?.(txBody(tx, this.rules, this)) ?? [];
-    });
+    const parties = (): Address[][] =>
+      block.txs.map((tx) => this.rules.get(tx.kind).parties?.(txBody(tx, this.rules, this)) ?? []);
     return { block, entry, changes, parties };
   }
 

@@ -1,4 +1,4 @@
-import { type Hash, sha256, ZERO_HASH } from './hash.ts';
+import { type Hash, sha256Ranges, ZERO_HASH } from './hash.ts';
 
 /** Leaf tags: what a leaf commits to. 0x01 tags inner nodes, so no leaf can pass for a node. */
 export const LEAF_TX = 0x00;
@@ -13,31 +13,44 @@ export const LEAF_VOTE = 0x02;
  * possible: CVE-2012-2459).
  */
 export function merkleRoot(txids: readonly Hash[], voteIds: readonly Hash[] = []): Hash {
-  if (txids.length + voteIds.length === 0) return ZERO_HASH.slice();
-  // Each hash's input laid out in one reused buffer: no concatenation per node.
-  const leaf = new Uint8Array(33);
-  const node = new Uint8Array(65);
-  node[0] = NODE;
-  let level: Hash[] = [];
-  const addLeaf = (tag: number, id: Hash) => {
-    leaf[0] = tag;
-    leaf.set(id, 1);
-    level.push(sha256(leaf));
-  };
-  for (const id of txids) addLeaf(LEAF_TX, id);
-  for (const id of voteIds) addLeaf(LEAF_VOTE, id);
-  while (level.length > 1) {
-    const next: Hash[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      if (i + 1 === level.length) {
-        next.push(level[i]!);
-        continue;
-      }
-      node.set(level[i]!, 1);
-      node.set(level[i + 1]!, 33);
-      next.push(sha256(node));
+  const n = txids.length + voteIds.length;
+  if (n === 0) return ZERO_HASH.slice();
+  // Each level's inputs laid out in one buffer and hashed in one call (hash.ts).
+  const leaves = new Uint8Array(33 * n);
+  [...txids, ...voteIds].forEach((id, i) => {
+    leaves[33 * i] = i < txids.length ? LEAF_TX : LEAF_VOTE;
+    leaves.set(id, 33 * i + 1);
+  });
+  let level = sha256Ranges(leaves, strided(n, 33));
+  let width = n;
+  while (width > 1) {
+    const pairs = width >> 1;
+    const nodes = new Uint8Array(65 * pairs);
+    for (let i = 0; i < pairs; i++) {
+      nodes[65 * i] = NODE;
+      // Byte by byte: a subarray per pair to set() from costs more than the copy.
+      for (let j = 0; j < 64; j++) nodes[65 * i + 1 + j] = level[64 * i + j]!;
     }
-    level = next;
+    const hashed = sha256Ranges(nodes, strided(pairs, 65));
+    if (width % 2 === 0) level = hashed;
+    else {
+      // The odd node goes up unpaired.
+      const up = new Uint8Array(32 * (pairs + 1));
+      up.set(hashed);
+      up.set(level.subarray(32 * (width - 1), 32 * width), 32 * pairs);
+      level = up;
+    }
+    width = pairs + (width % 2);
   }
-  return level[0]!;
+  return level.slice(0, 32);
+}
+
+/** n ranges of `size` bytes laid end to end. */
+function strided(n: number, size: number): Uint32Array {
+  const ranges = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    ranges[2 * i] = size * i;
+    ranges[2 * i + 1] = size;
+  }
+  return ranges;
 }

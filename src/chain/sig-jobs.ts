@@ -1,5 +1,6 @@
+import { sha256Ranges } from './hash.ts';
 import { verify } from './keys.ts';
-import { sigHashOf } from './transaction.ts';
+import { sigHashOf, sigHashPrefix } from './transaction.ts';
 
 export interface SigItem {
   sig: Uint8Array;
@@ -17,9 +18,12 @@ export interface SigItem {
  * A batch of signatures in one SharedArrayBuffer, which every verifying
  * thread reads in place and claims chunks of with an atomic counter:
  *
- *   i32 next chunk ‖ i32 first bad index (n: none) ‖ i32 items done ‖ 32-byte genesis ‖
+ *   i32 next chunk ‖ i32 first bad index (n: none) ‖ i32 items done ‖
  *   i32 × (n + 1) message offsets ‖ u8 × n flags ‖ 64 × n signatures ‖
  *   33 × n public keys ‖ messages
+ *
+ * A sighash item's message is laid out with the sighash prefix (tag and
+ * genesis) in front, so that a chunk's sighashes are one call (hash.ts).
  */
 export interface SigJob {
   id: number;
@@ -32,7 +36,7 @@ export interface SigResult {
 }
 
 const CHUNK = 16;
-const HEAD = 12 + 32;
+const HEAD = 12;
 const FLAG_SIGHASH = 1;
 
 type Views = ReturnType<typeof makeViews>;
@@ -55,7 +59,6 @@ function makeViews(job: SigJob) {
   const msgs = pubs + 33 * n;
   return {
     ctrl: new Int32Array(buffer, 0, 3),
-    genesis: new Uint8Array(buffer, 12, 32),
     offsets: new Int32Array(buffer, offsets, n + 1),
     flags: new Uint8Array(buffer, flags, n),
     bytes: new Uint8Array(buffer),
@@ -68,22 +71,26 @@ function makeViews(job: SigJob) {
 /** The job for `items`, or undefined when an item has a size no signature or key has (it is checked inline, and fails). */
 export function layoutJob(id: number, items: readonly SigItem[], genesis: Uint8Array): SigJob | undefined {
   const n = items.length;
+  const prefix = sigHashPrefix(genesis);
   let msgBytes = 0;
   for (const it of items) {
     if (it.sig.length !== 64 || it.pub.length !== 33) return undefined;
-    msgBytes += it.msg.length;
+    msgBytes += it.msg.length + (it.sighash ? prefix.length : 0);
   }
-  // Int32Array views need 4-byte alignment: the offsets table sits right after the 44-byte head.
+  // Int32Array views need 4-byte alignment: the offsets table sits right after the 12-byte head.
   const job: SigJob = { id, n, buffer: new SharedArrayBuffer(HEAD + 4 * (n + 1) + n + 97 * n + msgBytes) };
   const v = views(job);
   v.ctrl[1] = n;
-  v.genesis.set(genesis);
   let at = v.msgs;
   items.forEach((it, i) => {
     v.offsets[i] = at;
     v.flags[i] = it.sighash ? FLAG_SIGHASH : 0;
     v.bytes.set(it.sig, v.sigs + 64 * i);
     v.bytes.set(it.pub, v.pubs + 33 * i);
+    if (it.sighash) {
+      v.bytes.set(prefix, at);
+      at += prefix.length;
+    }
     v.bytes.set(it.msg, at);
     at += it.msg.length;
   });
@@ -133,22 +140,28 @@ export function firstBad(job: SigJob): number {
   return bad === job.n ? -1 : bad;
 }
 
-/** Item i as the verifier takes it: copies (native code gets ordinary memory), the sighash computed here. */
-export function readItem(job: SigJob, i: number): { sig: Uint8Array; msg: Uint8Array; pub: Uint8Array } {
-  const v = views(job);
-  const msg = v.bytes.slice(v.offsets[i]!, v.offsets[i + 1]!);
-  return {
-    sig: v.bytes.slice(v.sigs + 64 * i, v.sigs + 64 * i + 64),
-    pub: v.bytes.slice(v.pubs + 33 * i, v.pubs + 33 * i + 33),
-    msg: v.flags[i]! & FLAG_SIGHASH ? sigHashOf(v.genesis, msg) : msg,
-  };
-}
-
-/** Items [from, to) verified, up to the first bad one, which is reported. */
+/**
+ * Items [from, to) verified, up to the first bad one, which is reported.
+ * Each verified from copies (native code gets ordinary memory); the
+ * sighashes among them computed here, in one call.
+ */
 function verifyItems(job: SigJob, from: number, to: number): void {
+  const v = views(job);
+  const hashed: number[] = [];
+  for (let i = from; i < to; i++) if (v.flags[i]! & FLAG_SIGHASH) hashed.push(i);
+  const ranges = new Uint32Array(2 * hashed.length);
+  hashed.forEach((i, k) => {
+    ranges[2 * k] = v.offsets[i]!;
+    ranges[2 * k + 1] = v.offsets[i + 1]! - v.offsets[i]!;
+  });
+  const digests = sha256Ranges(v.bytes, ranges);
+  let k = 0;
   for (let i = from; i < to; i++) {
-    const it = readItem(job, i);
-    if (!verify(it.sig, it.msg, it.pub)) {
+    const msg =
+      v.flags[i]! & FLAG_SIGHASH ? digests.subarray(32 * k, 32 * ++k) : v.bytes.slice(v.offsets[i]!, v.offsets[i + 1]!);
+    const sig = v.bytes.slice(v.sigs + 64 * i, v.sigs + 64 * i + 64);
+    const pub = v.bytes.slice(v.pubs + 33 * i, v.pubs + 33 * i + 33);
+    if (!verify(sig, msg, pub)) {
       reportBad(job, i);
       return;
     }

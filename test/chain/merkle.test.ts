@@ -77,3 +77,29 @@ test('the root is a pure function of the ids', () => {
   assert.equal(root(l), root(l.map((h) => h.slice())));
   assert.deepEqual(l, ids(7), 'computing a root leaves the ids untouched');
 });
+
+/** DESIGN.md §7 written out one hash at a time: what the batched levels of merkle.ts must compute. */
+function definitionRoot(txids: readonly Hash[], voteIds: readonly Hash[]): Hash {
+  if (txids.length + voteIds.length === 0) return new Uint8Array(32);
+  let level = [
+    ...txids.map((t) => sha256(new Uint8Array([0x00]), t)),
+    ...voteIds.map((v) => sha256(new Uint8Array([0x02]), v)),
+  ];
+  while (level.length > 1) {
+    const next: Hash[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      next.push(i + 1 < level.length ? sha256(new Uint8Array([0x01]), level[i]!, level[i + 1]!) : level[i]!);
+    }
+    level = next;
+  }
+  return level[0]!;
+}
+
+test('the root is the definition, one hash at a time, for every count of leaves up to 70 and with votes', () => {
+  for (let n = 0; n <= 70; n++) {
+    const l = ids(n);
+    assert.equal(root(l), toHex(definitionRoot(l, [])), `n = ${n}`);
+    const votes = ids(n % 5).map((v) => sha256(v));
+    assert.equal(toHex(merkleRoot(l, votes)), toHex(definitionRoot(l, votes)), `n = ${n} with ${votes.length} votes`);
+  }
+});

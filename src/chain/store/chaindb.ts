@@ -26,7 +26,7 @@ import {
   u32be,
 } from './layout.ts';
 import { type LevelDB, openLevel, reindexHint, repairLevel, StoreError } from './open.ts';
-import { type PendingOp, PendingWrites } from './pending.ts';
+import { type DeferredOps, type PendingOp, PendingWrites } from './pending.ts';
 import { seal, unseal } from './seal.ts';
 import { salvageTable, setAsideDamagedTables } from './tables.ts';
 
@@ -100,6 +100,8 @@ export interface PreparedBatch {
   /** keyId of each change's state key, for the state cache. */
   readonly stateIds: readonly string[];
   readonly changes: readonly StateChange[];
+  /** Its undo data and history index, laid out when read or flushed (pending.ts). */
+  readonly later: DeferredOps;
 }
 
 /** One connected block, described by what its batch must write. */
@@ -107,8 +109,8 @@ export interface ConnectRecord {
   block: Block;
   entry: ChainEntry;
   changes: readonly StateChange[];
-  /** Addresses each tx touches, for the history index. */
-  parties: readonly Address[][];
+  /** Addresses each tx touches, for the history index (worked out when the index is written). */
+  parties: () => readonly Address[][];
   /** What the block's indexers wrote (chain/indexer.ts), undone with it. */
   indexChanges?: readonly StateChange[];
 }
@@ -775,22 +777,31 @@ export class ChainDB implements StateReader {
       stateIds.push(id);
       ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value, id: STATE_ID + id });
     }
-    ops.push({ key: dbKey(PREFIX_UNDO, entry.hash), value: encodeUndo(changes) });
     ops.push({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
     ops.push({ key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
-    for (const op of this.indexOps(rec)) ops.push(op);
     const indexed = rec.indexChanges ?? [];
     for (const c of indexed) ops.push({ key: dbKey(PREFIX_INDEX, c.key), value: c.value });
-    if (indexed.length > 0) ops.push({ key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
     ops.push({ key: DB_TIP, value: entry.hash });
     // Every id now, while the signatures verify: what is left after them is staging.
     for (const op of ops) op.id ??= keyId(op.key);
-    return { ops, changes, stateIds };
+    // Nothing on a block's path reads its undo data or its history index: the flush lays them out.
+    const later: DeferredOps = {
+      prefixes: [PREFIX_UNDO, PREFIX_INDEX_UNDO, PREFIX_TX, PREFIX_ADDRESS],
+      count: 2 + 3 * rec.block.txs.length,
+      expand: () => {
+        const out: PendingOp[] = [{ key: dbKey(PREFIX_UNDO, entry.hash), value: encodeUndo(changes) }];
+        if (indexed.length > 0) out.push({ key: dbKey(PREFIX_INDEX_UNDO, entry.hash), value: encodeUndo(indexed) });
+        for (const op of this.indexOps(rec)) out.push(op);
+        return out;
+      },
+    };
+    return { ops, changes, stateIds, later };
   }
 
   /** The batch of connectBatch, staged (pending.ts): the state reads the new tip from here on. */
   async commit(batch: PreparedBatch): Promise<void> {
     this.stage(batch.ops);
+    this.pending.defer(batch.later);
     batch.changes.forEach((c, i) => {
       this.stateCache.set(batch.stateIds[i]!, c.value ?? null);
     });
@@ -823,7 +834,8 @@ export class ChainDB implements StateReader {
     await this.staged();
   }
   private indexOps(rec: ConnectRecord): { key: Uint8Array; value: Uint8Array }[] {
-    const { block, entry, parties } = rec;
+    const { block, entry } = rec;
+    const parties = rec.parties();
     const h = u32be(entry.height);
     const ops: { key: Uint8Array; value: Uint8Array }[] = [];
     block.txs.forEach((tx, i) => {
