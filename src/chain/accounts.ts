@@ -57,14 +57,23 @@ export function encodeAccount(acct: Account): Uint8Array {
 }
 
 export function getAccount(state: StateReader, address: Address): Account {
-  const raw = state.get(accountKey(address));
-  return raw === undefined ? EMPTY : decodeAccount(raw);
+  return readAccount(state, accountKey(address));
 }
 
 export function putAccount(state: StateWriter, address: Address, acct: Account): void {
+  writeAccount(state, accountKey(address), acct);
+}
+
+/** An account by its state key (and that key's keyId, where known): for a caller that reads and then writes it. */
+export function readAccount(state: StateReader, key: Uint8Array, id?: string): Account {
+  const raw = state.get(key, id);
+  return raw === undefined ? EMPTY : decodeAccount(raw);
+}
+
+export function writeAccount(state: StateWriter, key: Uint8Array, acct: Account, id?: string): void {
   // An empty account is no account: keeps the state canonical and small.
-  if (acct.balance === 0n && acct.nonce === 0n && acct.activity.length === 0) state.del(accountKey(address));
-  else state.put(accountKey(address), encodeAccount(acct));
+  if (acct.balance === 0n && acct.nonce === 0n && acct.activity.length === 0) state.del(key);
+  else state.put(key, encodeAccount(acct), id);
 }
 
 export function credit(state: StateWriter, address: Address, amount: bigint): void {

@@ -173,7 +173,13 @@ export function startBlockCheck(block: Block, deps: CheckDeps): BlockCheck {
         const i = owner[from + bad]!;
         throw indexed(signatureError(block.txs[i]!, sigs[from + bad]!), 'tx', i);
       }
-      for (const tx of unverified) deps.cache?.add(tx.hash());
+      // Remembered after the block is through: nothing on its path reads them (a reorg that returns them to the pool does).
+      const cache = deps.cache;
+      if (cache && unverified.length > 0) {
+        setImmediate(() => {
+          for (const tx of unverified) cache.add(tx.hash());
+        });
+      }
     },
   };
 }

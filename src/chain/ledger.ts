@@ -1,9 +1,18 @@
-import { type Account, credit, getAccount, lessBalance, putAccount } from './accounts.ts';
+import {
+  type Account,
+  accountKey,
+  credit,
+  getAccount,
+  lessBalance,
+  putAccount,
+  readAccount,
+  writeAccount,
+} from './accounts.ts';
 import { noteActivity, sweepActive } from './active-count.ts';
 import { appendActivity, recordActivity, withActivity } from './activity.ts';
 import { type Address, RESERVED_ADDRESS } from './address.ts';
 import type { Block } from './block.ts';
-import { equalBytes, toHex } from './encoding.ts';
+import { equalBytes, keyId, toHex } from './encoding.ts';
 import { ValidationError, ZiError } from './errors.ts';
 import type { StateWriter } from './state.ts';
 import type { Transaction } from './transaction.ts';
@@ -65,7 +74,9 @@ export function otherParties(tx: Transaction, rules: TxRulesRegistry, ctx: Pick<
 
 export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxRulesRegistry, ctx: TxContext): void {
   const body = txBody(tx, rules, ctx);
-  const acct = getAccount(state, tx.from);
+  const from = { key: accountKey(tx.from), id: '' };
+  from.id = keyId(from.key);
+  const acct = readAccount(state, from.key, from.id);
   if (tx.nonce !== acct.nonce) {
     throw new ValidationError(
       tx.nonce < acct.nonce ? 'NONCE_USED' : 'NONCE_GAP',
@@ -74,7 +85,7 @@ export function applyTransaction(state: StateWriter, tx: Transaction, rules: TxR
     );
   }
   const { rules: kind, state: scoped } = rules.forKind(tx.kind, state);
-  if (kind === transferRules && fusedTransfer(scoped, tx, body as TransferBody, acct, ctx)) return;
+  if (kind === transferRules && fusedTransfer(scoped, tx, body as TransferBody, acct, from, ctx)) return;
   putAccount(state, tx.from, { ...acct, nonce: acct.nonce + 1n });
   kind.apply(scoped, tx, body, ctx);
   // Taken after the kind's effects, so what a transaction brings in can pay
@@ -104,17 +115,21 @@ function fusedTransfer(
   tx: Transaction,
   body: TransferBody,
   sender: Account,
+  /** The sender's account key and its keyId, as applyTransaction read it. */
+  from: { key: Uint8Array; id: string },
   ctx: TxContext,
 ): boolean {
   const { to, amount } = body;
   if (equalBytes(to, tx.from) || equalBytes(to, RESERVED_ADDRESS)) return false;
   const paid = lessBalance(sender, amount);
-  const recipient = getAccount(state, to);
+  const toKey = accountKey(to);
+  const toId = keyId(toKey);
+  const recipient = readAccount(state, toKey, toId);
   const left = lessBalance(paid, tx.fee);
   const sent = appendActivity(sender.activity, ctx.timestamp, ctx.params);
   const received = appendActivity(recipient.activity, ctx.timestamp, ctx.params);
-  putAccount(state, tx.from, { balance: left.balance, nonce: sender.nonce + 1n, activity: sent });
-  putAccount(state, to, { balance: recipient.balance + amount, nonce: recipient.nonce, activity: received });
+  writeAccount(state, from.key, { balance: left.balance, nonce: sender.nonce + 1n, activity: sent }, from.id);
+  writeAccount(state, toKey, { balance: recipient.balance + amount, nonce: recipient.nonce, activity: received }, toId);
   noteActivity(state, tx.from, sender.activity, sent, ctx.params);
   noteActivity(state, to, recipient.activity, received, ctx.params);
   return true;

@@ -26,10 +26,10 @@ export function guardWrites(state: StateWriter, domain: string, owns: readonly [
   };
   const guarded: StateWriter & { [BASE]: StateWriter } = {
     [BASE]: state,
-    get: (key) => state.get(key),
-    put(key, value) {
+    get: (key, id) => state.get(key, id),
+    put(key, value, id) {
       check(key);
-      state.put(key, value);
+      state.put(key, value, id);
     },
     del(key) {
       check(key);

@@ -6,12 +6,13 @@ import { keyId } from './encoding.ts';
  * through an overlay that remembers each key's previous value, which is all
  * the undo data a block needs, whatever domain wrote it.
  */
+/** `id`, where a caller passes it, is keyId(key): a key read and written through an overlay is then worked out once. */
 export interface StateReader {
-  get(key: Uint8Array): Uint8Array | undefined;
+  get(key: Uint8Array, id?: string): Uint8Array | undefined;
 }
 
 export interface StateWriter extends StateReader {
-  put(key: Uint8Array, value: Uint8Array): void;
+  put(key: Uint8Array, value: Uint8Array, id?: string): void;
   del(key: Uint8Array): void;
 }
 
@@ -21,6 +22,8 @@ export interface StateChange {
   value: Uint8Array | undefined;
   /** The value before the first write in this overlay. */
   previous: Uint8Array | undefined;
+  /** keyId(key). */
+  id: string;
 }
 
 /** A key as an overlay knows it: its value here, and the change it made, once it has written it. */
@@ -45,34 +48,34 @@ export class StateOverlay implements StateWriter {
     this.base = base;
   }
 
-  get(key: Uint8Array): Uint8Array | undefined {
-    return this.lookup(key, keyId(key)).value;
+  get(key: Uint8Array, id = keyId(key)): Uint8Array | undefined {
+    return this.lookup(key, id).value;
   }
 
-  put(key: Uint8Array, value: Uint8Array): void {
-    this.write(key, value);
+  put(key: Uint8Array, value: Uint8Array, id = keyId(key)): void {
+    this.write(key, value, id);
   }
 
   del(key: Uint8Array): void {
-    this.write(key, undefined);
+    this.write(key, undefined, keyId(key));
   }
 
   private lookup(key: Uint8Array, id: string): Seen {
     let hit = this.seen.get(id);
     if (hit === undefined) {
-      const value = this.base.get(key);
+      const value = this.base.get(key, id);
       hit = { value, previous: value };
       this.seen.set(id, hit);
     }
     return hit;
   }
 
-  private write(key: Uint8Array, value: Uint8Array | undefined): void {
-    const hit = this.lookup(key, keyId(key));
+  private write(key: Uint8Array, value: Uint8Array | undefined, id: string): void {
+    const hit = this.lookup(key, id);
     hit.value = value;
     if (hit.change) hit.change.value = value;
     else {
-      hit.change = { key: key.slice(), value, previous: hit.previous };
+      hit.change = { key: key.slice(), value, previous: hit.previous, id };
       this.written.push(hit.change);
     }
   }

@@ -12,7 +12,7 @@ import {
 } from '../../src/audit/state.ts';
 import { accountKey, encodeAccount } from '../../src/chain/accounts.ts';
 import { Chain } from '../../src/chain/chain.ts';
-import { toHex } from '../../src/chain/encoding.ts';
+import { keyId, toHex } from '../../src/chain/encoding.ts';
 import { genesisBlock } from '../../src/chain/genesis.ts';
 import type { IndexedBlock } from '../../src/chain/indexer.ts';
 import { reindex } from '../../src/chain/reindex.ts';
@@ -191,12 +191,12 @@ test('final verdicts count once per audit, for its Validator; balance changes ke
   const rich = keypair().address;
   const poor = keypair().address;
   const account = (balance: bigint) => encodeAccount({ balance, nonce: 0n, activity: [] });
-  const block = (height: number, changes: StateChange[]): IndexedBlock => ({
+  const block = (height: number, changes: Omit<StateChange, 'id'>[]): IndexedBlock => ({
     block: genesisBlock(devnet),
     hash: new Uint8Array(32),
     height,
     timestamp: 0,
-    changes,
+    changes: changes.map((c) => ({ ...c, id: keyId(c.key) })),
     state: new StateOverlay({ get: () => undefined }),
     rules: rules(),
     params: devnet,

@@ -665,8 +665,7 @@ export class ChainDB implements StateReader {
     for await (const [k, v] of this.range({ gte, lt })) yield [new Uint8Array(k.subarray(1)), new Uint8Array(v)];
   }
 
-  get(key: Uint8Array): Uint8Array | undefined {
-    const id = keyId(key);
+  get(key: Uint8Array, id = keyId(key)): Uint8Array | undefined {
     const hit = this.stateCache.get(id);
     if (hit !== undefined) return hit ?? undefined;
     const value = this.readSync(dbKey(PREFIX_STATE, key));
@@ -773,9 +772,8 @@ export class ChainDB implements StateReader {
     const ops: PendingOp[] = [];
     const stateIds: string[] = [];
     for (const c of changes) {
-      const id = keyId(c.key);
-      stateIds.push(id);
-      ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value, id: STATE_ID + id });
+      stateIds.push(c.id);
+      ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value, id: STATE_ID + c.id });
     }
     ops.push({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
     ops.push({ key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
