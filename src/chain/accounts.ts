@@ -24,8 +24,6 @@ export function accountKey(address: Address): Uint8Array {
   return stateKey(STATE_ACCOUNT, address);
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
 /**
  * u64 balance ‖ u64 nonce ‖ u8 n ‖ n × u64 timestamp (non-decreasing).
  * Decoded each time it is read, with no memo: a memo of decoded accounts
@@ -40,11 +38,11 @@ export function decodeAccount(raw: Uint8Array): Account {
   if (n > MAX_ACTIVITY) throw new DecodeError('BAD_VALUE', `an account holds at most ${MAX_ACTIVITY} timestamps`);
   const activity: number[] = [];
   for (let i = 0; i < n; i++) {
-    const t = r.u64('account.activity');
-    if (t > MAX_SAFE || (i > 0 && Number(t) < activity[i - 1]!)) {
+    const t = r.u64n('account.activity');
+    if (i > 0 && t < activity[i - 1]!) {
       throw new DecodeError('BAD_VALUE', 'account activity timestamps are in order', { what: 'account.activity' });
     }
-    activity.push(Number(t));
+    activity.push(t);
   }
   r.end('account');
   return { balance, nonce, activity };
@@ -52,7 +50,7 @@ export function decodeAccount(raw: Uint8Array): Account {
 
 export function encodeAccount(acct: Account): Uint8Array {
   const w = new Writer(17 + 8 * acct.activity.length).u64(acct.balance).u64(acct.nonce).u8(acct.activity.length);
-  for (const t of acct.activity) w.u64(BigInt(t));
+  for (const t of acct.activity) w.u64n(t);
   return w.finish();
 }
 

@@ -21,8 +21,10 @@ import { STATE_ACTIVE_BUCKET, STATE_ACTIVE_BUCKETS, STATE_ACTIVE_COUNT, stateKey
 
 /** When an address with this activity stops being active, or undefined if it has too few transactions. */
 export function activeUntil(activity: readonly number[], params: NetworkParams): number | undefined {
+  // Length first: a negative index is a slow property lookup, and most accounts hold too few.
+  if (activity.length < params.activeTxCount) return undefined;
   const oldest = activity[activity.length - params.activeTxCount];
-  return activity.length >= params.activeTxCount && oldest !== undefined ? oldest + params.activeWindowMs : undefined;
+  return oldest === undefined ? undefined : oldest + params.activeWindowMs;
 }
 
 const bucketOf = (until: number, params: NetworkParams): number =>

@@ -66,6 +66,15 @@ export class Writer {
     return this;
   }
 
+  /** A u64 given as a safe integer (a timestamp): the same bytes as u64, without a BigInt each way. */
+  u64n(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of safe range: ${v}`);
+    this.reserve(8);
+    this.put32(Math.floor(v / 0x100000000));
+    this.put32(v >>> 0);
+    return this;
+  }
+
   private put32(v: number): void {
     const b = this.buf;
     b[this.pos] = v >>> 24;
@@ -153,6 +162,17 @@ export class Reader {
     this.pos += 4;
     // Below 2^53 the value is exact as a double: one BigInt instead of three and a shift.
     return hi < 0x200000 ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  /** A u64 as a number, refused (BAD_VALUE) past 2^53 - 1: for values kept as numbers (timestamps). */
+  u64n(what = 'u64'): number {
+    this.need(8, what);
+    const hi = this.get32();
+    if (hi >= 0x200000) throw new DecodeError('BAD_VALUE', `${what}: past 2^53 - 1`, { what });
+    this.pos += 4;
+    const lo = this.get32();
+    this.pos += 4;
+    return hi * 0x100000000 + lo;
   }
 
   private get32(): number {

@@ -449,3 +449,19 @@ test('a transaction of an unknown kind cannot even be built, so none is ever enc
   for (const kind of [0, 10, 255]) assert.throws(() => Transaction.create({ ...fields, kind }), RangeError);
   assert.equal(Transaction.create({ ...fields, kind: 1 }).kind, 1);
 });
+
+test('u64n is u64 for safe integers, both ways, and refuses what a number cannot hold exactly', () => {
+  fc.assert(
+    fc.property(fc.maxSafeNat(), (n) => {
+      const bytes = new Writer(8).u64n(n).finish();
+      assert.deepEqual(bytes, new Writer(8).u64(BigInt(n)).finish());
+      assert.equal(new Reader(bytes).u64n(), n);
+    }),
+  );
+  assert.throws(() => new Writer().u64n(-1), RangeError);
+  assert.throws(() => new Writer().u64n(2 ** 53), RangeError);
+  assert.throws(() => new Writer().u64n(1.5), RangeError);
+  const past = new Writer(8).u64(2n ** 53n).finish();
+  assert.throws(() => new Reader(past).u64n('t'), { code: 'BAD_VALUE' });
+  assert.throws(() => new Reader(new Uint8Array(7)).u64n('t'), { code: 'TRUNCATED' });
+});

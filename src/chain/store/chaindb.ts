@@ -95,10 +95,8 @@ const STATE_ID = String.fromCharCode(PREFIX_STATE);
 
 /** A block's connect batch, prepared by ChainDB.connectBatch. */
 export interface PreparedBatch {
-  /** As staged (with their ids): a value of undefined deletes the key. */
-  readonly ops: readonly PendingOp[];
-  /** keyId of each change's state key, for the state cache. */
-  readonly stateIds: readonly string[];
+  /** By keyId, as they will be staged (pending.ts takes the map itself): a value of undefined deletes the key. */
+  readonly ops: Map<string, PendingOp>;
   readonly changes: readonly StateChange[];
   /** Its undo data and history index, laid out when read or flushed (pending.ts). */
   readonly later: DeferredOps;
@@ -769,19 +767,15 @@ export class ChainDB implements StateReader {
    */
   connectBatch(rec: ConnectRecord): PreparedBatch {
     const { entry, changes } = rec;
-    const ops: PendingOp[] = [];
-    const stateIds: string[] = [];
-    for (const c of changes) {
-      stateIds.push(c.id);
-      ops.push({ key: dbKey(PREFIX_STATE, c.key), value: c.value, id: STATE_ID + c.id });
-    }
-    ops.push({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
-    ops.push({ key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
+    // Keyed now, while the signatures verify: what is left after them is staging.
+    const ops = new Map<string, PendingOp>();
+    const add = (op: PendingOp) => ops.set(op.id ?? keyId(op.key), op);
+    for (const c of changes) add({ key: dbKey(PREFIX_STATE, c.key), value: c.value, id: STATE_ID + c.id });
+    add({ key: dbKey(PREFIX_HEIGHT, u32be(entry.height)), value: entry.hash });
+    add({ key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) });
     const indexed = rec.indexChanges ?? [];
-    for (const c of indexed) ops.push({ key: dbKey(PREFIX_INDEX, c.key), value: c.value });
-    ops.push({ key: DB_TIP, value: entry.hash });
-    // Every id now, while the signatures verify: what is left after them is staging.
-    for (const op of ops) op.id ??= keyId(op.key);
+    for (const c of indexed) add({ key: dbKey(PREFIX_INDEX, c.key), value: c.value });
+    add({ key: DB_TIP, value: entry.hash });
     // Nothing on a block's path reads its undo data or its history index: the flush lays them out.
     const later: DeferredOps = {
       prefixes: [PREFIX_UNDO, PREFIX_INDEX_UNDO, PREFIX_TX, PREFIX_ADDRESS],
@@ -793,16 +787,15 @@ export class ChainDB implements StateReader {
         return out;
       },
     };
-    return { ops, changes, stateIds, later };
+    return { ops, changes, later };
   }
 
   /** The batch of connectBatch, staged (pending.ts): the state reads the new tip from here on. */
   async commit(batch: PreparedBatch): Promise<void> {
-    this.stage(batch.ops);
+    if (this.broken) throw this.broken;
+    this.pending.stageAll(batch.ops);
     this.pending.defer(batch.later);
-    batch.changes.forEach((c, i) => {
-      this.stateCache.set(batch.stateIds[i]!, c.value ?? null);
-    });
+    for (const c of batch.changes) this.stateCache.set(c.id, c.value ?? null);
     await this.staged();
   }
 

@@ -64,6 +64,16 @@ export class PendingWrites {
     this.staged.set(op.id ?? keyId(op.key), op);
   }
 
+  /**
+   * Many at once, by keyId; with nothing else pending, `ops` itself becomes
+   * the staged map: a block's batch, keyed while its signatures verified,
+   * then costs nothing to stage.
+   */
+  stageAll(ops: Map<string, PendingOp>): void {
+    if (this.staged.size === 0 && this.deferredCount === 0) this.staged = ops;
+    else for (const op of ops.values()) this.stage(op);
+  }
+
   defer(ops: DeferredOps): void {
     this.deferred.push(ops);
     this.deferredCount += ops.count;

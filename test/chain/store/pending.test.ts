@@ -68,3 +68,20 @@ test('the flush takes deferred writes with the staged ones, and ranges see them'
   );
   assert.equal(p.take().length, 2);
 });
+
+test('a batch staged at once reads as staged op by op, over or under what is already pending', () => {
+  const batch = () => new Map([op(0x73, 1, 1), op(0x73, 2, 2)].map((o) => [keyId(o.key), o] as [string, PendingOp]));
+  const empty = new PendingWrites();
+  empty.stageAll(batch());
+  empty.stage(op(0x73, 2, 22));
+  assert.deepEqual([pendingValue(empty, 0x73, 1), pendingValue(empty, 0x73, 2)], [1, 22]);
+
+  const busy = new PendingWrites();
+  busy.stage(op(0x73, 1, 9));
+  busy.stage(op(0x73, 3, 3));
+  busy.defer(deferred([op(0x74, 1, 10)]));
+  busy.stageAll(batch());
+  assert.deepEqual([pendingValue(busy, 0x73, 1), pendingValue(busy, 0x73, 2), pendingValue(busy, 0x73, 3)], [1, 2, 3]);
+  assert.equal(pendingValue(busy, 0x74, 1), 10);
+  assert.equal(busy.take().length, 4);
+});
