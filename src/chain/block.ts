@@ -54,8 +54,6 @@ export class Block {
     for (let i = 0; i < count; i++) {
       txs.push(Transaction.over(r.varBytes(4, maxTxBytes, `block.tx[${i}]`), maxTxBytes));
     }
-    // Validation, the store and relay all ask each for its txid and sender.
-    Transaction.hashAll(txs);
     const m = r.u16('block.voteCount');
     if (m * MIN_VOTE_SIZE > r.remaining) {
       throw new DecodeError('TRUNCATED', `block claims ${m} votes in ${r.remaining} bytes`, {
@@ -77,6 +75,8 @@ export class Block {
     const own = bytes.slice();
     const block = decodeExact(own, maxBytes, 'block', (r) => Block.read(r, maxTxBytes), { views: true });
     block.#bytes = own;
+    // Validation, the store and relay all ask each transaction for its txid and sender.
+    Transaction.hashAll(block.txs, own);
     return block;
   }
 

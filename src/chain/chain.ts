@@ -454,23 +454,14 @@ export class Chain extends EventEmitter<ChainEvents> {
       openProblems: parent.openProblems + problemsOpenedAtMost(block.txs),
     };
     const check = startBlockCheck(block, this.checkDeps);
-    // While its signatures are verified, the body goes to disk (no entry points to it
-    // before they all pass) and a block on the tip is applied (as Bitcoin Core's check
-    // queue runs during ConnectBlock); what it would change is kept only once they pass.
-    const body = this.store.saveBody(hash, block);
-    body.catch(() => undefined); // awaited below, unless the block fails first
+    // While its signatures are verified, a block on the tip is applied (as Bitcoin Core's
+    // check queue runs during ConnectBlock); what it would change is kept only once they pass.
     const onTip = chainwork > this.#tip.chainwork && equalBytes(block.header.parent, this.#tip.hash);
     const prepared = onTip ? this.tryPrepare(block, entry) : undefined;
-    try {
-      await check.finish();
-    } catch (err) {
-      // Nothing of a refused block is kept (a crash right here leaves a body nothing points to).
-      await body.catch(() => undefined);
-      await this.store.dropBody(hash);
-      throw err;
-    }
-    await body;
-    await this.store.saveEntry(entry);
+    // Nothing of a refused block is kept.
+    await check.finish();
+    // Body and entry in one write: accepted from here on, a crash or not.
+    await this.store.saveBlock(block, entry);
     this.index.add(entry);
     this.emit('block', block, entry);
     if (entry.chainwork <= this.#tip.chainwork) return 'side';

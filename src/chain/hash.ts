@@ -69,24 +69,6 @@ export function sha256Ranges(data: Uint8Array, ranges: Uint32Array): Uint8Array 
   return out;
 }
 
-/** The SHA-256 of each of `parts`, as sha256Ranges computes them (laid end to end first: a copy costs far less than a call). */
-export function sha256Each(parts: readonly Uint8Array[]): Hash[] {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const data = new Uint8Array(total);
-  const ranges = new Uint32Array(2 * parts.length);
-  let at = 0;
-  parts.forEach((p, i) => {
-    data.set(p, at);
-    ranges[2 * i] = at;
-    ranges[2 * i + 1] = p.length;
-    at += p.length;
-  });
-  const out = sha256Ranges(data, ranges);
-  // Copies, not views of `out`: a digest kept (a txid in a map) must not keep the others alive.
-  return parts.map((_, i) => out.slice(32 * i, 32 * i + 32));
-}
-
 export const ZERO_HASH: Hash = new Uint8Array(32);
 
 /** A hash read as a big-endian unsigned integer (the PoW comparison). */

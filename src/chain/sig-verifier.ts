@@ -24,8 +24,8 @@ const NO_GENESIS = new Uint8Array(32);
 const PARALLEL_MIN = 16;
 
 /**
- * How long `finish` blocks this thread for the workers' last chunks (≈ 1 ms
- * each) before it awaits their messages instead: longer would stall the
+ * How long `finish` blocks this thread for the workers' last chunks (a
+ * signature or two each by then) before it awaits their messages instead: longer would stall the
  * event loop (every peer, the RPC) behind a thread that is not running.
  */
 const SYNC_WAIT_MS = 3;

@@ -1,7 +1,7 @@
 import { ADDRESS_SIZE, type Address, addressOf } from './address.ts';
 import { decodeExact, type Reader, Writer } from './encoding.ts';
 import { DecodeError } from './errors.ts';
-import { type Hash, sha256, sha256Each } from './hash.ts';
+import { type Hash, sha256, sha256Ranges } from './hash.ts';
 import { PUBKEY_SIZE, publicKeyOf, SIGNATURE_SIZE, sign } from './keys.ts';
 
 /** Every kind of DESIGN.md §3; the rules of each live with its domain. */
@@ -144,18 +144,29 @@ export class Transaction implements TxFields {
   }
 
   /**
-   * Every txid and sender address of `txs` not yet known, in two calls for
-   * all of them (hash.ts): a block's thousands then cost a sixth of one
-   * call each.
+   * The txid and sender address of each of `txs`, whose bytes are views of
+   * `within` (a decoded block's own copy): all of them in one call over it
+   * (hash.ts), where one call each costs several times the hashing.
    */
-  static hashAll(txs: readonly Transaction[]): void {
-    const todo = txs.filter((tx) => tx.#hash === undefined || tx.#from === undefined);
-    if (todo.length === 0) return;
-    const ids = sha256Each(todo.map((tx) => tx.toBytes()));
-    const senders = sha256Each(todo.map((tx) => tx.sender));
-    todo.forEach((tx, i) => {
-      tx.#hash ??= ids[i]!;
-      tx.#from ??= senders[i]!.subarray(0, ADDRESS_SIZE);
+  static hashAll(txs: readonly Transaction[], within: Uint8Array): void {
+    if (txs.length === 0) return;
+    // Block.fromBytes decodes every one over `within`, or none: the first shows which.
+    if (txs[0]!.toBytes().buffer !== within.buffer) {
+      throw new RangeError('hashAll takes transactions that view `within`');
+    }
+    const ranges = new Uint32Array(4 * txs.length);
+    const base = within.byteOffset;
+    txs.forEach((tx, i) => {
+      const b = tx.toBytes();
+      ranges[4 * i] = b.byteOffset - base;
+      ranges[4 * i + 1] = b.length;
+      ranges[4 * i + 2] = tx.sender.byteOffset - base;
+      ranges[4 * i + 3] = tx.sender.length;
+    });
+    const out = sha256Ranges(within, ranges);
+    txs.forEach((tx, i) => {
+      tx.#hash = out.slice(64 * i, 64 * i + 32);
+      tx.#from = out.slice(64 * i + 32, 64 * i + 32 + ADDRESS_SIZE);
     });
   }
 

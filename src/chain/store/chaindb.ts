@@ -731,23 +731,12 @@ export class ChainDB implements StateReader {
     await this.write([{ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) }]);
   }
 
-  /**
-   * A block's body, on disk ahead of its entry (saveEntry). A body no entry
-   * points to is never read, so chain.ts writes it while the block's
-   * signatures are still being verified.
-   */
-  saveBody(hash: Hash, block: Block): Promise<void> {
-    return this.writeNow([{ type: 'put', key: dbKey(PREFIX_BLOCK, hash), value: block.toBytes() }]);
-  }
-
-  /** The body saveBody wrote for a block that then failed its checks. */
-  async dropBody(hash: Hash): Promise<void> {
-    await this.write([{ type: 'del', key: dbKey(PREFIX_BLOCK, hash) }]);
-  }
-
-  /** The entry of a block whose body saveBody wrote: the node has accepted the block once this resolves. */
-  saveEntry(entry: ChainEntry): Promise<void> {
-    return this.writeNow([{ type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) }]);
+  /** A block that passed its checks, its body and its entry in one write: the node has accepted it once this resolves. */
+  saveBlock(block: Block, entry: ChainEntry): Promise<void> {
+    return this.writeNow([
+      { type: 'put', key: dbKey(PREFIX_BLOCK, entry.hash), value: block.toBytes() },
+      { type: 'put', key: dbKey(PREFIX_ENTRY, entry.hash), value: encodeEntry(entry) },
+    ]);
   }
 
   /**
