@@ -6,6 +6,7 @@ import {
   lessBalance,
   putAccount,
   readAccount,
+  spend,
   writeAccount,
 } from './accounts.ts';
 import { noteActivity, sweepActive } from './active-count.ts';
@@ -121,14 +122,14 @@ function fusedTransfer(
 ): boolean {
   const { to, amount } = body;
   if (equalBytes(to, tx.from) || equalBytes(to, RESERVED_ADDRESS)) return false;
-  const paid = lessBalance(sender, amount);
+  const paid = spend(sender.balance, amount);
   const toKey = accountKey(to);
   const toId = keyId(toKey);
   const recipient = readAccount(state, toKey, toId);
-  const left = lessBalance(paid, tx.fee);
+  const left = spend(paid, tx.fee);
   const sent = appendActivity(sender.activity, ctx.timestamp, ctx.params);
   const received = appendActivity(recipient.activity, ctx.timestamp, ctx.params);
-  writeAccount(state, from.key, { balance: left.balance, nonce: sender.nonce + 1n, activity: sent }, from.id);
+  writeAccount(state, from.key, { balance: left, nonce: sender.nonce + 1n, activity: sent }, from.id);
   writeAccount(state, toKey, { balance: recipient.balance + amount, nonce: recipient.nonce, activity: received }, toId);
   noteActivity(state, tx.from, sender.activity, sent, ctx.params);
   noteActivity(state, to, recipient.activity, received, ctx.params);

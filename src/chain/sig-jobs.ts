@@ -151,7 +151,8 @@ export function firstBad(job: SigJob): number {
 
 /**
  * Items [from, to) verified, up to the first bad one, which is reported.
- * Each verified from copies (native code gets ordinary memory); the
+ * Each verified in place, from views of the shared memory (nobody writes
+ * a job once it is laid out; both backends read shared views); the
  * sighashes among them computed here, in one call.
  */
 function verifyItems(job: SigJob, from: number, to: number): void {
@@ -167,9 +168,11 @@ function verifyItems(job: SigJob, from: number, to: number): void {
   let k = 0;
   for (let i = from; i < to; i++) {
     const msg =
-      v.flags[i]! & FLAG_SIGHASH ? digests.subarray(32 * k, 32 * ++k) : v.bytes.slice(v.offsets[i]!, v.offsets[i + 1]!);
-    const sig = v.bytes.slice(v.sigs + 64 * i, v.sigs + 64 * i + 64);
-    const pub = v.bytes.slice(v.pubs + 33 * i, v.pubs + 33 * i + 33);
+      v.flags[i]! & FLAG_SIGHASH
+        ? digests.subarray(32 * k, 32 * ++k)
+        : v.bytes.subarray(v.offsets[i]!, v.offsets[i + 1]!);
+    const sig = v.bytes.subarray(v.sigs + 64 * i, v.sigs + 64 * i + 64);
+    const pub = v.bytes.subarray(v.pubs + 33 * i, v.pubs + 33 * i + 33);
     if (!verify(sig, msg, pub)) {
       reportBad(job, i);
       return;

@@ -26,11 +26,16 @@ export interface StateChange {
   id: string;
 }
 
-/** A key as an overlay knows it: its value here, and the change it made, once it has written it. */
+/**
+ * A key as an overlay knows it: its value here and before. Once written it
+ * is itself the change (its key copied then): one object per key, which the
+ * block's batch and undo data keep until the flush.
+ */
 interface Seen {
+  key: Uint8Array | undefined;
   value: Uint8Array | undefined;
   previous: Uint8Array | undefined;
-  change?: StateChange;
+  id: string;
 }
 
 export class StateOverlay implements StateWriter {
@@ -64,7 +69,7 @@ export class StateOverlay implements StateWriter {
     let hit = this.seen.get(id);
     if (hit === undefined) {
       const value = this.base.get(key, id);
-      hit = { value, previous: value };
+      hit = { key: undefined, value, previous: value, id };
       this.seen.set(id, hit);
     }
     return hit;
@@ -73,10 +78,9 @@ export class StateOverlay implements StateWriter {
   private write(key: Uint8Array, value: Uint8Array | undefined, id: string): void {
     const hit = this.lookup(key, id);
     hit.value = value;
-    if (hit.change) hit.change.value = value;
-    else {
-      hit.change = { key: key.slice(), value, previous: hit.previous, id };
-      this.written.push(hit.change);
+    if (hit.key === undefined) {
+      hit.key = key.slice();
+      this.written.push(hit as StateChange);
     }
   }
 
