@@ -45,6 +45,7 @@ async function run(name: string, links: [number, number][], relayed: boolean): P
   try {
     for (let i = 0; i < NODES; i++) {
       const chain = await Chain.open({ path: join(root, `n${i}`), params, rules: coreRules() });
+      chain.verifier.warm(); // as zi node does at start
       const mempool = new Mempool(chain);
       chain.on('tip', (c) => mempool.onTip(c));
       const net = await Network.start({ chain, mempool, logger, listen: ['/ip4/127.0.0.1/tcp/0'] });

@@ -148,6 +148,7 @@ export class ZiNode {
         'chain opened with --check-state: every state record passes its checksum',
       );
     }
+    chain.verifier.warm();
     const mempool = new Mempool(chain);
     const saved = await loadMempool(mempoolPath(config.datadir), mempool, chain.genesisHash, params.maxTxBytes);
     if (saved.refused)

@@ -76,6 +76,30 @@ describe('SignatureVerifier', () => {
     assert.equal(await own.firstInvalid(spoiled(items, 7)), 7, 'the next batch is verified as usual');
   });
 
+  it('warm starts the threads before the first batch, and they keep no process alive', async () => {
+    const own = new SignatureVerifier(1);
+    after(() => own.close());
+    const workers = () => (own as unknown as { workers: Worker[] }).workers;
+    assert.equal(workers().length, 0, 'threads start on demand');
+    own.warm();
+    assert.equal(workers().length, 1);
+    own.warm();
+    assert.equal(workers().length, 1, 'warming twice starts nothing more');
+    assert.equal(await own.firstInvalid(spoiled(items, 12)), 12);
+
+    const script = `
+      const { SignatureVerifier } = await import('${new URL('../../src/chain/sig-verifier.ts', import.meta.url).href}');
+      new SignatureVerifier(1).warm();
+      console.log('warmed');`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(child.signal, null, 'the process ended by itself, never closing its verifier');
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'warmed');
+  });
+
   it('with ZI_SECP=openssl it verifies through OpenSSL and says so once', () => {
     const src = (f: string) => new URL(`../../src/chain/${f}`, import.meta.url).href;
     const script = `

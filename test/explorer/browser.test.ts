@@ -168,6 +168,38 @@ test('the explorer in Chromium: home, live tip, a block, a transaction, the cont
   const unknown = await page.goto(`${net.url}tx/${'ab'.repeat(32)}`);
   assert.equal(unknown?.status(), 404);
 
+  // A tip that comes while the page is re-fetching itself fetches it again once that is done
+  // (dropped, the page stayed a block behind until the next block). The tips here are scripted
+  // so that the third lands while the second's re-fetch is held: no timing decides the result.
+  const racing = await browser.newPage();
+  await racing.route('**/api/events', (route) =>
+    route.fulfill({
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      // One stream only, then a long retry: a reconnection would replay these tips.
+      body: ['a', 'b', 'c']
+        .map(
+          (h, i) => `retry: 600000\nevent: tip\ndata: ${JSON.stringify({ height: 100 + i, hash: h.repeat(64) })}\n\n`,
+        )
+        .join(''),
+    }),
+  );
+  const refetches: number[] = [];
+  await racing.route(net.url, async (route) => {
+    if (route.request().isNavigationRequest()) return route.continue();
+    refetches.push(performance.now());
+    if (refetches.length === 1) {
+      await racing.waitForFunction(() => (globalThis as Dom).document.body.dataset.tip === '102');
+    }
+    return route.continue();
+  });
+  await racing.goto(net.url);
+  await racing.waitForFunction(() => Number((globalThis as Dom).document.body.dataset.updates ?? 0) >= 2, undefined, {
+    timeout: 10_000,
+  });
+  assert.equal(refetches.length, 2, 'the tip that came during the re-fetch fetched the page once more, and only once');
+  await racing.close();
+
   assert.deepEqual(outside, [], 'no request leaves 127.0.0.1');
   assert.ok(
     requests.some((u) => u.endsWith('/api/events')),
