@@ -69,16 +69,12 @@ export class SignatureVerifier {
   }
 
   /**
-   * Starts the threads now rather than at the first batch: loading one takes
-   * tens of milliseconds, which a node would otherwise add to the first block
-   * it relays after starting. They stay unreferenced, so they keep no
-   * process alive.
+   * Starts the threads unless they run. The first batch does it at the
+   * latest; a node does it at start, since loading one takes tens of
+   * milliseconds that it would otherwise add to the first block it relays.
+   * Idle threads are unreferenced, so they keep no process alive.
    */
   warm(): void {
-    this.start();
-  }
-
-  private start(): void {
     if (this.workers.length > 0 || this.threads === 0) return;
     for (let i = 0; i < this.threads; i++) {
       const w = new Worker(new URL('./sig-worker.ts', import.meta.url), { name: `zi-sig-${i}` });
@@ -104,7 +100,7 @@ export class SignatureVerifier {
     if (items.length < PARALLEL_MIN || this.threads === 0) return inlineBatch(items, genesis);
     const job = layoutJob(this.nextId++, items, genesis);
     if (job === undefined) return inlineBatch(items, genesis);
-    this.start();
+    this.warm();
     const done = new Promise<void>((resolve) => {
       this.pending.set(job.id, { resolve, left: this.workers.length, job });
     });
