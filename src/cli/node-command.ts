@@ -1,4 +1,5 @@
 import { rm, writeFile } from 'node:fs/promises';
+import module from 'node:module';
 import type { Command } from 'commander';
 import type { AuditConfig } from '../audit/domain.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
@@ -79,8 +80,15 @@ async function runNode(
   const endpoint = endpointPath(config.datadir);
   await writeFile(endpoint, JSON.stringify({ host: node.rpc.host, port: node.rpc.port, pid: process.pid }));
   onStarted?.(node);
+  // Node writes the compile cache at exit; written now, while nothing waits,
+  // a stop is not delayed by seconds of writes on a first run.
+  module.flushCompileCache();
   await node.finished;
   await rm(endpoint, { force: true });
+  // Everything the node owns has stopped. libp2p 3 leaves a 1 s timer behind
+  // (its address manager's debounce, re-armed as the listeners close); a
+  // service manager or `zi devnet` waits for the exit, not for that timer.
+  setTimeout(() => process.exit(), 100).unref();
 }
 
 /** The getsolverstatus answer as the CLI reads it. */
