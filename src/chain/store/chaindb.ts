@@ -165,7 +165,7 @@ function hexPrefixRange(prefix: number, hex: string): { gte: Uint8Array; lt: Uin
 /** A flush waits this long for more blocks to join its batch (sync brings many in a row). */
 const FLUSH_DELAY_MS = 250;
 /** Pending writes past this many are flushed before the next block goes on (a bound on memory). */
-const MAX_PENDING = 250_000;
+export const MAX_PENDING = 250_000;
 
 /**
  * The node's only persistent store. A block's body and entry are written
