@@ -14,6 +14,7 @@ import { Transaction, TX_KINDS } from '../../src/chain/transaction.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import {
+  copyChain,
   devnet,
   type Keypair,
   keypair,
@@ -193,11 +194,7 @@ test('a vote from an address that is not active, or for 000, is refused', async 
 test('a reorg across the payout block undoes it exactly, and the payout comes back with its branch', async (t) => {
   const { tc, rich } = await fiveVoters(t);
   const g = tc.chain.genesisHash;
-  const copy = async (upTo: number) => {
-    const c = await openChain(t, { rules: nodeRules({ guardWrites: true }), params, clock: tc.clock });
-    for (let h = 1; h <= upTo; h++) await c.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
-    return c;
-  };
+  const copy = (upTo: number) => copyChain(t, tc, upTo, { rules: nodeRules({ guardWrites: true }), params });
   const fork = tc.chain.height;
   const quiet = await copy(fork);
   const before = fundState(await stateOf(tc));

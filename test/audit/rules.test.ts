@@ -30,7 +30,7 @@ import { getContract } from '../../src/market/contract-state.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
 import { nodeRules } from '../../src/node/rules.ts';
 import { FLAG_BANNED, getStake } from '../../src/validator/state.ts';
-import { devnet, type Keypair, keypair, mine, nextBlock, openChain, solve, type TestChain } from '../support/chain.ts';
+import { copyChain, devnet, type Keypair, keypair, mine, nextBlock, solve, type TestChain } from '../support/chain.ts';
 import { closeContract, payout } from '../support/market.ts';
 import { memoryState } from '../support/memory-state.ts';
 import { assertSupply } from '../support/supply.ts';
@@ -270,9 +270,7 @@ test('appeals: won restores the stake and returns the rest of the payment; lost 
 test('a reorg that removes the verdict block brings the audit back to its open round; the same votes again give the same effects', async (t) => {
   const { tc, id } = await audited(t);
   const miners = [keypair(), keypair(), keypair()];
-  const other = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
-  for (let h = 1; h <= tc.chain.height; h++)
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const other = await copyChain(t, tc, tc.chain.height, { rules: nodeRules({ guardWrites: true }) });
   for (const m of miners.slice(0, 2)) await voteWith(tc, m, vote(id, 1, VALID));
   await voteWith(tc, miners[2]!, vote(id, 1, VALID));
   assert.equal(getAudit(tc.chain.state, id)!.status, STATUS_FINAL);

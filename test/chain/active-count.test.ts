@@ -7,7 +7,16 @@ import type { Chain } from '../../src/chain/chain.ts';
 import type { NetworkParams } from '../../src/chain/params.ts';
 import { STATE_ACCOUNT } from '../../src/chain/store/layout.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
-import { devnet, keypair, openChain, solve, type TestChain, transfer } from '../support/chain.ts';
+import {
+  copyChain,
+  devnet,
+  keypair,
+  mainBlocks,
+  openChain,
+  solve,
+  type TestChain,
+  transfer,
+} from '../support/chain.ts';
 import { assertSupply } from '../support/supply.ts';
 
 /** Three transactions in 20 s make an address active: blocks a few seconds apart cross its end often. */
@@ -88,18 +97,13 @@ test('|active| matches a count over every account after every block, as addresse
 test('a reorg puts |active| back exactly, and the other branch counts its own', async (t) => {
   const tc = await openChain(t, { params });
   await walk(tc, 30, 11, async () => {});
-  const other = await openChain(t, { params, clock: tc.clock });
-  for (let h = 1; h <= tc.chain.height; h++) {
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
-  }
+  const other = await copyChain(t, tc, tc.chain.height, { params });
   const atFork = counted(tc.chain);
   const fork = tc.chain.height;
   // One branch goes on with transfers; a heavier one without them replaces it.
   await walk(tc, 5, 12, async () => {});
   for (let i = 0; i < 12; i++) await mineAt(other, 3_000, []);
-  for (let h = fork + 1; h <= other.chain.height; h++) {
-    await tc.chain.addBlock((await other.chain.getBlock(other.chain.entryAtHeight(h)!.hash))!);
-  }
+  for (const block of await mainBlocks(other.chain, fork + 1)) await tc.chain.addBlock(block);
   assert.deepEqual(tc.chain.tip.hash, other.chain.tip.hash);
   assert.equal(counted(tc.chain), await bruteForce(tc.chain));
   assert.equal(counted(tc.chain), counted(other.chain));
@@ -116,10 +120,7 @@ test('an address counts up to the millisecond before its activity ends, not at i
   await mineAt(tc, 1000, [transfer(alice, bob.address, 1n, 1n, g)]);
   await mineAt(tc, 1000, [transfer(alice, bob.address, 1n, 2n, g)]);
   assert.equal(counted(tc.chain), 2, 'alice and bob, three transactions each');
-  const other = await openChain(t, { params, clock: tc.clock });
-  for (let h = 1; h <= tc.chain.height; h++) {
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
-  }
+  const other = await copyChain(t, tc, tc.chain.height, { params });
   // Two children of the same tip: one stamped a millisecond before the end, one at it.
   const end = first.header.timestamp + params.activeWindowMs;
   await mineAt(tc, end - 1 - tc.chain.tip.header.timestamp, []);

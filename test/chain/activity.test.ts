@@ -5,7 +5,7 @@ import { activityOf, isActive } from '../../src/chain/activity.ts';
 import type { Address } from '../../src/chain/address.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { buildTemplate } from '../../src/miner/template.ts';
-import { devnet, keypair, mine, openChain, solve, type TestChain, transfer } from '../support/chain.ts';
+import { copyChain, devnet, keypair, mine, openChain, solve, type TestChain, transfer } from '../support/chain.ts';
 
 const DAY = 86_400_000;
 
@@ -65,9 +65,7 @@ test('activity is consensus state: a reorg that takes transactions away takes th
   const record = toHex(tc.chain.state.get(new Uint8Array([0x01, ...alice.address]))!);
 
   // This chain's tenth transaction makes alice active...
-  const other = await openChain(t, { clock: tc.clock });
-  for (let h = 1; h <= fork.height; h++)
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const other = await copyChain(t, tc, fork.height);
   await mine(tc, { txs: [transfer(alice, bob.address, 1_000n, 9n, g)] });
   assert.equal(active(tc, alice.address), true);
   // ...until a heavier branch without it arrives.

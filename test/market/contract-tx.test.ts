@@ -17,7 +17,7 @@ import { FIRST_LEASE, nextLeaseSize } from '../../src/market/leases.ts';
 import type { Range } from '../../src/market/ranges.ts';
 import { startMarket } from '../../src/market/service.ts';
 import { nodeRules } from '../../src/node/rules.ts';
-import { devnet, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
+import { copyChain, devnet, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
 import { closeContract, contractBody, payout, postContract, topup } from '../support/market.ts';
 import { quietLogger } from '../support/node.ts';
 
@@ -302,9 +302,7 @@ test('reorgs undo and redo contracts and payouts exactly', async (t) => {
   const stateA = await snapshot(tc.chain);
 
   // Branch B from the fork, longer, with a different payout; it takes over.
-  const other = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
-  for (let h = 1; h <= fork.height; h++)
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const other = await copyChain(t, tc, fork.height, { rules: nodeRules({ guardWrites: true }) });
   const b: Awaited<ReturnType<typeof mine>>[] = [];
   b.push(await mine(other, { txs: [payout(solver, bidder, id, [{ start: 100, end: 101 }], 0n, g)], miner: MINER }));
   b.push(await mine(other, { miner: MINER }));
@@ -317,9 +315,7 @@ test('reorgs undo and redo contracts and payouts exactly', async (t) => {
   await assertConserved(tc.chain);
 
   // And back: A grows longer again and its state returns exactly.
-  const aBack = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
-  for (let h = 1; h <= fork.height; h++)
-    await aBack.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const aBack = await copyChain(t, tc, fork.height, { rules: nodeRules({ guardWrites: true }) });
   await aBack.chain.addBlock(a1);
   await aBack.chain.addBlock(a2);
   assert.deepEqual(await snapshot(aBack.chain), stateA);

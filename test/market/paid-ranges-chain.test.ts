@@ -13,7 +13,7 @@ import {
 } from '../../src/market/paid-ranges.ts';
 import type { Range } from '../../src/market/ranges.ts';
 import { nodeRules } from '../../src/node/rules.ts';
-import { keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
+import { copyChain, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
 import { payout, postContract } from '../support/market.ts';
 import { assertSupply } from '../support/supply.ts';
 
@@ -138,9 +138,7 @@ test('a reorg undoes payouts that paged, merged and collapsed the trie, restorin
   const stateA = await snapshot(tc.chain);
 
   // Branch B from the fork, longer, paging the set its own way; it takes over.
-  const other = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
-  for (let h = 1; h <= fork.height; h++)
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const other = await copyChain(t, tc, fork.height, { rules: nodeRules({ guardWrites: true }) });
   assert.deepEqual(await snapshot(other.chain), atFork);
   const b = [await mine(other, { txs: [payout(solver, bidder, id, comb(4), 0n, g, { fee: FEE })], miner: MINER })];
   for (let i = 0; i < 3; i++) b.push(await mine(other, { miner: MINER }));
@@ -152,9 +150,7 @@ test('a reorg undoes payouts that paged, merged and collapsed the trie, restorin
   await assertSupply(tc.chain);
 
   // And back: A grows longer again, its records return byte for byte.
-  const aBack = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
-  for (let h = 1; h <= fork.height; h++)
-    await aBack.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const aBack = await copyChain(t, tc, fork.height, { rules: nodeRules({ guardWrites: true }) });
   await aBack.chain.addBlock(a1);
   await aBack.chain.addBlock(a2);
   assert.deepEqual(await snapshot(aBack.chain), stateA);

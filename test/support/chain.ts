@@ -47,15 +47,17 @@ export interface TestChain {
   dir: string;
 }
 
+export interface OpenOptions {
+  dir?: string;
+  clock?: ManualClock;
+  rules?: TxRulesRegistry;
+  params?: NetworkParams;
+  indexers?: readonly BlockIndexer[];
+}
+
 export async function openChain(
   t: { after(fn: () => Promise<void>): void },
-  opts: {
-    dir?: string;
-    clock?: ManualClock;
-    rules?: TxRulesRegistry;
-    params?: NetworkParams;
-    indexers?: readonly BlockIndexer[];
-  } = {},
+  opts: OpenOptions = {},
 ): Promise<TestChain> {
   const dir = opts.dir ?? (await tempDir(t));
   const clock = opts.clock ?? new ManualClock();
@@ -135,6 +137,29 @@ export function nextBlock(tc: TestChain, opts: BlockOptions = {}): Block {
   const miner = opts.miner ?? new Uint8Array(20).fill(9);
   const template = buildTemplate(tc.chain, opts.mempool, miner, ts, opts.txs, opts.votes);
   return solve(template);
+}
+
+/** The main-chain blocks of `chain` at heights `from` to `to`, in order. */
+export async function mainBlocks(chain: Chain, from = 1, to = chain.height): Promise<Block[]> {
+  const out: Block[] = [];
+  for (let h = from; h <= to; h++) out.push((await chain.getBlock(chain.entryAtHeight(h)!.hash))!);
+  return out;
+}
+
+/**
+ * Where a competing branch starts: another chain, in a dir of its own and on
+ * the same clock, holding `tc`'s main chain up to height `upTo`. `opts` are
+ * the rules and params `tc` was opened with.
+ */
+export async function copyChain(
+  t: { after(fn: () => Promise<void>): void },
+  tc: TestChain,
+  upTo: number,
+  opts: Omit<OpenOptions, 'dir' | 'clock'> = {},
+): Promise<TestChain> {
+  const copy = await openChain(t, { ...opts, clock: tc.clock });
+  for (const block of await mainBlocks(tc.chain, 1, upTo)) await copy.chain.addBlock(block);
+  return copy;
 }
 
 export async function mineMany(tc: TestChain, n: number, miner?: Address): Promise<Block[]> {

@@ -12,7 +12,16 @@ import { nodeRules } from '../../src/node/rules.ts';
 import { assignmentKey, assignmentsPerBlock, chooseValidator } from '../../src/validator/assignment.ts';
 import { stakeRequirement, type ValidatorPort, validatorConsensus } from '../../src/validator/rules.ts';
 import { addValidator, getReservation, getStake, listValidators, putStake } from '../../src/validator/state.ts';
-import { devnet, type Keypair, keypair, mine, nextBlock, openChain, type TestChain } from '../support/chain.ts';
+import {
+  copyChain,
+  devnet,
+  type Keypair,
+  keypair,
+  mine,
+  nextBlock,
+  openChain,
+  type TestChain,
+} from '../support/chain.ts';
 import { closeContract, contractBody, payout, postContract, topup } from '../support/market.ts';
 import { memoryState } from '../support/memory-state.ts';
 import { activeAddress, stake, unstake } from '../support/validator.ts';
@@ -187,9 +196,7 @@ test('a reorg across the contract block re-assigns by the new block hash and lea
   const id = post.hash();
 
   // The other branch: the same contract one block later, under another hash.
-  const other = await openChain(t, { rules: nodeRules({ guardWrites: true }), clock: tc.clock });
-  for (let h = 1; h <= fork; h++)
-    await other.chain.addBlock((await tc.chain.getBlock(tc.chain.entryAtHeight(h)!.hash))!);
+  const other = await copyChain(t, tc, fork, { rules: nodeRules({ guardWrites: true }) });
   await mine(tc, { txs: [post] });
   const firstChoice = toHex(getContract(tc.chain.state, id)!.validator);
   const branch = [await mine(other), await mine(other, { txs: [post] })];
