@@ -3,7 +3,7 @@
  * syntactic (DESIGN §4): block validity never depends on running contract
  * code, so this module parses with a pinned parser and runs nothing.
  */
-import { type Node, parse } from 'acorn';
+import { getLineInfo, type Node, Parser } from 'acorn';
 import { SandboxError } from './errors.ts';
 
 /** Largest contract source, in UTF-8 bytes (DESIGN §4). */
@@ -24,6 +24,50 @@ export interface ContractCodeInfo {
   bytes: number;
   /** Which of the runtime's names the source declares at top level. */
   declares: ReadonlySet<ContractExport>;
+}
+
+/**
+ * How deep the parser may nest its own calls. acorn is recursive, and where
+ * a host's stack runs out depends on the JIT's state and on the caller's
+ * depth: a contract could then be valid on one node and not on another, and
+ * split the chain. Counted instead, the limit is a property of the bytes. At
+ * 1,000 levels (about 140 nested parentheses, 110 nested object literals or
+ * 1,000 chained operators) a cold parse still had room for 4,000 more
+ * frames of its caller.
+ */
+export const MAX_PARSE_DEPTH = 1000;
+
+/** Thrown at MAX_PARSE_DEPTH; carries where the parser was. */
+class TooDeep extends Error {
+  readonly pos: number;
+  constructor(pos: number) {
+    super('too deep');
+    this.pos = pos;
+  }
+}
+
+/** acorn's Parser with its recursive calls counted against MAX_PARSE_DEPTH. */
+class DepthLimitedParser extends Parser {
+  depth = 0;
+}
+for (const name of Object.getOwnPropertyNames(Parser.prototype)) {
+  const method = Object.getOwnPropertyDescriptor(Parser.prototype, name)?.value;
+  // Every recursion in acorn goes through its parse… and regexp_… methods;
+  // the rest (tokens, scopes, checks of the tree built) are leaves or walk
+  // a tree the counted calls already bounded.
+  if (!/^(parse|regexp_)/.test(name) || typeof method !== 'function') continue;
+  Object.defineProperty(DepthLimitedParser.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: function (this: DepthLimitedParser & { start: number }, ...args: unknown[]) {
+      if (++this.depth > MAX_PARSE_DEPTH) throw new TooDeep(this.start);
+      try {
+        return method.apply(this, args);
+      } finally {
+        this.depth--;
+      }
+    },
+  });
 }
 
 /**
@@ -61,7 +105,7 @@ export function checkContractCode(source: string): ContractCodeInfo {
 
   let program: Node & { body: Node[] };
   try {
-    program = parse(source, {
+    program = DepthLimitedParser.parse(source, {
       ecmaVersion: CONTRACT_ECMA_VERSION,
       sourceType: 'script',
       strict: true,
@@ -72,7 +116,7 @@ export function checkContractCode(source: string): ContractCodeInfo {
       allowImportExportEverywhere: false,
     }) as Node & { body: Node[] };
   } catch (err) {
-    throw compileErrorFromParser(err);
+    throw compileErrorFromParser(err, source);
   }
 
   const declares = new Set<ContractExport>();
@@ -122,10 +166,20 @@ function isExportName(name: string): name is ContractExport {
   return (CONTRACT_EXPORTS as readonly string[]).includes(name);
 }
 
-function compileErrorFromParser(err: unknown): SandboxError {
-  if (err instanceof RangeError) {
-    // acorn is recursive: 64 KiB of nesting can exhaust the host's stack.
-    return new SandboxError('COMPILE_ERROR', 'contract code is nested too deeply to parse', { op: 'load' });
+function compileErrorFromParser(err: unknown, source: string): Error {
+  if (err instanceof TooDeep) {
+    const { line, column } = getLineInfo(source, err.pos);
+    return new SandboxError(
+      'COMPILE_ERROR',
+      `contract code nests too deeply at line ${line}, column ${column + 1}: the parser's limit is ${MAX_PARSE_DEPTH} levels`,
+      { op: 'load', line, column: column + 1 },
+    );
+  }
+  if (err instanceof SyntaxError && err.message.startsWith('Not enough stack space')) {
+    // Below MAX_PARSE_DEPTH this needs a host stack far smaller than Node's.
+    // Not a verdict on the code (it is no ZiError, so no block is found
+    // invalid for it): this node could not decide.
+    return new Error(`this node ran out of stack parsing contract code within ${MAX_PARSE_DEPTH} levels`);
   }
   if (err instanceof SyntaxError) {
     const loc = (err as SyntaxError & { loc?: { line: number; column: number } }).loc;
