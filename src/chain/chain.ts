@@ -55,7 +55,10 @@ export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string
  * our tip's work (two miners racing: nobody's fault); LOW_WORK is further
  * behind (a branch nobody honest still relays).
  */
-export class LowWorkBlockError extends ZiError<'LOW_WORK' | 'NOT_AHEAD', { hash: string; height: number }> {}
+export class LowWorkBlockError extends ZiError<
+  'LOW_WORK' | 'NOT_AHEAD',
+  { hash: string; height: number; /** The work of the chain the block ends. */ work: bigint }
+> {}
 
 /** How many of our newest blocks' work a competing chain may trail by and still be a race. */
 export const RACE_BLOCKS = 6;
@@ -363,6 +366,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     return new LowWorkBlockError(code, `block ${hash} would not make a chain with more work than the tip`, {
       hash,
       height,
+      work,
     });
   }
 

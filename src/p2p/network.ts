@@ -411,7 +411,7 @@ export class Network extends EventEmitter<NetworkEvents> {
   }
 
   private misconduct(peer: string, err: unknown, what: 'block' | 'tx' | 'request' | 'response'): void {
-    const j = judge(err, what);
+    const j = judge(err, what, this.peerStates.get(peer)?.status?.chainwork);
     if (j.penalty === 0) {
       this.log.debug({ peer, what, reason: j.reason }, 'peer message ignored');
       return;

@@ -55,9 +55,12 @@ const MEMPOOL_PENALTIES: Partial<Record<MempoolError['code'], number>> = {
   TOO_MANY_PENDING: 1,
 };
 
-/** Points for a block that cannot be used yet: never a ban alone, 100 of them are. */
-const HELD_BLOCK_PENALTY = 1;
-/** Points for an unrequested block on a chain more than RACE_BLOCKS behind our tip. */
+/** Points for a block stamped too far ahead of our clock: never a ban alone, 100 of them are. */
+const FUTURE_BLOCK_PENALTY = 1;
+/**
+ * Points for an unrequested block on a chain more than RACE_BLOCKS behind
+ * our tip, which is not even the best chain its relayer told us it has.
+ */
 const LOW_WORK_PENALTY = 2;
 
 /**
@@ -69,12 +72,24 @@ const LOW_WORK_PENALTY = 2;
  * nonce gap, a chain with less work) costs a little, so one slip never
  * bans but a flood adds up (Bitcoin Core scores unconnecting headers the same way).
  */
-export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response'): Judgement {
-  if (err instanceof FutureBlockError || err instanceof OrphanBlockError) {
-    return { verdict: 'ignore', penalty: HELD_BLOCK_PENALTY, reason: err.code };
-  }
+export function judge(
+  err: unknown,
+  what: 'block' | 'tx' | 'request' | 'response',
+  /** The chainwork the peer last told us its best chain has (its status), if it did. */
+  peerWork?: bigint,
+): Judgement {
+  if (err instanceof FutureBlockError) return { verdict: 'ignore', penalty: FUTURE_BLOCK_PENALTY, reason: err.code };
+  // Free: a block whose parent we lack is what an honest miner sends after
+  // every race it won (we kept the block we saw first). A relayer that
+  // cannot serve the ancestors is judged when we ask for them (sync.ts: UNEXPECTED).
+  if (err instanceof OrphanBlockError) return { verdict: 'ignore', penalty: 0, reason: err.code };
   if (err instanceof LowWorkBlockError) {
-    return { verdict: 'ignore', penalty: err.code === 'LOW_WORK' ? LOW_WORK_PENALTY : 0, reason: err.code };
+    // A peer relaying the tip of its own best chain is honest however far
+    // behind that chain is (a partition, a miner on its own fork): it just
+    // has not seen ours yet, and will follow it once it has.
+    const ownBest = peerWork !== undefined && err.meta.work >= peerWork;
+    const penalty = err.code === 'LOW_WORK' && !ownBest ? LOW_WORK_PENALTY : 0;
+    return { verdict: 'ignore', penalty, reason: err.code };
   }
   if (err instanceof MempoolError) {
     return { verdict: 'ignore', penalty: MEMPOOL_PENALTIES[err.code] ?? 0, reason: err.code };

@@ -9,12 +9,13 @@ import { BAN_SCORE, judge, PeerBook, PeerError } from '../../src/p2p/scoring.ts'
 
 test('one table decides what an error costs the peer that caused it', () => {
   const cases: [unknown, 'block' | 'tx' | 'request' | 'response', string, number][] = [
-    // Held blocks cost a point each: never a ban alone, a flood of 100 is.
+    // A future block costs a point: never a ban alone, a flood of 100 is.
     [new FutureBlockError('FUTURE_BLOCK', 'early', { timestamp: 0, now: 0 }), 'block', 'ignore', 1],
-    [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 1],
-    [new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 1 }), 'block', 'ignore', 2],
+    // An orphan is what the winner of a race sends next; a relayer that cannot serve its ancestors pays then.
+    [new OrphanBlockError('UNKNOWN_PARENT', 'orphan', { parent: '', hash: '' }), 'block', 'ignore', 0],
+    [new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 1, work: 5n }), 'block', 'ignore', 2],
     // A race (within RACE_BLOCKS of our tip's work) is nobody's fault.
-    [new LowWorkBlockError('NOT_AHEAD', 'race', { hash: '', height: 1 }), 'block', 'ignore', 0],
+    [new LowWorkBlockError('NOT_AHEAD', 'race', { hash: '', height: 1, work: 5n }), 'block', 'ignore', 0],
     [new ValidationError('DIFFICULTY_TOO_LOW', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('BAD_POW', 'x'), 'block', 'reject', BAN_SCORE],
     [new ValidationError('INSUFFICIENT_FUNDS', 'x'), 'block', 'reject', BAN_SCORE],
@@ -47,6 +48,16 @@ test('one table decides what an error costs the peer that caused it', () => {
     assert.equal(j.verdict, verdict, `${(err as Error).message} ${what}`);
     assert.equal(j.penalty, penalty, `${(err as Error).message} ${what}`);
   }
+});
+
+test('a low-work block is free from a peer whose own best chain it ends, not from one that knows better', () => {
+  const low = new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 9, work: 50n });
+  // A miner on its own fork (a partition, a lost race it has not seen yet) relays its tip.
+  assert.equal(judge(low, 'block', 50n).penalty, 0);
+  assert.equal(judge(low, 'block', 40n).penalty, 0);
+  // A peer that told us of a chain with more work relays stale side blocks.
+  assert.equal(judge(low, 'block', 80n).penalty, 2);
+  assert.equal(judge(low, 'block').penalty, 2, 'a peer that never sent its status');
 });
 
 test('scores add up to a ban, decay over time, and bans expire', () => {

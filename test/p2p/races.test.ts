@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { toHex } from '../../src/chain/encoding.ts';
+import { keypair, ManualClock, mine, nextBlock } from '../support/chain.ts';
+import { assertSupply } from '../support/supply.ts';
+import { openTestChain, startTestNode, type TestNode, until } from './net.ts';
+
+/** What `of` has cost its standing at `at` (0 when connected and blameless). */
+const score = (at: TestNode, of: TestNode) => at.net.peers().find((p) => p.id === of.net.peerId)?.score;
+
+test('two honest miners racing block for block are never penalized for it, and end on one chain', async (t) => {
+  // Devnet's 1 s minimum interval makes every miner find the next block at
+  // about the same moment: races at every height, ~10 s of them banned an
+  // honest peer (an orphan cost a point each).
+  const clock = new ManualClock();
+  const a = await startTestNode(await openTestChain(t, clock));
+  const b = await startTestNode(await openTestChain(t, clock));
+  await a.net.connect(b.net.addresses()[0]!);
+  const [minerA, minerB] = [keypair().address, keypair().address];
+  a.net.publishBlock(await mine(a, { miner: minerA }));
+  await until('common history', () => b.chain.height === 1);
+  for (let round = 0; round < 12; round++) {
+    // Both find a block at the same height at once: each keeps the one it saw first, its own.
+    const [own, rival] = [nextBlock(a, { miner: minerA }), nextBlock(b, { miner: minerB })];
+    await a.chain.addBlock(own);
+    await b.chain.addBlock(rival);
+    a.net.publishBlock(own);
+    b.net.publishBlock(rival);
+    // b finds the next one first: a gets a block whose parent it refused, fetches it and follows b.
+    const next = await mine(b, { miner: minerB });
+    b.net.publishBlock(next);
+    await until(`a follows b in round ${round}`, () => toHex(a.chain.tip.hash) === toHex(next.hash()));
+  }
+  assert.equal(a.chain.height, 25);
+  await assertSupply(a.chain);
+  assert.equal(score(a, b), 0, "the race winner's blocks cost it nothing");
+  assert.equal(score(b, a), 0, "the loser's blocks cost it nothing");
+});
