@@ -7,6 +7,7 @@ import { stateKey } from '../chain/store/layout.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
 import { cidFromString, cidToBytes } from '../content/cid.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
+import { SandboxError } from '../sandbox/errors.ts';
 import type { SandboxPool } from '../sandbox/index.ts';
 import type { Authority } from './authority.ts';
 import { authorityOf, mayAuthorize } from './authorize.ts';
@@ -115,20 +116,39 @@ function reputationView(r: AuthorityReputation) {
   return { ...r, cadenceBlocks: r.cadenceBlocks === null ? null : Math.round(r.cadenceBlocks * 100) / 100 };
 }
 
+/** Contract sizes remembered (a few dozen bytes each), the oldest forgotten first. */
+const MAX_KNOWN_SIZES = 100_000;
+
 /** The market's JSON-RPC methods (docs/RPC.md). */
 export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
   const { chain } = d;
   const hrp = chain.params.hrp;
   const recentRate = rateReader(chain);
+  /**
+   * Sizes already read, by contract id. A contract's code never changes, so
+   * neither does its size: loading it again for every status call (each
+   * explorer page lists every open contract) let cheap contracts whose top
+   * level runs for most of a second keep the sandboxes busy for a minute a page.
+   */
+  const sizes = new Map<string, number | null>();
   /** MCUs of a contract, from its code (null: unbounded, or the code does not load here). */
   async function sizeOf(id: Hash, body: Awaited<ReturnType<typeof contractBody>>): Promise<number | null> {
     if (!d.sandboxes) return null;
+    const key = toHex(id);
+    const known = sizes.get(key);
+    if (known !== undefined) return known;
+    let size: number | null;
     try {
       const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
-      return (await d.sandboxes.get(toHex(id), body.code, limits)).size;
-    } catch {
-      return null;
+      size = (await d.sandboxes.get(key, body.code, limits)).size;
+    } catch (err) {
+      // The code's own failure (it throws, runs past its limits) is as lasting as the code; ours is not.
+      if (!(err instanceof SandboxError) || err.code === 'DISPOSED') return null;
+      size = null;
     }
+    if (sizes.size >= MAX_KNOWN_SIZES) sizes.delete(sizes.keys().next().value!);
+    sizes.set(key, size);
+    return size;
   }
   return {
     getreputation: defineMethod({

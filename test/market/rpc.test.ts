@@ -5,8 +5,10 @@ import { toHex } from '../../src/chain/encoding.ts';
 import { marketRpcMethods } from '../../src/market/rpc.ts';
 import { memorySessionLog } from '../../src/market/session-log.ts';
 import { nodeRules } from '../../src/node/rules.ts';
+import { SandboxPool } from '../../src/sandbox/pool.ts';
 import { devnet, keypair, mine, openChain } from '../support/chain.ts';
-import { contractBody, payout, postContract } from '../support/market.ts';
+import { contractBody, payout, postContract, SQUARE_CODE } from '../support/market.ts';
+import { until } from '../support/node.ts';
 
 const MINER = new Uint8Array(20).fill(9);
 
@@ -86,4 +88,24 @@ test("getreputation and listcontracts: what the chain shows an authority paid an
     const { unpaidToThisSolver: _, ...onChain } = ofBidder.authority as Record<string, unknown>;
     assert.deepEqual(c.reputation, onChain, 'every contract of an authority shows its whole record');
   }
+});
+
+test("getcontractstatus runs a contract's code once for its size: a page listing it again loads nothing", async (t) => {
+  const tc = await openChain(t, { rules: nodeRules({ guardWrites: true }) });
+  const g = tc.chain.genesisHash;
+  const bidder = keypair();
+  await mine(tc, { miner: bidder.address });
+  // Cheap to post, and its top level runs for a while at every load.
+  const slow = `${SQUARE_CODE}\nlet spin = 0;\nfor (let i = 0; i < 3e7; i++) spin += i;\n`;
+  const post = postContract(bidder, 0n, g, contractBody({ code: slow, budget: 10_000_000n }));
+  await mine(tc, { txs: [post], miner: MINER });
+  const sandboxes = new SandboxPool({ idleMs: 1 });
+  t.after(() => sandboxes.dispose());
+  const rpc = marketRpcMethods({ chain: tc.chain, sandboxes });
+  const status = () => rpc.getcontractstatus!.handler({ id: post.hash() }) as Promise<{ size: number | null }>;
+  assert.equal((await status()).size, 1_000_000);
+  assert.equal(sandboxes.size, 1, 'the first status loaded the code');
+  await until('its idle runtime disposed', () => sandboxes.size === 0);
+  for (let i = 0; i < 3; i++) assert.equal((await status()).size, 1_000_000);
+  assert.equal(sandboxes.size, 0, 'later ones ran none of it');
 });
