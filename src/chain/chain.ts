@@ -53,11 +53,12 @@ export class OrphanBlockError extends ZiError<'UNKNOWN_PARENT', { parent: string
  * not stored (Bitcoin Core's AcceptBlock does the same), so low-work side
  * chains cost their sender, not our disk. NOT_AHEAD is within RACE_BLOCKS of
  * our tip's work (two miners racing: nobody's fault); LOW_WORK is further
- * behind (a branch nobody honest still relays).
+ * behind (a branch its relayer no longer calls its best). `work` is the
+ * chainwork of the chain the block ends.
  */
 export class LowWorkBlockError extends ZiError<
   'LOW_WORK' | 'NOT_AHEAD',
-  { hash: string; height: number; /** The work of the chain the block ends. */ work: bigint }
+  { hash: string; height: number; work: bigint }
 > {}
 
 /** How many of our newest blocks' work a competing chain may trail by and still be a race. */
