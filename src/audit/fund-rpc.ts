@@ -2,18 +2,43 @@ import { getAccount } from '../chain/accounts.ts';
 import { isActive } from '../chain/activity.ts';
 import { formatAddress, parseAddress } from '../chain/address.ts';
 import type { Chain } from '../chain/chain.ts';
-import { toHex } from '../chain/encoding.ts';
+import { equalBytes, toHex } from '../chain/encoding.ts';
 import { defineMethod, type RpcMethod } from '../rpc/methods.ts';
 import { fundVoteOf, fundVoters, getPayout, payoutHeights } from './fund.ts';
 import { fundOutlook } from './fund-rules.ts';
 
-type ChainView = Pick<Chain, 'params' | 'state' | 'tip'>;
+type ChainView = Pick<Chain, 'params' | 'state' | 'tip' | 'entryAtHeight'>;
 
-/** The shared fund's JSON-RPC method (docs/RPC.md); votes and gifts are transactions (sendrawtransaction). */
+/** Payouts looked through for one address's (each holds 1 Zi × |active|, so they are few). */
+const PAYOUTS_SCANNED = 10_000;
+
+/** The shared fund's JSON-RPC methods (docs/RPC.md); votes and gifts are transactions (sendrawtransaction). */
 export function fundRpcMethods(chain: ChainView): Record<string, RpcMethod> {
   const hrp = chain.params.hrp;
   const fmt = (a: Uint8Array) => formatAddress(a, hrp);
   return {
+    getfundpayouts: defineMethod({
+      description:
+        'Newest first, the fund payouts an address received: they move coins without a transaction of theirs, so gethistory cannot list them (zi wallet history merges them in).',
+      params: [
+        { name: 'address', type: 'string', maxLength: 100 },
+        { name: 'limit', type: 'integer', min: 1, max: 1000, optional: true },
+      ],
+      handler: ({ address: text, limit }) => {
+        const payee = parseAddress(text, hrp);
+        const out = [];
+        for (const height of payoutHeights(chain.state, PAYOUTS_SCANNED).reverse()) {
+          const p = getPayout(chain.state, height)!;
+          const share = p.shares.find((s) => equalBytes(s.payee, payee));
+          if (share === undefined) continue;
+          const entry = chain.entryAtHeight(height);
+          const time = entry ? new Date(entry.header.timestamp).toISOString() : undefined;
+          out.push({ type: 'fund', height, time, amount: share.amount, paid: p.paid, payees: p.shares.length });
+          if (out.length >= (limit ?? 50)) break;
+        }
+        return out;
+      },
+    }),
     getfund: defineMethod({
       description:
         'The shared fund: balance, the threshold (1 Zi per active address) and |active|, the tally by payee with what each would get now, recent payouts, and one address’s vote.',

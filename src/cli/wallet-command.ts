@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { addressOf, formatAddress, parseAddress } from '../chain/address.ts';
+import { addressOf, formatAddress, parseAddress, RESERVED_ADDRESS } from '../chain/address.ts';
 import { formatZi, parseAmount } from '../chain/amount.ts';
+import type { NetworkParams } from '../chain/params.ts';
 import { ZiError } from '../chain/errors.ts';
 import { generatePrivateKey, parsePrivateKeyHex, publicKeyOf } from '../chain/keys.ts';
 import { TX_KINDS } from '../chain/transaction.ts';
@@ -34,11 +35,17 @@ async function saveNewKey(flags: WalletFlags, key: Uint8Array): Promise<string> 
   return address;
 }
 
-/** One `gethistory` row: a mining reward, or a transaction as `gettransaction` shows it. */
-type HistoryRow = { type: 'reward' | 'tx'; height: number; time: string; block?: string; txid?: string } & Record<
-  string,
-  string | number | undefined
->;
+/**
+ * One history row: a mining reward or a transaction as `gettransaction`
+ * shows it (`gethistory`), or a fund payout (`getfundpayouts`).
+ */
+type HistoryRow = {
+  type: 'reward' | 'tx' | 'fund';
+  height: number;
+  time: string;
+  block?: string;
+  txid?: string;
+} & Record<string, string | number | undefined>;
 
 const short = (id: unknown) => `${String(id).slice(0, 16)}…`;
 const signed = (sign: '+' | '-', li: bigint) => `${sign}${formatZi(li)} Zi`;
@@ -51,16 +58,27 @@ const signed = (sign: '+' | '-', li: bigint) => `${sign}${formatZi(li)} Zi`;
 export function historyEntry(
   r: HistoryRow,
   address: string,
-  subsidy: bigint,
+  params: Pick<NetworkParams, 'subsidy' | 'hrp'>,
 ): { amount: string; counterparty: string } {
-  if (r.type === 'reward') return { amount: `${signed('+', subsidy)} + fees`, counterparty: 'mining reward' };
-  const fee = r.from === address && r.kind !== 'payout' ? ` (fee ${r.fee} Li)` : '';
+  if (r.type === 'reward') return { amount: `${signed('+', params.subsidy)} + fees`, counterparty: 'mining reward' };
   const li = (v: unknown) => BigInt(String(v ?? 0));
+  if (r.type === 'fund') {
+    const of = `${formatZi(li(r.paid))} Zi to ${r.payees} payee${r.payees === 1 ? '' : 's'}`;
+    return { amount: signed('+', li(r.amount)), counterparty: `from the shared fund (its payout of ${of})` };
+  }
+  const fee = r.from === address && r.kind !== 'payout' ? ` (fee ${r.fee} Li)` : '';
   switch (r.kind) {
     case 'transfer':
-      return r.from === address
-        ? { amount: signed('-', li(r.amount)), counterparty: `to ${r.to}${fee}` }
-        : { amount: signed('+', li(r.amount)), counterparty: `from ${r.from}` };
+      if (r.from === address && r.to === address) return { amount: '0 Zi', counterparty: `to yourself${fee}` };
+      if (r.from === address) {
+        const to = r.to === formatAddress(RESERVED_ADDRESS, params.hrp) ? 'the shared fund (000)' : r.to;
+        return { amount: signed('-', li(r.amount)), counterparty: `to ${to}${fee}` };
+      }
+      return { amount: signed('+', li(r.amount)), counterparty: `from ${r.from}` };
+    case 'stake':
+      return { amount: signed('-', li(r.amount)), counterparty: `staked as a Validator${fee}` };
+    case 'unstake':
+      return { amount: '+stake', counterparty: `the whole stake back${fee}` };
     case 'contract':
       return { amount: signed('-', li(r.budget)), counterparty: `into the escrow of contract ${short(r.txid)}${fee}` };
     case 'topup':
@@ -174,7 +192,9 @@ export function walletCommand(program: Command): void {
       );
     });
 
-  clientWalletOptions(wallet.command('history').description('transactions and mining rewards, newest first'))
+  clientWalletOptions(
+    wallet.command('history').description('transactions, mining rewards and fund payouts, newest first'),
+  )
     .option('--limit <n>', 'how many entries, 1 to 1000', '20')
     .option('--address <address>', 'any address instead of the wallet')
     .option('--no-rewards', 'leave out mining rewards (on a mining node they are most entries)')
@@ -184,12 +204,17 @@ export function walletCommand(program: Command): void {
       // Checked here, so a typo is named even when no node runs.
       parseAddress(address, resolveNetwork(flags.network).hrp);
       const { rpc, params } = await connect(flags);
-      const rows = await rpc.call<HistoryRow[]>('gethistory', { address, limit, rewards: flags.rewards });
+      const [txs, fund] = await Promise.all([
+        rpc.call<HistoryRow[]>('gethistory', { address, limit, rewards: flags.rewards }),
+        rpc.call<HistoryRow[]>('getfundpayouts', { address, limit }),
+      ]);
+      // Newest first; at one height the payout came after the block's transactions (they made the fund pay).
+      const rows = [...fund, ...txs].sort((a, b) => b.height - a.height).slice(0, limit);
       print(rows, flags.json ?? false, () => {
         if (rows.length === 0) return 'no transactions yet';
         return rows
           .map((r) => {
-            const e = historyEntry(r, address, params.subsidy);
+            const e = historyEntry(r, address, params);
             return [r.height, r.time, e.amount.padStart(22), e.counterparty, r.txid ?? r.block].join('  ');
           })
           .join('\n');

@@ -78,4 +78,13 @@ test('zi fund: a vote refused until the wallet is active, then counted; gifts fi
   assert.equal(after.voters, 0, 'the votes are cleared');
   const account = JSON.parse(await runZiOk(['rpc', 'getaccount', payeeText], env));
   assert.equal(account.balance, String((LI_PER_ZI * 5n) / 4n));
+  // The payee's history shows where its coins came from, though no transaction of its own moved them.
+  const history = await runZiOk(['wallet', 'history', '--address', payeeText], env);
+  assert.match(
+    history.trim(),
+    new RegExp(`^${second.height}  \\S+\\s+\\+1\\.25 Zi  from the shared fund \\(its payout of 1\\.25 Zi to 1 payee\\)$`),
+  );
+  // And the giver's: the gift at the same height, after the payout it caused.
+  const mine = await runZiOk(['wallet', 'history', '--no-rewards', '--limit', '2'], env);
+  assert.match(mine, /^\d+  \S+ +-0\.75 Zi  to the shared fund \(000\) \(fee \d+ Li\)/);
 });
