@@ -82,9 +82,11 @@ test('zi fund: a vote refused until the wallet is active, then counted; gifts fi
   const history = await runZiOk(['wallet', 'history', '--address', payeeText], env);
   assert.match(
     history.trim(),
-    new RegExp(`^${second.height}  \\S+\\s+\\+1\\.25 Zi  from the shared fund \\(its payout of 1\\.25 Zi to 1 payee\\)$`),
+    new RegExp(
+      `^${second.height}  \\S+\\s+\\+1\\.25 Zi  from the shared fund \\(its payout of 1\\.25 Zi to 1 payee\\)$`,
+    ),
   );
-  // And the giver's: the gift at the same height, after the payout it caused.
+  // And the giver's: the gift that made the fund pay.
   const mine = await runZiOk(['wallet', 'history', '--no-rewards', '--limit', '2'], env);
-  assert.match(mine, /^\d+  \S+ +-0\.75 Zi  to the shared fund \(000\) \(fee \d+ Li\)/);
+  assert.match(mine, /^\d+ {2}\S+ +-0\.75 Zi {2}to the shared fund \(000\) \(fee \d+ Li\)/);
 });
