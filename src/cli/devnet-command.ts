@@ -14,7 +14,7 @@ export function devnetCommand(program: Command): void {
     .option('--solvers <n>', 'Solver nodes', '2')
     .option('--scale <n>', 'Mandelbrot grid points per unit: 4·scale × 2·scale MCUs', '500')
     .option('--price <amount>', 'pay per MCU', '20li')
-    .option('--explorer-port <port>', "node1's web explorer port (default: a free one; the URL is printed)", '0')
+    .option('--explorer-port <port>', "node1's web explorer port (default: a free one; the URL is printed)")
     .option('--keep', 'keep the devnet running after the contract is solved, and its dir (Ctrl-C stops it)', false)
     .action(async (flags) => {
       const options = {
@@ -25,7 +25,7 @@ export function devnetCommand(program: Command): void {
         scale: wholeNumber(flags.scale, '--scale', 10, 5000),
         price: parseAmount(flags.price, '--price'),
         keep: flags.keep,
-        explorerPort: wholeNumber(flags.explorerPort, '--explorer-port', 0, 65535),
+        explorerPort: wholeNumber(flags.explorerPort ?? '0', '--explorer-port', 0, 65535),
       };
       const { Devnet, devnetBudget } = await import('../devnet/devnet.ts');
       // Every option is checked before the first node starts.

@@ -108,18 +108,24 @@ export async function startMarket(ctx: MarketContext, config: MarketConfig = {})
   let solverStatus: SolverStatus | undefined;
   let surplus: SurplusToFund | undefined;
   if (config.authorityKey && host && results) {
+    const signer = keySigner(config.authorityKey);
     authority = new Authority({
       chain: view,
       host,
       results,
       sandboxes,
-      signers: signerSet([keySigner(config.authorityKey)]),
+      signers: signerSet([signer]),
       logger: logger.child({ mod: 'authority' }),
       baseLeaseMs: config.leaseMs,
       leaseTargetMs: config.leaseTargetMs,
       signUnchecked: config.signUnchecked,
     });
     authority.start();
+    // The role is what an operator checks first: the node says it at start.
+    logger.info(
+      { address: formatAddress(signer.address, chain.params.hrp) },
+      'serving as authority: the contracts this address posted, and those assigned to its stake',
+    );
   }
   if (config.solver && host && results) {
     const solverLog = logger.child({ mod: 'solver' });

@@ -115,6 +115,8 @@ export class ZiNode {
         path: config.datadir,
       });
     });
+    // Before anything opens a port or a file: a mining node without an address is told so, not of a port in use.
+    const minerAddress = config.mine ? (config.minerAddress ?? (await walletAddress(config))) : undefined;
     const domains: readonly NodeDomain<never>[] = [...DOMAINS, ...(opts.moreDomains ?? [])];
     const rules = opts.rules ?? nodeRules();
     if (!opts.rules) for (const d of opts.moreDomains ?? []) rules.registerDomain(d.consensus);
@@ -195,7 +197,6 @@ export class ZiNode {
         });
       }
       const configs = (opts.domains ?? {}) as Record<string, never>;
-      const minerAddress = config.mine ? (config.minerAddress ?? (await walletAddress(config))) : undefined;
       const offered = new Map<string, object>();
       const ports: Ports = { get: <T extends object>(name: string) => offered.get(name) as T | undefined };
       for (const d of domains) {
@@ -364,7 +365,7 @@ async function walletAddress(config: NodeConfig): Promise<Uint8Array> {
     if (!(err instanceof KeystoreError) || err.code !== 'NOT_FOUND') throw err;
     throw new NodeError(
       'NO_MINER_ADDRESS',
-      `--mine needs an address for the rewards: pass --miner-address, or create a wallet first (zi wallet create --network ${config.params.name})`,
+      `--mine needs an address for the rewards: pass --miner-address, or create a wallet first (zi wallet create --datadir ${config.datadir})`,
     );
   }
 }

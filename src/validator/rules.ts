@@ -1,6 +1,7 @@
 import { credit, debit } from '../chain/accounts.ts';
 import { isActive } from '../chain/activity.ts';
 import type { Address } from '../chain/address.ts';
+import { formatZi } from '../chain/amount.ts';
 import { decodeExact, Writer } from '../chain/encoding.ts';
 import { DecodeError, ValidationError } from '../chain/errors.ts';
 import type { Hash } from '../chain/hash.ts';
@@ -83,7 +84,7 @@ export const stakeRules: TxRules<StakeBody> = {
     if (amount < required) {
       throw new ValidationError(
         'STAKE_TOO_SMALL',
-        `a stake must be at least R = ${required} Li, this makes ${amount} Li`,
+        `a stake must be at least R = ${formatZi(required)} Zi, this makes ${formatZi(amount)} Zi`,
         {
           required,
           amount,
@@ -133,7 +134,7 @@ export const unstakeRules: TxRules<Record<string, never>> = {
     if (held.reserved > 0n || held.contracts > 0) {
       throw new ValidationError(
         'STAKE_LOCKED',
-        `${held.reserved} Li is reserved for ${held.contracts} ${held.contracts === 1 ? 'contract' : 'contracts'}: each is released once the contract is closed and its audit ends (zi validator status lists them; an audit needs three miners' votes)`,
+        `${formatZi(held.reserved)} Zi is reserved for ${held.contracts} ${held.contracts === 1 ? 'contract' : 'contracts'}: each is released once the contract is closed and its audit ends (zi validator status lists them; an audit needs three miners' votes)`,
         {
           reserved: held.reserved,
         },

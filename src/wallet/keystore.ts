@@ -238,7 +238,11 @@ export async function readKeystore(path: string): Promise<KeystoreFile> {
   } catch (err) {
     if (err instanceof KeystoreError) throw err;
     if (errno(err) === 'ENOENT') {
-      throw new KeystoreError('NOT_FOUND', `no keystore at ${path} (create one with \`zi wallet create\`)`, { path });
+      throw new KeystoreError(
+        'NOT_FOUND',
+        `no keystore at ${path} (create one with \`zi wallet create --wallet ${path}\`)`,
+        { path },
+      );
     }
     throw new KeystoreError('IO', `cannot read keystore ${path}: ${ioReason(err)}`, { path }, { cause: err });
   }

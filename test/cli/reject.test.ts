@@ -119,17 +119,36 @@ test('a port in use or a data dir that is a file: one line, no stack', { timeout
   const file = join(home, 'a-file');
   await writeFile(file, '');
   const env = { ZI_HOME: home };
-  const [rpc, p2p, datadir] = await Promise.all([
+  const [rpc, p2p, datadir, walletless] = await Promise.all([
     runZi(['node', '--rpc-port', String(taken.port), '--listen', '/ip4/127.0.0.1/tcp/0'], env),
     runZi(
       ['node', '--rpc-port', '0', '--listen', `/ip4/127.0.0.1/tcp/${taken.port}`, '--datadir', join(home, 'b')],
       env,
     ),
     runZi(['node', '--rpc-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--datadir', file], env),
+    // Mining with no wallet and a port in use: the missing address is what to fix first.
+    runZi(
+      [
+        'node',
+        '--mine',
+        '--rpc-port',
+        '0',
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${taken.port}`,
+        '--datadir',
+        join(home, 'c'),
+      ],
+      env,
+    ),
   ]);
   // The node logs JSON lines on stdout while it starts; none may carry a stack.
-  for (const r of [rpc, p2p, datadir]) assert.doesNotMatch(r.stdout, /"stack"|\n\s+at /);
-  for (const r of [rpc, p2p, datadir]) r.stdout = '';
+  for (const r of [rpc, p2p, datadir, walletless]) assert.doesNotMatch(r.stdout, /"stack"|\n\s+at /);
+  for (const r of [rpc, p2p, datadir, walletless]) r.stdout = '';
+  assertOneLine(
+    walletless,
+    `[NO_MINER_ADDRESS]: --mine needs an address for the rewards: pass --miner-address, or create a wallet first (zi wallet create --datadir ${join(home, 'c')})`,
+    'mining without a wallet',
+  );
   assertOneLine(
     rpc,
     `[ADDRESS_IN_USE]: RPC port ${taken.port} on 127.0.0.1 is already in use (is another zi node running? choose another with --rpc-port)`,

@@ -142,7 +142,7 @@ export class RpcClient {
           fail(
             new RpcTransportError(
               'NODE_UNREACHABLE',
-              `cannot reach the Zi node at ${this.url.host} (${err.code}): is \`zi node\` running? start it with \`zi node\` using the same --datadir and --network`,
+              `cannot reach the Zi node at ${this.url.host} (${err.code}): is \`zi node\` running? start it with \`zi node\` (a Solver: \`zi solve\`) using the same --datadir and --network`,
               { url: this.url.href, errno: err.code },
             ),
           );

@@ -63,7 +63,7 @@ export async function readCookie(path: string): Promise<Cookie> {
     if (errno(err) === 'ENOENT') {
       throw new CookieError(
         'NODE_NOT_RUNNING',
-        `no RPC cookie at ${path}: the node is not running, or it runs with a different --datadir or --network (start it with \`zi node\`)`,
+        `no RPC cookie at ${path}: the node is not running, or it runs with a different --datadir or --network (start it with \`zi node\`, or \`zi solve\` for a Solver)`,
         { path },
       );
     }

@@ -133,7 +133,13 @@ export async function createRpcServer(opts: RpcServerOptions): Promise<RpcServer
 
     const method = methods.get(r.method);
     if (!method) {
-      return reply(errorReply(id, RPC_METHOD_NOT_FOUND, `method not found: ${truncate(r.method, 100)}`));
+      return reply(
+        errorReply(
+          id,
+          RPC_METHOD_NOT_FOUND,
+          `method not found: ${truncate(r.method, 100)} (\`help\` lists the methods)`,
+        ),
+      );
     }
     let params: Record<string, unknown>;
     try {

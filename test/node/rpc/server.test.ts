@@ -295,6 +295,7 @@ describe('JSON-RPC errors', () => {
     for (const name of ['nope', 'toString', '__proto__', 'constructor', 'hasOwnProperty']) {
       const e = (await rpc(name)).json as ErrorReply;
       assert.equal(e.error.code, -32601, name);
+      assert.match(e.error.message, /^method not found: .+ \(`help` lists the methods\)$/);
     }
   });
 
