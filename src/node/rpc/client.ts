@@ -17,6 +17,23 @@ export type RpcClientOptions = ({ url: string } | { port: number; host?: string 
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
+/**
+ * A connection closed before any reply is tried again this often, after
+ * these pauses (ms). Under a flood of connections without the cookie the
+ * node drops the oldest that has not shown it yet, which can be ours before
+ * its request arrived: the node never saw that request.
+ */
+const RESET_RETRIES_MS = [50, 200, 500];
+
+/** Thrown by #post when the connection closed before a reply began. */
+class ResetBeforeReply extends Error {
+  readonly lost: RpcTransportError;
+  constructor(lost: RpcTransportError) {
+    super(lost.message);
+    this.lost = lost;
+  }
+}
+
 export class RpcClient {
   readonly url: URL;
   readonly #cookiePath: string;
@@ -49,7 +66,7 @@ export class RpcClient {
     const id = this.#nextId++;
     const body = toJson(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params });
     const auth = `Basic ${Buffer.from(`${cookie.user}:${cookie.password}`).toString('base64')}`;
-    const { status, text } = await this.#post(body, auth);
+    const { status, text } = await this.#postRetrying(body, auth);
 
     if (status === 401) {
       throw new RpcTransportError(
@@ -89,10 +106,24 @@ export class RpcClient {
     return new RpcTransportError('HTTP_ERROR', `the node answered HTTP ${status}`, { status });
   }
 
+  async #postRetrying(body: string, auth: string): Promise<{ status: number; text: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#post(body, auth);
+      } catch (err) {
+        if (!(err instanceof ResetBeforeReply)) throw err;
+        const pause = RESET_RETRIES_MS[attempt];
+        if (pause === undefined) throw err.lost;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
   #post(body: string, auth: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       let settled = false;
-      const fail = (err: RpcTransportError): void => {
+      let replying = false;
+      const fail = (err: RpcTransportError | ResetBeforeReply): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -114,6 +145,7 @@ export class RpcClient {
           },
         },
         (res) => {
+          replying = true;
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (chunk: Buffer) => {
@@ -146,6 +178,8 @@ export class RpcClient {
               { url: this.url.href, errno: err.code },
             ),
           );
+        } else if (!replying && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          fail(new ResetBeforeReply(this.#lost(err.code)));
         } else {
           fail(this.#lost(err.code));
         }
