@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatZi, MAX_AMOUNT, parseAmount } from '../chain/amount.ts';
@@ -30,11 +30,26 @@ const collect = () => import('../market/collect.ts');
 
 export class ContractCliError extends ZiError<'BAD_OPTION' | 'UNREADABLE'> {}
 
+/**
+ * Contract code from a file, read no further than one byte past the size
+ * limit: past it the check refuses the code anyway, and a device or a huge
+ * file (/dev/zero) must not be read into memory first.
+ */
 async function readCode(file: string): Promise<string> {
+  const { MAX_CONTRACT_CODE_BYTES } = await sandbox();
+  let handle: FileHandle | undefined;
   try {
-    return await readFile(file, 'utf8');
+    handle = await open(file, 'r');
+    const buf = Buffer.alloc(MAX_CONTRACT_CODE_BYTES + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length; n += got) {
+      got = (await handle.read(buf, n, buf.length - n)).bytesRead;
+    }
+    return buf.subarray(0, n).toString('utf8');
   } catch (err) {
     throw new ContractCliError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
+  } finally {
+    await handle?.close();
   }
 }
 
@@ -409,7 +424,7 @@ export function contractCommand(program: Command): void {
     .description('run a contract locally in the sandbox, before paying for anything')
     .argument('<file>', 'contract code')
     .option('--from <i>', 'first MCU index', '0')
-    .option('--count <n>', 'how many MCUs', '10')
+    .option('--count <n>', 'how many MCUs (default 10, or up to the last MCU of a smaller contract)')
     .option('--memory <MiB>', 'sandbox memory', '128')
     .option('--timeout <ms>', 'sandbox CPU time for the batch', '60000')
     .option('--sample-rate <permille>', 'share of the MCUs that validate recomputes, per mille', '10')
@@ -417,7 +432,7 @@ export function contractCommand(program: Command): void {
     .action(
       async (
         file: string,
-        flags: { from: string; count: string; memory: string; timeout: string; sampleRate: string; json: boolean },
+        flags: { from: string; count?: string; memory: string; timeout: string; sampleRate: string; json: boolean },
       ) => {
         const code = await readCode(file);
         const { checkContractCode, loadContract } = await sandbox();
@@ -428,7 +443,15 @@ export function contractCommand(program: Command): void {
         });
         try {
           const from = wholeNumber(flags.from, '--from', 0, Number.MAX_SAFE_INTEGER);
-          const count = wholeNumber(flags.count, '--count', 1, 10_000_000);
+          const left = runtime.size === null ? Number.POSITIVE_INFINITY : runtime.size - from;
+          if (left <= 0) {
+            throw new ContractCliError(
+              'BAD_OPTION',
+              `--from ${from} is past the contract's last MCU: it has ${runtime.size} (indices 0 to ${runtime.size! - 1})`,
+            );
+          }
+          const count =
+            flags.count === undefined ? Math.min(10, left) : wholeNumber(flags.count, '--count', 1, 10_000_000);
           const t0 = performance.now();
           const result = await runtime.runRange(from, count);
           const seconds = (performance.now() - t0) / 1000;
