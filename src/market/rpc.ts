@@ -118,6 +118,8 @@ function reputationView(r: AuthorityReputation) {
 
 /** Contract sizes remembered (a few dozen bytes each), the oldest forgotten first. */
 const MAX_KNOWN_SIZES = 100_000;
+/** How long a contract whose code did not load is taken to have no known size. */
+const SIZE_RETRY_MS = 60_000;
 
 /** The market's JSON-RPC methods (docs/RPC.md). */
 export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
@@ -130,24 +132,28 @@ export function marketRpcMethods(d: MarketRpcDeps): Record<string, RpcMethod> {
    * explorer page lists every open contract) let cheap contracts whose top
    * level runs for most of a second keep the sandboxes busy for a minute a page.
    */
-  const sizes = new Map<string, number | null>();
+  const sizes = new Map<string, { size: number | null; until: number }>();
   /** MCUs of a contract, from its code (null: unbounded, or the code does not load here). */
   async function sizeOf(id: Hash, body: Awaited<ReturnType<typeof contractBody>>): Promise<number | null> {
     if (!d.sandboxes) return null;
     const key = toHex(id);
     const known = sizes.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined && Date.now() < known.until) return known.size;
     let size: number | null;
+    let until = Number.POSITIVE_INFINITY;
     try {
       const limits = { memoryLimitMiB: body.memoryMiB, timeoutMs: body.timeoutMs };
       size = (await d.sandboxes.get(key, body.code, limits)).size;
     } catch (err) {
-      // The code's own failure (it throws, runs past its limits) is as lasting as the code; ours is not.
-      if (!(err instanceof SandboxError) || err.code === 'DISPOSED') return null;
+      if (!(err instanceof SandboxError)) return null;
+      // A load that failed (the code throws, or ran past its limits on a busy
+      // machine) is tried again a minute later, not at every page.
       size = null;
+      until = Date.now() + SIZE_RETRY_MS;
     }
+    sizes.delete(key);
     if (sizes.size >= MAX_KNOWN_SIZES) sizes.delete(sizes.keys().next().value!);
-    sizes.set(key, size);
+    sizes.set(key, { size, until });
     return size;
   }
   return {
