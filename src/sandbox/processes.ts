@@ -11,7 +11,7 @@
  * any passes the call's budget:
  *   wall  > 2 × timeout + slack(timeout)     → TIMEOUT
  *   CPU   > 4 × timeout + slack(timeout)     → TIMEOUT
- *   RSS   > memoryCeiling(limits)             → MEMORY_LIMIT
+ *   RSS   > memoryCeiling(limits, RSS at the call's start) → MEMORY_LIMIT
  * (2 × timeout: the contract's top level and the operation each get one
  * timeout; isolated-vm enforces those itself, so the watchdog only ever
  * fires on what isolated-vm cannot stop). The call then fails with that
@@ -330,7 +330,7 @@ export class SandboxProcesses {
       id,
       wallLimit: Math.min(now + 2 * t + slack(t), job.deadline),
       cpuLimitTicks: (m?.ticks ?? 0) + Math.ceil(((4 * t + slack(t)) * CLOCK_TICKS_PER_S) / 1000),
-      rssLimit: memoryCeiling(job.limits),
+      rssLimit: memoryCeiling(job.limits, m?.rss),
       rssPeak: m?.rss ?? 0,
       rssLast: m?.rss ?? 0,
     };

@@ -79,7 +79,7 @@ async function call(m: Extract<ToWorker, { t: 'call' }>): Promise<void> {
       runner = new IsolateRunner(m.source, m.limits);
       runners.set(m.key, runner);
     }
-    const ceiling = memoryCeiling(runner.limits);
+    const ceiling = memoryCeiling(runner.limits, residentBytes());
     // The host looks far less often (processes.ts); strings double faster than that.
     let watch: NodeJS.Timeout | undefined;
     let last = { at: performance.now(), rss: residentBytes() };
