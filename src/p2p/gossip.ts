@@ -1,7 +1,7 @@
 import type { GossipSub, Message, TopicValidatorResult } from '@libp2p/gossipsub';
 import type { PeerId } from '@libp2p/interface';
 import { Block } from '../chain/block.ts';
-import type { AddResult, Chain } from '../chain/chain.ts';
+import { type AddResult, type Chain, LowWorkBlockError } from '../chain/chain.ts';
 import { checkHeader } from '../chain/checks.ts';
 import { toHex } from '../chain/encoding.ts';
 import type { Mempool } from '../chain/mempool.ts';
@@ -18,6 +18,8 @@ export interface GossipDeps {
   accepted(peer: string, block: Block, result: AddResult): void;
   /** A gossiped block's parent is unknown, or its timestamp is ahead of our clock. */
   held(peer: string, block: Block, why: 'orphan' | 'future'): void;
+  /** A gossiped block (proof of work checked) ends a chain with as much work as our tip, not more. */
+  rival(peer: string, block: Block, work: bigint): void;
   debug(obj: object, msg: string): void;
 }
 
@@ -88,6 +90,9 @@ export class Gossip {
       const j = judge(err, 'block');
       if (block && (j.reason === 'UNKNOWN_PARENT' || j.reason === 'FUTURE_BLOCK')) {
         this.deps.held(peer, block, j.reason === 'UNKNOWN_PARENT' ? 'orphan' : 'future');
+      }
+      if (block && err instanceof LowWorkBlockError && err.code === 'NOT_AHEAD') {
+        this.deps.rival(peer, block, err.meta.work);
       }
       this.deps.misconduct(peer, err, 'block');
       return j.verdict as TopicValidatorResult;

@@ -66,6 +66,8 @@ interface PeerState {
   direction: 'inbound' | 'outbound';
   connectedAt: number;
   status?: Status;
+  /** The last block it relayed that ends a chain with exactly our tip's work: a tie to settle (caughtUp). */
+  rival?: { hash: string; work: bigint; at: number };
   statusInFlight: boolean;
   /** Our pending transactions went to it (once its chain had caught up with ours). */
   pendingSent?: boolean;
@@ -134,6 +136,10 @@ export class Network extends EventEmitter<NetworkEvents> {
         if (entry) this.learn(peer, entry);
       },
       held: (peer, block, why) => this.hold(peer, block, why),
+      rival: (peer, block, work) => {
+        const p = this.peerStates.get(peer);
+        if (p && work === this.chain.tip.chainwork) p.rival = { hash: toHex(block.hash()), work, at: Date.now() };
+      },
       debug: (obj, msg) => this.log.debug(obj, msg),
     });
   }
@@ -288,7 +294,28 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (this.sync.status().syncing) return false;
     const known = [...this.peerStates.values()].filter((p) => p.status);
     if ((this.opts.peers?.length ?? 0) > 0 && known.length === 0) return false;
-    return !known.some((p) => p.status!.chainwork > this.chain.tip.chainwork);
+    return !known.some((p) => p.status!.chainwork > this.chain.tip.chainwork) && !this.yieldsTie();
+  }
+
+  /**
+   * Whether a peer showed us, lately, a tip with exactly our tip's work and
+   * a lower hash. Miners that find each block at the same moment (devnet's
+   * 1 s minimum interval at trivial difficulty) keep the tip each saw first,
+   * and two such branches grew side by side for dozens of blocks. The side
+   * whose tip hash is higher stops mining for a moment, the other pulls
+   * ahead and everyone follows it. Only a block with valid proof of work
+   * at our tip's work counts, for two block intervals: holding our miner
+   * back costs a peer as much work as our own blocks.
+   */
+  private yieldsTie(): boolean {
+    const tip = this.chain.tip;
+    const ours = toHex(tip.hash);
+    const since = Date.now() - Math.max(1_000, 2_000 * this.chain.params.Tsec);
+    for (const p of this.peerStates.values()) {
+      const r = p.rival;
+      if (r && r.at > since && r.work === tip.chainwork && r.hash < ours) return true;
+    }
+    return false;
   }
 
   /** Resolves when no peer we know of has more work than our tip and nothing is downloading. */

@@ -36,3 +36,26 @@ test('two honest miners racing block for block are never penalized for it, and e
   assert.equal(score(a, b), 0, "the race winner's blocks cost it nothing");
   assert.equal(score(b, a), 0, "the loser's blocks cost it nothing");
 });
+
+test('two tips of equal work: the miner whose tip hash is higher stops until the other pulls ahead, then both follow it', async (t) => {
+  const clock = new ManualClock();
+  const a = await startTestNode(await openTestChain(t, clock));
+  const b = await startTestNode(await openTestChain(t, clock));
+  await a.net.connect(b.net.addresses()[0]!);
+  a.net.publishBlock(await mine(a));
+  await until('common history', () => b.chain.height === 1 && a.net.caughtUp() && b.net.caughtUp());
+  // Each mines its own block at height 2 and tells the other: a tie neither gossip nor sync settles.
+  const [own, rival] = [nextBlock(a, { miner: keypair().address }), nextBlock(b, { miner: keypair().address })];
+  await a.chain.addBlock(own);
+  await b.chain.addBlock(rival);
+  a.net.publishBlock(own);
+  b.net.publishBlock(rival);
+  const [high, low] = toHex(own.hash()) > toHex(rival.hash()) ? [a, b] : [b, a];
+  await until('the higher tip yields', () => !high.net.caughtUp());
+  assert.equal(low.net.caughtUp(), true, 'the lower tip mines on');
+  // The lower side's next block settles it: the yielding node follows.
+  const next = await mine(low);
+  low.net.publishBlock(next);
+  await until('one chain', () => toHex(high.chain.tip.hash) === toHex(next.hash()));
+  assert.equal(high.net.caughtUp(), true, 'and mines again');
+});
