@@ -125,6 +125,7 @@ export class Network extends EventEmitter<NetworkEvents> {
       fetchBlocks: (peer, hashes) =>
         requestBlocks(this.host, peerIdFromString(peer), this.names, this.chain.params, hashes),
       misconduct: (peer, err, what) => this.misconduct(peer, err, what),
+      tie: (peer, tip, work) => this.tie(peer, tip, work),
     });
     this.gossip = new Gossip(host.services.pubsub, {
       chain: this.chain,
@@ -136,10 +137,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         if (entry) this.learn(peer, entry);
       },
       held: (peer, block, why) => this.hold(peer, block, why),
-      rival: (peer, block, work) => {
-        const p = this.peerStates.get(peer);
-        if (p && work === this.chain.tip.chainwork) p.rival = { hash: toHex(block.hash()), work, at: Date.now() };
-      },
+      rival: (peer, block, work) => this.tie(peer, toHex(block.hash()), work),
       debug: (obj, msg) => this.log.debug(obj, msg),
     });
   }
@@ -307,6 +305,11 @@ export class Network extends EventEmitter<NetworkEvents> {
    * at our tip's work counts, for two block intervals: holding our miner
    * back costs a peer as much work as our own blocks.
    */
+  private tie(peer: string, hash: string, work: bigint): void {
+    const p = this.peerStates.get(peer);
+    if (p && work === this.chain.tip.chainwork) p.rival = { hash, work, at: Date.now() };
+  }
+
   private yieldsTie(): boolean {
     const tip = this.chain.tip;
     const ours = toHex(tip.hash);
@@ -539,7 +542,8 @@ export class Network extends EventEmitter<NetworkEvents> {
         'orphan block: fetching ancestors',
       );
     }
-    this.sync.want(peer, block.header.parent, workFromTarget(targetFromDifficulty(block.header.difficulty)));
+    const work = workFromTarget(targetFromDifficulty(block.header.difficulty));
+    this.sync.want(peer, block.header.parent, work, toHex(block.hash()));
   }
 
   private readonly onChainBlock = (block: Block): void => {

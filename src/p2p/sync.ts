@@ -27,6 +27,8 @@ export interface SyncOptions {
   fetchHeaders(peer: string, locator: Hash[], target: Hash | undefined, max: number): Promise<BlockHeader[]>;
   fetchBlocks(peer: string, hashes: Hash[]): Promise<(Block | undefined)[]>;
   misconduct(peer: string, err: unknown, what: 'response' | 'block'): void;
+  /** A peer's chain (its headers checked) ends at `tip` with exactly our tip's work: a tie (Network.yieldsTie). */
+  tie?(peer: string, tip: string, work: bigint): void;
   /** Block bodies downloaded ahead of the next one to connect, at most. */
   window?: number;
   /** ...and their bytes, at most. */
@@ -90,6 +92,8 @@ interface Session {
   target?: Hash;
   /** Work of the held block waiting on `target`: its chain's work is the target's plus this. */
   heldWork: bigint;
+  /** That held block's hash: the tip of the peer's chain. */
+  heldTip?: string;
   exhausted: boolean;
   startHeight: number;
   startedAt: number;
@@ -140,7 +144,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
   private connecting = false;
   private readonly inflight = new Map<string, number>();
   /** Ancestors to fetch: a peer sent a block whose parent we lack (`work`: that block's own). */
-  private wants: { peer: string; hash: Hash; work: bigint }[] = [];
+  private wants: { peer: string; hash: Hash; work: bigint; tip?: string }[] = [];
   /** Peers that just failed to give us their claimed chain: not followed again for a while. */
   private readonly cooldown = new Map<string, number>();
   private readonly samples: { at: number; height: number }[] = [];
@@ -202,13 +206,14 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
 
   /**
    * A block from `peer` had an unknown parent: fetch its ancestors from that
-   * peer. `work` is the held block's own, which counts towards its chain's.
+   * peer. `work` is the held block's own, which counts towards its chain's;
+   * `tip` is its hash.
    */
-  want(peer: string, hash: Hash, work = 0n): void {
+  want(peer: string, hash: Hash, work = 0n, tip?: string): void {
     const hex = toHex(hash);
     if (this.wants.some((w) => toHex(w.hash) === hex) || this.byHash.has(hex)) return;
     if (this.wants.length >= 64) this.wants.shift();
-    this.wants.push({ peer, hash, work });
+    this.wants.push({ peer, hash, work, ...(tip ? { tip } : {}) });
     this.poke();
   }
 
@@ -257,6 +262,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
       peer,
       ...(want ? { target: want.hash } : {}),
       heldWork: want?.work ?? 0n,
+      ...(want?.tip ? { heldTip: want.tip } : {}),
       exhausted: false,
       startHeight: this.chain.height,
       startedAt: now,
@@ -390,6 +396,7 @@ export class Sync extends EventEmitter<{ synced: [SyncStatus] }> {
     if (s.workShown || (!s.exhausted && this.pending.length < this.opts.presyncHeaders)) return;
     if (s.cursor === undefined || this.pending.length === 0) return;
     const low = this.chain.lowWork(s.cursor.work + s.heldWork, s.cursor.hash, s.cursor.height);
+    if (low?.meta.work === this.chain.tip.chainwork) this.opts.tie?.(s.peer, s.heldTip ?? s.cursor.hash, low.meta.work);
     if (low) throw low;
   }
 

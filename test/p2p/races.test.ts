@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Block } from '../../src/chain/block.ts';
 import { toHex } from '../../src/chain/encoding.ts';
 import { keypair, ManualClock, mine, nextBlock } from '../support/chain.ts';
 import { assertSupply } from '../support/supply.ts';
@@ -37,25 +38,34 @@ test('two honest miners racing block for block are never penalized for it, and e
   assert.equal(score(b, a), 0, "the loser's blocks cost it nothing");
 });
 
-test('two tips of equal work: the miner whose tip hash is higher stops until the other pulls ahead, then both follow it', async (t) => {
-  const clock = new ManualClock();
-  const a = await startTestNode(await openTestChain(t, clock));
-  const b = await startTestNode(await openTestChain(t, clock));
-  await a.net.connect(b.net.addresses()[0]!);
-  a.net.publishBlock(await mine(a));
-  await until('common history', () => b.chain.height === 1 && a.net.caughtUp() && b.net.caughtUp());
-  // Each mines its own block at height 2 and tells the other: a tie neither gossip nor sync settles.
-  const [own, rival] = [nextBlock(a, { miner: keypair().address }), nextBlock(b, { miner: keypair().address })];
-  await a.chain.addBlock(own);
-  await b.chain.addBlock(rival);
-  a.net.publishBlock(own);
-  b.net.publishBlock(rival);
-  const [high, low] = toHex(own.hash()) > toHex(rival.hash()) ? [a, b] : [b, a];
-  await until('the higher tip yields', () => !high.net.caughtUp());
-  assert.equal(low.net.caughtUp(), true, 'the lower tip mines on');
-  // The lower side's next block settles it: the yielding node follows.
-  const next = await mine(low);
-  low.net.publishBlock(next);
-  await until('one chain', () => toHex(high.chain.tip.hash) === toHex(next.hash()));
-  assert.equal(high.net.caughtUp(), true, 'and mines again');
-});
+for (const depth of [1, 4]) {
+  test(`two tips of equal work, ${depth} block(s) past where they fork: the miner whose tip hash is higher stops until the other pulls ahead, then both follow it`, async (t) => {
+    const clock = new ManualClock();
+    const a = await startTestNode(await openTestChain(t, clock));
+    const b = await startTestNode(await openTestChain(t, clock));
+    await a.net.connect(b.net.addresses()[0]!);
+    a.net.publishBlock(await mine(a));
+    await until('common history', () => b.chain.height === 1 && a.net.caughtUp() && b.net.caughtUp());
+    // Each mines its own branch, then shows the other its tip: a tie neither gossip nor sync settles
+    // (past one block, the tip is an orphan whose ancestors sync fetches and finds no heavier).
+    const [minerA, minerB] = [keypair().address, keypair().address];
+    const branches: [Block[], Block[]] = [[], []];
+    for (let i = 0; i < depth; i++) {
+      branches[0].push(nextBlock(a, { miner: minerA }));
+      branches[1].push(nextBlock(b, { miner: minerB }));
+      await a.chain.addBlock(branches[0].at(-1)!);
+      await b.chain.addBlock(branches[1].at(-1)!);
+    }
+    const [own, rival] = [branches[0].at(-1)!, branches[1].at(-1)!];
+    a.net.publishBlock(own);
+    b.net.publishBlock(rival);
+    const [high, low] = toHex(own.hash()) > toHex(rival.hash()) ? [a, b] : [b, a];
+    await until('the higher tip yields', () => !high.net.caughtUp());
+    assert.equal(low.net.caughtUp(), true, 'the lower tip mines on');
+    // The lower side's next block settles it: the yielding node follows.
+    const next = await mine(low);
+    low.net.publishBlock(next);
+    await until('one chain', () => toHex(high.chain.tip.hash) === toHex(next.hash()));
+    assert.equal(high.net.caughtUp(), true, 'and mines again');
+  });
+}
