@@ -893,13 +893,13 @@ test('sampleAt gives mcu(input(i)) at the given indices, as the default validati
 test("a small contract's call after a big one in the same sandbox process is not charged the memory the big one left", async () => {
   const processes = new SandboxProcesses({ max: 1 });
   const big = await loadContract(
-    'const size = 10;\nfunction input(i) { return i; }\nfunction mcu(x) { const a = []; for (let i = 0; i < 4e6; i++) a.push({ i }); return a.length; }\n',
+    'const size = 10;\nfunction input(i) { return i; }\nfunction mcu(x) { const a = []; for (let i = 0; i < 6e6; i++) a.push({ i }); return a.length; }\n',
     { memoryLimitMiB: 512, timeoutMs: 30_000 },
     { processes },
   );
   const small = await loadContract(
     'const size = 1000;\nfunction input(i) { return i; }\nfunction mcu(x) { return x + 1; }\n',
-    { memoryLimitMiB: 16, maxResultBytes: 1024 * 1024 },
+    { memoryLimitMiB: 64, maxResultBytes: 1024 * 1024 },
     { processes },
   );
   const bloat = await loadContract(
@@ -908,8 +908,8 @@ test("a small contract's call after a big one in the same sandbox process is not
     { processes },
   );
   try {
-    assert.deepEqual(outputList(await big.outputRange(0, 1)), [4e6]);
-    // It was killed as over its 16 MiB: the process still held what the big call had used.
+    assert.deepEqual(outputList(await big.outputRange(0, 1)), [6e6]);
+    // It was killed as over its 64 MiB: the process still held what the big call had used.
     assert.deepEqual(outputList(await small.outputRange(0, 3)), [1, 2, 3]);
     // Its own growth still counts.
     await refused(() => bloat.outputRange(0, 1), 'MEMORY_LIMIT');
