@@ -62,15 +62,14 @@ export const MEMORY_MARGIN_MIB = 64;
 /**
  * Resident bytes past which a sandbox process running a call with these
  * limits is killed. `heldBytes` is what the process held when the call
- * began. Past twice the process's own footprint (MEMORY_MARGIN_MIB) that is
- * the other contracts it keeps compiled and what their calls left (V8 and
- * malloc keep freed pages), not this call's doing, so it is added (a 16 MiB
- * contract after a 1 GiB one in the same process was killed at once); a
- * process near its fresh footprint is held to the fixed ceiling.
+ * began: past the process's own footprint (MEMORY_MARGIN_MIB) that is the
+ * other contracts it keeps compiled and what their calls left (V8 and malloc
+ * keep freed pages), not this call's doing, so it is added. (A 16 MiB
+ * contract loaded after others in the same process, or called after a big
+ * one, was killed at once.)
  */
 export function memoryCeiling(limits: SandboxLimits, heldBytes = 0): number {
   const MiB = 1024 * 1024;
   const own = (limits.memoryLimitMiB + MEMORY_MARGIN_MIB) * MiB + 2 * limits.maxResultBytes;
-  const leftBehind = heldBytes > 2 * MEMORY_MARGIN_MIB * MiB ? heldBytes - MEMORY_MARGIN_MIB * MiB : 0;
-  return own + leftBehind;
+  return own + Math.max(0, heldBytes - MEMORY_MARGIN_MIB * MiB);
 }

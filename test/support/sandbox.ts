@@ -46,6 +46,10 @@ export interface HostWatch {
   maxGapMs: number;
   /** Highest VmHWM of any sandbox process seen, in bytes (0 when none was seen). */
   peakRssBytes: number;
+  /** The same when the watch began: a peak no higher than that was reached before. */
+  peakBeforeBytes: number;
+  /** Highest resident memory (VmRSS) of a sandbox process when the watch began: what it held. */
+  heldBytes: number;
   /** Sandbox process ids seen. */
   pids: number[];
 }
@@ -71,6 +75,8 @@ export function watchHost(): { stop(): HostWatch } {
     if (peak > peakRssBytes) peakRssBytes = peak;
   };
   sample();
+  const peakBeforeBytes = peakRssBytes;
+  const heldBytes = sandboxRss('VmRSS');
   const timer = setInterval(() => {
     ticks++;
     sample();
@@ -79,18 +85,23 @@ export function watchHost(): { stop(): HostWatch } {
     stop() {
       clearInterval(timer);
       sample();
-      return { ticks, maxGapMs, peakRssBytes, pids: [...seen] };
+      return { ticks, maxGapMs, peakRssBytes, peakBeforeBytes, heldBytes, pids: [...seen] };
     },
   };
 }
 
 /** Highest VmHWM among the live sandbox processes, in bytes; adds their pids to `seen`. */
 export function peakSandboxRss(seen?: Set<number>): number {
+  return sandboxRss('VmHWM', seen);
+}
+
+/** The highest of one /proc status field (kB) among the live sandbox processes, in bytes. */
+function sandboxRss(field: 'VmHWM' | 'VmRSS', seen?: Set<number>): number {
   let peak = 0;
   for (const pid of sandboxProcesses()) {
     seen?.add(pid);
     const status = readProc(pid, 'status');
-    const kib = status === undefined ? undefined : /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    const kib = status === undefined ? undefined : new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
     if (kib !== undefined) peak = Math.max(peak, Number(kib) * 1024);
   }
   return peak;
