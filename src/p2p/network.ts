@@ -59,6 +59,9 @@ export interface PeerInfo {
   score: number;
 }
 
+/** How long a miner holds back for a tie it lost (yieldsTie). */
+const TIE_YIELD_MS = 2_000;
+
 interface PeerState {
   id: PeerId;
   key: string;
@@ -295,25 +298,27 @@ export class Network extends EventEmitter<NetworkEvents> {
     return !known.some((p) => p.status!.chainwork > this.chain.tip.chainwork) && !this.yieldsTie();
   }
 
-  /**
-   * Whether a peer showed us, lately, a tip with exactly our tip's work and
-   * a lower hash. Miners that find each block at the same moment (devnet's
-   * 1 s minimum interval at trivial difficulty) keep the tip each saw first,
-   * and two such branches grew side by side for dozens of blocks. The side
-   * whose tip hash is higher stops mining for a moment, the other pulls
-   * ahead and everyone follows it. Only a block with valid proof of work
-   * at our tip's work counts, for two block intervals: holding our miner
-   * back costs a peer as much work as our own blocks.
-   */
+  /** A peer showed us a tip (its proof of work checked) of exactly `work`: remembered if that ties ours. */
   private tie(peer: string, hash: string, work: bigint): void {
     const p = this.peerStates.get(peer);
     if (p && work === this.chain.tip.chainwork) p.rival = { hash, work, at: Date.now() };
   }
 
+  /**
+   * Whether a peer showed us, within TIE_YIELD_MS, a tip with exactly our
+   * tip's work and a lower hash. Miners that find each block at the same
+   * moment (devnet's 1 s minimum interval at trivial difficulty) keep the tip
+   * each saw first, and two such branches grew side by side for dozens of
+   * blocks. The side whose tip hash is higher stops mining for a moment, the
+   * other pulls ahead and everyone follows it. Holding our miner back costs
+   * a peer a block of our tip's work each time, and two seconds at most: on
+   * a network of minute blocks the next block settles a tie as usual, and a
+   * longer pause would only waste hash power.
+   */
   private yieldsTie(): boolean {
     const tip = this.chain.tip;
     const ours = toHex(tip.hash);
-    const since = Date.now() - Math.max(1_000, 2_000 * this.chain.params.Tsec);
+    const since = Date.now() - TIE_YIELD_MS;
     for (const p of this.peerStates.values()) {
       const r = p.rival;
       if (r && r.at > since && r.work === tip.chainwork && r.hash < ours) return true;
