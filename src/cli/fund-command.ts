@@ -8,7 +8,7 @@ import { transferRules } from '../chain/tx-rules.ts';
 import { ConfigError } from '../node/config.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { requireActive } from './activity.ts';
-import { type ClientFlags, connect } from './client.ts';
+import { type ClientFlags, connect, walletOption } from './client.ts';
 import { counted, print, table } from './output.ts';
 import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
 
@@ -60,12 +60,13 @@ export function fundCommand(program: Command): void {
     .command('fund')
     .description('the shared network fund: its balance and threshold, votes by active addresses, gifts');
 
-  withClientOptions(
-    fund
-      .command('status')
-      .description('balance, threshold, |active|, the tally by payee, recent payouts, and your own vote')
-      .argument('[address]', 'whose vote to show (default: the wallet, if there is one)'),
-    true,
+  walletOption(
+    withClientOptions(
+      fund
+        .command('status')
+        .description('balance, threshold, |active|, the tally by payee, recent payouts, and your own vote')
+        .argument('[address]', 'whose vote to show (default: the wallet, if there is one)'),
+    ),
   ).action(async (address: string | undefined, flags: ClientFlags & { wallet?: string }) => {
     const who =
       address ??

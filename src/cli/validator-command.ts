@@ -7,7 +7,7 @@ import { RpcError } from '../rpc/errors.ts';
 import { stakeRules } from '../validator/rules.ts';
 import { readKeystore } from '../wallet/keystore.ts';
 import { requireActive } from './activity.ts';
-import { type ClientFlags, connect } from './client.ts';
+import { type ClientFlags, connect, walletOption } from './client.ts';
 import { hexId } from './options.ts';
 import { counted, print, table } from './output.ts';
 import { type SendFlags, sendOpts, sentStatus, signAndSend, walletFile, withClientOptions } from './tx-sender.ts';
@@ -106,12 +106,13 @@ export function validatorCommand(program: Command): void {
     );
   });
 
-  withClientOptions(
-    validator
-      .command('status')
-      .description("a Validator's stake, free and reserved Li, assigned contracts, held fees, maturity and ban")
-      .argument('[address]', 'default: the wallet'),
-    true,
+  walletOption(
+    withClientOptions(
+      validator
+        .command('status')
+        .description("a Validator's stake, free and reserved Li, assigned contracts, held fees, maturity and ban")
+        .argument('[address]', 'default: the wallet'),
+    ),
   ).action(async (address: string | undefined, flags: ClientFlags & { wallet?: string }) => {
     const who = address ?? (await readKeystore(walletFile(flags))).address;
     const { rpc } = await connect(flags);
