@@ -32,6 +32,11 @@ export interface StatusReport {
 }
 
 const BAR = 24;
+/**
+ * Below this many payouts a contract's batches are still growing (1, 2, 4, …
+ * MCUs per Solver), so the pace so far understates what is to come.
+ */
+const EARLY_PAYOUTS = 10;
 
 /** `[██████░░░░░░]`: done out of size. */
 export function progressBar(done: number, size: number): string {
@@ -125,7 +130,7 @@ export function contractStatusView(s: StatusReport, now = Date.now()): string {
           ? 'done'
           : remaining === null || rate === 0
             ? 'unknown (no recent pace)'
-            : `about ${duration((remaining + leased) / rate)} at this pace`,
+            : `about ${duration((remaining + leased) / rate)} at this pace${s.payouts < EARLY_PAYOUTS ? ' (early: batches still double, so it should be sooner)' : ''}`,
     ],
     ['authority', authorityText(s)],
     ['last payout', lastPaid(s, now)],
