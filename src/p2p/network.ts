@@ -17,7 +17,7 @@ import { createHost, loadPeerKey, type ZiLibp2p } from './host.ts';
 import { LIMITS, type Status } from './messages.ts';
 import { HeldBlocks } from './orphans.ts';
 import { pushTxs, RateLimiter, requestBlocks, requestHeaders, requestStatus, syncHandler } from './protocol.ts';
-import { type BanEntry, judge, PeerBook } from './scoring.ts';
+import { type BanEntry, judge, PARTITION_BLOCKS, PeerBook } from './scoring.ts';
 import { checkStatus, localStatus } from './status.ts';
 import { Sync, type SyncOptions, type SyncStatus } from './sync.ts';
 import { type WireNames, wireNames } from './topics.ts';
@@ -446,7 +446,9 @@ export class Network extends EventEmitter<NetworkEvents> {
   }
 
   private misconduct(peer: string, err: unknown, what: 'block' | 'tx' | 'request' | 'response'): void {
-    const j = judge(err, what, this.peerStates.get(peer)?.status?.chainwork);
+    const tip = this.chain.tip;
+    const partitionWork = this.chain.entryAtHeight(Math.max(0, tip.height - PARTITION_BLOCKS))!.chainwork;
+    const j = judge(err, what, { peerWork: this.peerStates.get(peer)?.status?.chainwork, partitionWork });
     if (j.penalty === 0) {
       this.log.debug({ peer, what, reason: j.reason }, 'peer message ignored');
       return;

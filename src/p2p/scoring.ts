@@ -59,9 +59,24 @@ const MEMPOOL_PENALTIES: Partial<Record<MempoolError['code'], number>> = {
 const FUTURE_BLOCK_PENALTY = 1;
 /**
  * Points for an unrequested block on a chain more than RACE_BLOCKS behind
- * our tip, which is not even the best chain its relayer told us it has.
+ * our tip, unless it is an honest partition's (see judge).
  */
 const LOW_WORK_PENALTY = 2;
+/**
+ * How far behind our tip, in our newest blocks' work, a relayer's own best
+ * chain may be and still count as an honest partition: a miner on its own
+ * fork for minutes of devnet blocks or hours of mainnet ones. Further back
+ * (a chain forked at genesis at the lowest difficulty) it is a flood.
+ */
+export const PARTITION_BLOCKS = 144;
+
+/** What judge needs to know of a block's relayer and of our chain. */
+export interface RelayContext {
+  /** The chainwork the peer last told us its best chain has (its status), if it did. */
+  peerWork?: bigint;
+  /** Our main chain's work PARTITION_BLOCKS below the tip. */
+  partitionWork: bigint;
+}
 
 /**
  * The one place that decides what an error costs the peer it came from.
@@ -72,23 +87,19 @@ const LOW_WORK_PENALTY = 2;
  * nonce gap, a chain with less work) costs a little, so one slip never
  * bans but a flood adds up (Bitcoin Core scores unconnecting headers the same way).
  */
-export function judge(
-  err: unknown,
-  what: 'block' | 'tx' | 'request' | 'response',
-  /** The chainwork the peer last told us its best chain has (its status), if it did. */
-  peerWork?: bigint,
-): Judgement {
+export function judge(err: unknown, what: 'block' | 'tx' | 'request' | 'response', relay?: RelayContext): Judgement {
   if (err instanceof FutureBlockError) return { verdict: 'ignore', penalty: FUTURE_BLOCK_PENALTY, reason: err.code };
   // Free: a block whose parent we lack is what an honest miner sends after
   // every race it won (we kept the block we saw first). A relayer that
   // cannot serve the ancestors is judged when we ask for them (sync.ts: UNEXPECTED).
   if (err instanceof OrphanBlockError) return { verdict: 'ignore', penalty: 0, reason: err.code };
   if (err instanceof LowWorkBlockError) {
-    // A peer relaying the tip of its own best chain is honest however far
-    // behind that chain is (a partition, a miner on its own fork): it just
-    // has not seen ours yet, and will follow it once it has.
-    const ownBest = peerWork !== undefined && err.meta.work >= peerWork;
-    const penalty = err.code === 'LOW_WORK' && !ownBest ? LOW_WORK_PENALTY : 0;
+    // A peer relaying the tip of its own best chain, not far behind ours (a
+    // partition, a miner on its own fork), is honest: it has not seen our
+    // chain yet, and will follow it once it has.
+    const partition =
+      relay?.peerWork !== undefined && err.meta.work >= relay.peerWork && err.meta.work >= relay.partitionWork;
+    const penalty = err.code === 'LOW_WORK' && !partition ? LOW_WORK_PENALTY : 0;
     return { verdict: 'ignore', penalty, reason: err.code };
   }
   if (err instanceof MempoolError) {

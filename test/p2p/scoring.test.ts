@@ -50,14 +50,18 @@ test('one table decides what an error costs the peer that caused it', () => {
   }
 });
 
-test('a low-work block is free from a peer whose own best chain it ends, not from one that knows better', () => {
+test("a low-work block is free from an honest partition: its relayer's own best chain, not far behind ours", () => {
   const low = new LowWorkBlockError('LOW_WORK', 'low', { hash: '', height: 9, work: 50n });
+  const near = { partitionWork: 30n };
   // A miner on its own fork (a partition, a lost race it has not seen yet) relays its tip.
-  assert.equal(judge(low, 'block', 50n).penalty, 0);
-  assert.equal(judge(low, 'block', 40n).penalty, 0);
+  assert.equal(judge(low, 'block', { ...near, peerWork: 50n }).penalty, 0);
+  assert.equal(judge(low, 'block', { ...near, peerWork: 40n }).penalty, 0);
   // A peer that told us of a chain with more work relays stale side blocks.
-  assert.equal(judge(low, 'block', 80n).penalty, 2);
-  assert.equal(judge(low, 'block').penalty, 2, 'a peer that never sent its status');
+  assert.equal(judge(low, 'block', { ...near, peerWork: 80n }).penalty, 2);
+  assert.equal(judge(low, 'block', near).penalty, 2, 'a peer that never sent its status');
+  assert.equal(judge(low, 'block').penalty, 2);
+  // Its own best chain, but further behind than PARTITION_BLOCKS of ours: a flood (a fork at genesis).
+  assert.equal(judge(low, 'block', { partitionWork: 60n, peerWork: 50n }).penalty, 2);
 });
 
 test('scores add up to a ban, decay over time, and bans expire', () => {
