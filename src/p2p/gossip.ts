@@ -18,8 +18,8 @@ export interface GossipDeps {
   accepted(peer: string, block: Block, result: AddResult): void;
   /** A gossiped block's parent is unknown, or its timestamp is ahead of our clock. */
   held(peer: string, block: Block, why: 'orphan' | 'future'): void;
-  /** A gossiped block (proof of work checked) ends a chain with as much work as our tip, not more. */
-  rival(peer: string, block: Block, work: bigint): void;
+  /** A gossiped block (proof of work checked), `tip`, ends a chain of `work`, as much as our tip's and no more. */
+  tie(peer: string, tip: string, work: bigint): void;
   debug(obj: object, msg: string): void;
 }
 
@@ -92,7 +92,7 @@ export class Gossip {
         this.deps.held(peer, block, j.reason === 'UNKNOWN_PARENT' ? 'orphan' : 'future');
       }
       if (block && err instanceof LowWorkBlockError && err.code === 'NOT_AHEAD') {
-        this.deps.rival(peer, block, err.meta.work);
+        this.deps.tie(peer, toHex(block.hash()), err.meta.work);
       }
       this.deps.misconduct(peer, err, 'block');
       return j.verdict as TopicValidatorResult;

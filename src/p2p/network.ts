@@ -140,7 +140,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         if (entry) this.learn(peer, entry);
       },
       held: (peer, block, why) => this.hold(peer, block, why),
-      rival: (peer, block, work) => this.tie(peer, toHex(block.hash()), work),
+      tie: (peer, tip, work) => this.tie(peer, tip, work),
       debug: (obj, msg) => this.log.debug(obj, msg),
     });
   }
