@@ -69,3 +69,23 @@ for (const depth of [1, 4]) {
     await until('it mines again', () => high.net.caughtUp(), 5_000);
   });
 }
+
+test('a peer that shows a winning tie and never builds on it holds our miner back two seconds at most', async (t) => {
+  const clock = new ManualClock();
+  const a = await startTestNode(await openTestChain(t, clock));
+  const b = await startTestNode(await openTestChain(t, clock));
+  await a.net.connect(b.net.addresses()[0]!);
+  a.net.publishBlock(await mine(a));
+  await until('common history', () => b.chain.height === 1 && a.net.caughtUp() && b.net.caughtUp());
+  const [own, rival] = [nextBlock(a, { miner: keypair().address }), nextBlock(b, { miner: keypair().address })];
+  await a.chain.addBlock(own);
+  await b.chain.addBlock(rival);
+  a.net.publishBlock(own);
+  b.net.publishBlock(rival);
+  const high = toHex(own.hash()) > toHex(rival.hash()) ? a : b;
+  await until('the higher tip yields', () => !high.net.caughtUp());
+  const since = performance.now();
+  // The other side mines nothing more: the pause ends by itself.
+  await until('it mines again', () => high.net.caughtUp(), 5_000);
+  assert.ok(performance.now() - since < 3_000, `held back ${Math.round(performance.now() - since)} ms`);
+});
